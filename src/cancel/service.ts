@@ -1,0 +1,134 @@
+import { CANCEL_MODES, type CancelMode } from '../core/cancellation.js';
+import type { Clock } from '../core/clock.js';
+import { JobdeckError, hasErrorCode, isErrorCode } from '../core/errors.js';
+import type { Principal } from '../core/glossary.js';
+import type { Run } from '../core/run.js';
+import { isTerminal, type RunStatus } from '../core/status.js';
+import type { EventBus } from '../events/bus.js';
+import { requireOwnerOrAdmin, requireRole } from '../runs/service.js';
+import type { RunCancelResult, Store } from '../store/store.js';
+
+export interface CancelOptions {
+  mode?: CancelMode;
+  reason?: string | null;
+}
+
+/** Which runs a bulk cancel takes: explicit ids, or a job and/or statuses. */
+export interface BulkCancelFilter {
+  ids?: string[];
+  job?: string;
+  status?: RunStatus[];
+}
+
+export interface BulkCancelReport {
+  /** True when the filter matched more runs than one bulk cancel takes; ask again for the rest. */
+  truncated: boolean;
+  results: {
+    id: string;
+    outcome: RunCancelResult['action'] | 'error';
+    status?: RunStatus;
+    error?: string;
+  }[];
+}
+
+/** The most runs one bulk cancel touches. */
+export const BULK_CANCEL_LIMIT = 1000;
+
+/**
+ * Cancellation as a service: the owner-or-admin rule, the table applied by the store, events for
+ * every change. Delivery to the handler happens through the bus in this process, and through the
+ * store (heartbeat, poll, push) everywhere else.
+ */
+export class CancelService {
+  constructor(
+    private readonly store: Store,
+    private readonly bus: EventBus,
+    private readonly clock: Clock,
+  ) {}
+
+  async cancel(id: string, options: CancelOptions, principal: Principal): Promise<RunCancelResult> {
+    const mode = options.mode ?? 'graceful';
+    if (!CANCEL_MODES.includes(mode))
+      throw new JobdeckError('INVALID_INPUT', `mode must be graceful or force`);
+    const current = await this.store.runGet({ id });
+    if (!current) throw new JobdeckError('RUN_NOT_FOUND', `No run has id ${id}.`);
+    requireOwnerOrAdmin(principal, current, 'cancel');
+    const result = await this.store.runCancel({
+      id,
+      mode,
+      reason: options.reason ?? null,
+      requestedBy: principal.name,
+      now: this.clock.now(),
+    });
+    if (result.action === 'finished') {
+      throw new JobdeckError('RUN_FINISHED', `Run ${id} already ended ${result.run.status}.`, {
+        data: result.run,
+      });
+    }
+    this.announce(result.run, result.action);
+    return result;
+  }
+
+  /** Cancel many runs; each gets its own line in the report, refusals included. */
+  async cancelMany(
+    filter: BulkCancelFilter,
+    options: CancelOptions,
+    principal: Principal,
+  ): Promise<BulkCancelReport> {
+    requireRole(principal, 'operator');
+    const ids = filter.ids ?? (await this.matching(filter));
+    const truncated = filter.ids === undefined && ids.length > BULK_CANCEL_LIMIT;
+    if (truncated) ids.length = BULK_CANCEL_LIMIT;
+    if (ids.length > BULK_CANCEL_LIMIT) {
+      throw new JobdeckError(
+        'INVALID_INPUT',
+        `A bulk cancel takes at most ${BULK_CANCEL_LIMIT} runs.`,
+        {
+          details: [{ path: ['ids'], message: `at most ${BULK_CANCEL_LIMIT}` }],
+        },
+      );
+    }
+    const results: BulkCancelReport['results'] = [];
+    for (const id of ids) {
+      try {
+        const { run, action } = await this.cancel(id, options, principal);
+        results.push({ id, outcome: action, status: run.status });
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (!isErrorCode(code)) throw err;
+        const run = hasErrorCode(err, 'RUN_FINISHED') ? ((err as JobdeckError).data as Run) : null;
+        results.push({ id, outcome: 'error', error: code, ...(run ? { status: run.status } : {}) });
+      }
+    }
+    return { truncated, results };
+  }
+
+  private async matching(filter: BulkCancelFilter): Promise<string[]> {
+    if (!filter.job && !filter.status) {
+      throw new JobdeckError('INVALID_INPUT', 'A bulk cancel needs ids, a job or a status.', {
+        details: [{ path: ['ids'], message: 'give ids, job or status' }],
+      });
+    }
+    const status =
+      filter.status ?? (['scheduled', 'pending', 'running', 'cancelling'] as RunStatus[]);
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await this.store.runList({
+        status,
+        ...(filter.job ? { job: filter.job } : {}),
+        limit: 500,
+        cursor,
+      });
+      ids.push(...page.runs.map((r) => r.id));
+      cursor = page.nextCursor;
+    } while (cursor && ids.length <= BULK_CANCEL_LIMIT);
+    return ids;
+  }
+
+  private announce(run: Run, action: RunCancelResult['action']): void {
+    if (action === 'request') this.bus.emit('run.cancelling', { run });
+    else if ((action === 'cancel-now' || action === 'force') && isTerminal(run.status))
+      this.bus.emit('run.finished', { run });
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The one registry of error codes. Each code has its HTTP status and a default message; the API,
+ * the OpenAPI document and docs/reference/errors.md are kept in step with it by a test. Errors
+ * that cross a thread or process boundary are matched by `code`, never by class or message.
+ */
+export const ERROR_CODES = {
+  INVALID_INPUT: { status: 400, message: 'The request or the run input is not valid.' },
+  UNAUTHENTICATED: { status: 401, message: 'A valid bearer token is required.' },
+  FORBIDDEN: { status: 403, message: 'Your role or ownership does not allow this.' },
+  NOT_FOUND: { status: 404, message: 'No such resource.' },
+  JOB_NOT_FOUND: { status: 404, message: 'No job is registered with that name.' },
+  RUN_NOT_FOUND: { status: 404, message: 'No run has that id.' },
+  JOB_DISABLED: { status: 409, message: 'The job is disabled.' },
+  ALREADY_RUNNING: {
+    status: 409,
+    message: 'The job does not allow concurrent runs and one is active.',
+  },
+  RUN_FINISHED: { status: 409, message: 'The run has already finished.' },
+  RUN_NOT_RETRYABLE: { status: 409, message: 'Only failed or cancelled runs can be retried.' },
+  INVALID_TRANSITION: { status: 409, message: 'That status change is not allowed.' },
+  LEASE_LOST: {
+    status: 409,
+    message: 'The attempt no longer holds the run; its write was refused.',
+  },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests.' },
+  INTERNAL: { status: 500, message: 'Internal error.' },
+  STORE_UNAVAILABLE: { status: 503, message: 'The store cannot be reached.' },
+  // Run outcomes (stored in run.error; not HTTP answers).
+  HANDLER_ERROR: { status: 500, message: 'The handler threw an error.' },
+  TIMEOUT: { status: 500, message: 'The run exceeded its timeout.' },
+  HEARTBEAT_TIMEOUT: { status: 500, message: 'The handler reported nothing for too long.' },
+  ITEMS_FAILED: { status: 500, message: 'Every item of the fan-out failed.' },
+  WORKER_LOST: { status: 500, message: 'The worker holding the run stopped renewing its lease.' },
+  CANCELLED: { status: 409, message: 'The run was cancelled.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+/** One problem with one field of an input, with the path to it. */
+export interface FieldIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/** A failure with a stable code from the registry. */
+export class JobdeckError extends Error {
+  readonly code: ErrorCode;
+  readonly details: FieldIssue[] | undefined;
+  /** Extra data a caller may need (for RUN_FINISHED: the run as it is). */
+  readonly data: unknown;
+
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    options?: { details?: FieldIssue[]; data?: unknown; cause?: unknown },
+  ) {
+    super(message ?? ERROR_CODES[code].message, { cause: options?.cause });
+    this.name = 'JobdeckError';
+    this.code = code;
+    this.details = options?.details;
+    this.data = options?.data;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+/** True when `err` is a Jobdeck error with that code, whatever realm it was made in. */
+export function hasErrorCode(err: unknown, code: ErrorCode): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
+/** The stored form of a run's error. */
+export interface RunError {
+  code: string;
+  message: string;
+}
+
+/** Turn anything a handler threw into a stored error, keeping a string `code` if it has one. */
+export function toRunError(err: unknown, fallback: ErrorCode = 'HANDLER_ERROR'): RunError {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { code: typeof code === 'string' ? code : fallback, message: err.message };
+  }
+  return {
+    code: fallback,
+    message: typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err)),
+  };
+}

@@ -1,0 +1,97 @@
+import type { CancelRecord } from './cancellation.js';
+import type { RunError } from './errors.js';
+import type { RunStatus } from './status.js';
+
+export const RUN_TRIGGERS = ['api', 'schedule', 'retry', 'manual'] as const;
+export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+
+export const ITEM_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type ItemStatus = (typeof ITEM_STATUSES)[number];
+
+export interface RunProgress {
+  processed: number | null;
+  total: number | null;
+  percent: number | null;
+  message: string | null;
+}
+
+export interface RunItem {
+  key: string;
+  status: ItemStatus;
+  error?: RunError;
+}
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface LogEntry {
+  level: LogLevel;
+  message: string;
+  data?: unknown;
+  time: Date;
+}
+
+export interface StoredLogEntry extends LogEntry {
+  runId: string;
+  seq: number;
+}
+
+/** One execution of a job, as stored. */
+export interface Run {
+  id: string;
+  job: string;
+  input: unknown;
+  status: RunStatus;
+  progress: RunProgress | null;
+  items: RunItem[];
+  result: unknown;
+  error: RunError | null;
+  /** The error of the latest failed attempt, kept while the run waits for a retry. */
+  lastError: RunError | null;
+  attempt: number;
+  maxAttempts: number;
+  priority: number;
+  runAt: Date;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  createdBy: string;
+  trigger: RunTrigger;
+  idempotencyKey: string | null;
+  workerId: string | null;
+  leaseExpiresAt: Date | null;
+  cancel: CancelRecord | null;
+  /** A run not started by then is cancelled with reason `expired`. */
+  expireAt: Date | null;
+  /** How long the run is kept once finished. */
+  retentionMs: number;
+  /** The run this one retries, when started by a manual retry. */
+  retryOf: string | null;
+}
+
+/** Percent from processed/total when the handler did not give one. */
+export function normaliseProgress(input: {
+  processed?: number | null;
+  total?: number | null;
+  percent?: number | null;
+  message?: string | null;
+}): RunProgress {
+  const processed = input.processed ?? null;
+  const total = input.total ?? null;
+  let percent = input.percent ?? null;
+  if (percent === null && processed !== null && total !== null && total > 0) {
+    percent = (processed / total) * 100;
+  }
+  if (percent !== null) percent = Math.min(100, Math.max(0, Math.round(percent * 100) / 100));
+  return { processed, total, percent, message: input.message ?? null };
+}
+
+/** The final status of a run whose handler ended, from its items: `partial` when mixed. */
+export function outcomeFromItems(
+  items: readonly RunItem[],
+): 'all-succeeded' | 'mixed' | 'none-succeeded' | 'no-items' {
+  if (items.length === 0) return 'no-items';
+  const succeeded = items.filter((i) => i.status === 'succeeded').length;
+  if (succeeded === items.length) return 'all-succeeded';
+  return succeeded > 0 ? 'mixed' : 'none-succeeded';
+}

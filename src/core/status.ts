@@ -1,0 +1,63 @@
+/** Run statuses and the one table of allowed transitions. */
+
+export const RUN_STATUSES = [
+  'scheduled',
+  'pending',
+  'running',
+  'cancelling',
+  'completed',
+  'partial',
+  'failed',
+  'cancelled',
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const TERMINAL_STATUSES = ['completed', 'partial', 'failed', 'cancelled'] as const;
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+
+/** Statuses in which a worker holds the run. */
+export const ACTIVE_STATUSES = ['running', 'cancelling'] as const;
+/** Statuses in which a run waits to be claimed. */
+export const WAITING_STATUSES = ['scheduled', 'pending'] as const;
+
+/**
+ * Every allowed transition. Anything not listed is refused. The stores mirror this table in CHECK
+ * constraints on the status column and apply only conditional updates derived from it.
+ */
+export const TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
+  // Waiting for its time (delayed, or backing off before a retry).
+  scheduled: ['pending', 'running', 'cancelled'],
+  // Ready: claimed, or cancelled/expired before it started.
+  pending: ['running', 'cancelled'],
+  // Held by a worker: finishes, backs off for a retry, is released on shutdown or rescued
+  // after its lease expired, or is asked to stop.
+  running: ['completed', 'partial', 'failed', 'cancelled', 'cancelling', 'scheduled', 'pending'],
+  // Graceful cancel asked: the handler stops at its next checkpoint (cancelled or partial), may
+  // still complete or fail first, can be forced (cancelled), and is failed if its worker dies.
+  cancelling: ['cancelled', 'partial', 'completed', 'failed'],
+  completed: [],
+  partial: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function isTerminal(status: RunStatus): status is TerminalStatus {
+  return (TERMINAL_STATUSES as readonly RunStatus[]).includes(status);
+}
+
+export function isActive(status: RunStatus): boolean {
+  return (ACTIVE_STATUSES as readonly RunStatus[]).includes(status);
+}
+
+export function isWaiting(status: RunStatus): boolean {
+  return (WAITING_STATUSES as readonly RunStatus[]).includes(status);
+}
+
+export function canTransition(from: RunStatus, to: RunStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** The statuses from which `to` may be reached: what a conditional UPDATE's WHERE clause allows. */
+export function statusesLeadingTo(to: RunStatus): RunStatus[] {
+  return RUN_STATUSES.filter((from) => TRANSITIONS[from].includes(to));
+}

@@ -1,0 +1,106 @@
+import { CancelService } from './cancel/service.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { EventBus } from './events/bus.js';
+import type { JobDefinition } from './jobs/define.js';
+import { JobRegistry } from './jobs/registry.js';
+import { Maintenance, type MaintenanceOptions } from './maintenance/maintenance.js';
+import { RunService } from './runs/service.js';
+import { Worker, type WorkerOptions } from './runtime/worker.js';
+import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.js';
+import type { Store } from './store/store.js';
+
+export interface JobdeckOptions {
+  store: Store;
+  jobs?: Iterable<JobDefinition>;
+  clock?: Clock;
+  /** Execute runs in this instance (default), or not (`false`: an API-only instance). */
+  worker?: false | Omit<WorkerOptions, 'store' | 'registry' | 'bus' | 'clock'>;
+  /** Insert the slots of repeating jobs (default on). */
+  scheduler?: false | Pick<SchedulerOptions, 'tickMs'>;
+  /** Rescue, expiry and retention (default on). */
+  maintenance?: false | Pick<MaintenanceOptions, 'intervalMs' | 'retentionIntervalMs'>;
+  /** Errors the background loops survive; default: ignored. */
+  onError?: (err: unknown, where: string) => void;
+}
+
+/**
+ * One Jobdeck instance: the registry, the event bus, the services that every surface calls
+ * (runs, cancel), and the background parts (worker, scheduler, maintenance).
+ */
+export class Jobdeck {
+  readonly store: Store;
+  readonly registry: JobRegistry;
+  readonly events = new EventBus();
+  readonly clock: Clock;
+  readonly runs: RunService;
+  readonly cancels: CancelService;
+  readonly worker: Worker | null;
+  readonly scheduler: Scheduler | null;
+  readonly maintenance: Maintenance | null;
+  private started = false;
+
+  constructor(options: JobdeckOptions) {
+    this.store = options.store;
+    this.clock = options.clock ?? systemClock;
+    this.registry = new JobRegistry(options.jobs ?? []);
+    this.runs = new RunService(this.store, this.registry, this.events, this.clock);
+    this.cancels = new CancelService(this.store, this.events, this.clock);
+    const onError = options.onError ?? (() => {});
+    this.worker =
+      options.worker === false
+        ? null
+        : new Worker({
+            ...options.worker,
+            onError,
+            store: this.store,
+            registry: this.registry,
+            bus: this.events,
+            clock: this.clock,
+          });
+    this.scheduler =
+      options.scheduler === false
+        ? null
+        : new Scheduler({
+            ...options.scheduler,
+            onError,
+            registry: this.registry,
+            runs: this.runs,
+            clock: this.clock,
+          });
+    this.maintenance =
+      options.maintenance === false
+        ? null
+        : new Maintenance({
+            ...options.maintenance,
+            onError,
+            store: this.store,
+            bus: this.events,
+            clock: this.clock,
+          });
+  }
+
+  /** Migrate the store and start the background parts. */
+  async start(): Promise<this> {
+    if (this.started) return this;
+    await this.store.migrate();
+    this.started = true;
+    this.maintenance?.start();
+    this.scheduler?.start();
+    this.worker?.start();
+    return this;
+  }
+
+  /** Stop claiming, let runs finish within `graceMs`, release the rest; the store stays open. */
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
+    await this.scheduler?.stop();
+    await this.worker?.stop(options);
+    await this.maintenance?.stop();
+    this.started = false;
+  }
+
+  /** Stop, then close the store. */
+  async close(options: { graceMs?: number } = {}): Promise<void> {
+    await this.stop(options);
+    await this.store.close();
+  }
+}

@@ -1,0 +1,56 @@
+import type { RunCancelledError } from '../core/cancellation.js';
+import type { ItemStatus } from '../core/run.js';
+
+/** What a handler gets: the run, its signal, and the ways to report and to stop cleanly. */
+export interface JobContext<Input = unknown> {
+  readonly run: {
+    readonly id: string;
+    readonly job: string;
+    readonly attempt: number;
+    readonly maxAttempts: number;
+    readonly input: Input;
+  };
+  /** Aborted on force cancel, timeout, lease loss and shutdown; its `reason` is a RunCancelledError. */
+  readonly signal: AbortSignal;
+  /** True once a graceful (or forced) stop was asked. */
+  readonly cancelRequested: boolean;
+  /** Throws the cancel error if a stop was asked; call it between units of work. */
+  checkpoint(): void;
+  /** A named unit of work: a checkpoint before it; once it starts, a graceful stop lets it finish. */
+  step<T>(name: string, fn: (signal: AbortSignal) => Promise<T> | T): Promise<T>;
+  /**
+   * A fan-out with one item per element and a status per item. A failing item does not stop the
+   * others; a graceful stop starts no new item and marks the rest cancelled, then throws.
+   */
+  forEach<T>(
+    items: Iterable<T>,
+    fn: (item: T, info: { index: number; key: string; signal: AbortSignal }) => unknown,
+    options?: { concurrency?: number; key?: (item: T, index: number) => string },
+  ): Promise<ForEachSummary>;
+  /** Report progress; percent is derived from processed/total when not given. */
+  progress(update: {
+    processed?: number;
+    total?: number;
+    percent?: number;
+    message?: string;
+  }): void;
+  readonly log: RunLogger;
+  /** Register a cleanup that runs when the run is cancelled or timed out, with its own deadline. */
+  onCancel(cleanup: (reason: RunCancelledError) => Promise<void> | void): void;
+  /** Tell the runtime the handler is alive (for `heartbeatTimeout`) without logging. */
+  heartbeat(): void;
+}
+
+export interface RunLogger {
+  debug(message: string, data?: unknown): void;
+  info(message: string, data?: unknown): void;
+  warn(message: string, data?: unknown): void;
+  error(message: string, data?: unknown): void;
+}
+
+export interface ForEachSummary {
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  statuses: Record<string, ItemStatus>;
+}

@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import type { BackoffOptions } from '../core/backoff.js';
+import { toMs, type Duration } from '../core/duration.js';
+import { JobdeckError } from '../core/errors.js';
+import type { JobContext } from './context.js';
+import { parseSchedule, type Schedule, type ScheduleOptions } from './schedule.js';
+
+export type Isolation = 'inline' | 'thread' | 'process';
+
+/** What you write to define a job. Only `name` and `run` are required. */
+export interface JobOptions<Schema extends z.ZodType, Result> {
+  /** Stable name; letters, digits, `.`, `_`, `-`. */
+  name: string;
+  /** Validates and types the input; checked when a run is created and again when it is claimed. */
+  input?: Schema;
+  category?: string;
+  description?: string;
+  /** No attempt lives longer; it is cancelled by the system and fails with TIMEOUT. */
+  timeout?: Duration;
+  /** A handler that reports nothing (progress, log, checkpoint, heartbeat) for this long is stuck and stopped. */
+  heartbeatTimeout?: Duration;
+  /** A run not started within this long of its `runAt` is cancelled with reason `expired`. */
+  expireAfter?: Duration;
+  /** Tries in all, including the first. Default 3. */
+  maxAttempts?: number;
+  backoff?: BackoffOptions;
+  /** Active runs of this job at once, across all instances. Default unlimited. */
+  concurrency?: number;
+  /** When false, a trigger is refused (ALREADY_RUNNING) while a run is active, and runs go one at a time. */
+  allowConcurrent?: boolean;
+  /** Higher runs first. Default 0. */
+  priority?: number;
+  /** How long finished runs are kept. Default 7 days. */
+  retention?: Duration;
+  /** Repeat on a schedule: `{ every: '1h' }` or `{ cron: '0 3 * * *', timezone: 'Europe/Berlin' }`. */
+  schedule?: ScheduleOptions;
+  /** Default state; can be changed at run time. Default true. */
+  enabled?: boolean;
+  /** Whether people may start it by hand (API, dashboard). Default true. */
+  canTrigger?: boolean;
+  /** Where the handler runs. Only `inline` is available in this version. */
+  isolation?: Isolation;
+  /** Log entries kept per run (the newest). Default 1000. */
+  logCap?: number;
+  /** How long `onCancel` cleanups (and the handler) get after a forced stop. Default 5 s. */
+  forceGrace?: Duration;
+  run(ctx: JobContext<z.output<Schema>>, input: z.output<Schema>): Promise<Result> | Result;
+}
+
+/** A job as the registry holds it: every option resolved. */
+export interface JobDefinition<Input = unknown, Result = unknown> {
+  readonly name: string;
+  readonly input: z.ZodType<Input>;
+  readonly category: string;
+  readonly description: string;
+  readonly timeoutMs: number | null;
+  readonly heartbeatTimeoutMs: number | null;
+  readonly expireAfterMs: number | null;
+  readonly maxAttempts: number;
+  readonly backoff: BackoffOptions;
+  readonly concurrency: number | null;
+  readonly allowConcurrent: boolean;
+  readonly priority: number;
+  readonly retentionMs: number;
+  readonly schedule: Schedule | null;
+  readonly enabled: boolean;
+  readonly canTrigger: boolean;
+  readonly isolation: Isolation;
+  readonly logCap: number;
+  readonly forceGraceMs: number;
+  // Method syntax keeps definitions of any input assignable to JobDefinition (bivariant parameters).
+  run(ctx: JobContext<Input>, input: Input): Promise<Result> | Result;
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const SEVEN_DAYS = 7 * 24 * 3600 * 1000;
+
+function positiveInt(value: number | undefined, field: string, fallback: number): number {
+  const result = value ?? fallback;
+  if (!Number.isInteger(result) || result < 1) {
+    throw new JobdeckError('INVALID_INPUT', `${field} must be a positive integer`, {
+      details: [{ path: [field], message: 'must be a positive integer' }],
+    });
+  }
+  return result;
+}
+
+/** Define a job; the input schema types the handler's input. */
+export function defineJob<Schema extends z.ZodType = z.ZodUnknown, Result = unknown>(
+  options: JobOptions<Schema, Result>,
+): JobDefinition<z.output<Schema>, Result> {
+  if (!NAME_PATTERN.test(options.name)) {
+    throw new JobdeckError(
+      'INVALID_INPUT',
+      `Job name ${JSON.stringify(options.name)} is not valid.`,
+      {
+        details: [
+          { path: ['name'], message: 'letters, digits, ".", "_" and "-", up to 128 characters' },
+        ],
+      },
+    );
+  }
+  const isolation = options.isolation ?? 'inline';
+  if (isolation !== 'inline') {
+    throw new JobdeckError(
+      'INVALID_INPUT',
+      `Isolation ${isolation} is not available in this version.`,
+      {
+        details: [{ path: ['isolation'], message: 'only "inline" is available' }],
+      },
+    );
+  }
+  const optionalMs = (value: Duration | undefined, field: string) =>
+    value === undefined ? null : toMs(value, field);
+  return Object.freeze({
+    name: options.name,
+    input: (options.input ?? z.unknown()) as z.ZodType<z.output<Schema>>,
+    category: options.category ?? 'default',
+    description: options.description ?? '',
+    timeoutMs: optionalMs(options.timeout, 'timeout'),
+    heartbeatTimeoutMs: optionalMs(options.heartbeatTimeout, 'heartbeatTimeout'),
+    expireAfterMs: optionalMs(options.expireAfter, 'expireAfter'),
+    maxAttempts: positiveInt(options.maxAttempts, 'maxAttempts', 3),
+    backoff: options.backoff ?? {},
+    concurrency:
+      options.concurrency === undefined ? null : positiveInt(options.concurrency, 'concurrency', 1),
+    allowConcurrent: options.allowConcurrent ?? true,
+    priority: options.priority ?? 0,
+    retentionMs:
+      options.retention === undefined ? SEVEN_DAYS : toMs(options.retention, 'retention'),
+    schedule: options.schedule ? parseSchedule(options.schedule) : null,
+    enabled: options.enabled ?? true,
+    canTrigger: options.canTrigger ?? true,
+    isolation,
+    logCap: positiveInt(options.logCap, 'logCap', 1000),
+    forceGraceMs: toMs(options.forceGrace ?? 5000, 'forceGrace'),
+    run: (ctx: JobContext<z.output<Schema>>, input: z.output<Schema>) => options.run(ctx, input),
+  });
+}
+
+/** The per-job cap the claim honours: one at a time when concurrent runs are not allowed. */
+export function claimConcurrency(job: JobDefinition): number | null {
+  if (!job.allowConcurrent) return Math.min(job.concurrency ?? 1, 1);
+  return job.concurrency;
+}

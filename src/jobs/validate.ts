@@ -1,0 +1,13 @@
+import type { z } from 'zod';
+import { JobdeckError, type FieldIssue } from '../core/errors.js';
+
+/** Parse with a schema, or throw INVALID_INPUT with the path of each bad field. */
+export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what = 'input'): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const details: FieldIssue[] = parsed.error.issues.map((issue) => ({
+    path: issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
+    message: issue.message,
+  }));
+  throw new JobdeckError('INVALID_INPUT', `The ${what} is not valid.`, { details });
+}

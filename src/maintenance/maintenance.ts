@@ -1,0 +1,79 @@
+import type { Clock } from '../core/clock.js';
+import { isTerminal } from '../core/status.js';
+import type { EventBus } from '../events/bus.js';
+import type { Store } from '../store/store.js';
+
+export interface MaintenanceOptions {
+  store: Store;
+  bus: EventBus;
+  clock: Clock;
+  /** How often expired leases are rescued and unstarted runs expired. Default 1 s. */
+  intervalMs?: number;
+  /** How often finished runs past their retention are deleted. Default 60 s. */
+  retentionIntervalMs?: number;
+  onError?: (err: unknown, where: string) => void;
+}
+
+/**
+ * Housekeeping every instance may run at once (each step is one conditional write): the rescuer of
+ * runs whose worker died, expiry of runs not started in time, promotion of due runs, retention.
+ */
+export class Maintenance {
+  private timers: NodeJS.Timeout[] = [];
+  private current: Promise<void> | null = null;
+
+  constructor(private readonly options: MaintenanceOptions) {}
+
+  start(): void {
+    if (this.timers.length > 0) return;
+    this.timers.push(
+      setInterval(() => void this.runOnce(), this.options.intervalMs ?? 1000),
+      setInterval(() => void this.retention(), this.options.retentionIntervalMs ?? 60_000),
+    );
+    for (const timer of this.timers) timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    await this.current;
+  }
+
+  /** One pass of rescue, expiry and promotion. */
+  runOnce(): Promise<void> {
+    this.current ??= this.pass().finally(() => {
+      this.current = null;
+    });
+    return this.current;
+  }
+
+  private async pass(): Promise<void> {
+    const { store, bus, clock } = this.options;
+    try {
+      const now = clock.now();
+      for (const run of await store.runRescueExpired({ now })) {
+        bus.emit(isTerminal(run.status) ? 'run.finished' : 'run.retrying', { run });
+      }
+      for (const run of await store.runExpireUnstarted({ now })) bus.emit('run.finished', { run });
+      await store.runPromoteDue({ now });
+    } catch (err) {
+      this.options.onError?.(err, 'maintenance');
+    }
+  }
+
+  /** Delete finished runs past their retention, in batches. */
+  async retention(): Promise<number> {
+    const { store, clock } = this.options;
+    let total = 0;
+    try {
+      for (;;) {
+        const deleted = await store.runDeleteFinished({ now: clock.now(), limit: 500 });
+        total += deleted;
+        if (deleted < 500) break;
+      }
+    } catch (err) {
+      this.options.onError?.(err, 'retention');
+    }
+    return total;
+  }
+}

@@ -1,0 +1,185 @@
+import { SYSTEM_PRINCIPAL, roleAtLeast, type Principal, type Role } from '../core/glossary.js';
+import type { Clock } from '../core/clock.js';
+import { JobdeckError } from '../core/errors.js';
+import { newRunId } from '../core/ids.js';
+import type { Run, RunTrigger, StoredLogEntry } from '../core/run.js';
+import type { RunStatus } from '../core/status.js';
+import type { EventBus } from '../events/bus.js';
+import type { JobDefinition } from '../jobs/define.js';
+import type { JobRegistry } from '../jobs/registry.js';
+import { parseOrThrow } from '../jobs/validate.js';
+import type { JobState, Store } from '../store/store.js';
+
+export interface CreateRunParams {
+  job: string;
+  input?: unknown;
+  /** Start no earlier than this. */
+  runAt?: Date;
+  priority?: number;
+  /** A second create with the same key (for this job) returns the first run. */
+  idempotencyKey?: string | null;
+  trigger?: RunTrigger;
+  principal?: Principal;
+}
+
+export interface ListRunsParams {
+  status?: RunStatus[];
+  job?: string;
+  createdBy?: string;
+  limit?: number;
+  cursor?: string | null;
+}
+
+/** A job as callers see it: its definition and its run-time enabled flag. */
+export interface JobView {
+  definition: JobDefinition;
+  enabled: boolean;
+}
+
+/** Refuse with FORBIDDEN unless the principal has at least `role`. */
+export function requireRole(principal: Principal, role: Role): void {
+  if (!roleAtLeast(principal.role, role)) {
+    throw new JobdeckError(
+      'FORBIDDEN',
+      `This needs the ${role} role; ${principal.name} is ${principal.role}.`,
+    );
+  }
+}
+
+/** Operators act on their own runs only; admins on any. */
+export function requireOwnerOrAdmin(principal: Principal, run: Run, action: string): void {
+  requireRole(principal, 'operator');
+  if (principal.role !== 'admin' && run.createdBy !== principal.name) {
+    throw new JobdeckError(
+      'FORBIDDEN',
+      `Only ${run.createdBy} or an admin may ${action} run ${run.id}.`,
+    );
+  }
+}
+
+/** Creating, reading and retrying runs, and the jobs' run-time state. Surfaces call this, never the store. */
+export class RunService {
+  constructor(
+    private readonly store: Store,
+    private readonly registry: JobRegistry,
+    private readonly bus: EventBus,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(params: CreateRunParams): Promise<{ run: Run; created: boolean }> {
+    const job = this.registry.require(params.job);
+    const principal = params.principal ?? SYSTEM_PRINCIPAL;
+    const trigger = params.trigger ?? 'api';
+    if (!job.canTrigger && (trigger === 'api' || trigger === 'manual')) {
+      throw new JobdeckError('FORBIDDEN', `Job ${job.name} cannot be started by hand.`);
+    }
+    if (!(await this.isEnabled(job)))
+      throw new JobdeckError('JOB_DISABLED', `Job ${job.name} is disabled.`);
+    const input = parseOrThrow(
+      job.input,
+      params.input ?? (job.schedule ? job.schedule.input : undefined),
+    );
+    const now = this.clock.now();
+    const runAt = params.runAt && params.runAt.getTime() > now.getTime() ? params.runAt : now;
+    const result = await this.store.runInsert({
+      id: newRunId(),
+      job: job.name,
+      input,
+      priority: params.priority ?? job.priority,
+      runAt,
+      maxAttempts: job.maxAttempts,
+      createdBy: principal.name,
+      trigger,
+      idempotencyKey: params.idempotencyKey ?? null,
+      expireAt: job.expireAfterMs === null ? null : new Date(runAt.getTime() + job.expireAfterMs),
+      retentionMs: job.retentionMs,
+      retryOf: null,
+      now,
+      exclusive: !job.allowConcurrent,
+    });
+    if (result.created) this.bus.emit('run.created', { run: result.run });
+    return result;
+  }
+
+  /** Start a failed or cancelled run again, as a new run that points back to it. */
+  async retry(id: string, principal: Principal): Promise<Run> {
+    const previous = await this.get(id);
+    requireOwnerOrAdmin(principal, previous, 'retry');
+    if (previous.status !== 'failed' && previous.status !== 'cancelled') {
+      throw new JobdeckError(
+        'RUN_NOT_RETRYABLE',
+        `Run ${id} is ${previous.status}; only failed or cancelled runs can be retried.`,
+        {
+          data: previous,
+        },
+      );
+    }
+    const job = this.registry.require(previous.job);
+    if (!(await this.isEnabled(job)))
+      throw new JobdeckError('JOB_DISABLED', `Job ${job.name} is disabled.`);
+    const now = this.clock.now();
+    const { run } = await this.store.runInsert({
+      id: newRunId(),
+      job: job.name,
+      input: previous.input,
+      priority: previous.priority,
+      runAt: now,
+      maxAttempts: job.maxAttempts,
+      createdBy: principal.name,
+      trigger: 'retry',
+      idempotencyKey: null,
+      expireAt: job.expireAfterMs === null ? null : new Date(now.getTime() + job.expireAfterMs),
+      retentionMs: job.retentionMs,
+      retryOf: previous.id,
+      now,
+      exclusive: !job.allowConcurrent,
+    });
+    this.bus.emit('run.created', { run });
+    return run;
+  }
+
+  async get(id: string): Promise<Run> {
+    const run = await this.store.runGet({ id });
+    if (!run) throw new JobdeckError('RUN_NOT_FOUND', `No run has id ${id}.`);
+    return run;
+  }
+
+  list(params: ListRunsParams = {}): Promise<{ runs: Run[]; nextCursor: string | null }> {
+    return this.store.runList({
+      ...(params.status ? { status: params.status } : {}),
+      ...(params.job ? { job: params.job } : {}),
+      ...(params.createdBy ? { createdBy: params.createdBy } : {}),
+      limit: Math.min(Math.max(params.limit ?? 50, 1), 500),
+      cursor: params.cursor ?? null,
+    });
+  }
+
+  async logs(id: string, afterSeq = 0, limit = 1000): Promise<StoredLogEntry[]> {
+    await this.get(id);
+    return this.store.logList({ runId: id, afterSeq, limit });
+  }
+
+  /** Every registered job with its run-time enabled flag. */
+  async jobs(): Promise<JobView[]> {
+    const states = await this.jobStates();
+    return this.registry.list().map((definition) => ({
+      definition,
+      enabled: states.get(definition.name)?.enabled ?? definition.enabled,
+    }));
+  }
+
+  async setEnabled(name: string, enabled: boolean, principal: Principal): Promise<JobView> {
+    requireRole(principal, 'admin');
+    const definition = this.registry.require(name);
+    await this.store.jobStateSet({ name, enabled, now: this.clock.now() });
+    return { definition, enabled };
+  }
+
+  async isEnabled(job: JobDefinition): Promise<boolean> {
+    return (await this.jobStates()).get(job.name)?.enabled ?? job.enabled;
+  }
+
+  private async jobStates(): Promise<Map<string, JobState>> {
+    return new Map((await this.store.jobStateList()).map((s) => [s.name, s]));
+  }
+}

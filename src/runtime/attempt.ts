@@ -1,0 +1,325 @@
+import { RunCancelledError, type CancelRecord } from '../core/cancellation.js';
+import type { Clock } from '../core/clock.js';
+import { JobdeckError, hasErrorCode, toRunError } from '../core/errors.js';
+import {
+  normaliseProgress,
+  type ItemStatus,
+  type LogEntry,
+  type LogLevel,
+  type Run,
+  type RunItem,
+  type RunProgress,
+} from '../core/run.js';
+import type { EventBus } from '../events/bus.js';
+import type { ForEachSummary, JobContext, RunLogger } from '../jobs/context.js';
+import type { JobDefinition } from '../jobs/define.js';
+import type { AttemptRef, Store } from '../store/store.js';
+import type { AttemptAbort } from './outcome.js';
+
+/** How often buffered progress, items and logs are written. */
+const FLUSH_INTERVAL_MS = 50;
+/** A buffer this large is written at once. */
+const FLUSH_BATCH = 200;
+
+export interface AttemptDeps {
+  store: Store;
+  bus: EventBus;
+  clock: Clock;
+}
+
+/**
+ * One try of a run on this worker: its abort controller, the cancel delivered to it, and the
+ * fenced, batched writer behind `ctx`. Writes refused by the store (LEASE_LOST) stop the attempt.
+ */
+export class Attempt {
+  readonly ref: AttemptRef;
+  readonly controller = new AbortController();
+  /** The strongest cancel delivered so far. */
+  cancel: CancelRecord | null = null;
+  lastActivity: number;
+  private readonly cleanups: ((reason: RunCancelledError) => Promise<void> | void)[] = [];
+  private cleanupsRun: Promise<void> | null = null;
+  private readonly items = new Map<string, RunItem>();
+  private readonly dirtyItems = new Map<string, RunItem>();
+  private pendingLogs: LogEntry[] = [];
+  private pendingProgress: RunProgress | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private flushChain: Promise<void> = Promise.resolve();
+  /** After the attempt ended, a zombie handler's writes are dropped here before reaching the store. */
+  private closed = false;
+
+  constructor(
+    readonly run: Run,
+    readonly job: JobDefinition,
+    private readonly deps: AttemptDeps,
+    workerId: string,
+  ) {
+    this.ref = { id: run.id, attempt: run.attempt, workerId };
+    this.lastActivity = deps.clock.now().getTime();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get cancelRequested(): boolean {
+    return this.cancel !== null;
+  }
+
+  get abortReason(): AttemptAbort | null {
+    return this.signal.aborted ? (this.signal.reason as AttemptAbort) : null;
+  }
+
+  itemList(): RunItem[] {
+    return [...this.items.values()];
+  }
+
+  abort(reason: AttemptAbort): void {
+    if (!this.signal.aborted) this.controller.abort(reason);
+  }
+
+  /** Record a delivered cancel. Returns true when it changed what the handler sees. */
+  deliverCancel(record: CancelRecord): boolean {
+    if (this.cancel?.mode === 'force' || (this.cancel && record.mode === 'graceful')) return false;
+    this.cancel = record;
+    const at = this.deps.clock.now();
+    this.systemLog('info', 'cancel delivered', { mode: record.mode }, at);
+    this.deps.bus.emit('run.cancel_delivered', { runId: this.run.id, mode: record.mode, at });
+    if (record.mode === 'force') {
+      this.abort(new RunCancelledError({ kind: 'cancel', mode: 'force', reason: record.reason }));
+    }
+    return true;
+  }
+
+  /** Run the `onCancel` cleanups once, each shielded, all within `deadlineMs`. */
+  runCleanups(reason: RunCancelledError, deadlineMs: number): Promise<void> {
+    this.cleanupsRun ??= (async () => {
+      const all = Promise.allSettled(
+        this.cleanups.map(async (cleanup) => {
+          try {
+            await cleanup(reason);
+          } catch (err) {
+            this.systemLog('warn', 'cleanup failed', { error: toRunError(err) });
+          }
+        }),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), deadlineMs);
+      });
+      const result = await Promise.race([all.then(() => 'done' as const), deadline]);
+      clearTimeout(timer);
+      if (result === 'late') this.systemLog('warn', 'cleanup cut at its deadline', { deadlineMs });
+    })();
+    return this.cleanupsRun;
+  }
+
+  /** The handler's view of this attempt. */
+  context(input: unknown): JobContext {
+    const logAt = (level: LogLevel) => (message: string, data?: unknown) =>
+      this.log(level, message, data);
+    const log: RunLogger = {
+      debug: logAt('debug'),
+      info: logAt('info'),
+      warn: logAt('warn'),
+      error: logAt('error'),
+    };
+    const ctx: JobContext = {
+      run: {
+        id: this.run.id,
+        job: this.run.job,
+        attempt: this.run.attempt,
+        maxAttempts: this.run.maxAttempts,
+        input,
+      },
+      signal: this.signal,
+      cancelRequested: false,
+      checkpoint: () => this.checkpoint(),
+      step: async (_name, fn) => {
+        this.checkpoint();
+        return await fn(this.signal);
+      },
+      forEach: (items, fn, options) => this.forEach(items, fn, options),
+      progress: (update) => {
+        this.touch();
+        this.pendingProgress = normaliseProgress(update);
+        this.scheduleFlush();
+      },
+      log,
+      onCancel: (cleanup) => {
+        this.cleanups.push(cleanup);
+      },
+      heartbeat: () => this.touch(),
+    };
+    Object.defineProperty(ctx, 'cancelRequested', {
+      get: () => this.cancelRequested,
+      enumerable: true,
+    });
+    return ctx;
+  }
+
+  private touch(): void {
+    this.lastActivity = this.deps.clock.now().getTime();
+  }
+
+  checkpoint(): void {
+    this.touch();
+    if (this.signal.aborted) throw this.signal.reason;
+    if (this.cancel) {
+      throw new RunCancelledError({
+        kind: 'cancel',
+        mode: this.cancel.mode,
+        reason: this.cancel.reason,
+      });
+    }
+  }
+
+  private setItem(key: string, status: ItemStatus, error?: RunItem['error']): void {
+    const item: RunItem = error ? { key, status, error } : { key, status };
+    this.items.set(key, item);
+    this.dirtyItems.set(key, item);
+    this.scheduleFlush();
+  }
+
+  private async forEach<T>(
+    source: Iterable<T>,
+    fn: (item: T, info: { index: number; key: string; signal: AbortSignal }) => unknown,
+    options: { concurrency?: number; key?: (item: T, index: number) => string } = {},
+  ): Promise<ForEachSummary> {
+    const list = [...source];
+    const keys = list.map((item, index) =>
+      options.key ? options.key(item, index) : String(index),
+    );
+    if (new Set(keys).size !== keys.length) {
+      throw new JobdeckError('INVALID_INPUT', 'forEach item keys must be unique.');
+    }
+    for (const key of keys) if (!this.items.has(key)) this.setItem(key, 'pending');
+    let next = 0;
+    const lane = async () => {
+      while (next < list.length && !this.cancel && !this.signal.aborted) {
+        const index = next++;
+        const key = keys[index]!;
+        this.touch();
+        this.setItem(key, 'running');
+        try {
+          await fn(list[index]!, { index, key, signal: this.signal });
+          this.setItem(key, 'succeeded');
+        } catch (err) {
+          if (this.signal.aborted) this.setItem(key, 'cancelled');
+          else this.setItem(key, 'failed', toRunError(err));
+        }
+      }
+    };
+    const lanes = Math.max(1, Math.min(options.concurrency ?? 1, list.length));
+    await Promise.all(Array.from({ length: lanes }, lane));
+    for (const key of keys)
+      if (this.items.get(key)?.status === 'pending') this.setItem(key, 'cancelled');
+    this.checkpoint();
+    const statuses: Record<string, ItemStatus> = {};
+    const summary: ForEachSummary = { succeeded: 0, failed: 0, cancelled: 0, statuses };
+    for (const key of keys) {
+      const status = this.items.get(key)!.status;
+      statuses[key] = status;
+      if (status === 'succeeded') summary.succeeded++;
+      else if (status === 'failed') summary.failed++;
+      else if (status === 'cancelled') summary.cancelled++;
+    }
+    return summary;
+  }
+
+  log(level: LogLevel, message: string, data?: unknown): void {
+    this.touch();
+    if (this.closed) return;
+    this.pendingLogs.push(
+      data === undefined
+        ? { level, message, time: this.deps.clock.now() }
+        : { level, message, data, time: this.deps.clock.now() },
+    );
+    if (level === 'error' || this.pendingLogs.length >= FLUSH_BATCH) void this.flush();
+    else this.scheduleFlush();
+  }
+
+  /** A log line written by the runtime about this attempt (cancel delivery, cleanup), sent at once. */
+  systemLog(level: LogLevel, message: string, data?: unknown, at?: Date): void {
+    const time = at ?? this.deps.clock.now();
+    this.pendingLogs.push(
+      data === undefined ? { level, message, time } : { level, message, data, time },
+    );
+    void this.flush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.closed) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      void this.flush();
+    }, FLUSH_INTERVAL_MS);
+  }
+
+  /** Write what is buffered; one flush at a time, in order. Never rejects. */
+  flush(): Promise<void> {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
+    this.flushChain = this.flushChain.then(() => this.writeBuffered());
+    return this.flushChain;
+  }
+
+  private async writeBuffered(): Promise<void> {
+    const { store, bus, clock } = this.deps;
+    const items = [...this.dirtyItems.values()];
+    this.dirtyItems.clear();
+    const progress = this.pendingProgress;
+    this.pendingProgress = null;
+    const logs = this.pendingLogs;
+    this.pendingLogs = [];
+    // Logs are fenced by ownership only, so a cancelled attempt's cleanup lines still land.
+    try {
+      if (logs.length > 0) {
+        const stored = await store.logAppend({
+          runId: this.run.id,
+          ref: this.ref,
+          entries: logs,
+          cap: this.job.logCap,
+        });
+        for (const entry of stored)
+          bus.emit('run.log', { runId: this.run.id, job: this.run.job, entry });
+      }
+    } catch (err) {
+      this.onWriteRefused(err);
+    }
+    if (items.length === 0 && progress === null) return;
+    try {
+      if (items.length > 0) await store.itemsUpsert({ ref: this.ref, items });
+      if (progress !== null)
+        await store.runProgressSet({ ref: this.ref, progress, now: clock.now() });
+      bus.emit('run.progress', {
+        run: {
+          id: this.run.id,
+          job: this.run.job,
+          progress: progress ?? this.run.progress,
+          items: this.itemList(),
+        },
+      });
+      if (progress !== null) this.run.progress = progress;
+    } catch (err) {
+      this.onWriteRefused(err);
+    }
+  }
+
+  private onWriteRefused(err: unknown): void {
+    if (hasErrorCode(err, 'LEASE_LOST') || hasErrorCode(err, 'RUN_NOT_FOUND')) {
+      // A force-cancelled run refuses state writes by design; anything else means the lease is gone.
+      if (this.cancel?.mode !== 'force') this.abort({ kind: 'lease-lost' });
+      return;
+    }
+    // The store is unreachable: keep going; the lease decides whether this attempt survives.
+  }
+
+  /** Stop accepting writes from the handler; what is buffered is written first. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+}

@@ -1,0 +1,66 @@
+import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
+import { isCancellation, type RunCancelledError } from '../core/cancellation.js';
+import { hasErrorCode, toRunError, type RunError } from '../core/errors.js';
+import { outcomeFromItems, type RunItem } from '../core/run.js';
+import type { RunFinishOutcome } from '../store/store.js';
+
+/** Why the attempt's signal was aborted, as the runtime knows it (adds lease loss to the public kinds). */
+export type AttemptAbort = RunCancelledError | { kind: 'lease-lost' };
+
+export interface AttemptEnd {
+  /** The abort reason, when the signal was aborted. */
+  abort: AttemptAbort | null;
+  /** A stop (graceful or forced) was delivered to this attempt. */
+  cancelRequested: boolean;
+  settled: { ok: true; value: unknown } | { ok: false; error: unknown } | { ok: 'pending' };
+  items: readonly RunItem[];
+  attempt: number;
+  maxAttempts: number;
+  backoff: BackoffOptions;
+  now: Date;
+  random?: () => number;
+}
+
+/**
+ * What the store should record when an attempt ends, classified from the abort reason and the
+ * delivered cancel, never from the text the handler threw. `null`: nothing to write (the run was
+ * force-cancelled in the store already, or this attempt lost its lease).
+ */
+export function classifyAttemptEnd(end: AttemptEnd): RunFinishOutcome | null {
+  const retryOrFail = (error: RunError): RunFinishOutcome =>
+    end.attempt < end.maxAttempts && !end.cancelRequested
+      ? {
+          status: 'scheduled',
+          runAt: new Date(end.now.getTime() + backoffDelay(end.attempt, end.backoff, end.random)),
+          error,
+        }
+      : { status: 'failed', error };
+
+  if (end.abort) {
+    switch (end.abort.kind) {
+      case 'cancel':
+      case 'lease-lost':
+        return null;
+      case 'shutdown':
+        return end.cancelRequested ? { status: 'cancelled' } : { status: 'pending' };
+      case 'timeout':
+        return retryOrFail({ code: end.abort.code, message: end.abort.message });
+    }
+  }
+  const { settled } = end;
+  if (settled.ok === 'pending') return null;
+  if (settled.ok === false) {
+    if (end.cancelRequested && isCancellation(settled.error)) return { status: 'cancelled' };
+    const error = toRunError(settled.error);
+    if (hasErrorCode(settled.error, 'INVALID_INPUT')) return { status: 'failed', error };
+    return retryOrFail(error);
+  }
+  switch (outcomeFromItems(end.items)) {
+    case 'mixed':
+      return { status: 'partial', result: settled.value };
+    case 'none-succeeded':
+      return retryOrFail({ code: 'ITEMS_FAILED', message: 'Every item of the fan-out failed.' });
+    default:
+      return { status: 'completed', result: settled.value };
+  }
+}

@@ -1,0 +1,391 @@
+import { RunCancelledError, type CancelRecord } from '../core/cancellation.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { JobdeckError, hasErrorCode } from '../core/errors.js';
+import { newWorkerId } from '../core/ids.js';
+import type { Run } from '../core/run.js';
+import { isTerminal } from '../core/status.js';
+import type { EventBus } from '../events/bus.js';
+import { claimConcurrency } from '../jobs/define.js';
+import type { JobRegistry } from '../jobs/registry.js';
+import { parseOrThrow } from '../jobs/validate.js';
+import type { Store } from '../store/store.js';
+import { Attempt } from './attempt.js';
+import { classifyAttemptEnd } from './outcome.js';
+
+export interface WorkerOptions {
+  store: Store;
+  registry: JobRegistry;
+  bus: EventBus;
+  clock?: Clock;
+  workerId?: string;
+  /** Runs at once in this instance. Default 10. */
+  concurrency?: number;
+  /** A claimed run is this worker's until its lease expires. Default 6 s. */
+  leaseMs?: number;
+  /** How often leases are renewed (and cancels read with them). Default 1 s. */
+  heartbeatMs?: number;
+  /** How often an idle worker looks for runs when nothing wakes it. Default 250 ms. */
+  pollMs?: number;
+  /** How often cancels for held runs are read when the store does not push them. Default 250 ms. */
+  cancelPollMs?: number;
+  /** Called with errors the loops survive (store unreachable…). */
+  onError?: (err: unknown, where: string) => void;
+}
+
+type Settled = { ok: true; value: unknown } | { ok: false; error: unknown } | { ok: 'pending' };
+
+/**
+ * Claims runs and executes them: the claim loop, lease heartbeats that also carry cancels, the
+ * cancel poll, and the executor that classifies each attempt's end from its abort reason.
+ */
+export class Worker {
+  readonly id: string;
+  readonly concurrency: number;
+  private readonly store: Store;
+  private readonly registry: JobRegistry;
+  private readonly bus: EventBus;
+  private readonly clock: Clock;
+  private readonly leaseMs: number;
+  private readonly heartbeatMs: number;
+  private readonly pollMs: number;
+  private readonly cancelPollMs: number;
+  private readonly onError: (err: unknown, where: string) => void;
+  private readonly held = new Map<string, Attempt>();
+  private readonly running = new Set<Promise<void>>();
+  private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+  private wakeUp: (() => void) | null = null;
+  private wakePending = false;
+  private loop: Promise<void> | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private unsubscribe: (() => void)[] = [];
+
+  constructor(options: WorkerOptions) {
+    this.store = options.store;
+    this.registry = options.registry;
+    this.bus = options.bus;
+    this.clock = options.clock ?? systemClock;
+    this.id = options.workerId ?? newWorkerId();
+    this.concurrency = options.concurrency ?? 10;
+    this.leaseMs = options.leaseMs ?? 6000;
+    this.heartbeatMs = options.heartbeatMs ?? 1000;
+    this.pollMs = options.pollMs ?? 250;
+    this.cancelPollMs = options.cancelPollMs ?? 250;
+    this.onError = options.onError ?? (() => {});
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
+      throw new JobdeckError('INVALID_INPUT', 'concurrency must be a positive integer');
+    }
+  }
+
+  /** Runs this worker executes now. */
+  get activeCount(): number {
+    return this.held.size;
+  }
+
+  holds(runId: string): boolean {
+    return this.held.has(runId);
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    this.unsubscribe.push(
+      this.bus.on('run.created', () => this.wake()),
+      this.bus.on('run.cancelling', ({ payload }) => this.deliverFromRun(payload.run)),
+      this.bus.on('run.finished', ({ payload }) => this.deliverFromRun(payload.run)),
+    );
+    this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatMs));
+    if (!this.store.capabilities.pushNotify || this.cancelPollMs > 0) {
+      this.timers.push(setInterval(() => void this.pollCancels(), this.cancelPollMs));
+    }
+    for (const timer of this.timers) timer.unref();
+    this.loop = this.claimLoop();
+  }
+
+  /** Look for runs now instead of at the next poll. */
+  wake(): void {
+    this.wakePending = true;
+    this.wakeUp?.();
+  }
+
+  /** A cancel reached this process: hand it to the attempt if this worker runs that run. */
+  deliverCancel(runId: string, attempt: number, record: CancelRecord): void {
+    const held = this.held.get(runId);
+    if (held && held.run.attempt === attempt) held.deliverCancel(record);
+  }
+
+  private deliverFromRun(run: Run): void {
+    if (run.cancel && (run.status === 'cancelling' || isTerminal(run.status))) {
+      this.deliverCancel(run.id, run.attempt, run.cancel);
+    }
+  }
+
+  /**
+   * Stop claiming; let held runs finish within `graceMs`; then abort the rest with a shutdown
+   * reason so they are released for another worker instead of waiting for their leases to expire.
+   */
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'idle') {
+      this.state = 'stopped';
+      return;
+    }
+    this.state = 'stopping';
+    this.wake();
+    await this.loop;
+    const graceMs = options.graceMs ?? 10_000;
+    const drained = await waitAll([...this.running], graceMs);
+    if (!drained) {
+      for (const attempt of this.held.values()) {
+        attempt.abort(
+          new RunCancelledError({
+            kind: 'shutdown',
+            mode: 'force',
+            reason: 'worker shutting down',
+          }),
+        );
+      }
+      await Promise.allSettled([...this.running]);
+    }
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+    this.state = 'stopped';
+  }
+
+  private async claimLoop(): Promise<void> {
+    while (this.state === 'running') {
+      const free = this.concurrency - this.held.size;
+      let claimed = 0;
+      if (free > 0) {
+        this.wakePending = false;
+        try {
+          const runs = await this.store.runClaim({
+            workerId: this.id,
+            now: this.clock.now(),
+            leaseMs: this.leaseMs,
+            limit: free,
+            jobs: this.registry
+              .list()
+              .map((job) => ({ name: job.name, concurrency: claimConcurrency(job) })),
+          });
+          claimed = runs.length;
+          for (const run of runs) this.execute(run);
+        } catch (err) {
+          this.onError(err, 'claim');
+        }
+      }
+      if (this.state !== 'running') break;
+      // A full batch may mean more is waiting; otherwise sleep until woken or the next poll.
+      if (free > 0 && claimed === free) continue;
+      await this.sleep();
+    }
+  }
+
+  private sleep(): Promise<void> {
+    if (this.wakePending) {
+      this.wakePending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = null;
+        this.wakePending = false;
+        resolve();
+      };
+      const timer = setTimeout(done, this.pollMs);
+      this.wakeUp = done;
+    });
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.held.size === 0) return;
+    const attempts = [...this.held.values()];
+    try {
+      const renewals = await this.store.leaseRenew({
+        workerId: this.id,
+        now: this.clock.now(),
+        leaseMs: this.leaseMs,
+        runs: attempts.map((a) => ({ id: a.run.id, attempt: a.run.attempt })),
+      });
+      for (const renewal of renewals) {
+        const attempt = this.held.get(renewal.id);
+        if (!attempt || attempt.run.attempt !== renewal.attempt) continue;
+        if (renewal.cancel) attempt.deliverCancel(renewal.cancel);
+        else if (!renewal.held) attempt.abort({ kind: 'lease-lost' });
+      }
+    } catch (err) {
+      this.onError(err, 'heartbeat');
+    }
+  }
+
+  private async pollCancels(): Promise<void> {
+    if (this.held.size === 0) return;
+    try {
+      const requests = await this.store.runListCancelRequested({
+        workerId: this.id,
+        ids: [...this.held.keys()],
+      });
+      for (const request of requests)
+        this.deliverCancel(request.id, request.attempt, request.cancel);
+    } catch (err) {
+      this.onError(err, 'cancel-poll');
+    }
+  }
+
+  private execute(run: Run): void {
+    const job = this.registry.get(run.job);
+    if (!job) return;
+    const attempt = new Attempt(
+      run,
+      job,
+      { store: this.store, bus: this.bus, clock: this.clock },
+      this.id,
+    );
+    this.held.set(run.id, attempt);
+    const task = this.executeAttempt(attempt)
+      .catch((err: unknown) => this.onError(err, 'execute'))
+      .finally(() => {
+        this.held.delete(run.id);
+        this.running.delete(task);
+        this.wake();
+      });
+    this.running.add(task);
+  }
+
+  private async executeAttempt(attempt: Attempt): Promise<void> {
+    const { run, job } = attempt;
+    this.bus.emit('run.started', { run });
+    // A cancel may have been asked between the claim and now.
+    if (run.cancel) attempt.deliverCancel(run.cancel);
+
+    let input: unknown;
+    try {
+      input = parseOrThrow(job.input, run.input);
+    } catch (err) {
+      await this.finish(attempt, { ok: false, error: err });
+      return;
+    }
+
+    const timers: NodeJS.Timeout[] = [];
+    if (job.timeoutMs !== null) {
+      timers.push(
+        setTimeout(
+          () =>
+            attempt.abort(
+              new RunCancelledError({
+                kind: 'timeout',
+                mode: 'force',
+                reason: `timeout after ${job.timeoutMs} ms`,
+              }),
+            ),
+          job.timeoutMs,
+        ),
+      );
+    }
+    if (job.heartbeatTimeoutMs !== null) {
+      const limit = job.heartbeatTimeoutMs;
+      const check = setInterval(
+        () => {
+          if (this.clock.now().getTime() - attempt.lastActivity > limit) {
+            attempt.abort(
+              new RunCancelledError({
+                kind: 'timeout',
+                mode: 'force',
+                code: 'HEARTBEAT_TIMEOUT',
+                reason: `no heartbeat for ${limit} ms`,
+              }),
+            );
+          }
+        },
+        Math.max(50, Math.min(1000, limit / 4)),
+      );
+      timers.push(check);
+    }
+
+    const box: { settled: Settled } = { settled: { ok: 'pending' } };
+    const handler = (async () => job.run(attempt.context(input), input))().then(
+      (value) => {
+        box.settled = { ok: true, value };
+      },
+      (error: unknown) => {
+        box.settled = { ok: false, error };
+      },
+    );
+    const aborted = new Promise<void>((resolve) => {
+      if (attempt.signal.aborted) resolve();
+      else attempt.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await Promise.race([handler, aborted]);
+    for (const timer of timers) clearTimeout(timer);
+
+    const reason = attempt.abortReason;
+    if (reason && reason.kind !== 'lease-lost') {
+      // Forced stop, timeout or shutdown: cleanups run shielded within the grace, then the handler gets what is left.
+      const started = Date.now();
+      await attempt.runCleanups(reason, job.forceGraceMs);
+      const left = Math.max(0, job.forceGraceMs - (Date.now() - started));
+      const settledInTime = await waitAll([handler], left);
+      if (!settledInTime)
+        attempt.systemLog('warn', 'handler did not settle after the stop; its writes are fenced', {
+          graceMs: job.forceGraceMs,
+        });
+    } else if (!reason && attempt.cancelRequested && box.settled.ok === false) {
+      // A graceful stop reached a checkpoint: cleanups run now that the handler has stopped.
+      const cancel = attempt.cancel!;
+      await attempt.runCleanups(
+        new RunCancelledError({ kind: 'cancel', mode: cancel.mode, reason: cancel.reason }),
+        job.forceGraceMs,
+      );
+    }
+    await this.finish(attempt, box.settled);
+  }
+
+  private async finish(attempt: Attempt, settled: Settled): Promise<void> {
+    await attempt.close();
+    const outcome = classifyAttemptEnd({
+      abort: attempt.abortReason,
+      cancelRequested: attempt.cancelRequested,
+      settled,
+      items: attempt.itemList(),
+      attempt: attempt.run.attempt,
+      maxAttempts: attempt.run.maxAttempts,
+      backoff: attempt.job.backoff,
+      now: this.clock.now(),
+    });
+    // Nothing to write: the store already holds the outcome (forced cancel) or another attempt owns the run.
+    if (outcome === null) return;
+    try {
+      const stored = await this.store.runFinishIfAttempt({
+        ref: attempt.ref,
+        now: this.clock.now(),
+        outcome,
+      });
+      this.bus.emit(isTerminal(stored.status) ? 'run.finished' : 'run.retrying', { run: stored });
+    } catch (err) {
+      if (hasErrorCode(err, 'LEASE_LOST')) return;
+      if (hasErrorCode(err, 'INVALID_TRANSITION')) {
+        // A cancel landed between the attempt's end and this write (e.g. retry of a cancelling run): end it cancelled.
+        const stored = await this.store.runFinishIfAttempt({
+          ref: attempt.ref,
+          now: this.clock.now(),
+          outcome: { status: 'cancelled' },
+        });
+        this.bus.emit('run.finished', { run: stored });
+        return;
+      }
+      throw err;
+    }
+  }
+}
+
+/** True if all settle within `ms`. */
+async function waitAll(promises: Promise<unknown>[], ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const result = await Promise.race([Promise.allSettled(promises).then(() => true), timeout]);
+  clearTimeout(timer);
+  return result;
+}

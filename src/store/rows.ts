@@ -1,0 +1,135 @@
+import type { CancelMode, CancelRecord } from '../core/cancellation.js';
+import type { RunError } from '../core/errors.js';
+import type { ItemStatus, LogLevel, Run, RunItem, RunProgress, RunTrigger } from '../core/run.js';
+import type { RunStatus } from '../core/status.js';
+
+/** A runs-table row as both backends return it (times as ms or Date, JSON as text or object). */
+export interface RunRow {
+  id: string;
+  job: string;
+  input: unknown;
+  status: string;
+  progress: unknown;
+  result: unknown;
+  error: unknown;
+  last_error: unknown;
+  attempt: number;
+  max_attempts: number;
+  priority: number;
+  run_at: TimeValue;
+  created_at: TimeValue;
+  started_at: TimeValue | null;
+  finished_at: TimeValue | null;
+  created_by: string;
+  trigger: string;
+  idempotency_key: string | null;
+  worker_id: string | null;
+  lease_expires_at: TimeValue | null;
+  cancel_mode: string | null;
+  cancel_reason: string | null;
+  cancel_requested_by: string | null;
+  cancel_requested_at: TimeValue | null;
+  expire_at: TimeValue | null;
+  retention_ms: number | string;
+  retry_of: string | null;
+}
+
+export interface ItemRow {
+  run_id: string;
+  key: string;
+  status: string;
+  error: unknown;
+}
+
+export interface LogRow {
+  run_id: string;
+  seq: number | string;
+  level: string;
+  message: string;
+  data: unknown;
+  time: TimeValue;
+}
+
+type TimeValue = number | string | Date;
+
+export function toDate(value: TimeValue): Date {
+  return value instanceof Date ? value : new Date(Number(value));
+}
+
+function toDateOrNull(value: TimeValue | null): Date | null {
+  return value === null ? null : toDate(value);
+}
+
+/** JSON stored as text (SQLite) or as jsonb (PostgreSQL). */
+export function fromJson<T>(value: unknown): T | null {
+  if (value === null || value === undefined) return null;
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
+export function toJson(value: unknown): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
+}
+
+export function cancelFromRow(row: {
+  cancel_mode: string | null;
+  cancel_reason: string | null;
+  cancel_requested_by: string | null;
+  cancel_requested_at: TimeValue | null;
+}): CancelRecord | null {
+  if (row.cancel_mode === null || row.cancel_requested_at === null) return null;
+  return {
+    mode: row.cancel_mode as CancelMode,
+    reason: row.cancel_reason,
+    requestedBy: row.cancel_requested_by ?? 'system',
+    requestedAt: toDate(row.cancel_requested_at),
+  };
+}
+
+export function itemFromRow(row: ItemRow): RunItem {
+  const error = fromJson<RunError>(row.error);
+  return error
+    ? { key: row.key, status: row.status as ItemStatus, error }
+    : { key: row.key, status: row.status as ItemStatus };
+}
+
+export function runFromRow(row: RunRow, items: RunItem[]): Run {
+  return {
+    id: row.id,
+    job: row.job,
+    input: fromJson(row.input),
+    status: row.status as RunStatus,
+    progress: fromJson<RunProgress>(row.progress),
+    items,
+    result: fromJson(row.result),
+    error: fromJson<RunError>(row.error),
+    lastError: fromJson<RunError>(row.last_error),
+    attempt: Number(row.attempt),
+    maxAttempts: Number(row.max_attempts),
+    priority: Number(row.priority),
+    runAt: toDate(row.run_at),
+    createdAt: toDate(row.created_at),
+    startedAt: toDateOrNull(row.started_at),
+    finishedAt: toDateOrNull(row.finished_at),
+    createdBy: row.created_by,
+    trigger: row.trigger as RunTrigger,
+    idempotencyKey: row.idempotency_key,
+    workerId: row.worker_id,
+    leaseExpiresAt: toDateOrNull(row.lease_expires_at),
+    cancel: cancelFromRow(row),
+    expireAt: toDateOrNull(row.expire_at),
+    retentionMs: Number(row.retention_ms),
+    retryOf: row.retry_of,
+  };
+}
+
+export function logFromRow(row: LogRow) {
+  const data = fromJson(row.data);
+  return {
+    runId: row.run_id,
+    seq: Number(row.seq),
+    level: row.level as LogLevel,
+    message: row.message,
+    ...(data === null ? {} : { data }),
+    time: toDate(row.time),
+  };
+}

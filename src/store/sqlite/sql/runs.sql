@@ -1,0 +1,178 @@
+-- name: runGet
+SELECT * FROM jobdeck_runs WHERE id = @id;
+
+-- name: runFindByIdempotencyKey
+SELECT * FROM jobdeck_runs WHERE job = @job AND idempotency_key = @idempotencyKey;
+
+-- name: runCountBlocking
+SELECT count(*) AS n FROM jobdeck_runs
+WHERE job = @job AND status IN ('pending', 'running', 'cancelling');
+
+-- name: runInsert
+INSERT INTO jobdeck_runs (
+  id, job, input, status, attempt, max_attempts, priority, run_at, created_at, created_by,
+  trigger, idempotency_key, expire_at, retention_ms, retry_of
+) VALUES (
+  @id, @job, @input, @status, 0, @maxAttempts, @priority, @runAt, @now, @createdBy,
+  @trigger, @idempotencyKey, @expireAt, @retentionMs, @retryOf
+)
+RETURNING *;
+
+-- name: runList
+SELECT * FROM jobdeck_runs
+WHERE (@job IS NULL OR job = @job)
+  AND (@createdBy IS NULL OR created_by = @createdBy)
+  AND (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
+  AND (@ids IS NULL OR id IN (SELECT value FROM json_each(@ids)))
+  AND (@cursor IS NULL OR id < @cursor)
+ORDER BY id DESC
+LIMIT @limit;
+
+-- name: jobDisabledNames
+SELECT name FROM jobdeck_jobs WHERE enabled = 0;
+
+-- name: runCountActiveByJob
+SELECT job, count(*) AS n FROM jobdeck_runs
+WHERE status IN ('running', 'cancelling') AND job IN (SELECT value FROM json_each(@jobs))
+GROUP BY job;
+
+-- name: runClaimCandidates
+SELECT id, job FROM jobdeck_runs
+WHERE status IN ('pending', 'scheduled') AND run_at <= @now
+  AND job IN (SELECT value FROM json_each(@jobs))
+ORDER BY priority DESC, run_at, id
+LIMIT @limit;
+
+-- name: runClaim
+UPDATE jobdeck_runs
+SET status = 'running', attempt = attempt + 1, worker_id = @workerId,
+    lease_expires_at = @leaseUntil, started_at = @now
+WHERE id = @id AND status IN ('pending', 'scheduled')
+RETURNING *;
+
+-- name: runCancelNow
+UPDATE jobdeck_runs
+SET status = 'cancelled', finished_at = @now, cancel_mode = @mode, cancel_reason = @reason,
+    cancel_requested_by = @requestedBy, cancel_requested_at = @now
+WHERE id = @id AND status = @expected
+RETURNING *;
+
+-- name: runCancelRequest
+UPDATE jobdeck_runs
+SET status = 'cancelling', cancel_mode = @mode, cancel_reason = @reason,
+    cancel_requested_by = @requestedBy, cancel_requested_at = @now
+WHERE id = @id AND status = @expected
+RETURNING *;
+
+-- name: runCancelForce
+UPDATE jobdeck_runs
+SET status = CASE WHEN EXISTS (
+      SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
+    ) THEN 'partial' ELSE 'cancelled' END,
+    finished_at = @now, cancel_mode = @mode, cancel_reason = @reason,
+    cancel_requested_by = @requestedBy, cancel_requested_at = @now
+WHERE id = @id AND status = @expected
+RETURNING *;
+
+-- name: runFenceCheck
+SELECT status FROM jobdeck_runs
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
+  AND status IN ('running', 'cancelling');
+
+-- name: runFinish
+UPDATE jobdeck_runs
+SET status = @status, finished_at = @now, result = @result, error = @error
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
+  AND status IN ('running', 'cancelling')
+RETURNING *;
+
+-- name: runFinishCancelled
+UPDATE jobdeck_runs
+SET status = CASE WHEN EXISTS (
+      SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
+    ) THEN 'partial' ELSE 'cancelled' END,
+    finished_at = @now, result = @result
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
+  AND status IN ('running', 'cancelling')
+RETURNING *;
+
+-- name: runRetryLater
+UPDATE jobdeck_runs
+SET status = 'scheduled', run_at = @runAt, last_error = @error, worker_id = NULL,
+    lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
+RETURNING *;
+
+-- name: runRelease
+-- A release on shutdown is not the handler's fault: it does not use up a try.
+UPDATE jobdeck_runs
+SET status = 'pending', run_at = @now, worker_id = NULL, lease_expires_at = NULL,
+    max_attempts = max_attempts + 1
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
+RETURNING *;
+
+-- name: runProgressSet
+UPDATE jobdeck_runs SET progress = @progress
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
+  AND status IN ('running', 'cancelling');
+
+-- name: runListCancelRequested
+SELECT id, attempt, cancel_mode, cancel_reason, cancel_requested_by, cancel_requested_at
+FROM jobdeck_runs
+WHERE worker_id = @workerId AND cancel_mode IS NOT NULL
+  AND id IN (SELECT value FROM json_each(@ids));
+
+-- name: leaseRenew
+UPDATE jobdeck_runs SET lease_expires_at = @leaseUntil
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
+  AND status IN ('running', 'cancelling')
+RETURNING id, attempt, cancel_mode, cancel_reason, cancel_requested_by, cancel_requested_at;
+
+-- name: leaseLookup
+SELECT id, attempt, worker_id, status, cancel_mode, cancel_reason, cancel_requested_by,
+       cancel_requested_at
+FROM jobdeck_runs WHERE id = @id;
+
+-- name: runListExpiredLeases
+SELECT * FROM jobdeck_runs
+WHERE status IN ('running', 'cancelling') AND lease_expires_at < @now;
+
+-- name: runRescueRetry
+UPDATE jobdeck_runs
+SET status = 'scheduled', run_at = @now, last_error = @error, worker_id = NULL,
+    lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND status = 'running' AND lease_expires_at < @now
+RETURNING *;
+
+-- name: runRescueFail
+UPDATE jobdeck_runs
+SET status = 'failed', finished_at = @now, error = @error, worker_id = NULL,
+    lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND status = 'running' AND lease_expires_at < @now
+RETURNING *;
+
+-- name: runRescueCancelled
+UPDATE jobdeck_runs
+SET status = CASE WHEN EXISTS (
+      SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
+    ) THEN 'partial' ELSE 'cancelled' END,
+    finished_at = @now, worker_id = NULL, lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND status = 'cancelling' AND lease_expires_at < @now
+RETURNING *;
+
+-- name: runExpireUnstarted
+UPDATE jobdeck_runs
+SET status = 'cancelled', finished_at = @now, cancel_mode = 'force', cancel_reason = 'expired',
+    cancel_requested_by = 'system', cancel_requested_at = @now
+WHERE status IN ('pending', 'scheduled') AND expire_at <= @now
+RETURNING *;
+
+-- name: runPromoteDue
+UPDATE jobdeck_runs SET status = 'pending'
+WHERE status = 'scheduled' AND run_at <= @now;
+
+-- name: runDeleteFinished
+DELETE FROM jobdeck_runs
+WHERE id IN (
+  SELECT id FROM jobdeck_runs WHERE delete_at IS NOT NULL AND delete_at <= @now LIMIT @limit
+);

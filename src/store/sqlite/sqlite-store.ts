@@ -1,0 +1,562 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cancelAction } from '../../core/cancellation.js';
+import { JobdeckError, type RunError } from '../../core/errors.js';
+import type { LogEntry, Run, RunItem, RunProgress, StoredLogEntry } from '../../core/run.js';
+import { canTransition, type RunStatus } from '../../core/status.js';
+import { loadMigrations, loadNamedQueries } from '../sql-files.js';
+import {
+  cancelFromRow,
+  itemFromRow,
+  logFromRow,
+  runFromRow,
+  toJson,
+  type ItemRow,
+  type LogRow,
+  type RunRow,
+} from '../rows.js';
+import type {
+  AttemptRef,
+  CancelRequest,
+  JobState,
+  LeaseRenewal,
+  LeaseRenewParams,
+  MigrationReport,
+  RunCancelParams,
+  RunCancelResult,
+  RunClaimParams,
+  RunFinishParams,
+  RunInsertParams,
+  RunListParams,
+  Store,
+  StoreCapabilities,
+} from '../store.js';
+
+const SQL_DIR = fileURLToPath(new URL('./sql/', import.meta.url));
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+const QUERIES = loadNamedQueries(SQL_DIR);
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; its folder is created. `:memory:` for a private in-memory store. */
+  path: string;
+  /** How long a write waits for another process's lock before failing. Default 5 s. */
+  busyTimeoutMs?: number;
+}
+
+type Params = Record<string, unknown>;
+
+/**
+ * The embedded store: one SQLite file, shared safely by several processes on one host (WAL,
+ * busy timeout, claims and every read-decide-write inside `BEGIN IMMEDIATE`).
+ */
+export class SqliteStore implements Store {
+  readonly capabilities: StoreCapabilities = {
+    pushNotify: false,
+    skipLocked: false,
+    multiHost: false,
+  };
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+  }
+
+  private stmt(name: string): Database.Statement {
+    let statement = this.statements.get(name);
+    if (!statement) {
+      const sql = QUERIES.get(name);
+      if (sql === undefined) throw new Error(`no SQL named ${name}`);
+      statement = this.db.prepare(sql);
+      this.statements.set(name, statement);
+    }
+    return statement;
+  }
+
+  private get<T>(name: string, params: Params = {}): T | undefined {
+    return this.stmt(name).get(params) as T | undefined;
+  }
+
+  private all<T>(name: string, params: Params = {}): T[] {
+    return this.stmt(name).all(params) as T[];
+  }
+
+  private run(name: string, params: Params = {}): number {
+    return this.stmt(name).run(params).changes;
+  }
+
+  /** Run `fn` as one write transaction that holds the database lock from its start. */
+  private write<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      throw translateSqliteError(err);
+    }
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    const migrations = loadMigrations(MIGRATIONS_DIR);
+    return this.write(() => {
+      this.db.exec(
+        'CREATE TABLE IF NOT EXISTS jobdeck_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+      );
+      const done = new Set(
+        (
+          this.db.prepare('SELECT version FROM jobdeck_migrations').all() as { version: number }[]
+        ).map((r) => r.version),
+      );
+      const applied: string[] = [];
+      for (const m of migrations) {
+        if (done.has(m.version)) continue;
+        this.db.exec(m.sql);
+        this.db
+          .prepare('INSERT INTO jobdeck_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.version, m.name, Date.now());
+        applied.push(`${String(m.version).padStart(4, '0')}_${m.name}`);
+      }
+      return { applied, current: migrations.length };
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.get('ping');
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private itemsOf(ids: string[]): Map<string, RunItem[]> {
+    const byRun = new Map<string, RunItem[]>();
+    if (ids.length === 0) return byRun;
+    for (const row of this.all<ItemRow>('itemList', { ids: JSON.stringify(ids) })) {
+      const list = byRun.get(row.run_id) ?? [];
+      list.push(itemFromRow(row));
+      byRun.set(row.run_id, list);
+    }
+    return byRun;
+  }
+
+  private toRuns(rows: RunRow[]): Run[] {
+    const items = this.itemsOf(rows.map((r) => r.id));
+    return rows.map((row) => runFromRow(row, items.get(row.id) ?? []));
+  }
+
+  private toRun(row: RunRow): Run {
+    return this.toRuns([row])[0]!;
+  }
+
+  async runInsert(params: RunInsertParams): Promise<{ run: Run; created: boolean }> {
+    return this.write(() => {
+      if (params.idempotencyKey !== null) {
+        const existing = this.get<RunRow>('runFindByIdempotencyKey', {
+          job: params.job,
+          idempotencyKey: params.idempotencyKey,
+        });
+        if (existing) return { run: this.toRun(existing), created: false };
+      }
+      if (params.exclusive) {
+        const { n } = this.get<{ n: number }>('runCountBlocking', { job: params.job })!;
+        if (n > 0)
+          throw new JobdeckError('ALREADY_RUNNING', `Job ${params.job} already has an active run.`);
+      }
+      const row = this.get<RunRow>('runInsert', {
+        id: params.id,
+        job: params.job,
+        input: JSON.stringify(params.input ?? null),
+        status: params.runAt.getTime() > params.now.getTime() ? 'scheduled' : 'pending',
+        maxAttempts: params.maxAttempts,
+        priority: params.priority,
+        runAt: params.runAt.getTime(),
+        now: params.now.getTime(),
+        createdBy: params.createdBy,
+        trigger: params.trigger,
+        idempotencyKey: params.idempotencyKey,
+        expireAt: params.expireAt?.getTime() ?? null,
+        retentionMs: params.retentionMs,
+        retryOf: params.retryOf,
+      })!;
+      return { run: runFromRow(row, []), created: true };
+    });
+  }
+
+  async runGet(params: { id: string }): Promise<Run | null> {
+    const row = this.get<RunRow>('runGet', params);
+    return row ? this.toRun(row) : null;
+  }
+
+  async runList(params: RunListParams): Promise<{ runs: Run[]; nextCursor: string | null }> {
+    const rows = this.all<RunRow>('runList', {
+      job: params.job ?? null,
+      createdBy: params.createdBy ?? null,
+      statuses: params.status?.length ? JSON.stringify(params.status) : null,
+      ids: params.ids ? JSON.stringify(params.ids) : null,
+      cursor: params.cursor ?? null,
+      limit: params.limit + 1,
+    });
+    const page = rows.slice(0, params.limit);
+    const nextCursor = rows.length > params.limit ? page[page.length - 1]!.id : null;
+    return { runs: this.toRuns(page), nextCursor };
+  }
+
+  async runClaim(params: RunClaimParams): Promise<Run[]> {
+    if (params.limit <= 0 || params.jobs.length === 0) return [];
+    return this.write(() => {
+      const disabled = new Set(this.all<{ name: string }>('jobDisabledNames').map((r) => r.name));
+      const jobs = params.jobs.filter((j) => !disabled.has(j.name));
+      const room = new Map<string, number>();
+      const capped = jobs.filter((j) => j.concurrency !== null);
+      if (capped.length > 0) {
+        const active = new Map(
+          this.all<{ job: string; n: number }>('runCountActiveByJob', {
+            jobs: JSON.stringify(capped.map((j) => j.name)),
+          }).map((r) => [r.job, r.n]),
+        );
+        for (const j of capped) room.set(j.name, j.concurrency! - (active.get(j.name) ?? 0));
+      }
+      const claimed: RunRow[] = [];
+      const now = params.now.getTime();
+      let eligible = jobs.filter((j) => (room.get(j.name) ?? 1) > 0).map((j) => j.name);
+      // Re-select while a job's cap made us skip candidates that another job could replace.
+      while (claimed.length < params.limit && eligible.length > 0) {
+        const candidates = this.all<{ id: string; job: string }>('runClaimCandidates', {
+          now,
+          jobs: JSON.stringify(eligible),
+          limit: params.limit - claimed.length,
+        });
+        let skipped = false;
+        for (const candidate of candidates) {
+          const left = room.get(candidate.job);
+          if (left !== undefined && left <= 0) {
+            skipped = true;
+            continue;
+          }
+          const row = this.get<RunRow>('runClaim', {
+            id: candidate.id,
+            workerId: params.workerId,
+            leaseUntil: now + params.leaseMs,
+            now,
+          });
+          if (!row) continue;
+          claimed.push(row);
+          if (left !== undefined) room.set(candidate.job, left - 1);
+        }
+        if (!skipped) break;
+        eligible = eligible.filter((name) => (room.get(name) ?? 1) > 0);
+      }
+      return claimed.map((row) => runFromRow(row, []));
+    });
+  }
+
+  async runCancel(params: RunCancelParams): Promise<RunCancelResult> {
+    return this.write(() => {
+      const current = this.get<RunRow>('runGet', { id: params.id });
+      if (!current) throw new JobdeckError('RUN_NOT_FOUND', `No run has id ${params.id}.`);
+      const action = cancelAction(current.status as RunStatus, params.mode);
+      const args = {
+        id: params.id,
+        expected: current.status,
+        mode: params.mode,
+        reason: params.reason,
+        requestedBy: params.requestedBy,
+        now: params.now.getTime(),
+      };
+      let row: RunRow | undefined = current;
+      if (action === 'cancel-now') row = this.get<RunRow>('runCancelNow', args);
+      if (action === 'request') row = this.get<RunRow>('runCancelRequest', args);
+      if (action === 'force') {
+        this.run('itemCancelUnfinished', { runId: params.id });
+        row = this.get<RunRow>('runCancelForce', args);
+      }
+      if (!row) throw new Error(`run ${params.id} changed inside a write transaction`);
+      return { run: this.toRun(row), action };
+    });
+  }
+
+  async runFinishIfAttempt(params: RunFinishParams): Promise<Run> {
+    const { ref, outcome } = params;
+    const now = params.now.getTime();
+    return this.write(() => {
+      const current = this.fenced(ref);
+      const target: RunStatus = outcome.status === 'cancelled' ? 'cancelled' : outcome.status;
+      if (!canTransition(current, target)) {
+        throw new JobdeckError('INVALID_TRANSITION', `A ${current} run cannot become ${target}.`);
+      }
+      const key = { id: ref.id, attempt: ref.attempt, workerId: ref.workerId, now };
+      let row: RunRow | undefined;
+      switch (outcome.status) {
+        case 'completed':
+        case 'partial':
+          this.run('itemCancelUnfinished', { runId: ref.id });
+          row = this.get('runFinish', {
+            ...key,
+            status: outcome.status,
+            result: toJson(outcome.result),
+            error: null,
+          });
+          break;
+        case 'failed':
+          this.run('itemCancelUnfinished', { runId: ref.id });
+          row = this.get('runFinish', {
+            ...key,
+            status: 'failed',
+            result: toJson(outcome.result),
+            error: toJson(outcome.error),
+          });
+          break;
+        case 'cancelled':
+          this.run('itemCancelUnfinished', { runId: ref.id });
+          row = this.get('runFinishCancelled', { ...key, result: toJson(outcome.result) });
+          break;
+        case 'scheduled':
+          row = this.get('runRetryLater', {
+            ...key,
+            runAt: outcome.runAt.getTime(),
+            error: toJson(outcome.error),
+          });
+          break;
+        case 'pending':
+          row = this.get('runRelease', key);
+          break;
+      }
+      if (!row) throw leaseLost(ref);
+      return this.toRun(row);
+    });
+  }
+
+  /** The status of the run if `ref` still holds it; LEASE_LOST otherwise. */
+  private fenced(ref: AttemptRef): RunStatus {
+    const row = this.get<{ status: RunStatus }>('runFenceCheck', { ...ref });
+    if (!row) throw leaseLost(ref);
+    return row.status;
+  }
+
+  async runProgressSet(params: {
+    ref: AttemptRef;
+    progress: RunProgress;
+    now: Date;
+  }): Promise<void> {
+    const changes = this.run('runProgressSet', {
+      ...params.ref,
+      progress: JSON.stringify(params.progress),
+    });
+    if (changes === 0) throw leaseLost(params.ref);
+  }
+
+  async runListCancelRequested(params: {
+    workerId: string;
+    ids: string[];
+  }): Promise<CancelRequest[]> {
+    if (params.ids.length === 0) return [];
+    return this.all<CancelRow>('runListCancelRequested', {
+      workerId: params.workerId,
+      ids: JSON.stringify(params.ids),
+    }).map((row) => ({ id: row.id, attempt: row.attempt, cancel: cancelFromRow(row)! }));
+  }
+
+  async leaseRenew(params: LeaseRenewParams): Promise<LeaseRenewal[]> {
+    if (params.runs.length === 0) return [];
+    const leaseUntil = params.now.getTime() + params.leaseMs;
+    return this.write(() =>
+      params.runs.map((run) => {
+        const renewed = this.get<CancelRow>('leaseRenew', {
+          id: run.id,
+          attempt: run.attempt,
+          workerId: params.workerId,
+          leaseUntil,
+        });
+        if (renewed)
+          return { id: run.id, attempt: run.attempt, held: true, cancel: cancelFromRow(renewed) };
+        const row = this.get<CancelRow & { worker_id: string | null }>('leaseLookup', {
+          id: run.id,
+        });
+        // A force-cancelled run of this very attempt is no longer held, but its cancel must still reach the handler.
+        const sameAttempt =
+          row !== undefined && row.attempt === run.attempt && row.worker_id === params.workerId;
+        return {
+          id: run.id,
+          attempt: run.attempt,
+          held: false,
+          cancel: sameAttempt ? cancelFromRow(row) : null,
+        };
+      }),
+    );
+  }
+
+  async itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void> {
+    if (params.items.length === 0) return;
+    this.write(() => {
+      this.fenced(params.ref);
+      for (const item of params.items) {
+        this.run('itemUpsert', {
+          runId: params.ref.id,
+          key: item.key,
+          status: item.status,
+          error: toJson(item.error),
+        });
+      }
+    });
+  }
+
+  async logAppend(params: {
+    runId: string;
+    ref?: AttemptRef;
+    entries: LogEntry[];
+    cap: number;
+  }): Promise<StoredLogEntry[]> {
+    if (params.entries.length === 0) return [];
+    return this.write(() => {
+      const owner = this.get<{ attempt: number; worker_id: string | null }>('logOwnerCheck', {
+        runId: params.runId,
+      });
+      if (!owner) throw new JobdeckError('RUN_NOT_FOUND', `No run has id ${params.runId}.`);
+      if (
+        params.ref &&
+        (owner.attempt !== params.ref.attempt || owner.worker_id !== params.ref.workerId)
+      ) {
+        throw leaseLost(params.ref);
+      }
+      const { log_seq: last } = this.get<{ log_seq: number }>('logReserveSeq', {
+        runId: params.runId,
+        count: params.entries.length,
+      })!;
+      const first = last - params.entries.length + 1;
+      const stored = params.entries.map((entry, index) => {
+        const seq = first + index;
+        this.run('logInsert', {
+          runId: params.runId,
+          seq,
+          level: entry.level,
+          message: entry.message,
+          data: toJson(entry.data),
+          time: entry.time.getTime(),
+        });
+        return { ...entry, runId: params.runId, seq };
+      });
+      if (last > params.cap)
+        this.run('logTrim', { runId: params.runId, keepAfter: last - params.cap });
+      return stored.slice(-params.cap);
+    });
+  }
+
+  async logList(params: {
+    runId: string;
+    afterSeq?: number;
+    limit?: number;
+  }): Promise<StoredLogEntry[]> {
+    return this.all<LogRow>('logList', {
+      runId: params.runId,
+      afterSeq: params.afterSeq ?? 0,
+      limit: params.limit ?? 1000,
+    }).map(logFromRow);
+  }
+
+  async runRescueExpired(params: { now: Date }): Promise<Run[]> {
+    const now = params.now.getTime();
+    return this.write(() => {
+      const rescued: RunRow[] = [];
+      for (const row of this.all<RunRow>('runListExpiredLeases', { now })) {
+        const key = { id: row.id, attempt: row.attempt, now };
+        const error = toJson(workerLost(row.worker_id));
+        let updated: RunRow | undefined;
+        if (row.status === 'cancelling') {
+          this.run('itemCancelUnfinished', { runId: row.id });
+          updated = this.get('runRescueCancelled', key);
+        } else if (row.attempt < row.max_attempts) {
+          updated = this.get('runRescueRetry', { ...key, error });
+        } else {
+          this.run('itemCancelUnfinished', { runId: row.id });
+          updated = this.get('runRescueFail', { ...key, error });
+        }
+        if (updated) rescued.push(updated);
+      }
+      return this.toRuns(rescued);
+    });
+  }
+
+  async runExpireUnstarted(params: { now: Date }): Promise<Run[]> {
+    return this.write(() =>
+      this.toRuns(this.all<RunRow>('runExpireUnstarted', { now: params.now.getTime() })),
+    );
+  }
+
+  async runPromoteDue(params: { now: Date }): Promise<number> {
+    return this.write(() => this.run('runPromoteDue', { now: params.now.getTime() }));
+  }
+
+  async runDeleteFinished(params: { now: Date; limit: number }): Promise<number> {
+    return this.write(() =>
+      this.run('runDeleteFinished', { now: params.now.getTime(), limit: params.limit }),
+    );
+  }
+
+  async jobStateList(): Promise<JobState[]> {
+    return this.all<JobRow>('jobStateList').map(jobStateFromRow);
+  }
+
+  async jobStateSet(params: { name: string; enabled: boolean; now: Date }): Promise<JobState> {
+    return this.write(() =>
+      jobStateFromRow(
+        this.get<JobRow>('jobStateSet', {
+          name: params.name,
+          enabled: params.enabled ? 1 : 0,
+          now: params.now.getTime(),
+        })!,
+      ),
+    );
+  }
+}
+
+type CancelRow = {
+  id: string;
+  attempt: number;
+  cancel_mode: string | null;
+  cancel_reason: string | null;
+  cancel_requested_by: string | null;
+  cancel_requested_at: number | null;
+};
+
+type JobRow = { name: string; enabled: number; updated_at: number };
+
+function jobStateFromRow(row: JobRow): JobState {
+  return { name: row.name, enabled: row.enabled === 1, updatedAt: new Date(row.updated_at) };
+}
+
+function leaseLost(ref: AttemptRef): JobdeckError {
+  return new JobdeckError(
+    'LEASE_LOST',
+    `Attempt ${ref.attempt} of run ${ref.id} no longer holds the run.`,
+    {
+      data: ref,
+    },
+  );
+}
+
+function workerLost(workerId: string | null): RunError {
+  return { code: 'WORKER_LOST', message: `Worker ${workerId ?? '?'} stopped renewing its lease.` };
+}
+
+/** The database's own refusal of a transition becomes the typed error. */
+function translateSqliteError(err: unknown): unknown {
+  if (
+    err instanceof Error &&
+    err.message.includes('INVALID_TRANSITION') &&
+    !(err instanceof JobdeckError)
+  ) {
+    return new JobdeckError(
+      'INVALID_TRANSITION',
+      'The database refused a status change outside the transition table.',
+      {
+        cause: err,
+      },
+    );
+  }
+  return err;
+}

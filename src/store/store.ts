@@ -1,0 +1,196 @@
+import type { CancelMode, CancelRecord } from '../core/cancellation.js';
+import type { RunError } from '../core/errors.js';
+import type {
+  LogEntry,
+  Run,
+  RunItem,
+  RunProgress,
+  RunTrigger,
+  StoredLogEntry,
+} from '../core/run.js';
+import type { RunStatus } from '../core/status.js';
+
+/**
+ * The storage seam. One method per operation, entity first, one params object each. Every write
+ * that belongs to an attempt takes an {@link AttemptRef} and is refused with LEASE_LOST once that
+ * attempt no longer holds the run (fencing). Times are passed in (`now`) so an injected clock
+ * reaches the SQL. SQL lives only in the implementations, in `.sql` files.
+ */
+export interface Store {
+  readonly capabilities: StoreCapabilities;
+  /** Present when `capabilities.pushNotify`: wake-ups and cancels pushed across instances. */
+  readonly notifications?: StoreNotifications;
+
+  /** Apply pending migrations under a lock; safe when several instances start at once. */
+  migrate(): Promise<MigrationReport>;
+  /** Reachability, for health checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Insert a run, or return the existing one with the same (job, idempotencyKey). */
+  runInsert(params: RunInsertParams): Promise<{ run: Run; created: boolean }>;
+  runGet(params: { id: string }): Promise<Run | null>;
+  /** Newest first; `cursor` is the id of the last run of the previous page. */
+  runList(params: RunListParams): Promise<{ runs: Run[]; nextCursor: string | null }>;
+  /** Claim up to `limit` due runs for a worker, honouring priority, runAt, disabled jobs and per-job concurrency. */
+  runClaim(params: RunClaimParams): Promise<Run[]>;
+  /** Apply the cancellation table atomically. */
+  runCancel(params: RunCancelParams): Promise<RunCancelResult>;
+  /** End an attempt (fenced): finish, back off for a retry, or release it on shutdown. */
+  runFinishIfAttempt(params: RunFinishParams): Promise<Run>;
+  /** Set progress (fenced; refused once the run is no longer running or cancelling). */
+  runProgressSet(params: { ref: AttemptRef; progress: RunProgress; now: Date }): Promise<void>;
+  /** Runs held by this worker that someone asked to stop: the polling path of cancel delivery. */
+  runListCancelRequested(params: { workerId: string; ids: string[] }): Promise<CancelRequest[]>;
+
+  /** Extend the leases of a worker's runs; reports per run whether it is still held and any cancel. */
+  leaseRenew(params: LeaseRenewParams): Promise<LeaseRenewal[]>;
+
+  /** Create or update items of a fan-out (fenced). */
+  itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void>;
+
+  /**
+   * Append log entries; the store numbers them. With `ref`, refused once another attempt or
+   * worker holds the run (logs of a cancelled attempt's cleanup are still accepted). The newest
+   * `cap` entries of the run are kept.
+   */
+  logAppend(params: {
+    runId: string;
+    ref?: AttemptRef;
+    entries: LogEntry[];
+    cap: number;
+  }): Promise<StoredLogEntry[]>;
+  logList(params: { runId: string; afterSeq?: number; limit?: number }): Promise<StoredLogEntry[]>;
+
+  /** Runs whose lease expired: back to `scheduled` (attempts left) or `failed`; `cancelling` ones end cancelled. */
+  runRescueExpired(params: { now: Date }): Promise<Run[]>;
+  /** Waiting runs past their `expireAt`: cancelled with reason `expired`. */
+  runExpireUnstarted(params: { now: Date }): Promise<Run[]>;
+  /** `scheduled` runs whose time has come become `pending`. */
+  runPromoteDue(params: { now: Date }): Promise<number>;
+  /** Delete finished runs older than their retention (with their items and logs). */
+  runDeleteFinished(params: { now: Date; limit: number }): Promise<number>;
+
+  /** The run-time enabled flag of jobs, shared by all instances. */
+  jobStateList(): Promise<JobState[]>;
+  jobStateSet(params: { name: string; enabled: boolean; now: Date }): Promise<JobState>;
+}
+
+export interface StoreCapabilities {
+  /** Other instances are told at once of new runs and cancels (else they poll). */
+  pushNotify: boolean;
+  /** Concurrent claimers skip each other's rows instead of queueing on one lock. */
+  skipLocked: boolean;
+  /** Instances on different hosts may share the store. */
+  multiHost: boolean;
+}
+
+export interface StoreNotifications {
+  /** Listen for wake-ups (a run can be claimed) and cancels; returns the unsubscribe. */
+  listen(handlers: {
+    runAvailable?: (job: string) => void;
+    cancelRequested?: (runId: string) => void;
+  }): Promise<() => Promise<void>>;
+}
+
+export interface MigrationReport {
+  applied: string[];
+  current: number;
+}
+
+/** The identity of one attempt: the fence of its writes. */
+export interface AttemptRef {
+  id: string;
+  attempt: number;
+  workerId: string;
+}
+
+export interface RunInsertParams {
+  id: string;
+  job: string;
+  input: unknown;
+  priority: number;
+  runAt: Date;
+  maxAttempts: number;
+  createdBy: string;
+  trigger: RunTrigger;
+  idempotencyKey: string | null;
+  expireAt: Date | null;
+  retentionMs: number;
+  retryOf: string | null;
+  now: Date;
+  /** Refuse with ALREADY_RUNNING while a run of this job is pending, running or cancelling. */
+  exclusive: boolean;
+}
+
+export interface RunListParams {
+  status?: RunStatus[];
+  job?: string;
+  createdBy?: string;
+  ids?: string[];
+  limit: number;
+  cursor?: string | null;
+}
+
+export interface RunClaimParams {
+  workerId: string;
+  now: Date;
+  leaseMs: number;
+  limit: number;
+  /** The jobs this worker can execute; `concurrency` caps active runs of the job across all instances. */
+  jobs: { name: string; concurrency: number | null }[];
+}
+
+export interface RunCancelParams {
+  id: string;
+  mode: CancelMode;
+  reason: string | null;
+  requestedBy: string;
+  now: Date;
+}
+
+export interface RunCancelResult {
+  run: Run;
+  /** What the cancellation table did; `finished` means refused (the run is unchanged). */
+  action: 'cancel-now' | 'request' | 'force' | 'unchanged' | 'finished';
+}
+
+export type RunFinishOutcome =
+  | { status: 'completed' | 'partial'; result: unknown }
+  | { status: 'failed'; error: RunError; result?: unknown }
+  /** Stopped by a cancel: the store ends it `partial` when some items succeeded, else `cancelled`. */
+  | { status: 'cancelled'; result?: unknown }
+  | { status: 'scheduled'; runAt: Date; error: RunError }
+  | { status: 'pending' };
+
+export interface RunFinishParams {
+  ref: AttemptRef;
+  now: Date;
+  outcome: RunFinishOutcome;
+}
+
+export interface CancelRequest {
+  id: string;
+  attempt: number;
+  cancel: CancelRecord;
+}
+
+export interface LeaseRenewParams {
+  workerId: string;
+  now: Date;
+  leaseMs: number;
+  runs: { id: string; attempt: number }[];
+}
+
+export interface LeaseRenewal {
+  id: string;
+  attempt: number;
+  held: boolean;
+  cancel: CancelRecord | null;
+}
+
+export interface JobState {
+  name: string;
+  enabled: boolean;
+  updatedAt: Date;
+}
