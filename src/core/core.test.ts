@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { backoffDelay } from './backoff.js';
+import { CANCEL_TABLE } from './cancellation.js';
+import { TestClock } from './clock.js';
+import { toMs } from './duration.js';
+import { ERROR_CODES, toRunError } from './errors.js';
+import { newRunId } from './ids.js';
+import { RUN_STATUSES, TERMINAL_STATUSES, TRANSITIONS, canTransition } from './status.js';
+
+describe('transition table', () => {
+  it('lets terminal statuses go nowhere', () => {
+    for (const status of TERMINAL_STATUSES) expect(TRANSITIONS[status]).toEqual([]);
+  });
+
+  it('is mirrored exactly by the SQLite trigger', () => {
+    const sql = readFileSync(
+      new URL('../store/sqlite/migrations/0001_init.sql', import.meta.url),
+      'utf8',
+    );
+    const trigger = sql.slice(sql.indexOf('CREATE TRIGGER jobdeck_runs_transition'));
+    const pairs = [...trigger.matchAll(/\('(\w+)','(\w+)'\)/g)]
+      .map((m) => `${m[1]}->${m[2]}`)
+      .sort();
+    const table = RUN_STATUSES.flatMap((from) =>
+      TRANSITIONS[from].map((to) => `${from}->${to}`),
+    ).sort();
+    expect(pairs).toEqual(table);
+  });
+
+  it('never lets a cancelled or cancelling run be retried', () => {
+    expect(canTransition('cancelling', 'scheduled')).toBe(false);
+    expect(canTransition('cancelling', 'pending')).toBe(false);
+    expect(canTransition('cancelled', 'scheduled')).toBe(false);
+  });
+
+  it('the cancellation table covers every status and mode', () => {
+    for (const status of RUN_STATUSES) {
+      expect(Object.keys(CANCEL_TABLE[status]).sort()).toEqual(['force', 'graceful']);
+    }
+    expect(CANCEL_TABLE.running).toEqual({ graceful: 'request', force: 'force' });
+    expect(CANCEL_TABLE.cancelling).toEqual({ graceful: 'unchanged', force: 'force' });
+  });
+});
+
+describe('backoff', () => {
+  it('grows exponentially, stays within bounds and jitters', () => {
+    const noJitter = { base: 100, factor: 2, max: 1000, jitter: 0 };
+    expect([1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, noJitter))).toEqual([
+      100, 200, 400, 800, 1000, 1000,
+    ]);
+    const low = backoffDelay(3, { base: 100, jitter: 0.5 }, () => 0);
+    const high = backoffDelay(3, { base: 100, jitter: 0.5 }, () => 0.999);
+    expect(low).toBe(200);
+    expect(high).toBeGreaterThan(590);
+    expect(high).toBeLessThanOrEqual(600);
+  });
+});
+
+describe('small parts', () => {
+  it('reads durations and refuses nonsense', () => {
+    expect(toMs('30m')).toBe(1_800_000);
+    expect(toMs(250)).toBe(250);
+    expect(() => toMs('soon')).toThrow(/duration/);
+    expect(() => toMs(-1)).toThrow(/duration/);
+  });
+
+  it('run ids sort by creation time', () => {
+    const ids = Array.from({ length: 50 }, () => newRunId());
+    expect([...ids].sort()).toEqual(ids);
+  });
+
+  it('the test clock only moves when told', () => {
+    const clock = new TestClock(1000);
+    expect(clock.now().getTime()).toBe(1000);
+    clock.advance(500);
+    expect(clock.now().getTime()).toBe(1500);
+  });
+
+  it('keeps a thrown error code and falls back to HANDLER_ERROR', () => {
+    expect(toRunError(Object.assign(new Error('x'), { code: 'E_X' }))).toEqual({
+      code: 'E_X',
+      message: 'x',
+    });
+    expect(toRunError('plain')).toEqual({ code: 'HANDLER_ERROR', message: 'plain' });
+    for (const entry of Object.values(ERROR_CODES)) expect(entry.message.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { RunCancelledError } from '../core/cancellation.js';
+import { JobdeckError } from '../core/errors.js';
+import { classifyAttemptEnd, type AttemptEnd } from './outcome.js';
+
+const now = new Date(Date.UTC(2030, 0, 1));
+const base: AttemptEnd = {
+  abort: null,
+  cancelRequested: false,
+  settled: { ok: true, value: 1 },
+  items: [],
+  attempt: 1,
+  maxAttempts: 3,
+  backoff: { base: 1000, jitter: 0 },
+  now,
+};
+
+describe('classifyAttemptEnd', () => {
+  it('completes, and ends partial when items are mixed', () => {
+    expect(classifyAttemptEnd(base)).toEqual({ status: 'completed', result: 1 });
+    const items = [
+      { key: 'a', status: 'succeeded' as const },
+      { key: 'b', status: 'failed' as const },
+    ];
+    expect(classifyAttemptEnd({ ...base, items })).toEqual({ status: 'partial', result: 1 });
+  });
+
+  it('retries a thrown error while attempts are left, then fails', () => {
+    const settled = { ok: false as const, error: new Error('boom') };
+    expect(classifyAttemptEnd({ ...base, settled })).toEqual({
+      status: 'scheduled',
+      runAt: new Date(now.getTime() + 1000),
+      error: { code: 'HANDLER_ERROR', message: 'boom' },
+    });
+    expect(classifyAttemptEnd({ ...base, settled, attempt: 3 })).toMatchObject({
+      status: 'failed',
+    });
+  });
+
+  it('classifies from the abort reason, not from what the handler threw', () => {
+    const force = new RunCancelledError({ kind: 'cancel', mode: 'force' });
+    const settled = { ok: false as const, error: new Error('socket closed') };
+    expect(
+      classifyAttemptEnd({ ...base, abort: force, cancelRequested: true, settled }),
+    ).toBeNull();
+    const timeout = new RunCancelledError({ kind: 'timeout', mode: 'force' });
+    expect(classifyAttemptEnd({ ...base, abort: timeout, settled, attempt: 3 })).toMatchObject({
+      status: 'failed',
+      error: { code: 'TIMEOUT' },
+    });
+    const shutdown = new RunCancelledError({ kind: 'shutdown', mode: 'force' });
+    expect(classifyAttemptEnd({ ...base, abort: shutdown, settled })).toEqual({
+      status: 'pending',
+    });
+    expect(classifyAttemptEnd({ ...base, abort: { kind: 'lease-lost' }, settled })).toBeNull();
+  });
+
+  it('never retries after a cancel was delivered', () => {
+    const checkpoint = new RunCancelledError({ kind: 'cancel', mode: 'graceful' });
+    expect(
+      classifyAttemptEnd({
+        ...base,
+        cancelRequested: true,
+        settled: { ok: false, error: checkpoint },
+      }),
+    ).toEqual({ status: 'cancelled' });
+    expect(
+      classifyAttemptEnd({
+        ...base,
+        cancelRequested: true,
+        settled: { ok: false, error: new Error('x') },
+      }),
+    ).toMatchObject({ status: 'failed' });
+  });
+
+  it('fails invalid input without a retry', () => {
+    const error = new JobdeckError('INVALID_INPUT', 'bad');
+    expect(classifyAttemptEnd({ ...base, settled: { ok: false, error } })).toMatchObject({
+      status: 'failed',
+      error: { code: 'INVALID_INPUT' },
+    });
+  });
+});

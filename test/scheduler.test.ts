@@ -1,0 +1,101 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { TestClock } from '../src/core/clock.js';
+import { Jobdeck } from '../src/jobdeck.js';
+import { defineJob } from '../src/jobs/define.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { tempDbPath } from './helpers/temp.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Instances without workers or timers of their own: the test drives ticks and passes by hand. */
+async function instancesOnOneFile(
+  count: number,
+  jobs: ReturnType<typeof defineJob>[],
+  clock: TestClock,
+) {
+  const { path, cleanup } = tempDbPath();
+  cleanups.push(cleanup);
+  const decks: Jobdeck[] = [];
+  for (let i = 0; i < count; i++) {
+    const deck = new Jobdeck({
+      store: new SqliteStore({ path }),
+      jobs,
+      clock,
+      worker: false,
+      scheduler: { tickMs: 3_600_000 },
+      maintenance: { intervalMs: 3_600_000, retentionIntervalMs: 3_600_000 },
+    });
+    await deck.start();
+    cleanups.push(() => deck.close());
+    decks.push(deck);
+  }
+  return decks;
+}
+
+describe('schedules across instances', () => {
+  it('two schedulers on one file insert exactly one run per slot', async () => {
+    const clock = new TestClock(Date.UTC(2030, 0, 1, 0, 0, 0, 400));
+    const job = defineJob({ name: 'tick', schedule: { every: '1s' }, run: () => null });
+    const [a, b] = await instancesOnOneFile(2, [job], clock);
+    for (let second = 0; second < 20; second++) {
+      await Promise.all([a!.scheduler!.tick(), b!.scheduler!.tick()]);
+      clock.advance(1000);
+    }
+    const { runs } = await a!.runs.list({ job: 'tick', limit: 500 });
+    const slots = runs.map((r) => r.runAt.getTime()).sort();
+    expect(runs).toHaveLength(20);
+    expect(new Set(slots).size).toBe(20);
+    expect(slots[0]).toBe(Date.UTC(2030, 0, 1, 0, 0, 1));
+    expect(runs.every((r) => r.trigger === 'schedule' && r.createdBy === 'system')).toBe(true);
+  });
+
+  it('a disabled job gets no new slots', async () => {
+    const clock = new TestClock(Date.UTC(2030, 0, 1));
+    const job = defineJob({ name: 'hourly', schedule: { every: '1h' }, run: () => null });
+    const [a] = await instancesOnOneFile(1, [job], clock);
+    await a!.scheduler!.tick();
+    expect((await a!.runs.list({ job: 'hourly' })).runs).toHaveLength(1);
+    await a!.runs.setEnabled('hourly', false, { name: 'root', role: 'admin' });
+    clock.advance(3_600_000);
+    await a!.scheduler!.tick();
+    const { runs } = await a!.runs.list({ job: 'hourly' });
+    expect(runs).toHaveLength(1); // only the slot inserted at start, before it was disabled
+  });
+});
+
+describe('maintenance', () => {
+  it('expires runs not started within expireAfter', async () => {
+    const clock = new TestClock(Date.UTC(2030, 0, 1));
+    const job = defineJob({ name: 'fresh', expireAfter: '1m', run: () => null });
+    const [deck] = await instancesOnOneFile(1, [job], clock);
+    const { run } = await deck!.runs.create({ job: 'fresh' });
+    clock.advance(59_000);
+    await deck!.maintenance!.runOnce();
+    expect((await deck!.runs.get(run.id)).status).toBe('pending');
+    clock.advance(2_000);
+    await deck!.maintenance!.runOnce();
+    const expired = await deck!.runs.get(run.id);
+    expect(expired).toMatchObject({
+      status: 'cancelled',
+      cancel: { reason: 'expired', requestedBy: 'system' },
+    });
+  });
+
+  it('deletes finished runs after their retention and never unfinished ones', async () => {
+    const clock = new TestClock(Date.UTC(2030, 0, 1));
+    const job = defineJob({ name: 'kept', retention: '1d', run: () => null });
+    const [deck] = await instancesOnOneFile(1, [job], clock);
+    const { run: finished } = await deck!.runs.create({ job: 'kept' });
+    await deck!.cancels.cancel(finished.id, {}, { name: 'root', role: 'admin' });
+    const { run: waiting } = await deck!.runs.create({ job: 'kept' });
+    clock.advance(23 * 3_600_000);
+    expect(await deck!.maintenance!.retention()).toBe(0);
+    clock.advance(2 * 3_600_000);
+    expect(await deck!.maintenance!.retention()).toBe(1);
+    await expect(deck!.runs.get(finished.id)).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' });
+    expect((await deck!.runs.get(waiting.id)).status).toBe('pending');
+  });
+});

@@ -1,0 +1,254 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canTransition, isTerminal } from '../src/core/status.js';
+import type { Run } from '../src/core/run.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import type { AttemptRef, RunFinishOutcome, Store } from '../src/store/store.js';
+import { tempDbPath } from './helpers/temp.js';
+
+const WORKERS = ['worker-a', 'worker-b'];
+const LEASE_MS = 1000;
+
+type Command =
+  | { kind: 'create'; priority: number; delayMs: number; expire: boolean }
+  | { kind: 'claim'; worker: number; limit: number }
+  | { kind: 'progress'; run: number; stale: boolean }
+  | { kind: 'cancel'; run: number; force: boolean }
+  | { kind: 'finish'; run: number; stale: boolean; outcome: number }
+  | { kind: 'renew'; worker: number }
+  | { kind: 'advance'; ms: number }
+  | { kind: 'maintain' };
+
+const command: fc.Arbitrary<Command> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('create' as const),
+      priority: fc.integer({ min: -2, max: 2 }),
+      delayMs: fc.constantFrom(0, 0, 500, 3000),
+      expire: fc.boolean(),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('claim' as const),
+      worker: fc.nat(1),
+      limit: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
+  fc.record({ kind: fc.constant('progress' as const), run: fc.nat(9), stale: fc.boolean() }),
+  fc.record({ kind: fc.constant('cancel' as const), run: fc.nat(9), force: fc.boolean() }),
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('finish' as const),
+      run: fc.nat(9),
+      stale: fc.boolean(),
+      outcome: fc.nat(5),
+    }),
+  },
+  fc.record({ kind: fc.constant('renew' as const), worker: fc.nat(1) }),
+  fc.record({ kind: fc.constant('advance' as const), ms: fc.constantFrom(100, 600, 1500, 4000) }),
+  fc.constant({ kind: 'maintain' as const }),
+);
+
+function outcomeFor(n: number, now: Date): RunFinishOutcome {
+  const outcomes: RunFinishOutcome[] = [
+    { status: 'completed', result: { ok: true } },
+    { status: 'partial', result: null },
+    { status: 'failed', error: { code: 'HANDLER_ERROR', message: 'x' } },
+    { status: 'cancelled' },
+    {
+      status: 'scheduled',
+      runAt: new Date(now.getTime() + 200),
+      error: { code: 'HANDLER_ERROR', message: 'retry' },
+    },
+    { status: 'pending' },
+  ];
+  return outcomes[n % outcomes.length]!;
+}
+
+/** The fields a terminal run must never change again. */
+function frozen(run: Run) {
+  return {
+    status: run.status,
+    result: run.result,
+    error: run.error,
+    finishedAt: run.finishedAt?.getTime(),
+    cancel: run.cancel,
+    attempt: run.attempt,
+  };
+}
+
+async function snapshot(store: Store): Promise<Map<string, Run>> {
+  const { runs } = await store.runList({ limit: 1000 });
+  return new Map(runs.map((r) => [r.id, r]));
+}
+
+async function apply(
+  store: Store,
+  cmd: Command,
+  state: { now: number; ids: string[]; refs: AttemptRef[]; seq: number },
+): Promise<void> {
+  const now = new Date(state.now);
+  const swallow = (err: unknown) => {
+    const code = (err as { code?: string }).code;
+    if (!['LEASE_LOST', 'INVALID_TRANSITION', 'RUN_FINISHED', 'RUN_NOT_FOUND'].includes(code ?? ''))
+      throw err;
+  };
+  switch (cmd.kind) {
+    case 'create': {
+      const { run } = await store.runInsert({
+        id: `00000000-0000-7000-8000-${String(++state.seq).padStart(12, '0')}`,
+        job: 'prop',
+        input: {},
+        priority: cmd.priority,
+        runAt: new Date(state.now + cmd.delayMs),
+        maxAttempts: 2,
+        createdBy: 'prop',
+        trigger: 'api',
+        idempotencyKey: null,
+        expireAt: cmd.expire ? new Date(state.now + cmd.delayMs + 2000) : null,
+        retentionMs: 3_600_000,
+        retryOf: null,
+        now,
+        exclusive: false,
+      });
+      state.ids.push(run.id);
+      return;
+    }
+    case 'claim': {
+      const claimed = await store.runClaim({
+        workerId: WORKERS[cmd.worker]!,
+        now,
+        leaseMs: LEASE_MS,
+        limit: cmd.limit,
+        jobs: [{ name: 'prop', concurrency: 3 }],
+      });
+      for (const run of claimed)
+        state.refs.push({ id: run.id, attempt: run.attempt, workerId: run.workerId! });
+      return;
+    }
+    case 'progress': {
+      const ref = pickRef(state.refs, cmd.run, cmd.stale);
+      if (ref)
+        await store
+          .runProgressSet({
+            ref,
+            progress: { processed: 1, total: 2, percent: 50, message: null },
+            now,
+          })
+          .catch(swallow);
+      return;
+    }
+    case 'cancel': {
+      const id = state.ids[cmd.run % Math.max(1, state.ids.length)];
+      if (id)
+        await store
+          .runCancel({
+            id,
+            mode: cmd.force ? 'force' : 'graceful',
+            reason: null,
+            requestedBy: 'prop',
+            now,
+          })
+          .catch(swallow);
+      return;
+    }
+    case 'finish': {
+      const ref = pickRef(state.refs, cmd.run, cmd.stale);
+      if (ref)
+        await store
+          .runFinishIfAttempt({ ref, now, outcome: outcomeFor(cmd.outcome, now) })
+          .catch(swallow);
+      return;
+    }
+    case 'renew': {
+      const workerId = WORKERS[cmd.worker]!;
+      const runs = state.refs
+        .filter((r) => r.workerId === workerId)
+        .map((r) => ({ id: r.id, attempt: r.attempt }));
+      await store.leaseRenew({ workerId, now, leaseMs: LEASE_MS, runs });
+      return;
+    }
+    case 'advance':
+      state.now += cmd.ms;
+      return;
+    case 'maintain':
+      await store.runRescueExpired({ now });
+      await store.runExpireUnstarted({ now });
+      await store.runPromoteDue({ now });
+      return;
+  }
+}
+
+/** The newest ref of a run, or (stale) an older attempt's ref of it when there is one. */
+function pickRef(refs: AttemptRef[], n: number, stale: boolean): AttemptRef | undefined {
+  if (refs.length === 0) return undefined;
+  const chosen = refs[n % refs.length]!;
+  const ofRun = refs.filter((r) => r.id === chosen.id);
+  return stale ? ofRun[0] : ofRun[ofRun.length - 1];
+}
+
+describe('store state machine (property)', () => {
+  it('never makes a transition outside the table, and terminal runs never change', async () => {
+    const reached = new Set<string>();
+    await fc.assert(
+      fc.asyncProperty(fc.array(command, { minLength: 5, maxLength: 50 }), async (commands) => {
+        const { path, cleanup } = tempDbPath();
+        const store = new SqliteStore({ path });
+        try {
+          await store.migrate();
+          const state = {
+            now: Date.UTC(2030, 0, 1),
+            ids: [] as string[],
+            refs: [] as AttemptRef[],
+            seq: 0,
+          };
+          let before = await snapshot(store);
+          for (const cmd of commands) {
+            await apply(store, cmd, state);
+            const after = await snapshot(store);
+            for (const [id, prev] of before) {
+              const next = after.get(id);
+              expect(next, `run ${id} vanished`).toBeDefined();
+              if (isTerminal(prev.status)) {
+                expect(frozen(next!), `terminal run changed by ${JSON.stringify(cmd)}`).toEqual(
+                  frozen(prev),
+                );
+              } else if (next!.status !== prev.status) {
+                expect(
+                  canTransition(prev.status, next!.status),
+                  `${prev.status} -> ${next!.status} by ${JSON.stringify(cmd)}`,
+                ).toBe(true);
+              }
+              // A held run always has exactly one holder with a lease.
+              if (next!.status === 'running' || next!.status === 'cancelling') {
+                expect(next!.workerId).not.toBeNull();
+                expect(next!.leaseExpiresAt).not.toBeNull();
+              }
+            }
+            for (const run of after.values()) reached.add(run.status);
+            before = after;
+          }
+        } finally {
+          await store.close();
+          cleanup();
+        }
+      }),
+      { numRuns: 100 },
+    );
+    // The generator must explore the whole lifecycle, or the property proves little.
+    expect([...reached].sort()).toEqual([
+      'cancelled',
+      'cancelling',
+      'completed',
+      'failed',
+      'partial',
+      'pending',
+      'running',
+      'scheduled',
+    ]);
+  });
+});
