@@ -20,8 +20,12 @@ if (!existsSync(entry) || statSync(entry).mtimeMs < newestMtime(join(root, 'src'
   console.log('Building jobdeck…');
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
 }
-const child = spawn(process.execPath, [join(root, 'bin', 'jobdeck.js'), 'serve', '--demo', ...process.argv.slice(2)], {
-  stdio: 'inherit',
-});
+const child = spawn(
+  process.execPath,
+  [join(root, 'bin', 'jobdeck.js'), 'serve', '--demo', ...process.argv.slice(2)],
+  {
+    stdio: 'inherit',
+  },
+);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -366,8 +366,8 @@ describe('outcomes', () => {
       {
         code: 'INVALID_INPUT',
         details: expect.arrayContaining([
-          expect.objectContaining({ path: ['groupId'] }),
-          expect.objectContaining({ path: ['batchSize'] }),
+          expect.objectContaining({ path: ['input', 'groupId'] }),
+          expect.objectContaining({ path: ['input', 'batchSize'] }),
         ]),
       },
     );

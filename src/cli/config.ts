@@ -1,20 +1,88 @@
 import { DEFAULT_DB } from '../store/open.js';
 
 /** Flags win over environment variables, which win over defaults. */
-export function pick<T>(flag: T | undefined, env: string | undefined, fallback: T, parse: (raw: string) => T): T {
+export function pick<T>(
+  flag: T | undefined,
+  env: string | undefined,
+  fallback: T,
+  parse: (raw: string) => T,
+): T {
   if (flag !== undefined) return flag;
   if (env !== undefined && env !== '') return parse(env);
   return fallback;
 }
+
+function positiveInt(name: string) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`${name} must be a positive integer, not ${JSON.stringify(raw)}`);
+    return n;
+  };
+}
+
+function port(name: string) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new Error(`${name} must be a port number, not ${JSON.stringify(raw)}`);
+    return n;
+  };
+}
+
+export const parsePositiveInt = positiveInt;
+export const parsePort = port;
 
 export interface InstanceConfig {
   db: string;
   concurrency: number;
 }
 
-export function instanceConfig(flags: { db?: string; concurrency?: number }, env = process.env): InstanceConfig {
+export function instanceConfig(
+  flags: { db?: string; concurrency?: number },
+  env = process.env,
+): InstanceConfig {
   return {
     db: pick(flags.db, env.JOBDECK_DB, DEFAULT_DB, String),
-    concurrency: pick(flags.concurrency, env.JOBDECK_CONCURRENCY, 10, Number),
+    concurrency: pick(
+      flags.concurrency,
+      env.JOBDECK_CONCURRENCY,
+      10,
+      positiveInt('JOBDECK_CONCURRENCY'),
+    ),
+  };
+}
+
+export interface ServerConfig {
+  port: number;
+  host: string;
+  tokens: string | undefined;
+  tokensFile: string | undefined;
+}
+
+export function serverConfig(
+  flags: { port?: number; host?: string; tokensFile?: string },
+  env = process.env,
+): ServerConfig {
+  return {
+    port: pick(flags.port, env.JOBDECK_PORT, 3000, port('JOBDECK_PORT')),
+    host: pick(flags.host, env.JOBDECK_HOST, '127.0.0.1', String),
+    tokens: flags.tokensFile ? undefined : env.JOBDECK_TOKENS || undefined,
+    tokensFile: flags.tokensFile,
+  };
+}
+
+export interface ClientConfig {
+  url: string;
+  token: string | undefined;
+}
+
+export function clientConfig(
+  flags: { url?: string; token?: string },
+  env = process.env,
+): ClientConfig {
+  return {
+    url: pick(flags.url, env.JOBDECK_URL, 'http://127.0.0.1:3000', String),
+    token: pick<string | undefined>(flags.token, env.JOBDECK_TOKEN, undefined, String),
   };
 }

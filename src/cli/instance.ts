@@ -1,8 +1,10 @@
+import { Option, type Command } from 'commander';
+import type { Logger } from 'pino';
 import { demoJobs } from '../demo/jobs.js';
 import type { JobDefinition } from '../jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../jobdeck.js';
 import { openStore } from '../store/open.js';
-import { instanceConfig } from './config.js';
+import { instanceConfig, parsePositiveInt } from './config.js';
 import { loadJobsModule } from './load-jobs.js';
 
 export interface InstanceFlags {
@@ -13,8 +15,31 @@ export interface InstanceFlags {
   worker?: boolean;
 }
 
+/** The options every command that runs an instance shares. */
+export function addInstanceOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        '--db <url>',
+        'SQLite file, or a postgres:// URL (env JOBDECK_DB, default ./.jobdeck/jobdeck.db)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--concurrency <n>',
+        'runs at once in this instance (env JOBDECK_CONCURRENCY, default 10)',
+      ).argParser(parsePositiveInt('--concurrency')),
+    )
+    .option('--jobs <module>', 'a module whose exports are job definitions')
+    .option('--demo', 'register the demo jobs');
+}
+
 /** Build a Jobdeck instance from command-line flags and the environment, started. */
-export async function startInstance(flags: InstanceFlags, extra: Partial<JobdeckOptions> = {}): Promise<Jobdeck> {
+export async function startInstance(
+  flags: InstanceFlags,
+  logger: Logger,
+  extra: Partial<JobdeckOptions> = {},
+): Promise<Jobdeck> {
   const config = instanceConfig(flags);
   const jobs: JobDefinition[] = [];
   if (flags.demo) jobs.push(...demoJobs);
@@ -23,20 +48,20 @@ export async function startInstance(flags: InstanceFlags, extra: Partial<Jobdeck
     store: openStore(config.db),
     jobs,
     worker: flags.worker === false ? false : { concurrency: config.concurrency },
-    onError: (err, where) => console.error(`[jobdeck] ${where}: ${(err as Error).message}`),
+    onError: (err, where) => logger.error({ err, where }, 'background loop error'),
     ...extra,
   });
   return deck.start();
 }
 
 /** Stop cleanly on SIGINT/SIGTERM: runs finish within the grace, the rest are released. */
-export function stopOnSignals(deck: Jobdeck, extra: () => Promise<void> = async () => {}): void {
+export function stopOnSignals(deck: Jobdeck, before: () => Promise<void> = async () => {}): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(1);
     stopping = true;
-    console.error(`[jobdeck] ${signal}: stopping (runs get 10 s to finish, then are released)`);
-    void extra()
+    process.stderr.write(`${signal}: stopping; runs get 10 s to finish, then are released\n`);
+    void before()
       .then(() => deck.close({ graceMs: 10_000 }))
       .then(() => process.exit(0));
   };

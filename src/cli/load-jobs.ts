@@ -23,7 +23,10 @@ export async function loadJobsModule(path: string): Promise<JobDefinition[]> {
   }
   const unique = [...new Map(jobs.map((job) => [job.name, job])).values()];
   if (unique.length === 0) {
-    throw new JobdeckError('INVALID_INPUT', `${path} exports no job definitions (made with defineJob).`);
+    throw new JobdeckError(
+      'INVALID_INPUT',
+      `${path} exports no job definitions (made with defineJob).`,
+    );
   }
   return unique;
 }

@@ -45,6 +45,8 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export interface FieldIssue {
   path: (string | number)[];
   message: string;
+  /** Where the field was: `body`, `querystring`, `params` or `headers` (HTTP only). */
+  in?: string;
 }
 
 /** A failure with a stable code from the registry. */

@@ -6,7 +6,8 @@ import { defineJob } from '../jobs/define.js';
 export const demoBatches = defineJob({
   name: 'demo.batches',
   category: 'demo',
-  description: 'Processes `total` items in batches of `batchSize`, waiting `delayMs` between batches.',
+  description:
+    'Processes `total` items in batches of `batchSize`, waiting `delayMs` between batches.',
   input: z.object({
     total: z.number().int().min(0).max(1_000_000).default(50),
     batchSize: z.number().int().positive().max(100_000).default(5),
@@ -21,7 +22,9 @@ export const demoBatches = defineJob({
       ctx.checkpoint();
       const batch = Math.min(input.batchSize, input.total - processed);
       processed += batch;
-      ctx.log.info(`batch of ${batch} ${input.dryRun ? 'checked (dry run)' : 'removed'}`, { processed });
+      ctx.log.info(`batch of ${batch} ${input.dryRun ? 'checked (dry run)' : 'removed'}`, {
+        processed,
+      });
       ctx.progress({ processed, total: input.total });
       if (processed < input.total) await delay(input.delayMs, undefined, { signal: ctx.signal });
     }
@@ -33,7 +36,8 @@ export const demoBatches = defineJob({
 export const demoNodes = defineJob({
   name: 'demo.nodes',
   category: 'demo',
-  description: 'Opens a simulated session on each node for `durationMs`, closing it cleanly even on cancel.',
+  description:
+    'Opens a simulated session on each node for `durationMs`, closing it cleanly even on cancel.',
   input: z.object({
     nodes: z.array(z.string().min(1).max(200)).min(1).max(1000),
     durationMs: z.number().int().min(0).max(3_600_000).default(2000),
@@ -94,7 +98,10 @@ export const demoCacheWarming = defineJob({
     for (let done = 0; done < input.items; ) {
       ctx.checkpoint();
       done = Math.min(input.items, done + chunk);
-      ctx.progress({ percent: (done / input.items) * 100, message: `${done}/${input.items} warmed` });
+      ctx.progress({
+        percent: (done / input.items) * 100,
+        message: `${done}/${input.items} warmed`,
+      });
       await delay(50, undefined, { signal: ctx.signal });
     }
     ctx.log.info('cache warm', { items: input.items });

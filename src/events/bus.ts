@@ -13,7 +13,13 @@ export interface RunEvents {
   /** A retry was scheduled after a failed attempt, or the run was released or rescued. */
   'run.retrying': { run: Run };
   /** A cancel reached the worker that executes the run. */
-  'run.cancel_delivered': { runId: string; mode: CancelMode; at: Date };
+  'run.cancel_delivered': {
+    runId: string;
+    job: string;
+    mode: CancelMode;
+    requestedAt: Date;
+    at: Date;
+  };
 }
 
 export type RunEventName = keyof RunEvents;

@@ -5,8 +5,9 @@ import { JobdeckError, type FieldIssue } from '../core/errors.js';
 export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what = 'input'): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
+  // Paths start with the field that holds the value (`input`), as a caller sent it.
   const details: FieldIssue[] = parsed.error.issues.map((issue) => ({
-    path: issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
+    path: [what, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],
     message: issue.message,
   }));
   throw new JobdeckError('INVALID_INPUT', `The ${what} is not valid.`, { details });

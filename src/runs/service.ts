@@ -175,6 +175,16 @@ export class RunService {
     return { definition, enabled };
   }
 
+  /** Unfinished runs by status, across the store. */
+  countUnfinished(): Promise<Partial<Record<RunStatus, number>>> {
+    return this.store.runCountUnfinished();
+  }
+
+  /** Resolves when the store answers. */
+  ping(): Promise<void> {
+    return this.store.ping();
+  }
+
   async isEnabled(job: JobDefinition): Promise<boolean> {
     return (await this.jobStates()).get(job.name)?.enabled ?? job.enabled;
   }

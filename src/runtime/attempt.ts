@@ -84,7 +84,13 @@ export class Attempt {
     this.cancel = record;
     const at = this.deps.clock.now();
     this.systemLog('info', 'cancel delivered', { mode: record.mode }, at);
-    this.deps.bus.emit('run.cancel_delivered', { runId: this.run.id, mode: record.mode, at });
+    this.deps.bus.emit('run.cancel_delivered', {
+      runId: this.run.id,
+      job: this.run.job,
+      mode: record.mode,
+      requestedAt: record.requestedAt,
+      at,
+    });
     if (record.mode === 'force') {
       this.abort(new RunCancelledError({ kind: 'cancel', mode: 'force', reason: record.reason }));
     }

@@ -32,7 +32,10 @@ export interface Store {
   runGet(params: { id: string }): Promise<Run | null>;
   /** Newest first; `cursor` is the id of the last run of the previous page. */
   runList(params: RunListParams): Promise<{ runs: Run[]; nextCursor: string | null }>;
-  /** Claim up to `limit` due runs for a worker, honouring priority, runAt, disabled jobs and per-job concurrency. */
+  /**
+   * Claim up to `limit` due runs for a worker, honouring priority, runAt, disabled jobs and per-job
+   * concurrency. Items of an earlier attempt are cleared: a new attempt starts its fan-out afresh.
+   */
   runClaim(params: RunClaimParams): Promise<Run[]>;
   /** Apply the cancellation table atomically. */
   runCancel(params: RunCancelParams): Promise<RunCancelResult>;
@@ -70,6 +73,9 @@ export interface Store {
   runPromoteDue(params: { now: Date }): Promise<number>;
   /** Delete finished runs older than their retention (with their items and logs). */
   runDeleteFinished(params: { now: Date; limit: number }): Promise<number>;
+
+  /** How many runs are in each unfinished status (for metrics and health). */
+  runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>>;
 
   /** The run-time enabled flag of jobs, shared by all instances. */
   jobStateList(): Promise<JobState[]>;
@@ -119,7 +125,7 @@ export interface RunInsertParams {
   retentionMs: number;
   retryOf: string | null;
   now: Date;
-  /** Refuse with ALREADY_RUNNING while a run of this job is pending, running or cancelling. */
+  /** Refuse with ALREADY_RUNNING while a run of this job is pending, running, cancelling or backing off for a retry. */
   exclusive: boolean;
 }
 

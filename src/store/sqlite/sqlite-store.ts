@@ -245,6 +245,7 @@ export class SqliteStore implements Store {
             now,
           });
           if (!row) continue;
+          if (row.attempt > 1) this.run('itemClearForAttempt', { id: row.id });
           claimed.push(row);
           if (left !== undefined) room.set(candidate.job, left - 1);
         }
@@ -495,6 +496,13 @@ export class SqliteStore implements Store {
     return this.write(() =>
       this.run('runDeleteFinished', { now: params.now.getTime(), limit: params.limit }),
     );
+  }
+
+  async runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>> {
+    const counts: Partial<Record<RunStatus, number>> = {};
+    for (const row of this.all<{ status: RunStatus; n: number }>('runCountUnfinished'))
+      counts[row.status] = row.n;
+    return counts;
   }
 
   async jobStateList(): Promise<JobState[]> {

@@ -5,8 +5,10 @@ SELECT * FROM jobdeck_runs WHERE id = @id;
 SELECT * FROM jobdeck_runs WHERE job = @job AND idempotency_key = @idempotencyKey;
 
 -- name: runCountBlocking
+-- A run backing off before a retry (scheduled, already tried) still counts; a future slot does not.
 SELECT count(*) AS n FROM jobdeck_runs
-WHERE job = @job AND status IN ('pending', 'running', 'cancelling');
+WHERE job = @job
+  AND (status IN ('pending', 'running', 'cancelling') OR (status = 'scheduled' AND attempt > 0));
 
 -- name: runInsert
 INSERT INTO jobdeck_runs (
@@ -42,6 +44,10 @@ WHERE status IN ('pending', 'scheduled') AND run_at <= @now
   AND job IN (SELECT value FROM json_each(@jobs))
 ORDER BY priority DESC, run_at, id
 LIMIT @limit;
+
+-- name: itemClearForAttempt
+-- Items describe the current attempt; a new attempt starts its fan-out afresh.
+DELETE FROM jobdeck_run_items WHERE run_id = @id;
 
 -- name: runClaim
 UPDATE jobdeck_runs
@@ -161,10 +167,11 @@ WHERE id = @id AND attempt = @attempt AND status = 'cancelling' AND lease_expire
 RETURNING *;
 
 -- name: runExpireUnstarted
+-- Only runs never claimed: a run waiting for a retry (or released on shutdown) has started.
 UPDATE jobdeck_runs
 SET status = 'cancelled', finished_at = @now, cancel_mode = 'force', cancel_reason = 'expired',
     cancel_requested_by = 'system', cancel_requested_at = @now
-WHERE status IN ('pending', 'scheduled') AND expire_at <= @now
+WHERE status IN ('pending', 'scheduled') AND attempt = 0 AND expire_at <= @now
 RETURNING *;
 
 -- name: runPromoteDue
@@ -176,3 +183,8 @@ DELETE FROM jobdeck_runs
 WHERE id IN (
   SELECT id FROM jobdeck_runs WHERE delete_at IS NOT NULL AND delete_at <= @now LIMIT @limit
 );
+
+-- name: runCountUnfinished
+SELECT status, count(*) AS n FROM jobdeck_runs
+WHERE status IN ('scheduled', 'pending', 'running', 'cancelling')
+GROUP BY status;

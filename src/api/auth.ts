@@ -1,0 +1,90 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { JobdeckError } from '../core/errors.js';
+import { ROLES, type Principal, type Role } from '../core/glossary.js';
+
+interface TokenEntry {
+  principal: Principal;
+  digest: Buffer;
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/**
+ * The configured API tokens. Lookups compare SHA-256 digests in constant time against every
+ * entry, so neither the match nor its position leaks through timing. Tokens are never kept in clear.
+ */
+export class TokenSet {
+  private readonly entries: TokenEntry[];
+
+  constructor(triples: { principal: string; role: Role; token: string }[]) {
+    this.entries = triples.map((t) => ({
+      principal: Object.freeze({ name: t.principal, role: t.role }),
+      digest: digest(t.token),
+    }));
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** `principal:role:token,…` as in JOBDECK_TOKENS (commas or new lines between triples). */
+  static parse(text: string, source = 'JOBDECK_TOKENS'): TokenSet {
+    const triples = text
+      .split(/[,\n]/)
+      .map((part) => part.trim())
+      .filter((part) => part !== '' && !part.startsWith('#'))
+      .map((part, index) => {
+        const [principal, role, ...rest] = part.split(':');
+        const token = rest.join(':');
+        if (!principal || !role || !token) {
+          throw new JobdeckError(
+            'INVALID_INPUT',
+            `${source}: entry ${index + 1} is not principal:role:token`,
+          );
+        }
+        if (!(ROLES as readonly string[]).includes(role)) {
+          throw new JobdeckError(
+            'INVALID_INPUT',
+            `${source}: entry ${index + 1} has role ${JSON.stringify(role)}; use viewer, operator or admin`,
+          );
+        }
+        if (token.length < 8)
+          throw new JobdeckError(
+            'INVALID_INPUT',
+            `${source}: the token of ${principal} is shorter than 8 characters`,
+          );
+        return { principal, role: role as Role, token };
+      });
+    return new TokenSet(triples);
+  }
+
+  static fromFile(path: string): TokenSet {
+    return TokenSet.parse(readFileSync(path, 'utf8'), path);
+  }
+
+  /** A new random admin token, for a first start with none configured. */
+  static generateAdmin(principal = 'admin'): { tokens: TokenSet; token: string } {
+    const token = randomBytes(24).toString('base64url');
+    return { tokens: new TokenSet([{ principal, role: 'admin', token }]), token };
+  }
+
+  /** The principal of a token, or null. */
+  lookup(token: string): Principal | null {
+    const candidate = digest(token);
+    let found: Principal | null = null;
+    for (const entry of this.entries) {
+      if (timingSafeEqual(entry.digest, candidate)) found = entry.principal;
+    }
+    return found;
+  }
+}
+
+/** The bearer token of an Authorization header, or null. */
+export function bearerToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1]! : null;
+}

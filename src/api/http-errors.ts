@@ -1,0 +1,118 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import {
+  ERROR_CODES,
+  JobdeckError,
+  isErrorCode,
+  type ErrorCode,
+  type FieldIssue,
+} from '../core/errors.js';
+import type { Run } from '../core/run.js';
+import { runDto } from './schemas.js';
+
+/** The one place that turns any failure into the error body `{error, message, details?, requestId}`. */
+export function sendError(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  err: unknown,
+): FastifyReply {
+  const { code, message, details, run } = classify(err);
+  const status = ERROR_CODES[code].status;
+  if (status === 401) void reply.header('WWW-Authenticate', 'Bearer realm="jobdeck"');
+  if (status >= 500) request.log.error({ err }, 'request failed');
+  return reply.status(status).send({
+    error: code,
+    message,
+    ...(details ? { details } : {}),
+    requestId: String(request.id),
+    ...(run ? { run: runDto(run) } : {}),
+  });
+}
+
+function classify(err: unknown): {
+  code: ErrorCode;
+  message: string;
+  details?: FieldIssue[];
+  run?: Run;
+} {
+  if (
+    err instanceof JobdeckError ||
+    (typeof err === 'object' &&
+      err !== null &&
+      isErrorCode((err as { code?: unknown }).code) &&
+      err instanceof Error)
+  ) {
+    const e = err as JobdeckError;
+    const run =
+      e.code === 'RUN_FINISHED' || e.code === 'RUN_NOT_RETRYABLE'
+        ? (e.data as Run | undefined)
+        : undefined;
+    return {
+      code: e.code,
+      message: e.message,
+      ...(e.details ? { details: e.details } : {}),
+      ...(run ? { run } : {}),
+    };
+  }
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const where = (err as { validationContext?: string }).validationContext;
+    const details: FieldIssue[] = err.validation.map((v) => ({
+      path: v.instancePath
+        .split('/')
+        .filter(Boolean)
+        .map((p) => (/^\d+$/.test(p) ? Number(p) : p)),
+      message: v.message ?? 'invalid',
+      ...(where ? { in: where } : {}),
+    }));
+    return {
+      code: 'INVALID_INPUT',
+      message: `The request ${where ?? 'input'} is not valid.`,
+      details,
+    };
+  }
+  const fastifyError = err as FastifyError;
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { code: 'PAYLOAD_TOO_LARGE', message: ERROR_CODES.PAYLOAD_TOO_LARGE.message };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { code: 'INVALID_INPUT', message: fastifyError.message };
+  }
+  // Malformed JSON and prototype-poisoning attempts are client errors.
+  if (
+    fastifyError.statusCode !== undefined &&
+    fastifyError.statusCode >= 400 &&
+    fastifyError.statusCode < 500
+  ) {
+    if (fastifyError.statusCode === 413)
+      return { code: 'PAYLOAD_TOO_LARGE', message: ERROR_CODES.PAYLOAD_TOO_LARGE.message };
+    if (fastifyError.statusCode === 404)
+      return { code: 'NOT_FOUND', message: ERROR_CODES.NOT_FOUND.message };
+    if (fastifyError.statusCode === 429)
+      return { code: 'RATE_LIMITED', message: ERROR_CODES.RATE_LIMITED.message };
+    return { code: 'INVALID_INPUT', message: fastifyError.message };
+  }
+  if (isStoreUnavailable(err))
+    return { code: 'STORE_UNAVAILABLE', message: ERROR_CODES.STORE_UNAVAILABLE.message };
+  return { code: 'INTERNAL', message: ERROR_CODES.INTERNAL.message };
+}
+
+/** Errors that mean the database cannot be reached right now (busy, locked, connection refused). */
+export function isStoreUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (
+    typeof code === 'string' &&
+    [
+      'SQLITE_BUSY',
+      'SQLITE_LOCKED',
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      '57P01',
+      '57P03',
+      '08006',
+      '08001',
+    ].includes(code)
+  );
+}

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import type { ApiContext, App } from '../context.js';
+import {
+  createRunBody,
+  errorSchema,
+  jobDto,
+  jobNameParams,
+  jobSchema,
+  patchJobBody,
+  runDto,
+  runSchema,
+} from '../schemas.js';
+
+export function jobRoutes(app: App, { deck }: ApiContext): void {
+  app.route({
+    method: 'GET',
+    url: '/api/jobs',
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'Registered jobs',
+      tags: ['jobs'],
+      response: { 200: z.object({ jobs: z.array(jobSchema) }) },
+    },
+    handler: async () => ({ jobs: (await deck.runs.jobs()).map(jobDto) }),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/jobs/:name',
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'One job and its 20 latest runs',
+      tags: ['jobs'],
+      params: jobNameParams,
+      response: { 200: z.object({ job: jobSchema, runs: z.array(runSchema) }), 404: errorSchema },
+    },
+    handler: async (request) => {
+      const view = await jobView(deck, request.params.name);
+      const { runs } = await deck.runs.list({ job: view.definition.name, limit: 20 });
+      return { job: jobDto(view), runs: runs.map(runDto) };
+    },
+  });
+
+  app.route({
+    method: 'PATCH',
+    url: '/api/jobs/:name',
+    config: { role: 'admin' },
+    schema: {
+      summary: 'Enable or disable a job at run time',
+      tags: ['jobs'],
+      params: jobNameParams,
+      body: patchJobBody,
+      response: { 200: z.object({ job: jobSchema }), 400: errorSchema, 404: errorSchema },
+    },
+    handler: async (request) => {
+      const view = await deck.runs.setEnabled(
+        request.params.name,
+        request.body.enabled,
+        request.principal!,
+      );
+      return { job: jobDto(view) };
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/jobs/:name/runs',
+    config: { role: 'operator' },
+    schema: {
+      summary: 'Start a run',
+      tags: ['runs'],
+      params: jobNameParams,
+      body: createRunBody,
+      response: {
+        202: z.object({ run: runSchema, created: z.boolean() }),
+        400: errorSchema,
+        404: errorSchema,
+        409: errorSchema,
+      },
+    },
+    handler: async (request, reply) => {
+      const { input, runAt, priority, idempotencyKey } = request.body;
+      const { run, created } = await deck.runs.create({
+        job: request.params.name,
+        input,
+        ...(runAt ? { runAt: new Date(runAt) } : {}),
+        ...(priority !== undefined ? { priority } : {}),
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+        trigger: 'api',
+        principal: request.principal!,
+      });
+      return reply.status(202).send({ run: runDto(run), created });
+    },
+  });
+}
+
+async function jobView(deck: ApiContext['deck'], name: string) {
+  deck.registry.require(name);
+  const view = (await deck.runs.jobs()).find((j) => j.definition.name === name);
+  return view!;
+}

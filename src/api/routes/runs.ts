@@ -1,0 +1,173 @@
+import { z } from 'zod';
+import { JobdeckError } from '../../core/errors.js';
+import type { ApiContext, App } from '../context.js';
+import {
+  bulkCancelBody,
+  cancelBody,
+  decodeCursor,
+  encodeCursor,
+  errorSchema,
+  listRunsQuery,
+  logDto,
+  logSchema,
+  logsQuery,
+  runDto,
+  runIdParams,
+  runSchema,
+} from '../schemas.js';
+
+export function runRoutes(app: App, { deck }: ApiContext): void {
+  app.route({
+    method: 'GET',
+    url: '/api/runs',
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'Runs, newest first, filtered and paginated',
+      tags: ['runs'],
+      querystring: listRunsQuery,
+      response: {
+        200: z.object({ runs: z.array(runSchema), nextCursor: z.string().nullable() }),
+        400: errorSchema,
+      },
+    },
+    handler: async (request) => {
+      const { status, job, createdBy, limit, cursor } = request.query;
+      let after: string | null = null;
+      if (cursor !== undefined) {
+        after = decodeCursor(cursor);
+        if (after === null) {
+          throw new JobdeckError('INVALID_INPUT', 'The cursor is not one this API gave out.', {
+            details: [{ path: ['cursor'], message: 'unknown cursor', in: 'querystring' }],
+          });
+        }
+      }
+      const page = await deck.runs.list({
+        ...(status ? { status } : {}),
+        ...(job ? { job } : {}),
+        ...(createdBy ? { createdBy } : {}),
+        limit,
+        cursor: after,
+      });
+      return { runs: page.runs.map(runDto), nextCursor: encodeCursor(page.nextCursor) };
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/runs/:id',
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'One run',
+      tags: ['runs'],
+      params: runIdParams,
+      response: { 200: z.object({ run: runSchema }), 404: errorSchema },
+    },
+    handler: async (request) => ({ run: runDto(await deck.runs.get(request.params.id)) }),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/runs/:id/logs',
+    config: { role: 'viewer' },
+    schema: {
+      summary: "A run's logs after a sequence number",
+      tags: ['runs'],
+      params: runIdParams,
+      querystring: logsQuery,
+      response: { 200: z.object({ logs: z.array(logSchema) }), 404: errorSchema },
+    },
+    handler: async (request) => ({
+      logs: (await deck.runs.logs(request.params.id, request.query.after, request.query.limit)).map(
+        logDto,
+      ),
+    }),
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/runs/:id/cancel',
+    config: { role: 'operator' },
+    schema: {
+      summary: 'Cancel a run, gracefully or by force',
+      description: 'Operators may cancel their own runs, admins any. See the cancellation table.',
+      tags: ['runs'],
+      params: runIdParams,
+      body: cancelBody.optional(),
+      response: {
+        200: z.object({
+          run: runSchema,
+          action: z.enum(['cancel-now', 'request', 'force', 'unchanged']),
+        }),
+        403: errorSchema,
+        404: errorSchema,
+        409: errorSchema,
+      },
+    },
+    handler: async (request) => {
+      const body = request.body ?? { mode: 'graceful' as const };
+      const { run, action } = await deck.cancels.cancel(
+        request.params.id,
+        { mode: body.mode, reason: body.reason ?? null },
+        request.principal!,
+      );
+      return {
+        run: runDto(run),
+        action: action as 'cancel-now' | 'request' | 'force' | 'unchanged',
+      };
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/runs/cancel',
+    config: { role: 'operator' },
+    schema: {
+      summary: 'Cancel many runs: by ids, or by job and/or status',
+      tags: ['runs'],
+      body: bulkCancelBody,
+      response: {
+        200: z.object({
+          truncated: z.boolean(),
+          results: z.array(
+            z.object({
+              id: z.string(),
+              outcome: z.string(),
+              status: z.string().optional(),
+              error: z.string().optional(),
+            }),
+          ),
+        }),
+        400: errorSchema,
+      },
+    },
+    handler: async (request) => {
+      const { ids, job, status, mode, reason } = request.body;
+      return deck.cancels.cancelMany(
+        { ...(ids ? { ids } : {}), ...(job ? { job } : {}), ...(status ? { status } : {}) },
+        { mode, reason: reason ?? null },
+        request.principal!,
+      );
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/runs/:id/retry',
+    config: { role: 'operator' },
+    schema: {
+      summary: 'Start a failed or cancelled run again, as a new run',
+      tags: ['runs'],
+      params: runIdParams,
+      response: {
+        202: z.object({ run: runSchema }),
+        403: errorSchema,
+        404: errorSchema,
+        409: errorSchema,
+      },
+    },
+    handler: async (request, reply) => {
+      const run = await deck.runs.retry(request.params.id, request.principal!);
+      return reply.status(202).send({ run: runDto(run) });
+    },
+  });
+}

@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import type { ApiContext, App } from '../context.js';
+import { errorSchema, eventsQuery } from '../schemas.js';
+import { formatSse, type StreamEvent } from '../sse.js';
+import { SESSION_COOKIE, readCookie, sessionCookie } from '../sessions.js';
+
+const HEARTBEAT_MS = 15_000;
+const DASHBOARD_HTML = readFileSync(new URL('../../dashboard/index.html', import.meta.url), 'utf8');
+export const SIGN_IN_HTML = readFileSync(
+  new URL('../../dashboard/sign-in.html', import.meta.url),
+  'utf8',
+);
+
+export function systemRoutes(app: App, ctx: ApiContext): void {
+  const { deck, eventLog, metrics, sessions } = ctx;
+
+  app.route({
+    method: 'GET',
+    url: '/healthz',
+    config: { role: 'none' },
+    schema: {
+      summary: 'Liveness and store reachability',
+      tags: ['system'],
+      response: {
+        200: z.object({ status: z.literal('ok'), store: z.literal('ok') }),
+        503: z.object({ status: z.literal('degraded'), store: z.string() }),
+      },
+    },
+    handler: async (_request, reply) => {
+      try {
+        await withTimeout(deck.runs.ping(), 2000);
+        return { status: 'ok' as const, store: 'ok' as const };
+      } catch (err) {
+        return reply
+          .status(503)
+          .send({ status: 'degraded' as const, store: `unreachable: ${(err as Error).message}` });
+      }
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/events',
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'Server-Sent Events of runs',
+      description:
+        'Events: run.created, run.started, run.progress, run.log, run.cancelling, run.finished. Resume with Last-Event-ID.',
+      tags: ['events'],
+      querystring: eventsQuery,
+      response: { 400: errorSchema },
+    },
+    handler: (request, reply) => {
+      const { job, run } = request.query;
+      const matches = (event: StreamEvent) =>
+        (!job || event.job === job) && (!run || event.runId === run);
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      raw.write(`retry: 2000\n: connected\n\n`);
+      const lastId = Number(request.headers['last-event-id']);
+      if (Number.isInteger(lastId) && lastId >= 0) {
+        const missed = eventLog.since(lastId);
+        if (missed === null) raw.write(`event: reset\ndata: {}\n\n`);
+        else for (const event of missed) if (matches(event)) raw.write(formatSse(event));
+      }
+      const off = eventLog.subscribe((event) => {
+        if (matches(event)) raw.write(formatSse(event));
+      });
+      const heartbeat = setInterval(() => raw.write(`: heartbeat\n\n`), HEARTBEAT_MS);
+      const close = () => {
+        clearInterval(heartbeat);
+        off();
+      };
+      request.raw.on('close', close);
+      raw.on('error', close);
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/metrics',
+    config: { role: ctx.metricsRole },
+    schema: { summary: 'Prometheus metrics', tags: ['system'], hide: false },
+    handler: async (_request, reply) => {
+      const text = await metrics.text();
+      return reply.header('content-type', metrics.contentType).send(text);
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/session',
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'Sign the dashboard in: trades the bearer token for an HttpOnly session cookie',
+      tags: ['system'],
+      response: { 200: z.object({ principal: z.string(), role: z.string() }) },
+    },
+    handler: async (request, reply) => {
+      const principal = request.principal!;
+      void reply.header('set-cookie', sessionCookie(sessions.create(principal)));
+      return { principal: principal.name, role: principal.role };
+    },
+  });
+
+  app.route({
+    method: 'DELETE',
+    url: '/api/session',
+    config: { role: 'none' },
+    schema: { summary: 'Sign the dashboard out', tags: ['system'], response: { 204: z.null() } },
+    handler: async (request, reply) => {
+      const id = readCookie(request.headers.cookie, SESSION_COOKIE);
+      if (id) sessions.delete(id);
+      return reply.header('set-cookie', sessionCookie('', 0)).status(204).send(null);
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/dashboard',
+    config: { role: 'viewer', signInPage: true },
+    schema: {
+      summary: 'The web dashboard (signed-in users; others get the sign-in page with 401)',
+      tags: ['system'],
+    },
+    handler: async (_request, reply) =>
+      reply.header('content-type', 'text/html; charset=utf-8').send(DASHBOARD_HTML),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/',
+    config: { role: 'none' },
+    schema: { summary: 'Redirects to the dashboard', tags: ['system'] },
+    handler: async (_request, reply) => reply.redirect('/dashboard'),
+  });
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,271 @@
+import { z } from 'zod';
+import { CANCEL_MODES } from '../core/cancellation.js';
+import { ERROR_CODES } from '../core/errors.js';
+import {
+  ITEM_STATUSES,
+  LOG_LEVELS,
+  RUN_TRIGGERS,
+  type Run,
+  type StoredLogEntry,
+} from '../core/run.js';
+import { RUN_STATUSES } from '../core/status.js';
+import type { JobView } from '../runs/service.js';
+
+/** The HTTP shapes: one schema per request and response part, giving validation, types and OpenAPI. */
+
+const isoTime = z.string().describe('ISO 8601 time');
+const runError = z.object({ code: z.string(), message: z.string() });
+
+export const runSchema = z
+  .object({
+    id: z.string(),
+    job: z.string(),
+    input: z.unknown(),
+    status: z.enum(RUN_STATUSES),
+    progress: z
+      .object({
+        processed: z.number().nullable(),
+        total: z.number().nullable(),
+        percent: z.number().nullable(),
+        message: z.string().nullable(),
+      })
+      .nullable(),
+    items: z.array(
+      z.object({ key: z.string(), status: z.enum(ITEM_STATUSES), error: runError.optional() }),
+    ),
+    result: z.unknown(),
+    error: runError.nullable(),
+    lastError: runError.nullable(),
+    attempt: z.number().int(),
+    maxAttempts: z.number().int(),
+    priority: z.number().int(),
+    runAt: isoTime,
+    createdAt: isoTime,
+    startedAt: isoTime.nullable(),
+    finishedAt: isoTime.nullable(),
+    createdBy: z.string(),
+    trigger: z.enum(RUN_TRIGGERS),
+    idempotencyKey: z.string().nullable(),
+    workerId: z.string().nullable(),
+    cancel: z
+      .object({
+        mode: z.enum(CANCEL_MODES),
+        reason: z.string().nullable(),
+        requestedBy: z.string(),
+        requestedAt: isoTime,
+      })
+      .nullable(),
+    expireAt: isoTime.nullable(),
+    retryOf: z.string().nullable(),
+  })
+  .meta({ id: 'Run' });
+export type RunDto = z.output<typeof runSchema>;
+
+const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+
+export function runDto(run: Run): RunDto {
+  return {
+    id: run.id,
+    job: run.job,
+    input: run.input,
+    status: run.status,
+    progress: run.progress,
+    items: run.items,
+    result: run.result ?? null,
+    error: run.error,
+    lastError: run.lastError,
+    attempt: run.attempt,
+    maxAttempts: run.maxAttempts,
+    priority: run.priority,
+    runAt: run.runAt.toISOString(),
+    createdAt: run.createdAt.toISOString(),
+    startedAt: iso(run.startedAt),
+    finishedAt: iso(run.finishedAt),
+    createdBy: run.createdBy,
+    trigger: run.trigger,
+    idempotencyKey: run.idempotencyKey,
+    workerId: run.workerId,
+    cancel: run.cancel
+      ? { ...run.cancel, requestedAt: run.cancel.requestedAt.toISOString() }
+      : null,
+    expireAt: iso(run.expireAt),
+    retryOf: run.retryOf,
+  };
+}
+
+export const logSchema = z
+  .object({
+    seq: z.number().int(),
+    level: z.enum(LOG_LEVELS),
+    message: z.string(),
+    data: z.unknown().optional(),
+    time: isoTime,
+  })
+  .meta({ id: 'LogEntry' });
+
+export function logDto(entry: StoredLogEntry): z.output<typeof logSchema> {
+  return {
+    seq: entry.seq,
+    level: entry.level,
+    message: entry.message,
+    ...(entry.data === undefined ? {} : { data: entry.data }),
+    time: entry.time.toISOString(),
+  };
+}
+
+export const jobSchema = z
+  .object({
+    name: z.string(),
+    category: z.string(),
+    description: z.string(),
+    enabled: z.boolean(),
+    schedule: z
+      .union([
+        z.object({ kind: z.literal('every'), everyMs: z.number() }),
+        z.object({ kind: z.literal('cron'), cron: z.string(), timezone: z.string().nullable() }),
+      ])
+      .nullable(),
+    canTrigger: z.boolean(),
+    allowConcurrent: z.boolean(),
+    concurrency: z.number().nullable(),
+    maxAttempts: z.number(),
+    timeoutMs: z.number().nullable(),
+    isolation: z.string(),
+    inputSchema: z.unknown().describe('JSON Schema of the input'),
+  })
+  .meta({ id: 'Job' });
+
+export function jobDto(view: JobView): z.output<typeof jobSchema> {
+  const job = view.definition;
+  let inputSchema: unknown;
+  try {
+    inputSchema = z.toJSONSchema(job.input, { io: 'input', unrepresentable: 'any' });
+  } catch {
+    inputSchema = {};
+  }
+  return {
+    name: job.name,
+    category: job.category,
+    description: job.description,
+    enabled: view.enabled,
+    schedule: job.schedule?.description ?? null,
+    canTrigger: job.canTrigger,
+    allowConcurrent: job.allowConcurrent,
+    concurrency: job.concurrency,
+    maxAttempts: job.maxAttempts,
+    timeoutMs: job.timeoutMs,
+    isolation: job.isolation,
+    inputSchema,
+  };
+}
+
+export const errorSchema = z
+  .object({
+    error: z.enum(
+      Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES, ...(keyof typeof ERROR_CODES)[]],
+    ),
+    message: z.string(),
+    details: z
+      .array(
+        z.object({
+          path: z.array(z.union([z.string(), z.number()])),
+          message: z.string(),
+          in: z.string().optional(),
+        }),
+      )
+      .optional(),
+    requestId: z.string(),
+    run: runSchema.optional().describe('The run as it is, with RUN_FINISHED'),
+  })
+  .meta({ id: 'Error' });
+
+/** Bounds on what callers send, so no input can grow without limit. */
+export const LIMITS = {
+  reason: 1000,
+  idempotencyKey: 200,
+  jobName: 128,
+  principal: 128,
+  bulkIds: 1000,
+  pageSize: 500,
+} as const;
+
+const runId = z.string().uuid().describe('Run id (UUIDv7)');
+export const runIdParams = z.object({ id: runId });
+export const jobNameParams = z.object({ name: z.string().min(1).max(LIMITS.jobName) });
+
+export const createRunBody = z
+  .object({
+    input: z.unknown().optional(),
+    runAt: z.iso.datetime({ offset: true }).optional(),
+    priority: z.number().int().min(-1000).max(1000).optional(),
+    idempotencyKey: z.string().min(1).max(LIMITS.idempotencyKey).optional(),
+  })
+  .strict();
+
+export const patchJobBody = z.object({ enabled: z.boolean() }).strict();
+
+export const cancelBody = z
+  .object({
+    mode: z.enum(CANCEL_MODES).default('graceful'),
+    reason: z.string().max(LIMITS.reason).optional(),
+  })
+  .strict();
+
+const statusList = z
+  .string()
+  .max(200)
+  .transform((value, ctx) => {
+    const list = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const status of list) {
+      if (!(RUN_STATUSES as readonly string[]).includes(status)) {
+        ctx.addIssue({ code: 'custom', message: `unknown status ${JSON.stringify(status)}` });
+        return z.NEVER;
+      }
+    }
+    return list as (typeof RUN_STATUSES)[number][];
+  });
+
+export const bulkCancelBody = z
+  .object({
+    ids: z.array(runId).min(1).max(LIMITS.bulkIds).optional(),
+    job: z.string().min(1).max(LIMITS.jobName).optional(),
+    status: z.array(z.enum(RUN_STATUSES)).min(1).optional(),
+    mode: z.enum(CANCEL_MODES).default('graceful'),
+    reason: z.string().max(LIMITS.reason).optional(),
+  })
+  .strict()
+  .refine((body) => body.ids || body.job || body.status, {
+    message: 'give ids, job or status',
+    path: ['ids'],
+  });
+
+export const listRunsQuery = z.object({
+  status: statusList.optional(),
+  job: z.string().min(1).max(LIMITS.jobName).optional(),
+  createdBy: z.string().min(1).max(LIMITS.principal).optional(),
+  limit: z.coerce.number().int().min(1).max(LIMITS.pageSize).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+export const logsQuery = z.object({
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(5000).default(1000),
+});
+
+export const eventsQuery = z.object({
+  job: z.string().min(1).max(LIMITS.jobName).optional(),
+  run: runId.optional(),
+});
+
+/** Cursors are opaque to callers: the id of the last run of the page, encoded. */
+export function encodeCursor(id: string | null): string | null {
+  return id === null ? null : Buffer.from(id, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string | null {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id) ? id : null;
+}

@@ -1,0 +1,185 @@
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { randomUUID } from 'node:crypto';
+import { JobdeckError } from '../core/errors.js';
+import { roleAtLeast } from '../core/glossary.js';
+import type { Jobdeck } from '../jobdeck.js';
+import { MetricsRegistry } from '../metrics/metrics.js';
+import { bearerToken, type TokenSet } from './auth.js';
+import type { ApiContext, App, RouteRole } from './context.js';
+import { sendError } from './http-errors.js';
+import { jobRoutes } from './routes/jobs.js';
+import { runRoutes } from './routes/runs.js';
+import { SIGN_IN_HTML, systemRoutes } from './routes/system.js';
+import { SESSION_COOKIE, SessionStore, readCookie } from './sessions.js';
+import { EventLog } from './sse.js';
+
+export interface ApiServerOptions {
+  deck: Jobdeck;
+  tokens: TokenSet;
+  /** A pino logger, or false for none. Authorization headers and cookies are always redacted. */
+  logger?: FastifyBaseLogger | boolean;
+  /** Largest request body accepted (bytes). Default 1 MiB. */
+  bodyLimit?: number;
+  metricsRole?: RouteRole;
+  /** Log every request (off by default). */
+  logRequests?: boolean;
+}
+
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+];
+
+/** The HTTP API, the SSE stream, metrics and the dashboard of one instance. */
+export async function buildApiServer(options: ApiServerOptions): Promise<App> {
+  const { deck, tokens } = options;
+  const logging =
+    typeof options.logger === 'object'
+      ? { loggerInstance: options.logger }
+      : { logger: options.logger === true ? { redact: REDACTED_PATHS } : false };
+  const app = Fastify({
+    ...logging,
+    // One line per request is noise for a dashboard that polls; errors are logged by sendError.
+    logController: new LogController({ disableRequestLogging: !options.logRequests }),
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    genReqId: () => randomUUID(),
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>() as unknown as App;
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest('principal', null);
+
+  const roles = new Map<string, RouteRole>();
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/openapi') || route.method === 'HEAD') return;
+    const role = route.config?.role;
+    if (!role) throw new Error(`route ${String(route.method)} ${route.url} declares no role`);
+    for (const method of [route.method].flat())
+      roles.set(`${method.toLowerCase()} ${route.url}`, role);
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Jobdeck API',
+        version: '0.1.0',
+        description: 'Background jobs you can watch and stop.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  const sessions = new SessionStore();
+  const eventLog = new EventLog(deck.events);
+  const metrics = new MetricsRegistry({
+    bus: deck.events,
+    countUnfinished: () => deck.runs.countUnfinished(),
+    activeHere: () => deck.worker?.activeCount ?? 0,
+  });
+  app.addHook('onClose', async () => {
+    eventLog.close();
+    metrics.close();
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const role = request.routeOptions.config.role;
+    if (role === undefined || role === 'none') return;
+    const token = bearerToken(request.headers.authorization);
+    let principal = token ? tokens.lookup(token) : null;
+    if (!principal && !token) {
+      const session = readCookie(request.headers.cookie, SESSION_COOKIE);
+      // Cookie sessions may change state only from our own pages, which send this header.
+      const safe = request.method === 'GET' || request.headers['x-jobdeck-request'] === '1';
+      if (session && safe) principal = sessions.lookup(session);
+    }
+    if (!principal) {
+      if (request.routeOptions.config.signInPage) {
+        return reply
+          .status(401)
+          .header('WWW-Authenticate', 'Bearer realm="jobdeck"')
+          .header('content-type', 'text/html; charset=utf-8')
+          .send(SIGN_IN_HTML);
+      }
+      return sendError(
+        reply,
+        request,
+        new JobdeckError(
+          'UNAUTHENTICATED',
+          token ? 'The bearer token is not valid.' : 'A bearer token is required.',
+        ),
+      );
+    }
+    if (!roleAtLeast(principal.role, role)) {
+      return sendError(
+        reply,
+        request,
+        new JobdeckError(
+          'FORBIDDEN',
+          `This needs the ${role} role; ${principal.name} is ${principal.role}.`,
+        ),
+      );
+    }
+    request.principal = principal;
+  });
+
+  app.setErrorHandler((err, request, reply) => sendError(reply, request, err));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      request,
+      new JobdeckError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`),
+    ),
+  );
+
+  const ctx: ApiContext = {
+    deck: { runs: deck.runs, cancels: deck.cancels, events: deck.events, registry: deck.registry },
+    tokens,
+    sessions,
+    eventLog,
+    metrics,
+    metricsRole: options.metricsRole ?? 'viewer',
+  };
+  jobRoutes(app, ctx);
+  runRoutes(app, ctx);
+  systemRoutes(app, ctx);
+
+  app.route({
+    method: 'GET',
+    url: '/openapi.json',
+    config: { role: 'none' },
+    schema: { hide: true },
+    handler: async () => openApiWithRoles(app, roles),
+  });
+
+  await app.ready();
+  return app;
+}
+
+/** The generated OpenAPI document, with each operation's role (`x-jobdeck-role`) and security. */
+function openApiWithRoles(app: App, roles: Map<string, RouteRole>): unknown {
+  const doc = structuredClone(app.swagger()) as {
+    paths?: Record<string, Record<string, Record<string, unknown>>>;
+  };
+  for (const [path, operations] of Object.entries(doc.paths ?? {})) {
+    const fastifyPath = path.replace(/\{(\w+)\}/g, ':$1');
+    for (const [method, operation] of Object.entries(operations)) {
+      const role = roles.get(`${method} ${fastifyPath}`);
+      if (!role) continue;
+      operation['x-jobdeck-role'] = role;
+      operation.security = role === 'none' ? [] : [{ bearer: [] }];
+    }
+  }
+  return doc;
+}

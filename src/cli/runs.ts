@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import { RUN_STATUSES, type RunStatus } from '../core/status.js';
+import {
+  addClientOptions,
+  clientFrom,
+  describeRun,
+  handled,
+  printJson,
+  printTable,
+  type ClientFlags,
+} from './output.js';
+
+interface RunsFlags extends ClientFlags {
+  status?: string;
+  job?: string;
+  createdBy?: string;
+  limit?: string;
+}
+
+export function runsCommand(program: Command): void {
+  addClientOptions(
+    program
+      .command('runs')
+      .description('list runs, newest first')
+      .option('--status <list>', `comma-separated: ${RUN_STATUSES.join(',')}`)
+      .option('--job <name>', 'only runs of this job')
+      .option('--created-by <principal>', 'only runs started by this principal')
+      .option('--limit <n>', 'how many', '20'),
+  ).action(
+    handled(async (flags: RunsFlags) => {
+      const status = flags.status
+        ? (flags.status.split(',').map((s) => s.trim()) as RunStatus[])
+        : undefined;
+      const page = await clientFrom(flags).runs({
+        ...(status ? { status } : {}),
+        ...(flags.job ? { job: flags.job } : {}),
+        ...(flags.createdBy ? { createdBy: flags.createdBy } : {}),
+        limit: Number(flags.limit ?? 20),
+      });
+      if (flags.json) return printJson(page);
+      printTable([
+        ['ID', 'JOB', 'STATUS', 'PROGRESS', 'ATTEMPT', 'CREATED'],
+        ...page.runs.map((run) => [
+          run.id,
+          run.job,
+          run.status,
+          run.progress?.percent != null ? `${run.progress.percent}%` : '-',
+          `${run.attempt}/${run.maxAttempts}`,
+          run.createdAt,
+        ]),
+      ]);
+    }),
+  );
+
+  addClientOptions(program.command('run <id>').description('show one run')).action(
+    handled(async (id: string, flags: ClientFlags) => {
+      const run = await clientFrom(flags).run(id);
+      if (flags.json) return printJson(run);
+      process.stdout.write(describeRun(run) + '\n');
+      for (const item of run.items)
+        process.stdout.write(
+          `  ${item.key}: ${item.status}${item.error ? ` (${item.error.message})` : ''}\n`,
+        );
+    }),
+  );
+}

@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { TokenSet } from '../api/auth.js';
+import { REDACTED_PATHS, buildApiServer } from '../api/server.js';
+import { parsePort, serverConfig } from './config.js';
+import {
+  addInstanceOptions,
+  startInstance,
+  stopOnSignals,
+  type InstanceFlags,
+} from './instance.js';
+
+interface ServeFlags extends InstanceFlags {
+  port?: number;
+  host?: string;
+  tokensFile?: string;
+}
+
+export function serveCommand(program: Command): void {
+  addInstanceOptions(
+    program
+      .command('serve')
+      .description(
+        'serve the HTTP API, dashboard and metrics, and execute runs (unless --no-worker)',
+      )
+      .option(
+        '--port <port>',
+        'port to listen on (env JOBDECK_PORT, default 3000)',
+        parsePort('--port'),
+      )
+      .option('--host <host>', 'address to listen on (env JOBDECK_HOST, default 127.0.0.1)')
+      .option(
+        '--tokens-file <path>',
+        'file of principal:role:token lines (else env JOBDECK_TOKENS)',
+      )
+      .option('--no-worker', 'serve the API and dashboard without executing runs'),
+  ).action(async (flags: ServeFlags) => {
+    const config = serverConfig(flags);
+    let tokens: TokenSet;
+    let generated: string | null = null;
+    if (config.tokensFile) tokens = TokenSet.fromFile(config.tokensFile);
+    else if (config.tokens) tokens = TokenSet.parse(config.tokens);
+    else ({ tokens, token: generated } = TokenSet.generateAdmin());
+
+    const logger = pino({
+      level: process.env.JOBDECK_LOG_LEVEL ?? 'info',
+      redact: REDACTED_PATHS,
+      base: { service: 'jobdeck' },
+    });
+    const deck = await startInstance(flags, logger);
+    const app = await buildApiServer({ deck, tokens, logger, metricsRole: metricsRole() });
+    const address = await app.listen({ port: config.port, host: config.host });
+    const shown = address.replace('[::1]', 'localhost').replace('127.0.0.1', 'localhost');
+    const lines = [
+      `Jobdeck is serving ${deck.registry.list().length} jobs on ${address}${deck.worker ? '' : ' (no worker)'}`,
+      `  dashboard  ${shown}/dashboard`,
+      `  API        ${shown}/api/jobs   (OpenAPI: ${shown}/openapi.json)`,
+    ];
+    if (generated) {
+      lines.push(
+        '',
+        'No tokens are configured (JOBDECK_TOKENS or --tokens-file), so this admin token was created',
+        'for this start only. It is shown once and never logged:',
+        '',
+        `  ${generated}`,
+        '',
+        `  export JOBDECK_URL=${shown} JOBDECK_TOKEN=<the token above>`,
+      );
+    }
+    process.stdout.write(lines.join('\n') + '\n');
+    stopOnSignals(deck, () => app.close());
+  });
+}
+
+function metricsRole() {
+  const value = process.env.JOBDECK_METRICS_ROLE;
+  if (value === undefined || value === '') return 'viewer';
+  if (!['none', 'viewer', 'operator', 'admin'].includes(value))
+    throw new Error('JOBDECK_METRICS_ROLE must be none, viewer, operator or admin');
+  return value as 'none' | 'viewer' | 'operator' | 'admin';
+}

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { openStore } from '../store/open.js';
+import { instanceConfig } from './config.js';
+import {
+  addInstanceOptions,
+  startInstance,
+  stopOnSignals,
+  type InstanceFlags,
+} from './instance.js';
+
+export function workerCommand(program: Command): void {
+  addInstanceOptions(
+    program.command('worker').description('execute runs without serving HTTP'),
+  ).action(async (flags: InstanceFlags) => {
+    const logger = pino({
+      level: process.env.JOBDECK_LOG_LEVEL ?? 'info',
+      base: { service: 'jobdeck-worker' },
+    });
+    const deck = await startInstance({ ...flags, worker: true }, logger);
+    process.stdout.write(
+      `Jobdeck worker ${deck.worker?.id} runs ${deck.registry.list().length} jobs on ${instanceConfig(flags).db}\n`,
+    );
+    stopOnSignals(deck);
+  });
+}
+
+export function migrateCommand(program: Command): void {
+  program
+    .command('migrate')
+    .description('apply pending migrations and exit')
+    .option('--db <url>', 'SQLite file, or a postgres:// URL (env JOBDECK_DB)')
+    .action(async (flags: { db?: string }) => {
+      const store = openStore(instanceConfig(flags).db);
+      try {
+        const report = await store.migrate();
+        process.stdout.write(
+          report.applied.length
+            ? `applied ${report.applied.join(', ')}\n`
+            : `up to date (version ${report.current})\n`,
+        );
+      } finally {
+        await store.close();
+      }
+    });
+}

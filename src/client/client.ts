@@ -1,0 +1,236 @@
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { CancelMode } from '../core/cancellation.js';
+import type { RunStatus } from '../core/status.js';
+import type { RunDto } from '../api/schemas.js';
+
+/** A job as the API describes it. */
+export interface JobInfo {
+  name: string;
+  category: string;
+  description: string;
+  enabled: boolean;
+  schedule:
+    | { kind: 'every'; everyMs: number }
+    | { kind: 'cron'; cron: string; timezone: string | null }
+    | null;
+  canTrigger: boolean;
+  allowConcurrent: boolean;
+  concurrency: number | null;
+  maxAttempts: number;
+  timeoutMs: number | null;
+  isolation: string;
+  inputSchema: unknown;
+}
+
+export interface LogInfo {
+  seq: number;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  data?: unknown;
+  time: string;
+}
+
+export type { RunDto as RunInfo };
+
+export interface ClientEvent {
+  id: string | undefined;
+  name: string;
+  data: unknown;
+}
+
+/** An error answer of the API, with its code. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly body: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface ClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:3000 */
+  url: string;
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+/** The typed HTTP client of the Jobdeck API; the CLI and dashboard use it, and so can you. */
+export class JobdeckClient {
+  private readonly base: string;
+  private readonly fetcher: typeof fetch;
+
+  constructor(private readonly options: ClientOptions) {
+    this.base = options.url.replace(/\/+$/, '');
+    this.fetcher = options.fetch ?? fetch;
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
+      ...extra,
+    };
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.fetcher(this.base + path, {
+      method,
+      headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    const parsed: unknown = text ? JSON.parse(text) : null;
+    if (!response.ok) {
+      const error = parsed as { error?: string; message?: string } | null;
+      throw new ApiError(
+        response.status,
+        error?.error ?? 'HTTP_' + response.status,
+        error?.message ?? response.statusText,
+        parsed,
+      );
+    }
+    return parsed as T;
+  }
+
+  health(): Promise<{ status: string; store: string }> {
+    return this.request('GET', '/healthz');
+  }
+
+  async jobs(): Promise<JobInfo[]> {
+    return (await this.request<{ jobs: JobInfo[] }>('GET', '/api/jobs')).jobs;
+  }
+
+  job(name: string): Promise<{ job: JobInfo; runs: RunDto[] }> {
+    return this.request('GET', `/api/jobs/${encodeURIComponent(name)}`);
+  }
+
+  async setEnabled(name: string, enabled: boolean): Promise<JobInfo> {
+    return (
+      await this.request<{ job: JobInfo }>('PATCH', `/api/jobs/${encodeURIComponent(name)}`, {
+        enabled,
+      })
+    ).job;
+  }
+
+  trigger(
+    name: string,
+    params: { input?: unknown; runAt?: string; priority?: number; idempotencyKey?: string } = {},
+  ): Promise<{ run: RunDto; created: boolean }> {
+    return this.request('POST', `/api/jobs/${encodeURIComponent(name)}/runs`, params);
+  }
+
+  runs(
+    filter: {
+      status?: RunStatus[];
+      job?: string;
+      createdBy?: string;
+      limit?: number;
+      cursor?: string;
+    } = {},
+  ): Promise<{
+    runs: RunDto[];
+    nextCursor: string | null;
+  }> {
+    const query = new URLSearchParams();
+    if (filter.status?.length) query.set('status', filter.status.join(','));
+    if (filter.job) query.set('job', filter.job);
+    if (filter.createdBy) query.set('createdBy', filter.createdBy);
+    if (filter.limit) query.set('limit', String(filter.limit));
+    if (filter.cursor) query.set('cursor', filter.cursor);
+    const qs = query.toString();
+    return this.request('GET', `/api/runs${qs ? `?${qs}` : ''}`);
+  }
+
+  async run(id: string): Promise<RunDto> {
+    return (await this.request<{ run: RunDto }>('GET', `/api/runs/${encodeURIComponent(id)}`)).run;
+  }
+
+  async logs(id: string, after = 0): Promise<LogInfo[]> {
+    return (
+      await this.request<{ logs: LogInfo[] }>(
+        'GET',
+        `/api/runs/${encodeURIComponent(id)}/logs?after=${after}`,
+      )
+    ).logs;
+  }
+
+  cancel(
+    id: string,
+    params: { mode?: CancelMode; reason?: string } = {},
+  ): Promise<{ run: RunDto; action: string }> {
+    return this.request('POST', `/api/runs/${encodeURIComponent(id)}/cancel`, params);
+  }
+
+  cancelMany(params: {
+    ids?: string[];
+    job?: string;
+    status?: RunStatus[];
+    mode?: CancelMode;
+    reason?: string;
+  }): Promise<{
+    truncated: boolean;
+    results: { id: string; outcome: string; status?: string; error?: string }[];
+  }> {
+    return this.request('POST', '/api/runs/cancel', params);
+  }
+
+  async retry(id: string): Promise<RunDto> {
+    return (
+      await this.request<{ run: RunDto }>('POST', `/api/runs/${encodeURIComponent(id)}/retry`)
+    ).run;
+  }
+
+  /**
+   * Stream run events until `signal` aborts or the server closes. Resolves when the stream ends.
+   * `onOpen` is called once the server has accepted the stream.
+   */
+  async events(
+    filter: { job?: string; run?: string },
+    onEvent: (event: ClientEvent) => void,
+    options: { signal?: AbortSignal; onOpen?: () => void; lastEventId?: string } = {},
+  ): Promise<void> {
+    const query = new URLSearchParams();
+    if (filter.job) query.set('job', filter.job);
+    if (filter.run) query.set('run', filter.run);
+    const qs = query.toString();
+    const response = await this.fetcher(`${this.base}/api/events${qs ? `?${qs}` : ''}`, {
+      headers: this.headers({
+        accept: 'text/event-stream',
+        ...(options.lastEventId ? { 'last-event-id': options.lastEventId } : {}),
+      }),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    if (!response.ok || !response.body) {
+      const body = (await response.json().catch(() => null)) as {
+        error?: string;
+        message?: string;
+      } | null;
+      throw new ApiError(
+        response.status,
+        body?.error ?? 'HTTP_' + response.status,
+        body?.message ?? response.statusText,
+        body,
+      );
+    }
+    options.onOpen?.();
+    const parser = createParser({
+      onEvent: (message: EventSourceMessage) => {
+        onEvent({
+          id: message.id,
+          name: message.event ?? 'message',
+          data: JSON.parse(message.data) as unknown,
+        });
+      },
+    });
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>)
+        parser.feed(decoder.decode(chunk, { stream: true }));
+    } catch (err) {
+      if (!options.signal?.aborted) throw err;
+    }
+  }
+}

@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import {
+  LEASE_MS,
+  MINUTE,
+  at,
+  claimParams,
+  insertRun,
+  refOf,
+  useStore,
+  useStorePair,
+  type ConformanceContext,
+} from './fixture.js';
+
+/** runClaim: order, limits, per-job concurrency, disabled jobs, and concurrent claimers. */
+export function describeClaim(ctx: ConformanceContext): void {
+  describe('runClaim', () => {
+    const store = useStore(ctx.makeStore);
+
+    it('claims a pending run: running, attempt 1, worker, lease and startedAt set', async () => {
+      const run = await insertRun(store());
+      const claimed = await store().runClaim(claimParams({ workerId: 'w1', now: at(7) }));
+      expect(claimed).toHaveLength(1);
+      expect(claimed[0]).toMatchObject({
+        id: run.id,
+        status: 'running',
+        attempt: 1,
+        workerId: 'w1',
+        leaseExpiresAt: at(7 + LEASE_MS),
+        startedAt: at(7),
+      });
+      const stored = await store().runGet({ id: run.id });
+      expect(stored).toMatchObject({ status: 'running', attempt: 1, workerId: 'w1' });
+      expect(await store().runClaim(claimParams({ workerId: 'w2', now: at(8) }))).toEqual([]);
+    });
+
+    it('claims higher priority first', async () => {
+      const low = await insertRun(store(), { priority: 0 });
+      const high = await insertRun(store(), { priority: 10 });
+      const mid = await insertRun(store(), { priority: 5 });
+      const order: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const claimed = await store().runClaim(claimParams({ limit: 1 }));
+        order.push(...claimed.map((r) => r.id));
+      }
+      expect(order).toEqual([high.id, mid.id, low.id]);
+    });
+
+    it('claims the earlier runAt first at equal priority', async () => {
+      const later = await insertRun(store(), { runAt: at(-1 * MINUTE) });
+      const earliest = await insertRun(store(), { runAt: at(-3 * MINUTE) });
+      const middle = await insertRun(store(), { runAt: at(-2 * MINUTE) });
+      const first = await store().runClaim(claimParams({ limit: 1 }));
+      const rest = await store().runClaim(claimParams({ limit: 2 }));
+      expect([...first, ...rest].map((r) => r.id)).toEqual([earliest.id, middle.id, later.id]);
+    });
+
+    it('does not claim a run before its runAt; claims it once now reaches runAt', async () => {
+      const delayed = await insertRun(store(), { runAt: at(MINUTE), priority: 100 });
+      const ready = await insertRun(store(), { priority: 0 });
+      const early = await store().runClaim(claimParams({ now: at(MINUTE - 1) }));
+      expect(early.map((r) => r.id)).toEqual([ready.id]);
+      expect(await store().runClaim(claimParams({ now: at(MINUTE - 1) }))).toEqual([]);
+      const due = await store().runClaim(claimParams({ now: at(MINUTE) }));
+      expect(due.map((r) => r.id)).toEqual([delayed.id]);
+      expect(due[0]!.attempt).toBe(1);
+    });
+
+    it('honours limit and gives each run to one worker only', async () => {
+      const ids = new Set<string>();
+      for (let i = 0; i < 5; i++) ids.add((await insertRun(store())).id);
+      const a = await store().runClaim(claimParams({ workerId: 'w1', limit: 2 }));
+      const b = await store().runClaim(claimParams({ workerId: 'w2', limit: 2 }));
+      const c = await store().runClaim(claimParams({ workerId: 'w3', limit: 2 }));
+      const d = await store().runClaim(claimParams({ workerId: 'w4', limit: 2 }));
+      expect([a.length, b.length, c.length, d.length]).toEqual([2, 2, 1, 0]);
+      const claimed = [...a, ...b, ...c].map((r) => r.id);
+      expect(new Set(claimed)).toEqual(ids);
+      for (const run of a) expect(run.workerId).toBe('w1');
+      for (const run of c) expect(run.workerId).toBe('w3');
+    });
+
+    it('claims only runs of the jobs the worker lists', async () => {
+      const email = await insertRun(store(), { job: 'email' });
+      const sms = await insertRun(store(), { job: 'sms', priority: 50 });
+      const claimed = await store().runClaim(
+        claimParams({ jobs: [{ name: 'email', concurrency: null }] }),
+      );
+      expect(claimed.map((r) => r.id)).toEqual([email.id]);
+      expect((await store().runGet({ id: sms.id }))?.status).toBe('pending');
+      expect(await store().runClaim(claimParams({ jobs: [] }))).toEqual([]);
+    });
+
+    it('per-job concurrency caps the active runs of the job across workers', async () => {
+      for (let i = 0; i < 5; i++) await insertRun(store());
+      const capped = [{ name: 'email', concurrency: 2 }];
+      const a = await store().runClaim(claimParams({ workerId: 'w1', jobs: capped }));
+      expect(a).toHaveLength(2);
+      expect(await store().runClaim(claimParams({ workerId: 'w2', jobs: capped }))).toEqual([]);
+      await store().runFinishIfAttempt({
+        ref: refOf(a[0]!),
+        now: at(10),
+        outcome: { status: 'completed', result: null },
+      });
+      const b = await store().runClaim(claimParams({ workerId: 'w2', jobs: capped, now: at(11) }));
+      expect(b).toHaveLength(1);
+      expect(await store().runClaim(claimParams({ workerId: 'w3', jobs: capped }))).toEqual([]);
+      const { runs } = await store().runList({ status: ['running'], limit: 100 });
+      expect(runs).toHaveLength(2);
+    });
+
+    it('a cancelling run still counts against the concurrency cap', async () => {
+      await insertRun(store());
+      await insertRun(store());
+      const capped = [{ name: 'email', concurrency: 1 }];
+      const [first] = await store().runClaim(claimParams({ jobs: capped }));
+      await store().runCancel({
+        id: first!.id,
+        mode: 'graceful',
+        reason: null,
+        requestedBy: 'alice',
+        now: at(1),
+      });
+      expect(await store().runClaim(claimParams({ jobs: capped, now: at(2) }))).toEqual([]);
+    });
+
+    it('a job at its cap does not stop the claim of other jobs', async () => {
+      for (let i = 0; i < 3; i++) await insertRun(store(), { job: 'email', priority: 10 });
+      const sms1 = await insertRun(store(), { job: 'sms', priority: 0 });
+      const sms2 = await insertRun(store(), { job: 'sms', priority: 0 });
+      const claimed = await store().runClaim(
+        claimParams({
+          limit: 3,
+          jobs: [
+            { name: 'email', concurrency: 1 },
+            { name: 'sms', concurrency: null },
+          ],
+        }),
+      );
+      expect(claimed).toHaveLength(3);
+      expect(claimed.filter((r) => r.job === 'email')).toHaveLength(1);
+      expect(new Set(claimed.filter((r) => r.job === 'sms').map((r) => r.id))).toEqual(
+        new Set([sms1.id, sms2.id]),
+      );
+    });
+
+    it('does not claim runs of a disabled job; claims them again once enabled', async () => {
+      const email = await insertRun(store(), { job: 'email', priority: 10 });
+      const sms = await insertRun(store(), { job: 'sms' });
+      const jobs = [
+        { name: 'email', concurrency: null },
+        { name: 'sms', concurrency: null },
+      ];
+      await store().jobStateSet({ name: 'email', enabled: false, now: at(0) });
+      const claimed = await store().runClaim(claimParams({ jobs }));
+      expect(claimed.map((r) => r.id)).toEqual([sms.id]);
+      expect(await store().runClaim(claimParams({ jobs }))).toEqual([]);
+      expect((await store().runGet({ id: email.id }))?.status).toBe('pending');
+      await store().jobStateSet({ name: 'email', enabled: true, now: at(1) });
+      const later = await store().runClaim(claimParams({ jobs, now: at(2) }));
+      expect(later.map((r) => r.id)).toEqual([email.id]);
+    });
+  });
+
+  const makeStorePair = ctx.makeStorePair;
+  if (makeStorePair) {
+    describe('runClaim across two store instances', () => {
+      const stores = useStorePair(makeStorePair);
+
+      it('two instances claiming at once never claim the same run', async () => {
+        const [one, two] = stores();
+        const ids = new Set<string>();
+        for (let i = 0; i < 40; i++) ids.add((await insertRun(i % 2 ? one : two)).id);
+        const batches = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            (i % 2 ? one : two).runClaim(claimParams({ workerId: `w${i}`, limit: 5 })),
+          ),
+        );
+        const claimed = batches.flat().map((r) => r.id);
+        expect(claimed).toHaveLength(40);
+        expect(new Set(claimed)).toEqual(ids);
+      });
+
+      it('the per-job concurrency cap holds across instances', async () => {
+        const [one, two] = stores();
+        for (let i = 0; i < 10; i++) await insertRun(one);
+        const jobs = [{ name: 'email', concurrency: 3 }];
+        const batches = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            (i % 2 ? one : two).runClaim(claimParams({ workerId: `w${i}`, jobs })),
+          ),
+        );
+        expect(batches.flat()).toHaveLength(3);
+        const { runs } = await two.runList({ status: ['running'], limit: 100 });
+        expect(runs).toHaveLength(3);
+      });
+    });
+  }
+}
