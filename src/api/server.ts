@@ -2,6 +2,7 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import {
   jsonSchemaTransform,
+  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -79,6 +80,8 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
     transform: jsonSchemaTransform,
+    // Puts the schemas named with .meta({ id }) (Run, Job, Error…) under components.schemas.
+    transformObject: jsonSchemaTransformObject,
   });
 
   const sessions = new SessionStore();
