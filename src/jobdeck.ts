@@ -1,5 +1,5 @@
 import { CancelService } from './cancel/service.js';
-import { systemClock, type Clock } from './core/clock.js';
+import { OffsetClock, systemClock, type Clock } from './core/clock.js';
 import { EventBus } from './events/bus.js';
 import type { JobDefinition } from './jobs/define.js';
 import { JobRegistry } from './jobs/registry.js';
@@ -38,10 +38,13 @@ export class Jobdeck {
   readonly scheduler: Scheduler | null;
   readonly maintenance: Maintenance | null;
   private started = false;
+  private clockTimer: NodeJS.Timeout | null = null;
 
   constructor(options: JobdeckOptions) {
     this.store = options.store;
-    this.clock = options.clock ?? systemClock;
+    // Instances on many hosts share the store's clock; an injected clock (tests) is used as it is.
+    this.clock =
+      options.clock ?? (this.store.capabilities.multiHost ? new OffsetClock() : systemClock);
     this.registry = new JobRegistry(options.jobs ?? []);
     this.runs = new RunService(this.store, this.registry, this.events, this.clock);
     this.cancels = new CancelService(this.store, this.events, this.clock);
@@ -83,6 +86,13 @@ export class Jobdeck {
   async start(): Promise<this> {
     if (this.started) return this;
     await this.store.migrate();
+    if (this.clock instanceof OffsetClock) {
+      const clock = this.clock;
+      const sync = () => clock.sync(() => this.store.timeNow());
+      await sync();
+      this.clockTimer = setInterval(() => void sync().catch(() => {}), 60_000);
+      this.clockTimer.unref();
+    }
     this.started = true;
     this.maintenance?.start();
     this.scheduler?.start();
@@ -95,6 +105,8 @@ export class Jobdeck {
     await this.scheduler?.stop();
     await this.worker?.stop(options);
     await this.maintenance?.stop();
+    if (this.clockTimer) clearInterval(this.clockTimer);
+    this.clockTimer = null;
     this.started = false;
   }
 

@@ -45,7 +45,9 @@ export async function startInstance(
   if (flags.demo) jobs.push(...demoJobs);
   if (flags.jobs) jobs.push(...(await loadJobsModule(flags.jobs)));
   const deck = new Jobdeck({
-    store: openStore(config.db),
+    store: openStore(config.db, {
+      onError: (err, where) => logger.warn({ err, where }, 'store connection error'),
+    }),
     jobs,
     worker: flags.worker === false ? false : { concurrency: config.concurrency },
     onError: (err, where) => logger.error({ err, where }, 'background loop error'),

@@ -26,3 +26,28 @@ export class TestClock implements Clock {
     this.current = typeof time === 'number' ? time : time.getTime();
   }
 }
+
+/**
+ * The system clock corrected by an offset to a reference clock (the database's), so that
+ * instances on many hosts compute leases and due times on one time base.
+ */
+export class OffsetClock implements Clock {
+  private offsetMs = 0;
+
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+
+  /** Measure the offset once: `read` returns the reference time; half the round trip is assumed each way. */
+  async sync(read: () => Promise<Date>): Promise<number> {
+    const sent = Date.now();
+    const reference = (await read()).getTime();
+    const received = Date.now();
+    this.offsetMs = reference - (sent + received) / 2;
+    return this.offsetMs;
+  }
+
+  get offset(): number {
+    return this.offsetMs;
+  }
+}

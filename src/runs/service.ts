@@ -185,6 +185,13 @@ export class RunService {
     return this.store.ping();
   }
 
+  /** Whether pushed notifications arrive: `ok`, `down` (the runtime polls meanwhile), or `none` (the store has none). */
+  notificationState(): 'ok' | 'down' | 'none' {
+    const notifications = this.store.notifications;
+    if (!notifications) return 'none';
+    return notifications.healthy ? 'ok' : 'down';
+  }
+
   async isEnabled(job: JobDefinition): Promise<boolean> {
     return (await this.jobStates()).get(job.name)?.enabled ?? job.enabled;
   }

@@ -32,6 +32,9 @@ export interface WorkerOptions {
   onError?: (err: unknown, where: string) => void;
 }
 
+/** How often an idle worker looks for runs while the store pushes wake-ups. */
+const PUSHED_POLL_MS = 2000;
+
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown } | { ok: 'pending' };
 
 /**
@@ -58,6 +61,8 @@ export class Worker {
   private loop: Promise<void> | null = null;
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void)[] = [];
+  private unlisten: (() => Promise<void>) | null = null;
+  private listening: Promise<void> | null = null;
 
   constructor(options: WorkerOptions) {
     this.store = options.store;
@@ -94,11 +99,38 @@ export class Worker {
       this.bus.on('run.finished', ({ payload }) => this.deliverFromRun(payload.run)),
     );
     this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatMs));
-    if (!this.store.capabilities.pushNotify || this.cancelPollMs > 0) {
-      this.timers.push(setInterval(() => void this.pollCancels(), this.cancelPollMs));
-    }
+    this.timers.push(
+      setInterval(() => {
+        // Pushed cancels make the poll redundant while they arrive; the heartbeat still carries them.
+        if (!this.pushHealthy) void this.pollCancels();
+      }, this.cancelPollMs),
+    );
     for (const timer of this.timers) timer.unref();
+    this.listen();
     this.loop = this.claimLoop();
+  }
+
+  private get pushHealthy(): boolean {
+    return this.store.notifications?.healthy ?? false;
+  }
+
+  /** Subscribe to the store's pushed wake-ups and cancels, where it has them. */
+  private listen(): void {
+    const notifications = this.store.notifications;
+    if (!notifications) return;
+    this.listening = notifications
+      .listen({
+        runAvailable: (job) => {
+          if (job === '' || this.registry.get(job)) this.wake();
+        },
+        cancelRequested: (runId) => {
+          if (this.held.has(runId)) void this.pollCancels([runId]);
+        },
+      })
+      .then((off) => {
+        this.unlisten = off;
+      })
+      .catch((err: unknown) => this.onError(err, 'listen'));
   }
 
   /** Look for runs now instead of at the next poll. */
@@ -149,6 +181,9 @@ export class Worker {
     this.timers = [];
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
+    await this.listening;
+    await this.unlisten?.();
+    this.unlisten = null;
     this.state = 'stopped';
   }
 
@@ -186,6 +221,8 @@ export class Worker {
       this.wakePending = false;
       return Promise.resolve();
     }
+    // While pushed wake-ups arrive, polling is only a safety net.
+    const wait = this.pushHealthy ? Math.max(this.pollMs, PUSHED_POLL_MS) : this.pollMs;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -193,7 +230,7 @@ export class Worker {
         this.wakePending = false;
         resolve();
       };
-      const timer = setTimeout(done, this.pollMs);
+      const timer = setTimeout(done, wait);
       this.wakeUp = done;
     });
   }
@@ -219,13 +256,11 @@ export class Worker {
     }
   }
 
-  private async pollCancels(): Promise<void> {
-    if (this.held.size === 0) return;
+  /** Read the cancel requests of the held runs (or of `ids`) and deliver them. */
+  private async pollCancels(ids: string[] = [...this.held.keys()]): Promise<void> {
+    if (ids.length === 0) return;
     try {
-      const requests = await this.store.runListCancelRequested({
-        workerId: this.id,
-        ids: [...this.held.keys()],
-      });
+      const requests = await this.store.runListCancelRequested({ workerId: this.id, ids });
       for (const request of requests)
         this.deliverCancel(request.id, request.attempt, request.cancel);
     } catch (err) {

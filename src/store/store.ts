@@ -25,6 +25,8 @@ export interface Store {
   migrate(): Promise<MigrationReport>;
   /** Reachability, for health checks. */
   ping(): Promise<void>;
+  /** The store's own clock, so instances on many hosts share one time base for leases. */
+  timeNow(): Promise<Date>;
   close(): Promise<void>;
 
   /** Insert a run, or return the existing one with the same (job, idempotencyKey). */
@@ -92,11 +94,16 @@ export interface StoreCapabilities {
 }
 
 export interface StoreNotifications {
-  /** Listen for wake-ups (a run can be claimed) and cancels; returns the unsubscribe. */
+  /**
+   * Listen for wake-ups (a run can be claimed; `job` may be empty when unknown) and cancels
+   * (the id of a run asked to stop); returns the unsubscribe.
+   */
   listen(handlers: {
     runAvailable?: (job: string) => void;
     cancelRequested?: (runId: string) => void;
   }): Promise<() => Promise<void>>;
+  /** True while notifications are known to arrive; the runtime polls more often otherwise. */
+  readonly healthy: boolean;
 }
 
 export interface MigrationReport {

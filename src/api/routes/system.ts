@@ -14,6 +14,12 @@ export const SIGN_IN_HTML = readFileSync(
 
 export function systemRoutes(app: App, ctx: ApiContext): void {
   const { deck, eventLog, metrics, sessions } = ctx;
+  // Open event streams never end by themselves: end them when the server closes, or close() waits
+  // for every connected dashboard to go away.
+  const openStreams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...openStreams]) end();
+  });
 
   app.route({
     method: 'GET',
@@ -21,21 +27,38 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     config: { role: 'none' },
     schema: {
       summary: 'Liveness and store reachability',
+      description:
+        '200 `ok`; 200 `degraded` while pushed notifications are down (the instance polls meanwhile); 503 when the store does not answer.',
       tags: ['system'],
       response: {
-        200: z.object({ status: z.literal('ok'), store: z.literal('ok') }),
-        503: z.object({ status: z.literal('degraded'), store: z.string() }),
+        200: z.object({
+          status: z.enum(['ok', 'degraded']),
+          store: z.literal('ok'),
+          notifications: z.enum(['ok', 'down', 'none']),
+        }),
+        503: z.object({
+          status: z.literal('unavailable'),
+          store: z.string(),
+          notifications: z.enum(['ok', 'down', 'none']),
+        }),
       },
     },
     handler: async (_request, reply) => {
+      const notifications = deck.runs.notificationState();
       try {
         await withTimeout(deck.runs.ping(), 2000);
-        return { status: 'ok' as const, store: 'ok' as const };
       } catch (err) {
-        return reply
-          .status(503)
-          .send({ status: 'degraded' as const, store: `unreachable: ${(err as Error).message}` });
+        return reply.status(503).send({
+          status: 'unavailable' as const,
+          store: `unreachable: ${(err as Error).message}`,
+          notifications,
+        });
       }
+      return {
+        status: notifications === 'down' ? ('degraded' as const) : ('ok' as const),
+        store: 'ok' as const,
+        notifications,
+      };
     },
   });
 
@@ -77,7 +100,13 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
       const close = () => {
         clearInterval(heartbeat);
         off();
+        openStreams.delete(end);
       };
+      const end = () => {
+        close();
+        raw.end();
+      };
+      openStreams.add(end);
       request.raw.on('close', close);
       raw.on('error', close);
     },

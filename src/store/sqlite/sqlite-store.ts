@@ -129,6 +129,11 @@ export class SqliteStore implements Store {
     this.get('ping');
   }
 
+  async timeNow(): Promise<Date> {
+    // Every process sharing the file is on this host, so this host's clock is the store's.
+    return new Date();
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }

@@ -1,0 +1,753 @@
+import pg from 'pg';
+import { fileURLToPath } from 'node:url';
+import { cancelAction } from '../../core/cancellation.js';
+import { JobdeckError, type RunError } from '../../core/errors.js';
+import type { LogEntry, Run, RunItem, RunProgress, StoredLogEntry } from '../../core/run.js';
+import { canTransition, type RunStatus } from '../../core/status.js';
+import { compileNamedParams } from '../named-params.js';
+import { loadMigrations, loadNamedQueries } from '../sql-files.js';
+import {
+  cancelFromRow,
+  itemFromRow,
+  logFromRow,
+  runFromRow,
+  toJson,
+  type ItemRow,
+  type LogRow,
+  type RunRow,
+} from '../rows.js';
+import type {
+  AttemptRef,
+  CancelRequest,
+  JobState,
+  LeaseRenewal,
+  LeaseRenewParams,
+  MigrationReport,
+  RunCancelParams,
+  RunCancelResult,
+  RunClaimParams,
+  RunFinishParams,
+  RunInsertParams,
+  RunListParams,
+  Store,
+  StoreCapabilities,
+  StoreNotifications,
+} from '../store.js';
+import { PgListener } from './listener.js';
+
+const SQL_DIR = fileURLToPath(new URL('./sql/', import.meta.url));
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+const QUERIES = new Map(
+  [...loadNamedQueries(SQL_DIR)].map(([name, sql]) => [
+    name,
+    { name: `jobdeck_${name}`, ...compileNamedParams(sql) },
+  ]),
+);
+
+const OID = { int8: 20, json: 114, jsonb: 3802 } as const;
+
+/** bigint (times in ms, counts) as numbers; json/jsonb as text, parsed by the row mapper like SQLite's. */
+const TYPES = {
+  getTypeParser: (oid: number, format?: 'text' | 'binary'): ((value: string) => unknown) => {
+    if (oid === OID.int8) return (value: string) => Number(value);
+    if (oid === OID.json || oid === OID.jsonb) return (value: string) => value;
+    return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
+  },
+};
+
+export interface PostgresStoreOptions {
+  /** `postgres://user@host:port/db` */
+  connectionString: string;
+  /** A schema of its own (created by migrate); default `public`. Channels are named after it. */
+  schema?: string;
+  /** Connections in the pool. Default 10. */
+  poolSize?: number;
+  /** Push new runs and cancels with LISTEN/NOTIFY (default true). False: everyone polls. */
+  notify?: boolean;
+  /** How long to wait for a connection before failing (the API then answers 503). Default 3 s. */
+  connectionTimeoutMs?: number;
+  /** Any one statement is cut after this long. Default 30 s. */
+  statementTimeoutMs?: number;
+  onError?: (err: unknown, where: string) => void;
+}
+
+type Params = Record<string, unknown>;
+type Queryable = pg.Pool | pg.PoolClient;
+
+const ADVISORY_MIGRATE = 0x6a6f6264; // 'jobd'
+
+/**
+ * The PostgreSQL store: many instances on many hosts. Claims with FOR UPDATE SKIP LOCKED, every
+ * attempt write fenced by a conditional UPDATE, LISTEN/NOTIFY for new runs and cancels (with the
+ * polling paths of the runtime as fallback), migrations under an advisory lock.
+ */
+export class PostgresStore implements Store {
+  readonly capabilities: StoreCapabilities;
+  readonly notifications?: StoreNotifications & { listener: PgListener };
+  private readonly pool: pg.Pool;
+  private readonly schema: string;
+  private readonly runChannel: string;
+  private readonly cancelChannel: string;
+  private readonly connection: pg.ClientConfig;
+
+  constructor(private readonly options: PostgresStoreOptions) {
+    this.schema = options.schema ?? 'public';
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema))
+      throw new JobdeckError('INVALID_INPUT', `schema ${options.schema} is not a plain identifier`);
+    const base = this.schema === 'public' ? 'jobdeck' : `jobdeck_${this.schema}`;
+    this.runChannel = `${base}_run`;
+    this.cancelChannel = `${base}_cancel`;
+    this.connection = {
+      connectionString: options.connectionString,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 3000,
+      statement_timeout: options.statementTimeoutMs ?? 30_000,
+      options: `-c search_path=${this.schema}`,
+      types: TYPES,
+      keepAlive: true,
+    };
+    this.pool = new pg.Pool({
+      ...this.connection,
+      max: options.poolSize ?? 10,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client losing its connection must never take the process down.
+    this.pool.on('error', (err) => options.onError?.(err, 'pool'));
+    const push = options.notify ?? true;
+    this.capabilities = { pushNotify: push, skipLocked: true, multiHost: true };
+    if (push) {
+      const listener = new PgListener({
+        connection: this.connection,
+        runChannel: this.runChannel,
+        cancelChannel: this.cancelChannel,
+        onError: (err) => options.onError?.(err, 'listener'),
+      });
+      this.notifications = {
+        listener,
+        listen: (handlers) => listener.subscribe(handlers),
+        get healthy() {
+          return listener.healthy;
+        },
+      };
+    }
+  }
+
+  private async execute<T>(
+    name: string,
+    params: Params,
+    on: Queryable,
+  ): Promise<pg.QueryResult<T & pg.QueryResultRow>> {
+    const query = QUERIES.get(name);
+    if (!query) throw new Error(`no SQL named ${name}`);
+    try {
+      return await on.query<T & pg.QueryResultRow>({
+        name: query.name,
+        text: query.text,
+        values: query.names.map((n) => params[n] ?? null),
+      });
+    } catch (err) {
+      throw translatePgError(err);
+    }
+  }
+
+  private async query<T>(
+    name: string,
+    params: Params = {},
+    on: Queryable = this.pool,
+  ): Promise<T[]> {
+    return (await this.execute<T>(name, params, on)).rows;
+  }
+
+  /** Run a statement; the number of rows it changed. */
+  private async run(name: string, params: Params = {}, on: Queryable = this.pool): Promise<number> {
+    return (await this.execute(name, params, on)).rowCount ?? 0;
+  }
+
+  private async one<T>(
+    name: string,
+    params: Params = {},
+    on: Queryable = this.pool,
+  ): Promise<T | undefined> {
+    return (await this.query<T>(name, params, on))[0];
+  }
+
+  /** Run `fn` in one transaction; retried on serialisation failures and deadlocks. */
+  private async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        throw translatePgError(err);
+      }
+      try {
+        await client.query('BEGIN');
+        const result = await fn(client);
+        await client.query('COMMIT');
+        client.release();
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        client.release();
+        const code = (err as { code?: string }).code;
+        if ((code === '40001' || code === '40P01') && attempt < 5) continue;
+        throw translatePgError(err);
+      }
+    }
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    const migrations = loadMigrations(MIGRATIONS_DIR);
+    const client = new pg.Client({ ...this.connection, options: undefined });
+    await client.connect();
+    try {
+      // Several instances may start at once: one applies, the others wait, then find nothing to do.
+      await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_MIGRATE]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.schema)}`);
+      await client.query(`SET search_path TO ${pg.escapeIdentifier(this.schema)}`);
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS jobdeck_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      const done = new Set(
+        (
+          await client.query<{ version: number }>('SELECT version FROM jobdeck_migrations')
+        ).rows.map((r) => r.version),
+      );
+      const applied: string[] = [];
+      for (const m of migrations) {
+        if (done.has(m.version)) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(m.sql);
+          await client.query('INSERT INTO jobdeck_migrations (version, name) VALUES ($1, $2)', [
+            m.version,
+            m.name,
+          ]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK');
+          throw err;
+        }
+        applied.push(`${String(m.version).padStart(4, '0')}_${m.name}`);
+      }
+      return { applied, current: migrations.length };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY_MIGRATE]).catch(() => {});
+      await client.end();
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.one('ping');
+  }
+
+  async timeNow(): Promise<Date> {
+    const row = await this.one<{ now: number }>('timeNow');
+    return new Date(row!.now);
+  }
+
+  async close(): Promise<void> {
+    await this.notifications?.listener.stop();
+    await this.pool.end();
+  }
+
+  /** Drop the store's schema with everything in it; for tests. */
+  async dropSchema(): Promise<void> {
+    if (this.schema === 'public') throw new Error('refusing to drop the public schema');
+    await this.pool.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(this.schema)} CASCADE`);
+  }
+
+  private async itemsOf(ids: string[], on: Queryable = this.pool): Promise<Map<string, RunItem[]>> {
+    const byRun = new Map<string, RunItem[]>();
+    if (ids.length === 0) return byRun;
+    for (const row of await this.query<ItemRow>('itemList', { ids }, on)) {
+      const list = byRun.get(row.run_id) ?? [];
+      list.push(itemFromRow(row));
+      byRun.set(row.run_id, list);
+    }
+    return byRun;
+  }
+
+  private async toRuns(rows: RunRow[], on: Queryable = this.pool): Promise<Run[]> {
+    const items = await this.itemsOf(
+      rows.map((r) => r.id),
+      on,
+    );
+    return rows.map((row) => runFromRow(row, items.get(row.id) ?? []));
+  }
+
+  private async toRun(row: RunRow, on: Queryable = this.pool): Promise<Run> {
+    return (await this.toRuns([row], on))[0]!;
+  }
+
+  async runInsert(params: RunInsertParams): Promise<{ run: Run; created: boolean }> {
+    const values = {
+      id: params.id,
+      job: params.job,
+      input: JSON.stringify(params.input ?? null),
+      status: params.runAt.getTime() > params.now.getTime() ? 'scheduled' : 'pending',
+      maxAttempts: params.maxAttempts,
+      priority: params.priority,
+      runAt: params.runAt.getTime(),
+      now: params.now.getTime(),
+      createdBy: params.createdBy,
+      trigger: params.trigger,
+      idempotencyKey: params.idempotencyKey,
+      expireAt: params.expireAt?.getTime() ?? null,
+      retentionMs: params.retentionMs,
+      retryOf: params.retryOf,
+    };
+    const insert = async (on: Queryable) => {
+      if (params.idempotencyKey !== null) {
+        const existing = await this.one<RunRow>('runFindByIdempotencyKey', values, on);
+        if (existing) return { run: await this.toRun(existing, on), created: false };
+      }
+      if (params.exclusive) {
+        await this.query('runLockExclusive', values, on);
+        const counted = await this.one<{ n: number }>('runCountBlocking', values, on);
+        if (counted!.n > 0)
+          throw new JobdeckError('ALREADY_RUNNING', `Job ${params.job} already has an active run.`);
+      }
+      const row = await this.one<RunRow>('runInsert', values, on);
+      if (!row) {
+        // Another insert with the same key won the race: return its run.
+        const existing = await this.one<RunRow>('runFindByIdempotencyKey', values, on);
+        return { run: await this.toRun(existing!, on), created: false };
+      }
+      if (values.status === 'pending')
+        await this.query('runNotifyAvailable', { channel: this.runChannel, job: params.job }, on);
+      return { run: runFromRow(row, []), created: true };
+    };
+    return params.exclusive ? this.tx(insert) : insert(this.pool);
+  }
+
+  async runGet(params: { id: string }): Promise<Run | null> {
+    const row = await this.one<RunRow>('runGet', params);
+    return row ? this.toRun(row) : null;
+  }
+
+  async runList(params: RunListParams): Promise<{ runs: Run[]; nextCursor: string | null }> {
+    const rows = await this.query<RunRow>('runList', {
+      job: params.job ?? null,
+      createdBy: params.createdBy ?? null,
+      statuses: params.status?.length ? params.status : null,
+      ids: params.ids ?? null,
+      cursor: params.cursor ?? null,
+      limit: params.limit + 1,
+    });
+    const page = rows.slice(0, params.limit);
+    const nextCursor = rows.length > params.limit ? page[page.length - 1]!.id : null;
+    return { runs: await this.toRuns(page), nextCursor };
+  }
+
+  async runClaim(params: RunClaimParams): Promise<Run[]> {
+    if (params.limit <= 0 || params.jobs.length === 0) return [];
+    const now = params.now.getTime();
+    const rows = await this.tx(async (client) => {
+      const disabled = new Set(
+        (await this.query<{ name: string }>('jobDisabledNames', {}, client)).map((r) => r.name),
+      );
+      const jobs = params.jobs.filter((j) => !disabled.has(j.name));
+      const room = new Map<string, number>();
+      const capped = jobs
+        .filter((j) => j.concurrency !== null)
+        .sort((a, b) => a.name.localeCompare(b.name));
+      const lockedCapped: typeof capped = [];
+      for (const job of capped) {
+        const lock = await this.one<{ locked: boolean }>('jobTryLock', { job: job.name }, client);
+        if (lock?.locked) lockedCapped.push(job);
+        else room.set(job.name, 0);
+      }
+      if (lockedCapped.length > 0) {
+        const active = new Map(
+          (
+            await this.query<{ job: string; n: number }>(
+              'runCountActiveByJob',
+              { jobs: lockedCapped.map((j) => j.name) },
+              client,
+            )
+          ).map((r) => [r.job, r.n]),
+        );
+        for (const j of lockedCapped) room.set(j.name, j.concurrency! - (active.get(j.name) ?? 0));
+      }
+      const chosen: string[] = [];
+      let eligible = jobs.filter((j) => (room.get(j.name) ?? 1) > 0).map((j) => j.name);
+      const seen = new Set<string>();
+      while (chosen.length < params.limit && eligible.length > 0) {
+        const candidates = await this.query<{ id: string; job: string }>(
+          'runClaimCandidates',
+          { now, jobs: eligible, limit: params.limit - chosen.length + seen.size },
+          client,
+        );
+        let skipped = false;
+        let fresh = 0;
+        for (const candidate of candidates) {
+          if (seen.has(candidate.id)) continue;
+          seen.add(candidate.id);
+          fresh++;
+          const left = room.get(candidate.job);
+          if (left !== undefined && left <= 0) {
+            skipped = true;
+            continue;
+          }
+          if (chosen.length >= params.limit) break;
+          chosen.push(candidate.id);
+          if (left !== undefined) room.set(candidate.job, left - 1);
+        }
+        if (!skipped || fresh === 0) break;
+        eligible = eligible.filter((name) => (room.get(name) ?? 1) > 0);
+      }
+      if (chosen.length === 0) return [];
+      const claimed = await this.query<RunRow>(
+        'runClaim',
+        { ids: chosen, workerId: params.workerId, leaseUntil: now + params.leaseMs, now },
+        client,
+      );
+      const retried = claimed.filter((r) => r.attempt > 1).map((r) => r.id);
+      if (retried.length > 0) await this.query('itemClearForAttempt', { ids: retried }, client);
+      return claimed;
+    });
+    // Keep the order of the claim (priority, runAt, id).
+    return rows
+      .sort(
+        (a, b) =>
+          b.priority - a.priority ||
+          Number(a.run_at) - Number(b.run_at) ||
+          a.id.localeCompare(b.id),
+      )
+      .map((row) => runFromRow(row, []));
+  }
+
+  async runCancel(params: RunCancelParams): Promise<RunCancelResult> {
+    return this.tx(async (client) => {
+      const current = await this.one<RunRow>('runGetForUpdate', { id: params.id }, client);
+      if (!current) throw new JobdeckError('RUN_NOT_FOUND', `No run has id ${params.id}.`);
+      const action = cancelAction(current.status as RunStatus, params.mode);
+      const args = {
+        id: params.id,
+        expected: current.status,
+        mode: params.mode,
+        reason: params.reason,
+        requestedBy: params.requestedBy,
+        now: params.now.getTime(),
+      };
+      let row: RunRow | undefined = current;
+      if (action === 'cancel-now') row = await this.one<RunRow>('runCancelNow', args, client);
+      if (action === 'request') row = await this.one<RunRow>('runCancelRequest', args, client);
+      if (action === 'force') {
+        await this.query('itemCancelUnfinished', { runId: params.id }, client);
+        row = await this.one<RunRow>('runCancelForce', args, client);
+      }
+      if (!row) throw new Error(`run ${params.id} changed under its row lock`);
+      // Delivered at commit to the instance holding the run.
+      if (action === 'request' || action === 'force') {
+        await this.query('runNotifyCancel', { channel: this.cancelChannel, id: params.id }, client);
+      }
+      return { run: await this.toRun(row, client), action };
+    });
+  }
+
+  async runFinishIfAttempt(params: RunFinishParams): Promise<Run> {
+    const { ref, outcome } = params;
+    const now = params.now.getTime();
+    return this.tx(async (client) => {
+      const fence = await this.one<{ status: RunStatus }>('runFenceCheck', { ...ref }, client);
+      if (!fence) throw leaseLost(ref);
+      const target: RunStatus = outcome.status;
+      if (!canTransition(fence.status, target)) {
+        throw new JobdeckError(
+          'INVALID_TRANSITION',
+          `A ${fence.status} run cannot become ${target}.`,
+        );
+      }
+      const key = { id: ref.id, attempt: ref.attempt, workerId: ref.workerId, now };
+      let row: RunRow | undefined;
+      switch (outcome.status) {
+        case 'completed':
+        case 'partial':
+          await this.query('itemCancelUnfinished', { runId: ref.id }, client);
+          row = await this.one(
+            'runFinish',
+            { ...key, status: outcome.status, result: toJson(outcome.result), error: null },
+            client,
+          );
+          break;
+        case 'failed':
+          await this.query('itemCancelUnfinished', { runId: ref.id }, client);
+          row = await this.one(
+            'runFinish',
+            {
+              ...key,
+              status: 'failed',
+              result: toJson(outcome.result),
+              error: toJson(outcome.error),
+            },
+            client,
+          );
+          break;
+        case 'cancelled':
+          await this.query('itemCancelUnfinished', { runId: ref.id }, client);
+          row = await this.one(
+            'runFinishCancelled',
+            { ...key, result: toJson(outcome.result) },
+            client,
+          );
+          break;
+        case 'scheduled':
+          row = await this.one(
+            'runRetryLater',
+            { ...key, runAt: outcome.runAt.getTime(), error: toJson(outcome.error) },
+            client,
+          );
+          break;
+        case 'pending':
+          row = await this.one('runRelease', key, client);
+          if (row)
+            await this.query(
+              'runNotifyAvailable',
+              { channel: this.runChannel, job: row.job },
+              client,
+            );
+          break;
+      }
+      if (!row) throw leaseLost(ref);
+      return this.toRun(row, client);
+    });
+  }
+
+  async runProgressSet(params: {
+    ref: AttemptRef;
+    progress: RunProgress;
+    now: Date;
+  }): Promise<void> {
+    const changed = await this.run('runProgressSet', {
+      ...params.ref,
+      progress: JSON.stringify(params.progress),
+    });
+    if (changed === 0) throw leaseLost(params.ref);
+  }
+
+  async runListCancelRequested(params: {
+    workerId: string;
+    ids: string[];
+  }): Promise<CancelRequest[]> {
+    if (params.ids.length === 0) return [];
+    const rows = await this.query<CancelRow>('runListCancelRequested', params);
+    return rows.map((row) => ({ id: row.id, attempt: row.attempt, cancel: cancelFromRow(row)! }));
+  }
+
+  async leaseRenew(params: LeaseRenewParams): Promise<LeaseRenewal[]> {
+    if (params.runs.length === 0) return [];
+    const renewed = await this.query<CancelRow>('leaseRenew', {
+      ids: params.runs.map((r) => r.id),
+      attempts: params.runs.map((r) => r.attempt),
+      workerId: params.workerId,
+      leaseUntil: params.now.getTime() + params.leaseMs,
+    });
+    const held = new Map(renewed.map((r) => [r.id, r]));
+    const missing = params.runs.filter((r) => !held.has(r.id));
+    const lookedUp = missing.length
+      ? new Map(
+          (
+            await this.query<CancelRow & { worker_id: string | null }>('leaseLookup', {
+              ids: missing.map((r) => r.id),
+            })
+          ).map((r) => [r.id, r]),
+        )
+      : new Map<string, CancelRow & { worker_id: string | null }>();
+    return params.runs.map((run) => {
+      const row = held.get(run.id);
+      if (row && row.attempt === run.attempt)
+        return { id: run.id, attempt: run.attempt, held: true, cancel: cancelFromRow(row) };
+      const other = lookedUp.get(run.id);
+      // A force-cancelled run of this very attempt is no longer held, but its cancel must still reach the handler.
+      const sameAttempt =
+        other !== undefined && other.attempt === run.attempt && other.worker_id === params.workerId;
+      return {
+        id: run.id,
+        attempt: run.attempt,
+        held: false,
+        cancel: sameAttempt ? cancelFromRow(other) : null,
+      };
+    });
+  }
+
+  async itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void> {
+    if (params.items.length === 0) return;
+    await this.tx(async (client) => {
+      if (!(await this.one('runFenceCheck', { ...params.ref }, client)))
+        throw leaseLost(params.ref);
+      await this.query(
+        'itemUpsert',
+        {
+          runId: params.ref.id,
+          keys: params.items.map((i) => i.key),
+          statuses: params.items.map((i) => i.status),
+          errors: params.items.map((i) => toJson(i.error)),
+        },
+        client,
+      );
+    });
+  }
+
+  async logAppend(params: {
+    runId: string;
+    ref?: AttemptRef;
+    entries: LogEntry[];
+    cap: number;
+  }): Promise<StoredLogEntry[]> {
+    if (params.entries.length === 0) return [];
+    return this.tx(async (client) => {
+      const owner = await this.one<{ attempt: number; worker_id: string | null }>(
+        'logOwnerCheck',
+        { runId: params.runId },
+        client,
+      );
+      if (!owner) throw new JobdeckError('RUN_NOT_FOUND', `No run has id ${params.runId}.`);
+      if (
+        params.ref &&
+        (owner.attempt !== params.ref.attempt || owner.worker_id !== params.ref.workerId)
+      ) {
+        throw leaseLost(params.ref);
+      }
+      const { log_seq: last } = (await this.one<{ log_seq: number }>(
+        'logReserveSeq',
+        { runId: params.runId, count: params.entries.length },
+        client,
+      ))!;
+      const first = last - params.entries.length + 1;
+      const stored = params.entries.map((entry, index) => ({
+        ...entry,
+        runId: params.runId,
+        seq: first + index,
+      }));
+      await this.query(
+        'logInsert',
+        {
+          runId: params.runId,
+          seqs: stored.map((e) => e.seq),
+          levels: stored.map((e) => e.level),
+          messages: stored.map((e) => e.message),
+          datas: stored.map((e) => toJson(e.data)),
+          times: stored.map((e) => e.time.getTime()),
+        },
+        client,
+      );
+      if (last > params.cap)
+        await this.query('logTrim', { runId: params.runId, keepAfter: last - params.cap }, client);
+      return stored.slice(-params.cap);
+    });
+  }
+
+  async logList(params: {
+    runId: string;
+    afterSeq?: number;
+    limit?: number;
+  }): Promise<StoredLogEntry[]> {
+    const rows = await this.query<LogRow>('logList', {
+      runId: params.runId,
+      afterSeq: params.afterSeq ?? 0,
+      limit: params.limit ?? 1000,
+    });
+    return rows.map(logFromRow);
+  }
+
+  async runRescueExpired(params: { now: Date }): Promise<Run[]> {
+    const now = params.now.getTime();
+    return this.tx(async (client) => {
+      const rescued: RunRow[] = [];
+      for (const row of await this.query<RunRow>('runListExpiredLeases', { now }, client)) {
+        const key = { id: row.id, attempt: row.attempt, now };
+        const error = toJson(workerLost(row.worker_id));
+        let updated: RunRow | undefined;
+        if (row.status === 'cancelling') {
+          await this.query('itemCancelUnfinished', { runId: row.id }, client);
+          updated = await this.one('runRescueCancelled', key, client);
+        } else if (row.attempt < row.max_attempts) {
+          updated = await this.one('runRescueRetry', { ...key, error }, client);
+        } else {
+          await this.query('itemCancelUnfinished', { runId: row.id }, client);
+          updated = await this.one('runRescueFail', { ...key, error }, client);
+        }
+        if (updated) rescued.push(updated);
+      }
+      return this.toRuns(rescued, client);
+    });
+  }
+
+  async runExpireUnstarted(params: { now: Date }): Promise<Run[]> {
+    return this.toRuns(
+      await this.query<RunRow>('runExpireUnstarted', { now: params.now.getTime() }),
+    );
+  }
+
+  async runPromoteDue(params: { now: Date }): Promise<number> {
+    const promoted = await this.run('runPromoteDue', { now: params.now.getTime() });
+    if (promoted > 0) await this.query('runNotifyAvailable', { channel: this.runChannel, job: '' });
+    return promoted;
+  }
+
+  async runDeleteFinished(params: { now: Date; limit: number }): Promise<number> {
+    return this.run('runDeleteFinished', { now: params.now.getTime(), limit: params.limit });
+  }
+
+  async runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>> {
+    const counts: Partial<Record<RunStatus, number>> = {};
+    for (const row of await this.query<{ status: RunStatus; n: number }>('runCountUnfinished'))
+      counts[row.status] = row.n;
+    return counts;
+  }
+
+  async jobStateList(): Promise<JobState[]> {
+    return (await this.query<JobRow>('jobStateList')).map(jobStateFromRow);
+  }
+
+  async jobStateSet(params: { name: string; enabled: boolean; now: Date }): Promise<JobState> {
+    return jobStateFromRow(
+      (await this.one<JobRow>('jobStateSet', {
+        name: params.name,
+        enabled: params.enabled,
+        now: params.now.getTime(),
+      }))!,
+    );
+  }
+}
+
+type CancelRow = {
+  id: string;
+  attempt: number;
+  cancel_mode: string | null;
+  cancel_reason: string | null;
+  cancel_requested_by: string | null;
+  cancel_requested_at: number | null;
+};
+
+type JobRow = { name: string; enabled: boolean; updated_at: number };
+
+function jobStateFromRow(row: JobRow): JobState {
+  return { name: row.name, enabled: row.enabled, updatedAt: new Date(Number(row.updated_at)) };
+}
+
+function leaseLost(ref: AttemptRef): JobdeckError {
+  return new JobdeckError(
+    'LEASE_LOST',
+    `Attempt ${ref.attempt} of run ${ref.id} no longer holds the run.`,
+    { data: ref },
+  );
+}
+
+function workerLost(workerId: string | null): RunError {
+  return { code: 'WORKER_LOST', message: `Worker ${workerId ?? '?'} stopped renewing its lease.` };
+}
+
+/** The database's own refusal of a transition becomes the typed error; the rest pass through. */
+function translatePgError(err: unknown): unknown {
+  if (err instanceof JobdeckError) return err;
+  if ((err as { code?: string }).code === 'JD001') {
+    return new JobdeckError(
+      'INVALID_TRANSITION',
+      'The database refused a status change outside the transition table.',
+      { cause: err },
+    );
+  }
+  return err;
+}

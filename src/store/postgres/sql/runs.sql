@@ -1,0 +1,221 @@
+-- name: runGet
+SELECT * FROM jobdeck_runs WHERE id = @id;
+
+-- name: runFindByIdempotencyKey
+SELECT * FROM jobdeck_runs WHERE job = @job AND idempotency_key = @idempotencyKey;
+
+-- name: runLockExclusive
+-- Serialises exclusive inserts of one job across instances (released at commit).
+SELECT pg_advisory_xact_lock(hashtext('jobdeck:exclusive:' || @job));
+
+-- name: runCountBlocking
+-- A run backing off before a retry (scheduled, already tried) still counts; a future slot does not.
+SELECT count(*) AS n FROM jobdeck_runs
+WHERE job = @job
+  AND (status IN ('pending', 'running', 'cancelling') OR (status = 'scheduled' AND attempt > 0));
+
+-- name: runInsert
+INSERT INTO jobdeck_runs (
+  id, job, input, status, attempt, max_attempts, priority, run_at, created_at, created_by,
+  trigger, idempotency_key, expire_at, retention_ms, retry_of
+) VALUES (
+  @id, @job, @input::jsonb, @status, 0, @maxAttempts, @priority, @runAt, @now, @createdBy,
+  @trigger, @idempotencyKey, @expireAt, @retentionMs, @retryOf
+)
+ON CONFLICT (job, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING *;
+
+-- name: runList
+SELECT * FROM jobdeck_runs
+WHERE (@job::text IS NULL OR job = @job)
+  AND (@createdBy::text IS NULL OR created_by = @createdBy)
+  AND (@statuses::text[] IS NULL OR status = ANY (@statuses::text[]))
+  AND (@ids::text[] IS NULL OR id = ANY (@ids::text[]))
+  AND (@cursor::text IS NULL OR id < @cursor)
+ORDER BY id DESC
+LIMIT @limit;
+
+-- name: jobDisabledNames
+SELECT name FROM jobdeck_jobs WHERE NOT enabled;
+
+-- name: jobTryLock
+-- Claimers of a job with a concurrency cap take turns; one that cannot get the lock skips the job this round.
+SELECT pg_try_advisory_xact_lock(hashtext('jobdeck:claim:' || @job)) AS locked;
+
+-- name: runCountActiveByJob
+SELECT job, count(*) AS n FROM jobdeck_runs
+WHERE status IN ('running', 'cancelling') AND job = ANY (@jobs::text[])
+GROUP BY job;
+
+-- name: runClaimCandidates
+SELECT id, job FROM jobdeck_runs
+WHERE status IN ('pending', 'scheduled') AND run_at <= @now AND job = ANY (@jobs::text[])
+ORDER BY priority DESC, run_at, id
+LIMIT @limit
+FOR UPDATE SKIP LOCKED;
+
+-- name: itemClearForAttempt
+-- Items describe the current attempt; a new attempt starts its fan-out afresh.
+DELETE FROM jobdeck_run_items WHERE run_id = ANY (@ids::text[]);
+
+-- name: runClaim
+UPDATE jobdeck_runs
+SET status = 'running', attempt = attempt + 1, worker_id = @workerId,
+    lease_expires_at = @leaseUntil, started_at = @now
+WHERE id = ANY (@ids::text[]) AND status IN ('pending', 'scheduled')
+RETURNING *;
+
+-- name: runGetForUpdate
+SELECT * FROM jobdeck_runs WHERE id = @id FOR UPDATE;
+
+-- name: runCancelNow
+UPDATE jobdeck_runs
+SET status = 'cancelled', finished_at = @now, cancel_mode = @mode, cancel_reason = @reason,
+    cancel_requested_by = @requestedBy, cancel_requested_at = @now
+WHERE id = @id AND status = @expected
+RETURNING *;
+
+-- name: runCancelRequest
+UPDATE jobdeck_runs
+SET status = 'cancelling', cancel_mode = @mode, cancel_reason = @reason,
+    cancel_requested_by = @requestedBy, cancel_requested_at = @now
+WHERE id = @id AND status = @expected
+RETURNING *;
+
+-- name: runCancelForce
+UPDATE jobdeck_runs
+SET status = CASE WHEN EXISTS (
+      SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
+    ) THEN 'partial' ELSE 'cancelled' END,
+    finished_at = @now, cancel_mode = @mode, cancel_reason = @reason,
+    cancel_requested_by = @requestedBy, cancel_requested_at = @now
+WHERE id = @id AND status = @expected
+RETURNING *;
+
+-- name: runFenceCheck
+SELECT status FROM jobdeck_runs
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
+  AND status IN ('running', 'cancelling')
+FOR UPDATE;
+
+-- name: runFinish
+UPDATE jobdeck_runs
+SET status = @status, finished_at = @now, result = @result::jsonb, error = @error::jsonb
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
+  AND status IN ('running', 'cancelling')
+RETURNING *;
+
+-- name: runFinishCancelled
+UPDATE jobdeck_runs
+SET status = CASE WHEN EXISTS (
+      SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
+    ) THEN 'partial' ELSE 'cancelled' END,
+    finished_at = @now, result = @result::jsonb
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
+  AND status IN ('running', 'cancelling')
+RETURNING *;
+
+-- name: runRetryLater
+UPDATE jobdeck_runs
+SET status = 'scheduled', run_at = @runAt, last_error = @error::jsonb, worker_id = NULL,
+    lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
+RETURNING *;
+
+-- name: runRelease
+-- A release on shutdown is not the handler's fault: it does not use up a try.
+UPDATE jobdeck_runs
+SET status = 'pending', run_at = @now, worker_id = NULL, lease_expires_at = NULL,
+    max_attempts = max_attempts + 1
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
+RETURNING *;
+
+-- name: runProgressSet
+UPDATE jobdeck_runs SET progress = @progress::jsonb
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
+  AND status IN ('running', 'cancelling');
+
+-- name: runListCancelRequested
+SELECT id, attempt, cancel_mode, cancel_reason, cancel_requested_by, cancel_requested_at
+FROM jobdeck_runs
+WHERE worker_id = @workerId AND cancel_mode IS NOT NULL AND id = ANY (@ids::text[]);
+
+-- name: leaseRenew
+UPDATE jobdeck_runs AS r SET lease_expires_at = @leaseUntil
+FROM unnest(@ids::text[], @attempts::integer[]) AS held (id, attempt)
+WHERE r.id = held.id AND r.attempt = held.attempt AND r.worker_id = @workerId
+  AND r.status IN ('running', 'cancelling')
+RETURNING r.id, r.attempt, r.cancel_mode, r.cancel_reason, r.cancel_requested_by, r.cancel_requested_at;
+
+-- name: leaseLookup
+SELECT id, attempt, worker_id, status, cancel_mode, cancel_reason, cancel_requested_by,
+       cancel_requested_at
+FROM jobdeck_runs WHERE id = ANY (@ids::text[]);
+
+-- name: runListExpiredLeases
+SELECT * FROM jobdeck_runs
+WHERE status IN ('running', 'cancelling') AND lease_expires_at < @now
+ORDER BY lease_expires_at
+LIMIT 500
+FOR UPDATE SKIP LOCKED;
+
+-- name: runRescueRetry
+UPDATE jobdeck_runs
+SET status = 'scheduled', run_at = @now, last_error = @error::jsonb, worker_id = NULL,
+    lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND status = 'running' AND lease_expires_at < @now
+RETURNING *;
+
+-- name: runRescueFail
+UPDATE jobdeck_runs
+SET status = 'failed', finished_at = @now, error = @error::jsonb, worker_id = NULL,
+    lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND status = 'running' AND lease_expires_at < @now
+RETURNING *;
+
+-- name: runRescueCancelled
+UPDATE jobdeck_runs
+SET status = CASE WHEN EXISTS (
+      SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
+    ) THEN 'partial' ELSE 'cancelled' END,
+    finished_at = @now, worker_id = NULL, lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND status = 'cancelling' AND lease_expires_at < @now
+RETURNING *;
+
+-- name: runExpireUnstarted
+-- Only runs that never started: a run waiting for a retry has begun and is not expired.
+UPDATE jobdeck_runs
+SET status = 'cancelled', finished_at = @now, cancel_mode = 'force', cancel_reason = 'expired',
+    cancel_requested_by = 'system', cancel_requested_at = @now
+WHERE id IN (
+  SELECT id FROM jobdeck_runs
+  WHERE status IN ('pending', 'scheduled') AND attempt = 0 AND expire_at <= @now
+  FOR UPDATE SKIP LOCKED
+)
+RETURNING *;
+
+-- name: runPromoteDue
+UPDATE jobdeck_runs SET status = 'pending'
+WHERE id IN (
+  SELECT id FROM jobdeck_runs WHERE status = 'scheduled' AND run_at <= @now
+  FOR UPDATE SKIP LOCKED
+);
+
+-- name: runDeleteFinished
+DELETE FROM jobdeck_runs
+WHERE id IN (
+  SELECT id FROM jobdeck_runs WHERE delete_at IS NOT NULL AND delete_at <= @now
+  LIMIT @limit
+  FOR UPDATE SKIP LOCKED
+);
+
+-- name: runCountUnfinished
+SELECT status, count(*) AS n FROM jobdeck_runs
+WHERE status IN ('scheduled', 'pending', 'running', 'cancelling')
+GROUP BY status;
+
+-- name: runNotifyAvailable
+SELECT pg_notify(@channel, @job);
+
+-- name: runNotifyCancel
+SELECT pg_notify(@channel, @id);

@@ -1,0 +1,106 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Jobdeck } from '../src/jobdeck.js';
+import { defineJob } from '../src/jobs/define.js';
+import { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import { deferred } from './helpers/deck.js';
+import { pollUntil } from './helpers/poll.js';
+import { PG_URL, freshSchema, postgresReachable } from './helpers/postgres.js';
+
+const reachable = await postgresReachable();
+const admin = { name: 'root', role: 'admin' as const };
+
+let cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  cleanups = [];
+});
+
+/** Two instances on one schema: `worker` executes runs, `api` has no worker (like `serve --no-worker`). */
+async function twoInstances(jobs: ReturnType<typeof defineJob>[], notify = true) {
+  const schema = freshSchema();
+  const open = (worker: boolean) =>
+    new Jobdeck({
+      store: new PostgresStore({ connectionString: PG_URL, schema, poolSize: 4, notify }),
+      jobs,
+      worker: worker ? { pollMs: 50, cancelPollMs: 250, heartbeatMs: 500, leaseMs: 3000 } : false,
+      scheduler: false,
+    });
+  const worker = await open(true).start();
+  const api = await open(false).start();
+  cleanups.push(async () => {
+    await api.close({ graceMs: 500 });
+    await worker.close({ graceMs: 500 });
+    const dropper = new PostgresStore({ connectionString: PG_URL, schema, notify: false });
+    await dropper.dropSchema();
+    await dropper.close();
+  });
+  return { worker, api };
+}
+
+describe.skipIf(!reachable)('runtime on PostgreSQL', () => {
+  it('a run created on one instance is pushed to a worker on another, and a force cancel reaches it', async () => {
+    const started = deferred();
+    const job = defineJob({
+      name: 'long',
+      maxAttempts: 1,
+      async run(ctx) {
+        started.resolve();
+        await delay(60_000, undefined, { signal: ctx.signal });
+      },
+    });
+    const { worker, api } = await twoInstances([job]);
+    const listener = (worker.store as PostgresStore).notifications!.listener;
+    expect(await listener.waitHealthy()).toBe(true);
+    const { run } = await api.runs.create({ job: 'long', principal: admin });
+    await started.promise;
+    const { run: cancelled } = await api.cancels.cancel(run.id, { mode: 'force' }, admin);
+    expect(cancelled.status).toBe('cancelled');
+    const delivered = await pollUntil(async () =>
+      (await api.runs.logs(run.id)).find((l) => l.message === 'cancel delivered'),
+    );
+    expect(delivered.data).toEqual({ mode: 'force' });
+    const latency = delivered.time.getTime() - cancelled.cancel!.requestedAt.getTime();
+    console.log(`cancel delivery via NOTIFY (in-process instances): ${latency} ms`);
+    expect(latency).toBeGreaterThanOrEqual(0);
+  });
+
+  it('the listener reconnects after its backend is terminated and no cancel is lost', async () => {
+    const started = deferred();
+    const job = defineJob({
+      name: 'steps',
+      maxAttempts: 1,
+      async run(ctx) {
+        started.resolve();
+        for (;;) {
+          await ctx.step('wait', () => delay(50, undefined, { signal: ctx.signal }));
+        }
+      },
+    });
+    const { worker, api } = await twoInstances([job]);
+    const listener = (worker.store as PostgresStore).notifications!.listener;
+    expect(await listener.waitHealthy()).toBe(true);
+    const { run } = await api.runs.create({ job: 'steps', principal: admin });
+    await started.promise;
+    const before = listener.reconnects;
+    const pid = listener.backendPid;
+    expect(pid).not.toBeNull();
+    const killer = new pg.Client({ connectionString: PG_URL });
+    await killer.connect();
+    const { rows } = await killer.query<{ killed: boolean }>(
+      'SELECT pg_terminate_backend($1) AS killed',
+      [pid],
+    );
+    await killer.end();
+    expect(rows[0]!.killed).toBe(true);
+    await api.cancels.cancel(run.id, { mode: 'graceful' }, admin);
+    const done = await pollUntil(async () => {
+      const current = await api.runs.get(run.id);
+      return current.status === 'cancelled' ? current : undefined;
+    });
+    expect(done.cancel?.mode).toBe('graceful');
+    await pollUntil(() => listener.reconnects > before || undefined, { what: 'a reconnect' });
+    expect(await listener.waitHealthy()).toBe(true);
+  });
+});
