@@ -36,12 +36,18 @@ export const parsePort = port;
 export interface InstanceConfig {
   db: string;
   concurrency: number;
+  /** Tuning of the worker; unset means the defaults. */
+  leaseMs: number | undefined;
+  heartbeatMs: number | undefined;
+  pollMs: number | undefined;
 }
 
 export function instanceConfig(
   flags: { db?: string; concurrency?: number },
   env = process.env,
 ): InstanceConfig {
+  const optional = (name: string) =>
+    pick<number | undefined>(undefined, env[name], undefined, positiveInt(name));
   return {
     db: pick(flags.db, env.JOBDECK_DB, DEFAULT_DB, String),
     concurrency: pick(
@@ -50,6 +56,9 @@ export function instanceConfig(
       10,
       positiveInt('JOBDECK_CONCURRENCY'),
     ),
+    leaseMs: optional('JOBDECK_LEASE_MS'),
+    heartbeatMs: optional('JOBDECK_HEARTBEAT_MS'),
+    pollMs: optional('JOBDECK_POLL_MS'),
   };
 }
 

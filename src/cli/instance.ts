@@ -49,7 +49,15 @@ export async function startInstance(
       onError: (err, where) => logger.warn({ err, where }, 'store connection error'),
     }),
     jobs,
-    worker: flags.worker === false ? false : { concurrency: config.concurrency },
+    worker:
+      flags.worker === false
+        ? false
+        : {
+            concurrency: config.concurrency,
+            ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}),
+            ...(config.heartbeatMs ? { heartbeatMs: config.heartbeatMs } : {}),
+            ...(config.pollMs ? { pollMs: config.pollMs, cancelPollMs: config.pollMs } : {}),
+          },
     onError: (err, where) => logger.error({ err, where }, 'background loop error'),
     ...extra,
   });

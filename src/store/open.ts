@@ -6,8 +6,8 @@ import type { Store } from './store.js';
 export const DEFAULT_DB = './.jobdeck/jobdeck.db';
 
 /**
- * Open the store a `--db` value names: a `postgres://` URL (an optional `schema` query parameter
- * picks a schema of its own), or a SQLite file path (`sqlite:` prefix optional).
+ * Open the store a `--db` value names: a `postgres://` URL (optional query parameters: `schema`,
+ * a schema of its own; `notify=false`, no LISTEN/NOTIFY), or a SQLite file path (`sqlite:` optional).
  */
 export function openStore(
   db: string = DEFAULT_DB,
@@ -16,9 +16,13 @@ export function openStore(
   if (/^postgres(ql)?:\/\//.test(db)) {
     const url = new URL(db);
     const schema = url.searchParams.get('schema') ?? undefined;
+    // notify=false turns LISTEN/NOTIFY off (e.g. behind PgBouncer in transaction mode): everyone polls.
+    const notify = url.searchParams.get('notify') !== 'false';
     url.searchParams.delete('schema');
+    url.searchParams.delete('notify');
     return new PostgresStore({
       connectionString: url.toString(),
+      notify,
       ...(schema ? { schema } : {}),
       ...(options.onError ? { onError: options.onError } : {}),
     });
