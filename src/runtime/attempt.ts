@@ -1,8 +1,7 @@
-import { RunCancelledError, type CancelRecord } from '../core/cancellation.js';
+import { RunCancelledError, type CancelMode, type CancelRecord } from '../core/cancellation.js';
 import type { Clock } from '../core/clock.js';
-import { JobdeckError, hasErrorCode, toRunError } from '../core/errors.js';
+import { hasErrorCode, toRunError, type RunError } from '../core/errors.js';
 import {
-  normaliseProgress,
   type ItemStatus,
   type LogEntry,
   type LogLevel,
@@ -11,9 +10,10 @@ import {
   type RunProgress,
 } from '../core/run.js';
 import type { EventBus } from '../events/bus.js';
-import type { ForEachSummary, JobContext, RunLogger } from '../jobs/context.js';
+import type { JobContext } from '../jobs/context.js';
 import type { JobDefinition } from '../jobs/define.js';
 import type { AttemptRef, Store } from '../store/store.js';
+import { buildContext, type ContextPort } from './context.js';
 import type { AttemptAbort } from './outcome.js';
 
 /** How often buffered progress, items and logs are written. */
@@ -31,7 +31,7 @@ export interface AttemptDeps {
  * One try of a run on this worker: its abort controller, the cancel delivered to it, and the
  * fenced, batched writer behind `ctx`. Writes refused by the store (LEASE_LOST) stop the attempt.
  */
-export class Attempt {
+export class Attempt implements ContextPort {
   readonly ref: AttemptRef;
   readonly controller = new AbortController();
   /** The strongest cancel delivered so far. */
@@ -120,117 +120,36 @@ export class Attempt {
     return this.cleanupsRun;
   }
 
-  /** The handler's view of this attempt. */
+  /** The handler's view of this attempt (inline isolation). */
   context(input: unknown): JobContext {
-    const logAt = (level: LogLevel) => (message: string, data?: unknown) =>
-      this.log(level, message, data);
-    const log: RunLogger = {
-      debug: logAt('debug'),
-      info: logAt('info'),
-      warn: logAt('warn'),
-      error: logAt('error'),
-    };
-    const ctx: JobContext = {
-      run: {
-        id: this.run.id,
-        job: this.run.job,
-        attempt: this.run.attempt,
-        maxAttempts: this.run.maxAttempts,
-        input,
-      },
-      signal: this.signal,
-      cancelRequested: false,
-      checkpoint: () => this.checkpoint(),
-      step: async (_name, fn) => {
-        this.checkpoint();
-        return await fn(this.signal);
-      },
-      forEach: (items, fn, options) => this.forEach(items, fn, options),
-      progress: (update) => {
-        this.touch();
-        this.pendingProgress = normaliseProgress(update);
-        this.scheduleFlush();
-      },
-      log,
-      onCancel: (cleanup) => {
-        this.cleanups.push(cleanup);
-      },
-      heartbeat: () => this.touch(),
-    };
-    Object.defineProperty(ctx, 'cancelRequested', {
-      get: () => this.cancelRequested,
-      enumerable: true,
-    });
-    return ctx;
+    return buildContext(this, this.run, input);
   }
 
-  private touch(): void {
+  cancelState(): { mode: CancelMode; reason: string | null } | null {
+    return this.cancel ? { mode: this.cancel.mode, reason: this.cancel.reason } : null;
+  }
+
+  touch(): void {
     this.lastActivity = this.deps.clock.now().getTime();
   }
 
-  checkpoint(): void {
-    this.touch();
-    if (this.signal.aborted) throw this.signal.reason;
-    if (this.cancel) {
-      throw new RunCancelledError({
-        kind: 'cancel',
-        mode: this.cancel.mode,
-        reason: this.cancel.reason,
-      });
-    }
+  onCancel(cleanup: (reason: RunCancelledError) => Promise<void> | void): void {
+    this.cleanups.push(cleanup);
   }
 
-  private setItem(key: string, status: ItemStatus, error?: RunItem['error']): void {
+  progress(progress: RunProgress): void {
+    this.touch();
+    if (this.closed) return;
+    this.pendingProgress = progress;
+    this.scheduleFlush();
+  }
+
+  item(key: string, status: ItemStatus, error?: RunError): void {
+    if (this.closed) return;
     const item: RunItem = error ? { key, status, error } : { key, status };
     this.items.set(key, item);
     this.dirtyItems.set(key, item);
     this.scheduleFlush();
-  }
-
-  private async forEach<T>(
-    source: Iterable<T>,
-    fn: (item: T, info: { index: number; key: string; signal: AbortSignal }) => unknown,
-    options: { concurrency?: number; key?: (item: T, index: number) => string } = {},
-  ): Promise<ForEachSummary> {
-    const list = [...source];
-    const keys = list.map((item, index) =>
-      options.key ? options.key(item, index) : String(index),
-    );
-    if (new Set(keys).size !== keys.length) {
-      throw new JobdeckError('INVALID_INPUT', 'forEach item keys must be unique.');
-    }
-    for (const key of keys) if (!this.items.has(key)) this.setItem(key, 'pending');
-    let next = 0;
-    const lane = async () => {
-      while (next < list.length && !this.cancel && !this.signal.aborted) {
-        const index = next++;
-        const key = keys[index]!;
-        this.touch();
-        this.setItem(key, 'running');
-        try {
-          await fn(list[index]!, { index, key, signal: this.signal });
-          this.setItem(key, 'succeeded');
-        } catch (err) {
-          if (this.signal.aborted) this.setItem(key, 'cancelled');
-          else this.setItem(key, 'failed', toRunError(err));
-        }
-      }
-    };
-    const lanes = Math.max(1, Math.min(options.concurrency ?? 1, list.length));
-    await Promise.all(Array.from({ length: lanes }, lane));
-    for (const key of keys)
-      if (this.items.get(key)?.status === 'pending') this.setItem(key, 'cancelled');
-    this.checkpoint();
-    const statuses: Record<string, ItemStatus> = {};
-    const summary: ForEachSummary = { succeeded: 0, failed: 0, cancelled: 0, statuses };
-    for (const key of keys) {
-      const status = this.items.get(key)!.status;
-      statuses[key] = status;
-      if (status === 'succeeded') summary.succeeded++;
-      else if (status === 'failed') summary.failed++;
-      else if (status === 'cancelled') summary.cancelled++;
-    }
-    return summary;
   }
 
   log(level: LogLevel, message: string, data?: unknown): void {

@@ -1,0 +1,131 @@
+import { JobdeckError, toRunError, type RunError } from '../core/errors.js';
+import { RunCancelledError, type CancelMode } from '../core/cancellation.js';
+import {
+  normaliseProgress,
+  type ItemStatus,
+  type LogLevel,
+  type RunProgress,
+} from '../core/run.js';
+import type { ForEachSummary, JobContext, RunLogger } from '../jobs/context.js';
+
+/**
+ * What a handler's `ctx` needs from where it runs. The inline runtime implements it directly on
+ * the attempt; thread and process isolates implement it with messages to the parent. The `ctx`
+ * logic itself (checkpoints, steps, fan-out) lives once, in {@link buildContext}.
+ */
+export interface ContextPort {
+  readonly signal: AbortSignal;
+  /** The stop asked of this attempt so far, if any. */
+  cancelState(): { mode: CancelMode; reason: string | null } | null;
+  touch(): void;
+  log(level: LogLevel, message: string, data?: unknown): void;
+  progress(progress: RunProgress): void;
+  item(key: string, status: ItemStatus, error?: RunError): void;
+  onCancel(cleanup: (reason: RunCancelledError) => Promise<void> | void): void;
+}
+
+export interface RunInfo {
+  id: string;
+  job: string;
+  attempt: number;
+  maxAttempts: number;
+}
+
+/** The handler's `ctx`, over a port. */
+export function buildContext<Input>(
+  port: ContextPort,
+  run: RunInfo,
+  input: Input,
+): JobContext<Input> {
+  const items = new Map<string, ItemStatus>();
+  const setItem = (key: string, status: ItemStatus, error?: RunError) => {
+    items.set(key, status);
+    port.item(key, status, error);
+  };
+  const checkpoint = () => {
+    port.touch();
+    if (port.signal.aborted) throw port.signal.reason;
+    const cancel = port.cancelState();
+    if (cancel)
+      throw new RunCancelledError({ kind: 'cancel', mode: cancel.mode, reason: cancel.reason });
+  };
+  const stopping = () => port.signal.aborted || port.cancelState() !== null;
+
+  const forEach = async <T>(
+    source: Iterable<T>,
+    fn: (item: T, info: { index: number; key: string; signal: AbortSignal }) => unknown,
+    options: { concurrency?: number; key?: (item: T, index: number) => string } = {},
+  ): Promise<ForEachSummary> => {
+    const list = [...source];
+    const keys = list.map((item, index) =>
+      options.key ? options.key(item, index) : String(index),
+    );
+    if (new Set(keys).size !== keys.length)
+      throw new JobdeckError('INVALID_INPUT', 'forEach item keys must be unique.');
+    for (const key of keys) if (!items.has(key)) setItem(key, 'pending');
+    let next = 0;
+    const lane = async () => {
+      while (next < list.length && !stopping()) {
+        const index = next++;
+        const key = keys[index]!;
+        port.touch();
+        setItem(key, 'running');
+        try {
+          await fn(list[index]!, { index, key, signal: port.signal });
+          setItem(key, 'succeeded');
+        } catch (err) {
+          if (port.signal.aborted) setItem(key, 'cancelled');
+          else setItem(key, 'failed', toRunError(err));
+        }
+      }
+    };
+    const lanes = Math.max(1, Math.min(options.concurrency ?? 1, list.length));
+    await Promise.all(Array.from({ length: lanes }, lane));
+    for (const key of keys) if (items.get(key) === 'pending') setItem(key, 'cancelled');
+    checkpoint();
+    const summary: ForEachSummary = { succeeded: 0, failed: 0, cancelled: 0, statuses: {} };
+    for (const key of keys) {
+      const status = items.get(key)!;
+      summary.statuses[key] = status;
+      if (status === 'succeeded') summary.succeeded++;
+      else if (status === 'failed') summary.failed++;
+      else if (status === 'cancelled') summary.cancelled++;
+    }
+    return summary;
+  };
+
+  const logAt = (level: LogLevel) => (message: string, data?: unknown) => {
+    port.touch();
+    port.log(level, message, data);
+  };
+  const log: RunLogger = {
+    debug: logAt('debug'),
+    info: logAt('info'),
+    warn: logAt('warn'),
+    error: logAt('error'),
+  };
+
+  const ctx: JobContext<Input> = {
+    run: { ...run, input },
+    signal: port.signal,
+    cancelRequested: false,
+    checkpoint,
+    step: async (_name, fn) => {
+      checkpoint();
+      return await fn(port.signal);
+    },
+    forEach,
+    progress: (update) => {
+      port.touch();
+      port.progress(normaliseProgress(update));
+    },
+    log,
+    onCancel: (cleanup) => port.onCancel(cleanup),
+    heartbeat: () => port.touch(),
+  };
+  Object.defineProperty(ctx, 'cancelRequested', {
+    get: () => port.cancelState() !== null,
+    enumerable: true,
+  });
+  return ctx;
+}
