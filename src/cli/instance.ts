@@ -5,7 +5,7 @@ import type { JobDefinition } from '../jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../jobdeck.js';
 import { openStore } from '../store/open.js';
 import { instanceConfig, parsePositiveInt } from './config.js';
-import { loadJobsModule } from './load-jobs.js';
+import { loadJobsModule } from '../jobs/load.js';
 
 export interface InstanceFlags {
   db?: string;

@@ -38,8 +38,19 @@ export interface JobOptions<Schema extends z.ZodType, Result> {
   enabled?: boolean;
   /** Whether people may start it by hand (API, dashboard). Default true. */
   canTrigger?: boolean;
-  /** Where the handler runs. Only `inline` is available in this version. */
+  /**
+   * Where the handler runs: `inline` (this event loop; a forced stop aborts the signal), `thread`
+   * (a worker thread, terminated if it does not stop) or `process` (a child process whose group is
+   * sent SIGTERM, then SIGKILL). Default `inline`.
+   */
   isolation?: Isolation;
+  /**
+   * The module that defines (and exports) this job, as `import.meta.url`: a thread or process
+   * imports it to find the handler. Required for `thread` and `process` isolation.
+   */
+  module?: string;
+  /** Heap limit of a `thread` isolate, in MB; exceeding it fails the attempt. */
+  memoryLimitMb?: number;
   /** Log entries kept per run (the newest). Default 1000. */
   logCap?: number;
   /** How long `onCancel` cleanups (and the handler) get after a forced stop. Default 5 s. */
@@ -66,6 +77,8 @@ export interface JobDefinition<Input = unknown, Result = unknown> {
   readonly enabled: boolean;
   readonly canTrigger: boolean;
   readonly isolation: Isolation;
+  readonly module: string | null;
+  readonly memoryLimitMb: number | null;
   readonly logCap: number;
   readonly forceGraceMs: number;
   // Method syntax keeps definitions of any input assignable to JobDefinition (bivariant parameters).
@@ -101,12 +114,17 @@ export function defineJob<Schema extends z.ZodType = z.ZodUnknown, Result = unkn
     );
   }
   const isolation = options.isolation ?? 'inline';
-  if (isolation !== 'inline') {
+  if (!['inline', 'thread', 'process'].includes(isolation)) {
+    throw new JobdeckError('INVALID_INPUT', `Isolation ${String(isolation)} is not known.`, {
+      details: [{ path: ['isolation'], message: 'inline, thread or process' }],
+    });
+  }
+  if (isolation !== 'inline' && !options.module) {
     throw new JobdeckError(
       'INVALID_INPUT',
-      `Isolation ${isolation} is not available in this version.`,
+      `Job ${options.name} runs in a ${isolation} and needs module: import.meta.url.`,
       {
-        details: [{ path: ['isolation'], message: 'only "inline" is available' }],
+        details: [{ path: ['module'], message: 'required for thread and process isolation' }],
       },
     );
   }
@@ -132,6 +150,8 @@ export function defineJob<Schema extends z.ZodType = z.ZodUnknown, Result = unkn
     enabled: options.enabled ?? true,
     canTrigger: options.canTrigger ?? true,
     isolation,
+    module: options.module ?? null,
+    memoryLimitMb: options.memoryLimitMb ?? null,
     logCap: positiveInt(options.logCap, 'logCap', 1000),
     forceGraceMs: toMs(options.forceGrace ?? 5000, 'forceGrace'),
     run: (ctx: JobContext<z.output<Schema>>, input: z.output<Schema>) => options.run(ctx, input),

@@ -39,6 +39,7 @@ export class Attempt implements ContextPort {
   lastActivity: number;
   private readonly cleanups: ((reason: RunCancelledError) => Promise<void> | void)[] = [];
   private cleanupsRun: Promise<void> | null = null;
+  private cancelListeners: ((record: CancelRecord) => void)[] = [];
   private readonly items = new Map<string, RunItem>();
   private readonly dirtyItems = new Map<string, RunItem>();
   private pendingLogs: LogEntry[] = [];
@@ -91,10 +92,19 @@ export class Attempt implements ContextPort {
       requestedAt: record.requestedAt,
       at,
     });
+    for (const listener of this.cancelListeners) listener(record);
     if (record.mode === 'force') {
       this.abort(new RunCancelledError({ kind: 'cancel', mode: 'force', reason: record.reason }));
     }
     return true;
+  }
+
+  /** Be told of each cancel delivered to this attempt (isolates forward them); returns the unsubscribe. */
+  onCancelDelivered(listener: (record: CancelRecord) => void): () => void {
+    this.cancelListeners.push(listener);
+    return () => {
+      this.cancelListeners = this.cancelListeners.filter((l) => l !== listener);
+    };
   }
 
   /** Run the `onCancel` cleanups once, each shielded, all within `deadlineMs`. */

@@ -10,6 +10,14 @@ import type { JobRegistry } from '../jobs/registry.js';
 import { parseOrThrow } from '../jobs/validate.js';
 import type { Store } from '../store/store.js';
 import { Attempt } from './attempt.js';
+import {
+  InlineHost,
+  ProcessHost,
+  ThreadHost,
+  ThreadPool,
+  type HandlerHost,
+  type Settled,
+} from './isolation/hosts.js';
 import { classifyAttemptEnd } from './outcome.js';
 
 export interface WorkerOptions {
@@ -35,8 +43,6 @@ export interface WorkerOptions {
 /** How often an idle worker looks for runs while the store pushes wake-ups. */
 const PUSHED_POLL_MS = 2000;
 
-type Settled = { ok: true; value: unknown } | { ok: false; error: unknown } | { ok: 'pending' };
-
 /**
  * Claims runs and executes them: the claim loop, lease heartbeats that also carry cancels, the
  * cancel poll, and the executor that classifies each attempt's end from its abort reason.
@@ -54,6 +60,8 @@ export class Worker {
   private readonly cancelPollMs: number;
   private readonly onError: (err: unknown, where: string) => void;
   private readonly held = new Map<string, Attempt>();
+  /** Warm threads for `thread` jobs. */
+  private readonly threads = new ThreadPool();
   private readonly running = new Set<Promise<void>>();
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   private wakeUp: (() => void) | null = null;
@@ -181,6 +189,7 @@ export class Worker {
     this.timers = [];
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
+    await this.threads.close();
     await this.listening;
     await this.unlisten?.();
     this.unlisten = null;
@@ -338,15 +347,11 @@ export class Worker {
       timers.push(check);
     }
 
+    const host = this.hostFor(attempt);
     const box: { settled: Settled } = { settled: { ok: 'pending' } };
-    const handler = (async () => job.run(attempt.context(input), input))().then(
-      (value) => {
-        box.settled = { ok: true, value };
-      },
-      (error: unknown) => {
-        box.settled = { ok: false, error };
-      },
-    );
+    const handler = host.run(input).then((settled) => {
+      box.settled = settled;
+    });
     const aborted = new Promise<void>((resolve) => {
       if (attempt.signal.aborted) resolve();
       else attempt.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -354,26 +359,48 @@ export class Worker {
     await Promise.race([handler, aborted]);
     for (const timer of timers) clearTimeout(timer);
 
-    const reason = attempt.abortReason;
-    if (reason && reason.kind !== 'lease-lost') {
-      // Forced stop, timeout or shutdown: cleanups run shielded within the grace, then the handler gets what is left.
-      const started = Date.now();
-      await attempt.runCleanups(reason, job.forceGraceMs);
-      const left = Math.max(0, job.forceGraceMs - (Date.now() - started));
-      const settledInTime = await waitAll([handler], left);
-      if (!settledInTime)
-        attempt.systemLog('warn', 'handler did not settle after the stop; its writes are fenced', {
-          graceMs: job.forceGraceMs,
-        });
-    } else if (!reason && attempt.cancelRequested && box.settled.ok === false) {
-      // A graceful stop reached a checkpoint: cleanups run now that the handler has stopped.
-      const cancel = attempt.cancel!;
-      await attempt.runCleanups(
-        new RunCancelledError({ kind: 'cancel', mode: cancel.mode, reason: cancel.reason }),
-        job.forceGraceMs,
-      );
+    try {
+      const reason = attempt.abortReason;
+      if (reason) {
+        // Forced stop, timeout, shutdown or lost lease: cleanups run shielded within the grace (not
+        // for a lost lease: another attempt owns the run now), then the handler gets what is left.
+        const started = Date.now();
+        if (reason.kind !== 'lease-lost') await host.cleanups(reason, job.forceGraceMs);
+        const left = Math.max(0, job.forceGraceMs - (Date.now() - started));
+        if (!(await waitAll([handler], left))) {
+          await host.terminate();
+          attempt.systemLog(
+            'warn',
+            job.isolation === 'inline'
+              ? 'handler did not settle after the stop; its writes are fenced'
+              : `handler did not settle after the stop; its ${job.isolation} was terminated`,
+            { graceMs: job.forceGraceMs },
+          );
+        }
+      } else if (attempt.cancelRequested && box.settled.ok === false) {
+        // A graceful stop reached a checkpoint: cleanups run now that the handler has stopped.
+        const cancel = attempt.cancel!;
+        await host.cleanups(
+          new RunCancelledError({ kind: 'cancel', mode: cancel.mode, reason: cancel.reason }),
+          job.forceGraceMs,
+        );
+      }
+      await this.finish(attempt, box.settled);
+    } finally {
+      // The slot is free only once the isolate is gone or back in its pool.
+      await host.release();
     }
-    await this.finish(attempt, box.settled);
+  }
+
+  private hostFor(attempt: Attempt): HandlerHost {
+    switch (attempt.job.isolation) {
+      case 'thread':
+        return new ThreadHost(attempt, this.threads, attempt.job.concurrency ?? this.concurrency);
+      case 'process':
+        return new ProcessHost(attempt);
+      default:
+        return new InlineHost(attempt);
+    }
   }
 
   private async finish(attempt: Attempt, settled: Settled): Promise<void> {

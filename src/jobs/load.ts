@@ -1,7 +1,7 @@
-import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { JobdeckError } from '../core/errors.js';
-import type { JobDefinition } from '../jobs/define.js';
+import type { JobDefinition } from './define.js';
 
 function isJobDefinition(value: unknown): value is JobDefinition {
   return (
@@ -14,19 +14,24 @@ function isJobDefinition(value: unknown): value is JobDefinition {
 }
 
 /** The job definitions a module exports: each exported definition, or arrays of them. */
-export async function loadJobsModule(path: string): Promise<JobDefinition[]> {
-  const module = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+export function jobsFromModule(module: Record<string, unknown>): JobDefinition[] {
   const jobs: JobDefinition[] = [];
   for (const value of Object.values(module)) {
     if (isJobDefinition(value)) jobs.push(value);
     else if (Array.isArray(value)) jobs.push(...value.filter(isJobDefinition));
   }
-  const unique = [...new Map(jobs.map((job) => [job.name, job])).values()];
-  if (unique.length === 0) {
+  return [...new Map(jobs.map((job) => [job.name, job])).values()];
+}
+
+/** Import a module (a path, or a `file:` URL) and return the job definitions it exports. */
+export async function loadJobsModule(pathOrUrl: string): Promise<JobDefinition[]> {
+  const url = pathOrUrl.startsWith('file:') ? pathOrUrl : pathToFileURL(resolve(pathOrUrl)).href;
+  const jobs = jobsFromModule((await import(url)) as Record<string, unknown>);
+  if (jobs.length === 0) {
     throw new JobdeckError(
       'INVALID_INPUT',
-      `${path} exports no job definitions (made with defineJob).`,
+      `${pathOrUrl} exports no job definitions (made with defineJob).`,
     );
   }
-  return unique;
+  return jobs;
 }

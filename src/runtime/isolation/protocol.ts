@@ -1,0 +1,84 @@
+import { RunCancelledError, type AbortKind, type CancelMode } from '../../core/cancellation.js';
+import type { ItemStatus, LogLevel, RunProgress } from '../../core/run.js';
+import type { RunError } from '../../core/errors.js';
+import type { RunInfo } from '../context.js';
+
+/** Messages between a worker and a thread or process isolate. Plain JSON, so both transports carry them. */
+export type ToIsolate =
+  | {
+      type: 'start';
+      moduleUrl: string;
+      job: string;
+      run: RunInfo;
+      input: unknown;
+      cancel: { mode: CancelMode; reason: string | null } | null;
+    }
+  /** A delivered cancel: graceful sets the flag checkpoints read; force also aborts the signal. */
+  | { type: 'cancel'; mode: CancelMode; reason: string | null }
+  /** The system stops the attempt (timeout, shutdown, lost lease). */
+  | {
+      type: 'abort';
+      kind: AbortKind;
+      reason: string | null;
+      code: 'CANCELLED' | 'TIMEOUT' | 'HEARTBEAT_TIMEOUT';
+    }
+  /** Run the onCancel cleanups now. */
+  | { type: 'cleanup'; kind: AbortKind; mode: CancelMode; reason: string | null }
+  /** The attempt is over: a process exits; a thread waits for the next run. */
+  | { type: 'exit' };
+
+export type FromIsolate =
+  | { type: 'log'; level: LogLevel; message: string; data?: unknown }
+  | { type: 'progress'; progress: RunProgress }
+  | { type: 'item'; key: string; status: ItemStatus; error?: RunError }
+  | { type: 'touch' }
+  | { type: 'done'; ok: true; value: unknown }
+  | { type: 'done'; ok: false; error: SerializedError }
+  | { type: 'cleanup-done' };
+
+/** An error as it crosses the boundary: matched by `code`, rebuilt as a RunCancelledError when it was one. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  kind?: AbortKind;
+  mode?: CancelMode;
+  reason?: string | null;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) {
+    const e = err as Error & {
+      code?: unknown;
+      kind?: AbortKind;
+      mode?: CancelMode;
+      reason?: string | null;
+    };
+    return {
+      name: e.name,
+      message: e.message,
+      ...(typeof e.code === 'string' ? { code: e.code } : {}),
+      ...(e.name === 'RunCancelledError'
+        ? { kind: e.kind, mode: e.mode, reason: e.reason ?? null }
+        : {}),
+    };
+  }
+  return { name: 'Error', message: typeof err === 'string' ? err : String(err) };
+}
+
+export function deserializeError(error: SerializedError): Error {
+  if (error.name === 'RunCancelledError' && error.kind && error.mode) {
+    const code =
+      error.code === 'TIMEOUT' || error.code === 'HEARTBEAT_TIMEOUT' ? error.code : 'CANCELLED';
+    return new RunCancelledError({
+      kind: error.kind,
+      mode: error.mode,
+      reason: error.reason ?? null,
+      code,
+    });
+  }
+  return Object.assign(new Error(error.message), {
+    name: error.name,
+    ...(error.code ? { code: error.code } : {}),
+  });
+}
