@@ -4,6 +4,7 @@ export { defineJob, type JobOptions, type JobDefinition, type Isolation } from '
 export type { JobContext, RunLogger, ForEachSummary } from './jobs/context.js';
 export type { ScheduleOptions } from './jobs/schedule.js';
 export { JobRegistry } from './jobs/registry.js';
+export { defineExecJob, type ExecJobOptions } from './jobs/exec.js';
 export {
   RunService,
   type CreateRunParams,

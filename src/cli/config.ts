@@ -40,10 +40,12 @@ export interface InstanceConfig {
   leaseMs: number | undefined;
   heartbeatMs: number | undefined;
   pollMs: number | undefined;
+  /** Commands the built-in `exec` job may run; empty: no `exec` job. */
+  execAllow: string[];
 }
 
 export function instanceConfig(
-  flags: { db?: string; concurrency?: number },
+  flags: { db?: string; concurrency?: number; execAllow?: string },
   env = process.env,
 ): InstanceConfig {
   const optional = (name: string) =>
@@ -59,6 +61,10 @@ export function instanceConfig(
     leaseMs: optional('JOBDECK_LEASE_MS'),
     heartbeatMs: optional('JOBDECK_HEARTBEAT_MS'),
     pollMs: optional('JOBDECK_POLL_MS'),
+    execAllow: (flags.execAllow ?? env.JOBDECK_EXEC_ALLOW ?? '')
+      .split(',')
+      .map((command) => command.trim())
+      .filter(Boolean),
   };
 }
 

@@ -5,6 +5,7 @@ import type { JobDefinition } from '../jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../jobdeck.js';
 import { openStore } from '../store/open.js';
 import { instanceConfig, parsePositiveInt } from './config.js';
+import { defineExecJob } from '../jobs/exec.js';
 import { loadJobsModule } from '../jobs/load.js';
 
 export interface InstanceFlags {
@@ -13,6 +14,7 @@ export interface InstanceFlags {
   jobs?: string;
   demo?: boolean;
   worker?: boolean;
+  execAllow?: string;
 }
 
 /** The options every command that runs an instance shares. */
@@ -31,7 +33,11 @@ export function addInstanceOptions(command: Command): Command {
       ).argParser(parsePositiveInt('--concurrency')),
     )
     .option('--jobs <module>', 'a module whose exports are job definitions')
-    .option('--demo', 'register the demo jobs');
+    .option('--demo', 'register the demo jobs')
+    .option(
+      '--exec-allow <commands>',
+      'commands the built-in exec job may run, comma-separated (env JOBDECK_EXEC_ALLOW)',
+    );
 }
 
 /** Build a Jobdeck instance from command-line flags and the environment, started. */
@@ -44,6 +50,7 @@ export async function startInstance(
   const jobs: JobDefinition[] = [];
   if (flags.demo) jobs.push(...demoJobs);
   if (flags.jobs) jobs.push(...(await loadJobsModule(flags.jobs)));
+  if (config.execAllow.length > 0) jobs.push(defineExecJob({ allow: config.execAllow }));
   const deck = new Jobdeck({
     store: openStore(config.db, {
       onError: (err, where) => logger.warn({ err, where }, 'store connection error'),

@@ -33,6 +33,16 @@ export const ERROR_CODES = {
   ITEMS_FAILED: { status: 500, message: 'Every item of the fan-out failed.' },
   WORKER_LOST: { status: 500, message: 'The worker holding the run stopped renewing its lease.' },
   CANCELLED: { status: 409, message: 'The run was cancelled.' },
+  ISOLATE_CRASHED: { status: 500, message: 'The thread or process running the handler crashed.' },
+  ISOLATE_EXITED: {
+    status: 500,
+    message: 'The thread or process running the handler exited before it settled.',
+  },
+  ISOLATE_OUT_OF_MEMORY: {
+    status: 500,
+    message: 'The thread running the handler reached its memory limit.',
+  },
+  EXEC_EXIT: { status: 500, message: 'The command exited with a non-zero code or on a signal.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

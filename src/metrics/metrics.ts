@@ -8,6 +8,8 @@ export interface MetricsSources {
   countUnfinished: () => Promise<Partial<Record<RunStatus, number>>>;
   /** Runs executing in this instance. */
   activeHere: () => number;
+  /** Event-loop delay of this instance since the last scrape, if it runs a worker. */
+  eventLoopDelay?: () => { meanMs: number; p99Ms: number; maxMs: number };
 }
 
 /** Prometheus metrics, fed only by the event bus and two counts. */
@@ -67,6 +69,18 @@ export class MetricsRegistry {
       registers: [registry],
       collect() {
         this.set(sources.activeHere());
+      },
+    });
+    new Gauge({
+      name: 'jobdeck_event_loop_delay_seconds',
+      help: 'Event-loop delay of this instance since the last scrape (p99 and max); inline handlers that block it delay heartbeats',
+      labelNames: ['stat'],
+      registers: [registry],
+      collect() {
+        const delay = sources.eventLoopDelay?.();
+        if (!delay) return;
+        this.set({ stat: 'p99' }, delay.p99Ms / 1000);
+        this.set({ stat: 'max' }, delay.maxMs / 1000);
       },
     });
     const { bus } = sources;

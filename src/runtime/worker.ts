@@ -2,6 +2,7 @@ import { RunCancelledError, type CancelRecord } from '../core/cancellation.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { JobdeckError, hasErrorCode } from '../core/errors.js';
 import { newWorkerId } from '../core/ids.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Run } from '../core/run.js';
 import { isTerminal } from '../core/status.js';
 import type { EventBus } from '../events/bus.js';
@@ -62,6 +63,9 @@ export class Worker {
   private readonly held = new Map<string, Attempt>();
   /** Warm threads for `thread` jobs. */
   private readonly threads = new ThreadPool();
+  /** Delays of this event loop: what inline handlers cost the heartbeats. */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private lastHeartbeatTick = 0;
   private readonly running = new Set<Promise<void>>();
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   private wakeUp: (() => void) | null = null;
@@ -101,6 +105,8 @@ export class Worker {
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'running';
+    this.loopDelay.enable();
+    this.lastHeartbeatTick = Date.now();
     this.unsubscribe.push(
       this.bus.on('run.created', () => this.wake()),
       this.bus.on('run.cancelling', ({ payload }) => this.deliverFromRun(payload.run)),
@@ -190,6 +196,7 @@ export class Worker {
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
     await this.threads.close();
+    this.loopDelay.disable();
     await this.listening;
     await this.unlisten?.();
     this.unlisten = null;
@@ -244,7 +251,33 @@ export class Worker {
     });
   }
 
+  /**
+   * How late this event loop has been since the last call (then reset). CPU-bound inline handlers
+   * show here first; past the lease they cost a second attempt, so they belong in a thread or process.
+   */
+  eventLoopDelay(): { meanMs: number; p99Ms: number; maxMs: number } {
+    const h = this.loopDelay;
+    const result = {
+      meanMs: h.mean / 1e6 || 0,
+      p99Ms: h.percentile(99) / 1e6 || 0,
+      maxMs: h.max / 1e6 || 0,
+    };
+    h.reset();
+    return result;
+  }
+
   private async heartbeat(): Promise<void> {
+    const now = Date.now();
+    const gap = now - this.lastHeartbeatTick;
+    this.lastHeartbeatTick = now;
+    if (gap > this.leaseMs / 2) {
+      this.onError(
+        new Error(
+          `the event loop was blocked for ${gap} ms (lease ${this.leaseMs} ms): move CPU-bound handlers to thread or process isolation`,
+        ),
+        'event-loop',
+      );
+    }
     if (this.held.size === 0) return;
     const attempts = [...this.held.values()];
     try {
