@@ -71,13 +71,24 @@ function classify(err: unknown): {
     };
   }
   const fastifyError = err as FastifyError;
+  // INVALID_INPUT always names where the problem is, even when no single field can be blamed.
+  const invalid = (where: string, path: (string | number)[] = []) => ({
+    code: 'INVALID_INPUT' as const,
+    message: fastifyError.message,
+    details: [{ path, message: fastifyError.message, in: where }],
+  });
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { code: 'PAYLOAD_TOO_LARGE', message: ERROR_CODES.PAYLOAD_TOO_LARGE.message };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return invalid('headers', ['content-type']);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { code: 'INVALID_INPUT', message: fastifyError.message };
+      return invalid('headers', ['content-length']);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return invalid('body');
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return invalid('params');
   }
   // Malformed JSON and prototype-poisoning attempts are client errors.
   if (
@@ -91,7 +102,7 @@ function classify(err: unknown): {
       return { code: 'NOT_FOUND', message: ERROR_CODES.NOT_FOUND.message };
     if (fastifyError.statusCode === 429)
       return { code: 'RATE_LIMITED', message: ERROR_CODES.RATE_LIMITED.message };
-    return { code: 'INVALID_INPUT', message: fastifyError.message };
+    return invalid('body');
   }
   if (isStoreUnavailable(err))
     return { code: 'STORE_UNAVAILABLE', message: ERROR_CODES.STORE_UNAVAILABLE.message };

@@ -52,6 +52,12 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
     logController: new LogController({ disableRequestLogging: !options.logRequests }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     genReqId: () => randomUUID(),
+    // Job names may be 128 characters long; the router's default (100) answered longer ones 414.
+    routerOptions: { maxParamLength: 256 },
+    // Bad URLs (overlong parameters, broken percent-encoding) get the API's error body too.
+    frameworkErrors: (err, request, reply) => {
+      void sendError(reply, request, err);
+    },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
@@ -90,6 +96,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
     bus: deck.events,
     countUnfinished: () => deck.runs.countUnfinished(),
     activeHere: () => deck.worker?.activeCount ?? 0,
+    ...(deck.worker ? { eventLoopDelay: () => deck.worker!.eventLoopDelay() } : {}),
   });
   app.addHook('onClose', async () => {
     eventLog.close();

@@ -92,7 +92,8 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
       description: 'Operators may cancel their own runs, admins any. See the cancellation table.',
       tags: ['runs'],
       params: runIdParams,
-      body: cancelBody.optional(),
+      // A POST without a body arrives as null: it means the defaults (graceful, no reason).
+      body: cancelBody.nullish(),
       response: {
         200: z.object({
           run: runSchema,
