@@ -2,8 +2,11 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url).pathname;
+// The repository root from this file's own location, whatever the working folder (a URL's
+// pathname would keep %20 and the like, and is no path on Windows).
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 function newestMtime(dir) {
   let newest = 0;

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
+import { REDACTED_PATHS } from '../api/server.js';
 import { demoJobs } from '../demo/jobs.js';
 import type { JobDefinition } from '../jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../jobdeck.js';
@@ -84,4 +85,12 @@ export function stopOnSignals(deck: Jobdeck, before: () => Promise<void> = async
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/** Structured JSON logs on stderr (stdout is for what commands print), with secrets redacted. */
+export function createLogger(service: string): Logger {
+  return pino(
+    { level: process.env.JOBDECK_LOG_LEVEL ?? 'info', redact: REDACTED_PATHS, base: { service } },
+    pino.destination(2),
+  );
 }

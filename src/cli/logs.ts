@@ -20,12 +20,18 @@ export async function printLogs(
   json?: boolean,
 ): Promise<void> {
   let last = 0;
-  const printNew = async () => {
-    for (const entry of await client.logs(id, last)) {
-      last = Math.max(last, entry.seq);
-      process.stdout.write(format(entry, json) + '\n');
-    }
+  const print = (entry: LogInfo) => {
+    if (entry.seq <= last) return;
+    last = entry.seq;
+    process.stdout.write(format(entry, json) + '\n');
   };
+  // Reads over HTTP and entries from the stream take turns in one queue: a read still in flight
+  // when a streamed entry arrives would otherwise print that entry twice, or an older one after it.
+  let queue: Promise<void> = Promise.resolve();
+  const printNew = () =>
+    (queue = queue.then(async () => {
+      for (const entry of await client.logs(id, last)) print(entry);
+    }));
   await printNew();
   if (!follow || isTerminal((await client.run(id)).status)) return;
   const stop = new AbortController();
@@ -34,10 +40,7 @@ export async function printLogs(
     (event) => {
       if (event.name === 'run.log') {
         const entry = (event.data as { entry: LogInfo }).entry;
-        if (entry.seq > last) {
-          last = entry.seq;
-          process.stdout.write(format(entry, json) + '\n');
-        }
+        queue = queue.then(() => print(entry));
       } else if (event.name === 'run.finished') {
         stop.abort();
       }

@@ -45,7 +45,7 @@ export function describeRun(run: RunInfo): string {
   return `${run.id} ${run.job} ${run.status}${progress} attempt ${run.attempt}/${run.maxAttempts}${cancel}${error}`;
 }
 
-/** Exit codes of commands that wait for a run: completed 0, failed 1, cancelled 2, partial 3. */
+/** Exit codes of commands that wait for a run: completed 0, failed 1, cancelled 2, partial 3 (API errors: 4, 5). */
 export function exitCodeOf(status: string): number {
   return { completed: 0, failed: 1, cancelled: 2, partial: 3 }[status] ?? 4;
 }
@@ -64,7 +64,8 @@ export function handled<A extends unknown[]>(
           ?.details;
         for (const d of details ?? [])
           process.stderr.write(`  ${d.path.join('.')}: ${d.message}\n`);
-        process.exit(err.status === 401 || err.status === 403 ? 3 : 1);
+        // Distinct from watch's run outcomes (0–3): 4 for a refused request, 5 for a refused token or role.
+        process.exit(err.status === 401 || err.status === 403 ? 5 : 4);
       }
       throw err;
     }

@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { TokenSet } from '../api/auth.js';
-import { REDACTED_PATHS, buildApiServer } from '../api/server.js';
+import { buildApiServer } from '../api/server.js';
 import { parsePort, serverConfig } from './config.js';
 import {
   addInstanceOptions,
   startInstance,
   stopOnSignals,
   type InstanceFlags,
+  createLogger,
 } from './instance.js';
 
 interface ServeFlags extends InstanceFlags {
@@ -42,14 +42,12 @@ export function serveCommand(program: Command): void {
     else if (config.tokens) tokens = TokenSet.parse(config.tokens);
     else ({ tokens, token: generated } = TokenSet.generateAdmin());
 
-    const logger = pino({
-      level: process.env.JOBDECK_LOG_LEVEL ?? 'info',
-      redact: REDACTED_PATHS,
-      base: { service: 'jobdeck' },
-    });
+    const logger = createLogger('jobdeck');
     const deck = await startInstance(flags, logger);
     const app = await buildApiServer({ deck, tokens, logger, metricsRole: metricsRole() });
     const address = await app.listen({ port: config.port, host: config.host });
+    // Handlers first: whoever waits for the banner below may signal at once.
+    stopOnSignals(deck, () => app.close());
     const shown = address.replace('[::1]', 'localhost').replace('127.0.0.1', 'localhost');
     const lines = [
       `Jobdeck is serving ${deck.registry.list().length} jobs on ${address}${deck.worker ? '' : ' (no worker)'}`,
@@ -68,7 +66,6 @@ export function serveCommand(program: Command): void {
       );
     }
     process.stdout.write(lines.join('\n') + '\n');
-    stopOnSignals(deck, () => app.close());
   });
 }
 

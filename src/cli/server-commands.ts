@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { openStore } from '../store/open.js';
 import { instanceConfig } from './config.js';
 import {
   addInstanceOptions,
+  createLogger,
   startInstance,
   stopOnSignals,
   type InstanceFlags,
@@ -13,15 +13,13 @@ export function workerCommand(program: Command): void {
   addInstanceOptions(
     program.command('worker').description('execute runs without serving HTTP'),
   ).action(async (flags: InstanceFlags) => {
-    const logger = pino({
-      level: process.env.JOBDECK_LOG_LEVEL ?? 'info',
-      base: { service: 'jobdeck-worker' },
-    });
+    const logger = createLogger('jobdeck-worker');
     const deck = await startInstance({ ...flags, worker: true }, logger);
+    // Handlers first: whoever waits for the line below may signal at once.
+    stopOnSignals(deck);
     process.stdout.write(
       `Jobdeck worker ${deck.worker?.id} runs ${deck.registry.list().length} jobs on ${instanceConfig(flags).db}\n`,
     );
-    stopOnSignals(deck);
   });
 }
 

@@ -1,0 +1,356 @@
+/**
+ * The built command line end to end: `jobdeck serve --demo` as a child process on a temp SQLite
+ * file and a port of its own choosing, driven by the client commands as child processes
+ * configured by JOBDECK_URL and JOBDECK_TOKEN; then `migrate` and `worker`. Waits are on HTTP or
+ * on child output, always with a deadline.
+ */
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ClientEvent, JobdeckClient, LogInfo } from '../src/client/client.js';
+import { printLogs } from '../src/cli/logs.js';
+import {
+  Children,
+  cleanEnv,
+  requireBuild,
+  START_TIMEOUT,
+  type CliProcess,
+} from './helpers/cli-process.js';
+import { deferred } from './helpers/deck.js';
+import { pollUntil } from './helpers/poll.js';
+import { tempDir } from './helpers/temp.js';
+
+const OPERATOR_TOKEN = 'cli-operator-token-5f2a9c71';
+const ADMIN_TOKEN = 'cli-admin-token-8d41e7b3';
+const TOKENS_ENV = `ops:operator:${OPERATOR_TOKEN},root:admin:${ADMIN_TOKEN}`;
+const DEMO_JOBS = ['demo.batches', 'demo.cache_warming', 'demo.nodes', 'demo.steps'];
+
+const serverChildren = new Children();
+const children = new Children();
+const temp = tempDir('jobdeck-cli-test-');
+let server: CliProcess;
+let url: string;
+
+/** The client commands' environment: the server and a token (the operator's unless given). */
+function clientEnv(token: string | null = OPERATOR_TOKEN): NodeJS.ProcessEnv {
+  return cleanEnv({ JOBDECK_URL: url, ...(token === null ? {} : { JOBDECK_TOKEN: token }) });
+}
+
+function jobdeck(args: string[], token?: string | null) {
+  return children.run(args, { env: clientEnv(token) });
+}
+
+/** A run as the API answers it (read over HTTP, not through the CLI under test). */
+async function getRun(id: string): Promise<{ status: string; finishedAt: string | null }> {
+  const response = await fetch(`${url}/api/runs/${id}`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { run: { status: string; finishedAt: string | null } }).run;
+}
+
+function waitForStatus(id: string, status: string) {
+  return pollUntil(async () => (await getRun(id)).status === status, {
+    timeoutMs: START_TIMEOUT,
+    what: `run ${id} to be ${status}`,
+  });
+}
+
+async function cancelOverHttp(id: string): Promise<void> {
+  const response = await fetch(`${url}/api/runs/${id}/cancel`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ mode: 'force' }),
+  });
+  expect(response.status).toBe(200);
+}
+
+async function trigger(input: unknown): Promise<string> {
+  const result = await jobdeck([
+    'trigger',
+    'demo.steps',
+    '--input',
+    JSON.stringify(input),
+    '--json',
+  ]);
+  expect(result.exit, result.stderr).toEqual({ code: 0, signal: null });
+  const { run, created } = JSON.parse(result.stdout);
+  expect(created).toBe(true);
+  expect(run).toMatchObject({ job: 'demo.steps', input, createdBy: 'ops' });
+  return run.id as string;
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter((line) => line !== '');
+}
+
+beforeAll(async () => {
+  requireBuild();
+  server = serverChildren.start(
+    ['serve', '--demo', '--db', join(temp.dir, 'jobdeck.db'), '--port', '0', '--concurrency', '1'],
+    // The most verbose logging, so that "never prints a token" checks everything it could log.
+    { env: cleanEnv({ JOBDECK_TOKENS: TOKENS_ENV, JOBDECK_LOG_LEVEL: 'trace' }) },
+  );
+  // --port 0 lets the system pick a free port; the banner names the real one.
+  const [, address] = await server.waitForStdout(
+    /Jobdeck is serving 4 jobs on (http:\/\/127\.0\.0\.1:\d+)\n/,
+  );
+  url = address!;
+  expect(url).not.toMatch(/:0$/);
+  expect((await fetch(`${url}/healthz`)).status).toBe(200);
+}, START_TIMEOUT + 5000);
+
+afterEach(() => children.killAll());
+afterAll(() => {
+  children.killAll();
+  serverChildren.killAll();
+  temp.cleanup();
+});
+
+// The tests run in order: later ones read the runs earlier ones made.
+let completedId: string | undefined;
+let cancelledId: string | undefined;
+
+describe('jobdeck client commands against `jobdeck serve --demo`', () => {
+  it('jobs lists the four demo jobs', async () => {
+    const result = await jobdeck(['jobs']);
+    expect(result.exit, result.stderr).toEqual({ code: 0, signal: null });
+    const [header, ...rows] = lines(result.stdout);
+    expect(header).toMatch(/^NAME\s+CATEGORY\s+ENABLED\s+SCHEDULE\s+DESCRIPTION$/);
+    expect(rows.map((row) => row.split(/\s+/)[0]).sort()).toEqual(DEMO_JOBS);
+    expect(rows.find((row) => row.startsWith('demo.cache_warming'))).toMatch(/every 3600s/);
+
+    const json = await jobdeck(['jobs', '--json']);
+    expect(json.exit.code).toBe(0);
+    expect(JSON.parse(json.stdout).map((job: { name: string }) => job.name)).toEqual(
+      expect.arrayContaining(DEMO_JOBS),
+    );
+  });
+
+  it('trigger starts a run; watch and logs --follow follow it live until it completes', async () => {
+    // The server runs one run at a time: while a blocker runs, the run under test waits, so
+    // watch and logs --follow are surely there before it starts, however slow they start.
+    const blocker = await trigger({ steps: 1000, stepMs: 100 });
+    await waitForStatus(blocker, 'running');
+    const input = { steps: 3, stepMs: 200 };
+    const id = await trigger(input);
+    const watch = children.start(['watch', id], { env: clientEnv() });
+    const follow = children.start(['logs', id, '--follow'], { env: clientEnv() });
+    await watch.waitForStdout(/^pending$/m);
+    expect((await getRun(id)).status).toBe('pending');
+    await cancelOverHttp(blocker);
+
+    const watched = await watch.waitForExit();
+    const followed = await follow.waitForExit();
+    const run = await getRun(id);
+    expect(run.status).toBe('completed');
+    const finishedAt = Date.parse(run.finishedAt!);
+
+    // watch (not a TTY): one plain line per change, then the run; exit code 0 for completed.
+    expect(watched, watch.stderr).toEqual({ code: 0, signal: null });
+    const watchLines = lines(watch.stdout);
+    expect(watch.firstStdoutAt).toBeLessThan(finishedAt);
+    const changes = watchLines.slice(0, -1);
+    expect(changes.length).toBeGreaterThan(0);
+    for (const line of changes)
+      expect(line).toMatch(/^(pending|running|completed)( \d+(\.\d+)?%)?$/);
+    const percents = changes.map((line) => Number(/ ([\d.]+)%$/.exec(line)?.[1] ?? 0));
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+    expect(percents.some((percent) => percent > 0 && percent < 100)).toBe(true);
+    expect(watchLines.at(-1)).toBe(`${id} demo.steps completed 100% attempt 1/1`);
+
+    // logs --follow printed while the run was running, and ended when it finished.
+    expect(followed, follow.stderr).toEqual({ code: 0, signal: null });
+    expect(follow.firstStdoutAt).toBeLessThan(finishedAt);
+    const messages = lines(follow.stdout).map((line) => line.split(/\s+/).slice(2).join(' '));
+    expect(messages).toEqual([
+      'step 1 started',
+      'step 1 ended',
+      'step 2 started',
+      'step 2 ended',
+      'step 3 started',
+      'step 3 ended',
+    ]);
+
+    const logs = await jobdeck(['logs', id]);
+    expect(logs.exit.code).toBe(0);
+    expect(logs.stdout).toMatch(/^\S+ info {2}step 1 started$/m);
+    expect(lines(logs.stdout)).toHaveLength(6);
+
+    const shown = await jobdeck(['run', id, '--json']);
+    expect(shown.exit.code).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      id,
+      job: 'demo.steps',
+      status: 'completed',
+      input,
+      result: { steps: 3 },
+      progress: { processed: 3, total: 3, percent: 100 },
+      attempt: 1,
+      createdBy: 'ops',
+    });
+    const plain = await jobdeck(['run', id]);
+    expect(plain.stdout).toBe(`${id} demo.steps completed 100% attempt 1/1\n`);
+    completedId = id;
+  });
+
+  it('cancel --force stops a running run, and watch exits with code 2', async () => {
+    const id = await trigger({ steps: 100, stepMs: 1000 });
+    const watch = children.start(['watch', id], { env: clientEnv() });
+    await waitForStatus(id, 'running');
+    await watch.waitForStdout(/^running/m);
+
+    const cancel = await jobdeck(['cancel', id, '--force', '--reason', 'x']);
+    expect(cancel.exit, cancel.stderr).toEqual({ code: 0, signal: null });
+    expect(cancel.stdout).toMatch(new RegExp(`^force: ${id} demo.steps (cancelling|cancelled)`));
+    expect(cancel.stdout).toContain('(cancel force by ops)');
+
+    expect(await watch.waitForExit(), watch.stderr).toEqual({ code: 2, signal: null });
+    expect(lines(watch.stdout).at(-1)).toMatch(
+      new RegExp(`^${id} demo.steps cancelled .*\\(cancel force by ops\\)$`),
+    );
+
+    const shown = await jobdeck(['run', id, '--json']);
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      status: 'cancelled',
+      cancel: { mode: 'force', reason: 'x', requestedBy: 'ops' },
+    });
+    const logs = await jobdeck(['logs', id]);
+    expect(logs.stdout).toContain('step 1 started');
+    expect(logs.stdout).not.toContain('step 100 started');
+    cancelledId = id;
+  });
+
+  it('runs --json lists the runs with their statuses, and --status filters them', async () => {
+    expect(completedId).toBeDefined();
+    expect(cancelledId).toBeDefined();
+    const all = await jobdeck(['runs', '--json'], ADMIN_TOKEN);
+    expect(all.exit, all.stderr).toEqual({ code: 0, signal: null });
+    const { runs } = JSON.parse(all.stdout) as { runs: { id: string; status: string }[] };
+    const statusOf = new Map(runs.map((run) => [run.id, run.status]));
+    expect(statusOf.get(completedId!)).toBe('completed');
+    expect(statusOf.get(cancelledId!)).toBe('cancelled');
+    // Newest first.
+    expect(runs.findIndex((run) => run.id === cancelledId)).toBeLessThan(
+      runs.findIndex((run) => run.id === completedId),
+    );
+
+    const cancelled = await jobdeck(['runs', '--status', 'cancelled', '--json']);
+    const onlyCancelled = JSON.parse(cancelled.stdout).runs as { id: string; status: string }[];
+    // This one and the blocker of the watch test.
+    expect(onlyCancelled).toHaveLength(2);
+    expect(onlyCancelled.every((run) => run.status === 'cancelled')).toBe(true);
+    expect(onlyCancelled[0]!.id).toBe(cancelledId);
+
+    const table = await jobdeck(['runs', '--job', 'demo.steps']);
+    expect(lines(table.stdout)[0]).toMatch(/^ID\s+JOB\s+STATUS\s+PROGRESS\s+ATTEMPT\s+CREATED$/);
+    expect(table.stdout).toMatch(new RegExp(`^${completedId}\\s+demo.steps\\s+completed\\s`, 'm'));
+    expect(table.stdout).toMatch(new RegExp(`^${cancelledId}\\s+demo.steps\\s+cancelled\\s`, 'm'));
+  });
+
+  it('a bad or missing token exits non-zero with UNAUTHENTICATED on stderr; --token wins over JOBDECK_TOKEN', async () => {
+    for (const token of ['not-a-configured-token', null]) {
+      const result = await jobdeck(['jobs'], token);
+      expect(result.exit.code, result.stdout).not.toBe(0);
+      expect(result.exit.code).not.toBeNull();
+      expect(result.stderr).toMatch(/UNAUTHENTICATED/);
+      expect(result.stdout).toBe('');
+    }
+    const flagged = await jobdeck(
+      ['jobs', '--json', '--token', ADMIN_TOKEN],
+      'not-a-configured-token',
+    );
+    expect(flagged.exit, flagged.stderr).toEqual({ code: 0, signal: null });
+  });
+
+  it('trigger with invalid input exits non-zero with INVALID_INPUT and the field path', async () => {
+    const result = await jobdeck(['trigger', 'demo.steps', '--input', '{"steps":"three"}']);
+    expect(result.exit.code).not.toBe(0);
+    expect(result.exit.code).not.toBeNull();
+    expect(result.stderr).toMatch(/INVALID_INPUT/);
+    expect(result.stderr).toMatch(/^\s+input\.steps: /m);
+    expect(result.stdout).toBe('');
+
+    const notJson = await jobdeck(['trigger', 'demo.steps', '--input', '{steps:']);
+    expect(notJson.exit.code).not.toBe(0);
+    expect(notJson.stderr).toMatch(/--input is not valid JSON/);
+  });
+
+  it('the server stops on SIGTERM with exit code 0 and never printed a configured token', async () => {
+    expect(await server.stop('SIGTERM'), server.output()).toEqual({ code: 0, signal: null });
+    expect(server.stderr).toMatch(/SIGTERM: stopping/);
+    const output = server.output();
+    for (const token of [OPERATOR_TOKEN, ADMIN_TOKEN, TOKENS_ENV])
+      expect(output).not.toContain(token);
+  });
+});
+
+describe('jobdeck migrate and worker', () => {
+  it('migrate applies the migrations once, then is up to date', async () => {
+    const db = join(temp.dir, 'migrate', 'jobdeck.db');
+    const first = await children.run(['migrate', '--db', db], { env: cleanEnv() });
+    expect(first.exit, first.stderr).toEqual({ code: 0, signal: null });
+    expect(first.stdout).toMatch(/^applied \S+/);
+    const second = await children.run(['migrate', '--db', db], { env: cleanEnv() });
+    expect(second.exit, second.stderr).toEqual({ code: 0, signal: null });
+    expect(second.stdout).toMatch(/^up to date \(version \d+\)\n$/);
+  });
+
+  it('worker starts, and stops on SIGTERM with exit code 0', async () => {
+    const db = join(temp.dir, 'worker', 'jobdeck.db');
+    const worker = children.start(['worker', '--demo', '--db', db], { env: cleanEnv() });
+    await worker.waitForStdout(/^Jobdeck worker \S+ runs 4 jobs on .*jobdeck\.db$/m);
+    expect(await worker.stop('SIGTERM'), worker.output()).toEqual({ code: 0, signal: null });
+    expect(worker.stderr).toMatch(/SIGTERM: stopping/);
+  });
+});
+
+describe('logs --follow (in process, with a scripted client)', () => {
+  it('prints each line once and in order when a read is in flight as the stream delivers', async () => {
+    const entry = (seq: number): LogInfo => ({
+      seq,
+      level: 'info',
+      message: `line ${seq}`,
+      time: '2026-01-01T00:00:00.000Z',
+    });
+    // The read the stream's opening starts answers only after line 2 came by the stream.
+    const catchUp = deferred<LogInfo[]>();
+    const reads: number[] = [];
+    const client = {
+      logs: async (_id: string, after: number) => {
+        reads.push(after);
+        if (reads.length === 1) return [entry(1)];
+        if (reads.length === 2) return catchUp.promise;
+        return [entry(1), entry(2), entry(3)].filter((e) => e.seq > after);
+      },
+      run: async () => ({ status: 'running' }),
+      events: async (
+        _filter: unknown,
+        onEvent: (event: ClientEvent) => void,
+        options: { signal: AbortSignal; onOpen: () => void },
+      ) => {
+        options.onOpen();
+        onEvent({ id: '1', name: 'run.log', data: { entry: entry(2) } });
+        catchUp.resolve([entry(2)]);
+        await pollUntil(() => reads.length >= 2 && reads.length);
+        onEvent({ id: '2', name: 'run.log', data: { entry: entry(3) } });
+        onEvent({ id: '3', name: 'run.finished', data: {} });
+      },
+    } as unknown as JobdeckClient;
+
+    let printed = '';
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      printed += String(chunk);
+      return true;
+    });
+    try {
+      await printLogs(client, 'run-1', true);
+    } finally {
+      write.mockRestore();
+    }
+    expect(lines(printed).map((line) => line.split(/\s+/).slice(2).join(' '))).toEqual([
+      'line 1',
+      'line 2',
+      'line 3',
+    ]);
+  });
+});

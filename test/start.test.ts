@@ -1,0 +1,101 @@
+/**
+ * The quick start: `npm start` runs `node scripts/start.mjs`, which serves the demo jobs on the
+ * default SQLite file `./.jobdeck/jobdeck.db` of its working folder. Each case runs the script by
+ * its absolute path in a fresh temp folder, on a free port given by JOBDECK_PORT.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Children, cleanEnv, freePort, requireBuild, START_SCRIPT } from './helpers/cli-process.js';
+import { tempDir } from './helpers/temp.js';
+
+const DEMO_JOBS = ['demo.batches', 'demo.cache_warming', 'demo.nodes', 'demo.steps'];
+
+const children = new Children();
+const cleanups: (() => void)[] = [];
+
+beforeAll(() => requireBuild());
+afterEach(() => {
+  children.killAll();
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+/** Start the quick start in a fresh temp folder with `env` (and no other JOBDECK_* variable). */
+async function quickStart(env: Record<string, string>) {
+  const { dir, cleanup } = tempDir('jobdeck-start-test-');
+  cleanups.push(cleanup);
+  const child = children.start([], { script: START_SCRIPT, cwd: dir, env: cleanEnv(env) });
+  const [, url] = await child.waitForStdout(/Jobdeck is serving 4 jobs on (http:\/\/\S+)\n/);
+  return { dir, child, url: url! };
+}
+
+/** The answers these tests read: health, a jobs listing, or an error. */
+interface Answer {
+  status?: string;
+  store?: string;
+  jobs?: { name: string }[];
+  error?: string;
+}
+
+async function get(url: string, token?: string): Promise<{ status: number; body: Answer }> {
+  const response = await fetch(url, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  return { status: response.status, body: (await response.json()) as Answer };
+}
+
+describe('the quick start (npm start)', () => {
+  it('with no tokens configured: prints one generated admin token that works, and uses ./.jobdeck/jobdeck.db', async () => {
+    const port = await freePort();
+    const { dir, child, url } = await quickStart({ JOBDECK_PORT: String(port) });
+    expect(url).toBe(`http://127.0.0.1:${port}`);
+    const [, token] = await child.waitForStdout(
+      /for this start only\. It is shown once and never logged:\n\n {2}(\S+)\n/,
+    );
+
+    expect(await get(`${url}/healthz`)).toMatchObject({
+      status: 200,
+      body: { status: 'ok', store: 'ok' },
+    });
+    const anonymous = await get(`${url}/api/jobs`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error).toBe('UNAUTHENTICATED');
+    expect((await get(`${url}/api/jobs`, 'not-the-generated-token')).status).toBe(401);
+
+    const jobs = await get(`${url}/api/jobs`, token);
+    expect(jobs.status).toBe(200);
+    expect(jobs.body.jobs!.map((job) => job.name).sort()).toEqual(DEMO_JOBS);
+
+    expect(existsSync(join(dir, '.jobdeck', 'jobdeck.db'))).toBe(true);
+
+    expect(await child.stop('SIGTERM'), child.output()).toEqual({ code: 0, signal: null });
+    // Shown once, and in no log line.
+    expect(child.output().split(token!)).toHaveLength(2);
+  });
+
+  it('with JOBDECK_TOKENS: generates no token, takes the configured ones, and JOBDECK_PORT picks the port', async () => {
+    const adminToken = 'start-admin-token-3c9e51aa';
+    const viewerToken = 'start-viewer-token-72b0d4ee';
+    const tokensEnv = `boss:admin:${adminToken},eve:viewer:${viewerToken}`;
+    const port = await freePort();
+    const { dir, child, url } = await quickStart({
+      JOBDECK_PORT: String(port),
+      JOBDECK_TOKENS: tokensEnv,
+    });
+    expect(url).toBe(`http://127.0.0.1:${port}`);
+
+    for (const token of [adminToken, viewerToken]) {
+      const jobs = await get(`${url}/api/jobs`, token);
+      expect(jobs.status).toBe(200);
+      expect(jobs.body.jobs!.map((job) => job.name).sort()).toEqual(DEMO_JOBS);
+    }
+    expect((await get(`${url}/api/jobs`)).status).toBe(401);
+    expect(existsSync(join(dir, '.jobdeck', 'jobdeck.db'))).toBe(true);
+
+    expect(await child.stop('SIGTERM'), child.output()).toEqual({ code: 0, signal: null });
+    const output = child.output();
+    expect(output).not.toMatch(/No tokens are configured/);
+    expect(output).not.toMatch(/JOBDECK_TOKEN=/);
+    for (const secret of [adminToken, viewerToken, tokensEnv]) expect(output).not.toContain(secret);
+  });
+});
