@@ -19,6 +19,7 @@ import {
   type HandlerHost,
   type Settled,
 } from './isolation/hosts.js';
+import { CompletionBatcher } from './completions.js';
 import { classifyAttemptEnd } from './outcome.js';
 
 export interface WorkerOptions {
@@ -61,6 +62,7 @@ export class Worker {
   private readonly cancelPollMs: number;
   private readonly onError: (err: unknown, where: string) => void;
   private readonly held = new Map<string, Attempt>();
+  private readonly completions: CompletionBatcher;
   /** Warm threads for `thread` jobs. */
   private readonly threads = new ThreadPool();
   /** Delays of this event loop: what inline handlers cost the heartbeats. */
@@ -88,6 +90,7 @@ export class Worker {
     this.pollMs = options.pollMs ?? 250;
     this.cancelPollMs = options.cancelPollMs ?? 250;
     this.onError = options.onError ?? (() => {});
+    this.completions = new CompletionBatcher(this.store, this.clock);
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new JobdeckError('INVALID_INPUT', 'concurrency must be a positive integer');
     }
@@ -229,6 +232,8 @@ export class Worker {
       // A full batch may mean more is waiting; otherwise sleep until woken or the next poll.
       if (free > 0 && claimed === free) continue;
       await this.sleep();
+      // Runs that end in the same turn free their slots together: claim for all of them at once.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
@@ -450,6 +455,12 @@ export class Worker {
     });
     // Nothing to write: the store already holds the outcome (forced cancel) or another attempt owns the run.
     if (outcome === null) return;
+    if (outcome.status === 'completed' && attempt.itemList().length === 0) {
+      // The common case goes in a batch with the other completions of this turn.
+      const stored = await this.completions.complete(attempt.ref, outcome.result);
+      if (stored) this.bus.emit('run.finished', { run: stored });
+      return;
+    }
     try {
       const stored = await this.store.runFinishIfAttempt({
         ref: attempt.ref,

@@ -43,6 +43,15 @@ export interface Store {
   runCancel(params: RunCancelParams): Promise<RunCancelResult>;
   /** End an attempt (fenced): finish, back off for a retry, or release it on shutdown. */
   runFinishIfAttempt(params: RunFinishParams): Promise<Run>;
+  /**
+   * Complete many attempts at once (the fast path of runs without items): each run that its
+   * attempt still holds becomes `completed` with its result; the answer is the stored run, or
+   * null for an attempt that lost its run (fenced), in the order asked.
+   */
+  runCompleteMany(params: {
+    now: Date;
+    runs: { ref: AttemptRef; result: unknown }[];
+  }): Promise<(Run | null)[]>;
   /** Set progress (fenced; refused once the run is no longer running or cancelling). */
   runProgressSet(params: { ref: AttemptRef; progress: RunProgress; now: Date }): Promise<void>;
   /** Runs held by this worker that someone asked to stop: the polling path of cancel delivery. */
@@ -104,6 +113,8 @@ export interface StoreNotifications {
   }): Promise<() => Promise<void>>;
   /** True while notifications are known to arrive; the runtime polls more often otherwise. */
   readonly healthy: boolean;
+  /** False while nobody in this instance listens (an API-only instance): nothing to be healthy. */
+  readonly listening?: boolean;
 }
 
 export interface MigrationReport {

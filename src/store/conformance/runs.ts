@@ -81,6 +81,52 @@ export function describeRuns(ctx: ConformanceContext): void {
       expect(await store().runGet({ id: insertParams().id })).toBeNull();
     });
 
+    it('runCompleteMany completes the runs their attempts hold, in order, and answers null for fenced ones', async () => {
+      const a = await startRun(store());
+      const b = await startRun(store());
+      const c = await startRun(store());
+      const d = await startRun(store());
+      // c was force-cancelled, d is being cancelled gracefully (it may still complete).
+      await store().runCancel({
+        id: c.id,
+        mode: 'force',
+        reason: null,
+        requestedBy: 'alice',
+        now: at(1),
+      });
+      await store().runCancel({
+        id: d.id,
+        mode: 'graceful',
+        reason: null,
+        requestedBy: 'alice',
+        now: at(1),
+      });
+      const stale = { ...refOf(b), workerId: 'worker-other' };
+      const results = await store().runCompleteMany({
+        now: at(10),
+        runs: [
+          { ref: refOf(a), result: { n: 1 } },
+          { ref: stale, result: { n: 2 } },
+          { ref: refOf(c), result: { n: 3 } },
+          { ref: refOf(d), result: 'ok' },
+        ],
+      });
+      expect(results.map((r) => r && { id: r.id, status: r.status, result: r.result })).toEqual([
+        { id: a.id, status: 'completed', result: { n: 1 } },
+        null,
+        null,
+        { id: d.id, status: 'completed', result: 'ok' },
+      ]);
+      expect(await getRun(store(), a.id)).toMatchObject({
+        status: 'completed',
+        finishedAt: at(10),
+        error: null,
+      });
+      expect((await getRun(store(), b.id)).status).toBe('running');
+      expect((await getRun(store(), c.id)).status).toBe('cancelled');
+      expect(await store().runCompleteMany({ now: at(11), runs: [] })).toEqual([]);
+    });
+
     it('create, claim and finish completed: result and finishedAt stored', async () => {
       const inserted = await insertRun(store());
       const [claimed] = await store().runClaim({

@@ -42,6 +42,11 @@ export class PgListener {
     return client?.processID ?? null;
   }
 
+  /** Whether anyone subscribed (an instance without a worker never does). */
+  get listening(): boolean {
+    return this.handlers.size > 0;
+  }
+
   constructor(private readonly options: PgListenerOptions) {}
 
   async subscribe(handlers: ListenerHandlers): Promise<() => Promise<void>> {

@@ -127,6 +127,9 @@ export class PostgresStore implements Store {
         get healthy() {
           return listener.healthy;
         },
+        get listening() {
+          return listener.listening;
+        },
       };
     }
   }
@@ -307,14 +310,17 @@ export class PostgresStore implements Store {
         if (counted!.n > 0)
           throw new JobdeckError('ALREADY_RUNNING', `Job ${params.job} already has an active run.`);
       }
-      const row = await this.one<RunRow>('runInsert', values, on);
+      const due = values.status === 'pending';
+      const row = await this.one<RunRow>(
+        due ? 'runInsertNotify' : 'runInsert',
+        { ...values, channel: this.runChannel },
+        on,
+      );
       if (!row) {
         // Another insert with the same key won the race: return its run.
         const existing = await this.one<RunRow>('runFindByIdempotencyKey', values, on);
         return { run: await this.toRun(existing!, on), created: false };
       }
-      if (values.status === 'pending')
-        await this.query('runNotifyAvailable', { channel: this.runChannel, job: params.job }, on);
       return { run: runFromRow(row, []), created: true };
     };
     return params.exclusive ? this.tx(insert) : insert(this.pool);
@@ -342,6 +348,19 @@ export class PostgresStore implements Store {
   async runClaim(params: RunClaimParams): Promise<Run[]> {
     if (params.limit <= 0 || params.jobs.length === 0) return [];
     const now = params.now.getTime();
+    if (params.jobs.every((j) => j.concurrency === null)) {
+      // No caps to count: one statement selects, locks and takes the runs.
+      const claimed = await this.query<RunRow>('runClaimSimple', {
+        workerId: params.workerId,
+        leaseUntil: now + params.leaseMs,
+        now,
+        jobs: params.jobs.map((j) => j.name),
+        limit: params.limit,
+      });
+      const retried = claimed.filter((r) => r.attempt > 1).map((r) => r.id);
+      if (retried.length > 0) await this.query('itemClearForAttempt', { ids: retried });
+      return sortClaimed(claimed);
+    }
     const rows = await this.tx(async (client) => {
       const disabled = new Set(
         (await this.query<{ name: string }>('jobDisabledNames', {}, client)).map((r) => r.name),
@@ -406,15 +425,7 @@ export class PostgresStore implements Store {
       if (retried.length > 0) await this.query('itemClearForAttempt', { ids: retried }, client);
       return claimed;
     });
-    // Keep the order of the claim (priority, runAt, id).
-    return rows
-      .sort(
-        (a, b) =>
-          b.priority - a.priority ||
-          Number(a.run_at) - Number(b.run_at) ||
-          a.id.localeCompare(b.id),
-      )
-      .map((row) => runFromRow(row, []));
+    return sortClaimed(rows);
   }
 
   async runCancel(params: RunCancelParams): Promise<RunCancelResult> {
@@ -511,6 +522,25 @@ export class PostgresStore implements Store {
       }
       if (!row) throw leaseLost(ref);
       return this.toRun(row, client);
+    });
+  }
+
+  async runCompleteMany(params: {
+    now: Date;
+    runs: { ref: AttemptRef; result: unknown }[];
+  }): Promise<(Run | null)[]> {
+    if (params.runs.length === 0) return [];
+    const rows = await this.query<RunRow>('runCompleteMany', {
+      now: params.now.getTime(),
+      ids: params.runs.map((r) => r.ref.id),
+      attempts: params.runs.map((r) => r.ref.attempt),
+      workers: params.runs.map((r) => r.ref.workerId),
+      results: params.runs.map((r) => toJson(r.result)),
+    });
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return params.runs.map(({ ref }) => {
+      const row = byId.get(ref.id);
+      return row ? runFromRow(row, []) : null;
     });
   }
 
@@ -722,6 +752,16 @@ type CancelRow = {
 };
 
 type JobRow = { name: string; enabled: boolean; updated_at: number };
+
+/** Claimed runs in the order of the claim: priority, runAt, id. */
+function sortClaimed(rows: RunRow[]): Run[] {
+  return rows
+    .sort(
+      (a, b) =>
+        b.priority - a.priority || Number(a.run_at) - Number(b.run_at) || a.id.localeCompare(b.id),
+    )
+    .map((row) => runFromRow(row, []));
+}
 
 function jobStateFromRow(row: JobRow): JobState {
   return { name: row.name, enabled: row.enabled, updatedAt: new Date(Number(row.updated_at)) };

@@ -337,6 +337,20 @@ export class SqliteStore implements Store {
     });
   }
 
+  async runCompleteMany(params: {
+    now: Date;
+    runs: { ref: AttemptRef; result: unknown }[];
+  }): Promise<(Run | null)[]> {
+    if (params.runs.length === 0) return [];
+    const now = params.now.getTime();
+    return this.write(() =>
+      params.runs.map(({ ref, result }) => {
+        const row = this.get<RunRow>('runComplete', { ...ref, now, result: toJson(result) });
+        return row ? runFromRow(row, []) : null;
+      }),
+    );
+  }
+
   /** The status of the run if `ref` still holds it; LEASE_LOST otherwise. */
   private fenced(ref: AttemptRef): RunStatus {
     const row = this.get<{ status: RunStatus }>('runFenceCheck', { ...ref });

@@ -219,3 +219,43 @@ SELECT pg_notify(@channel, @job);
 
 -- name: runNotifyCancel
 SELECT pg_notify(@channel, @id);
+
+-- name: runCompleteMany
+UPDATE jobdeck_runs AS r
+SET status = 'completed', finished_at = @now, result = done.result::jsonb, error = NULL
+FROM unnest(@ids::text[], @attempts::integer[], @workers::text[], @results::text[])
+  AS done (id, attempt, worker_id, result)
+WHERE r.id = done.id AND r.attempt = done.attempt AND r.worker_id = done.worker_id
+  AND r.status IN ('running', 'cancelling')
+RETURNING r.*;
+
+-- name: runClaimSimple
+-- One statement for a worker whose jobs have no concurrency cap: select, lock and take.
+UPDATE jobdeck_runs AS r
+SET status = 'running', attempt = r.attempt + 1, worker_id = @workerId,
+    lease_expires_at = @leaseUntil, started_at = @now
+FROM (
+  SELECT id FROM jobdeck_runs
+  WHERE status IN ('pending', 'scheduled') AND run_at <= @now AND job = ANY (@jobs::text[])
+    AND NOT EXISTS (SELECT 1 FROM jobdeck_jobs j WHERE j.name = jobdeck_runs.job AND NOT j.enabled)
+  ORDER BY priority DESC, run_at, id
+  LIMIT @limit
+  FOR UPDATE SKIP LOCKED
+) AS picked
+WHERE r.id = picked.id
+RETURNING r.*;
+
+-- name: runInsertNotify
+-- Insert a due run and wake the workers in one round trip.
+WITH inserted AS (
+  INSERT INTO jobdeck_runs (
+    id, job, input, status, attempt, max_attempts, priority, run_at, created_at, created_by,
+    trigger, idempotency_key, expire_at, retention_ms, retry_of
+  ) VALUES (
+    @id, @job, @input::jsonb, @status, 0, @maxAttempts, @priority, @runAt, @now, @createdBy,
+    @trigger, @idempotencyKey, @expireAt, @retentionMs, @retryOf
+  )
+  ON CONFLICT (job, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  RETURNING *
+)
+SELECT inserted.*, pg_notify(@channel, inserted.job) AS notified FROM inserted;

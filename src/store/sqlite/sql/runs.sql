@@ -188,3 +188,10 @@ WHERE id IN (
 SELECT status, count(*) AS n FROM jobdeck_runs
 WHERE status IN ('scheduled', 'pending', 'running', 'cancelling')
 GROUP BY status;
+
+-- name: runComplete
+UPDATE jobdeck_runs
+SET status = 'completed', finished_at = @now, result = @result, error = NULL
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
+  AND status IN ('running', 'cancelling')
+RETURNING *;
