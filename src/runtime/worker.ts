@@ -140,8 +140,11 @@ export class Worker {
         runAvailable: (job) => {
           if (job === '' || this.registry.get(job)) this.wake();
         },
-        cancelRequested: (runId) => {
-          if (this.held.has(runId)) void this.pollCancels([runId]);
+        cancelRequested: (runId, request) => {
+          if (!this.held.has(runId)) return;
+          // The notification carries the request: deliver now; else read it.
+          if (request) this.deliverCancel(request.id, request.attempt, request.cancel);
+          else void this.pollCancels([runId]);
         },
       })
       .then((off) => {

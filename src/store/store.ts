@@ -105,11 +105,12 @@ export interface StoreCapabilities {
 export interface StoreNotifications {
   /**
    * Listen for wake-ups (a run can be claimed; `job` may be empty when unknown) and cancels
-   * (the id of a run asked to stop); returns the unsubscribe.
+   * (the id of a run asked to stop, with the request when the notification carried it); returns
+   * the unsubscribe.
    */
   listen(handlers: {
     runAvailable?: (job: string) => void;
-    cancelRequested?: (runId: string) => void;
+    cancelRequested?: (runId: string, request: CancelRequest | null) => void;
   }): Promise<() => Promise<void>>;
   /** True while notifications are known to arrive; the runtime polls more often otherwise. */
   readonly healthy: boolean;

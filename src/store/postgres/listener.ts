@@ -1,9 +1,11 @@
 import pg from 'pg';
+import type { CancelMode } from '../../core/cancellation.js';
+import type { CancelRequest } from '../store.js';
 import { randomUUID } from 'node:crypto';
 
 export interface ListenerHandlers {
   runAvailable?: (job: string) => void;
-  cancelRequested?: (runId: string) => void;
+  cancelRequested?: (runId: string, request: CancelRequest | null) => void;
 }
 
 export interface PgListenerOptions {
@@ -144,7 +146,8 @@ export class PgListener {
       }
       for (const h of this.handlers) h.runAvailable?.(payload);
     } else if (message.channel === this.options.cancelChannel) {
-      for (const h of this.handlers) h.cancelRequested?.(payload);
+      const request = parseCancelPayload(payload);
+      for (const h of this.handlers) h.cancelRequested?.(request?.id ?? payload, request);
     }
   }
 
@@ -189,5 +192,43 @@ export class PgListener {
       client.on('error', () => {});
       await client.end().catch(() => {});
     }
+  }
+}
+
+/** The payload of a cancel notification: the request itself, so delivery needs no query. */
+export function cancelPayload(request: CancelRequest): string {
+  return JSON.stringify({
+    id: request.id,
+    attempt: request.attempt,
+    mode: request.cancel.mode,
+    reason: request.cancel.reason,
+    requestedBy: request.cancel.requestedBy,
+    requestedAt: request.cancel.requestedAt.getTime(),
+  });
+}
+
+function parseCancelPayload(payload: string): CancelRequest | null {
+  try {
+    const p = JSON.parse(payload) as {
+      id: string;
+      attempt: number;
+      mode: CancelMode;
+      reason: string | null;
+      requestedBy: string;
+      requestedAt: number;
+    };
+    if (typeof p.id !== 'string' || typeof p.attempt !== 'number') return null;
+    return {
+      id: p.id,
+      attempt: p.attempt,
+      cancel: {
+        mode: p.mode,
+        reason: p.reason,
+        requestedBy: p.requestedBy,
+        requestedAt: new Date(p.requestedAt),
+      },
+    };
+  } catch {
+    return null;
   }
 }

@@ -33,7 +33,7 @@ import type {
   StoreCapabilities,
   StoreNotifications,
 } from '../store.js';
-import { PgListener } from './listener.js';
+import { PgListener, cancelPayload } from './listener.js';
 
 const SQL_DIR = fileURLToPath(new URL('./sql/', import.meta.url));
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -451,7 +451,11 @@ export class PostgresStore implements Store {
       if (!row) throw new Error(`run ${params.id} changed under its row lock`);
       // Delivered at commit to the instance holding the run.
       if (action === 'request' || action === 'force') {
-        await this.query('runNotifyCancel', { channel: this.cancelChannel, id: params.id }, client);
+        const cancel = cancelFromRow(row);
+        const payload = cancel
+          ? cancelPayload({ id: row.id, attempt: row.attempt, cancel })
+          : row.id;
+        await this.query('runNotifyCancel', { channel: this.cancelChannel, payload }, client);
       }
       return { run: await this.toRun(row, client), action };
     });

@@ -218,7 +218,7 @@ GROUP BY status;
 SELECT pg_notify(@channel, @job);
 
 -- name: runNotifyCancel
-SELECT pg_notify(@channel, @id);
+SELECT pg_notify(@channel, @payload);
 
 -- name: runCompleteMany
 UPDATE jobdeck_runs AS r
