@@ -1,0 +1,81 @@
+jobdeck_jobs.name text not null
+jobdeck_jobs.enabled boolean not null
+jobdeck_jobs.updated_at bigint not null
+jobdeck_migrations.version integer not null
+jobdeck_migrations.name text not null
+jobdeck_migrations.applied_at timestamp with time zone not null default now()
+jobdeck_run_items.run_id text not null
+jobdeck_run_items.key text not null
+jobdeck_run_items.position integer not null
+jobdeck_run_items.status text not null
+jobdeck_run_items.error jsonb
+jobdeck_run_logs.run_id text not null
+jobdeck_run_logs.seq integer not null
+jobdeck_run_logs.level text not null
+jobdeck_run_logs.message text not null
+jobdeck_run_logs.data jsonb
+jobdeck_run_logs.time bigint not null
+jobdeck_runs.id text not null
+jobdeck_runs.job text not null
+jobdeck_runs.input jsonb not null
+jobdeck_runs.status text not null
+jobdeck_runs.progress jsonb
+jobdeck_runs.result jsonb
+jobdeck_runs.error jsonb
+jobdeck_runs.last_error jsonb
+jobdeck_runs.attempt integer not null default 0
+jobdeck_runs.max_attempts integer not null
+jobdeck_runs.priority integer not null default 0
+jobdeck_runs.run_at bigint not null
+jobdeck_runs.created_at bigint not null
+jobdeck_runs.started_at bigint
+jobdeck_runs.finished_at bigint
+jobdeck_runs.created_by text not null
+jobdeck_runs.trigger text not null
+jobdeck_runs.idempotency_key text
+jobdeck_runs.worker_id text
+jobdeck_runs.lease_expires_at bigint
+jobdeck_runs.cancel_mode text
+jobdeck_runs.cancel_reason text
+jobdeck_runs.cancel_requested_by text
+jobdeck_runs.cancel_requested_at bigint
+jobdeck_runs.expire_at bigint
+jobdeck_runs.retention_ms bigint not null
+jobdeck_runs.retry_of text
+jobdeck_runs.log_seq integer not null default 0
+jobdeck_runs.delete_at bigint generated (finished_at + retention_ms)
+
+CREATE UNIQUE INDEX jobdeck_jobs_pkey ON jobdeck_jobs USING btree (name)
+CREATE UNIQUE INDEX jobdeck_migrations_pkey ON jobdeck_migrations USING btree (version)
+CREATE UNIQUE INDEX jobdeck_run_items_pkey ON jobdeck_run_items USING btree (run_id, key)
+CREATE UNIQUE INDEX jobdeck_run_logs_pkey ON jobdeck_run_logs USING btree (run_id, seq)
+CREATE INDEX jobdeck_runs_delete_at ON jobdeck_runs USING btree (delete_at) WHERE (delete_at IS NOT NULL)
+CREATE INDEX jobdeck_runs_expire ON jobdeck_runs USING btree (expire_at) WHERE ((expire_at IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'scheduled'::text])))
+CREATE INDEX jobdeck_runs_held ON jobdeck_runs USING btree (worker_id, lease_expires_at) WHERE (status = ANY (ARRAY['running'::text, 'cancelling'::text]))
+CREATE UNIQUE INDEX jobdeck_runs_idempotency ON jobdeck_runs USING btree (job, idempotency_key) WHERE (idempotency_key IS NOT NULL)
+CREATE INDEX jobdeck_runs_job ON jobdeck_runs USING btree (job, id)
+CREATE INDEX jobdeck_runs_lease ON jobdeck_runs USING btree (lease_expires_at) WHERE (status = ANY (ARRAY['running'::text, 'cancelling'::text]))
+CREATE UNIQUE INDEX jobdeck_runs_pkey ON jobdeck_runs USING btree (id)
+CREATE INDEX jobdeck_runs_status ON jobdeck_runs USING btree (status, id)
+CREATE INDEX jobdeck_runs_waiting ON jobdeck_runs USING btree (priority DESC, run_at, id) WHERE (status = ANY (ARRAY['pending'::text, 'scheduled'::text]))
+
+jobdeck_jobs PRIMARY KEY (name)
+jobdeck_migrations PRIMARY KEY (version)
+jobdeck_run_items CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text])))
+jobdeck_run_items FOREIGN KEY (run_id) REFERENCES jobdeck_runs(id) ON DELETE CASCADE
+jobdeck_run_items PRIMARY KEY (run_id, key)
+jobdeck_run_logs CHECK ((level = ANY (ARRAY['debug'::text, 'info'::text, 'warn'::text, 'error'::text])))
+jobdeck_run_logs FOREIGN KEY (run_id) REFERENCES jobdeck_runs(id) ON DELETE CASCADE
+jobdeck_run_logs PRIMARY KEY (run_id, seq)
+jobdeck_runs CHECK (((status <> 'cancelling'::text) OR (cancel_mode IS NOT NULL)))
+jobdeck_runs CHECK (((status <> ALL (ARRAY['running'::text, 'cancelling'::text])) OR ((worker_id IS NOT NULL) AND (lease_expires_at IS NOT NULL))))
+jobdeck_runs CHECK (((status = ANY (ARRAY['completed'::text, 'partial'::text, 'failed'::text, 'cancelled'::text])) = (finished_at IS NOT NULL)))
+jobdeck_runs CHECK ((attempt >= 0))
+jobdeck_runs CHECK ((cancel_mode = ANY (ARRAY['graceful'::text, 'force'::text])))
+jobdeck_runs CHECK ((max_attempts >= 1))
+jobdeck_runs CHECK ((retention_ms >= 0))
+jobdeck_runs CHECK ((status = ANY (ARRAY['scheduled'::text, 'pending'::text, 'running'::text, 'cancelling'::text, 'completed'::text, 'partial'::text, 'failed'::text, 'cancelled'::text])))
+jobdeck_runs CHECK ((trigger = ANY (ARRAY['api'::text, 'schedule'::text, 'retry'::text, 'manual'::text])))
+jobdeck_runs PRIMARY KEY (id)
+
+jobdeck_runs jobdeck_runs_transition BEFORE UPDATE

@@ -1,0 +1,119 @@
+-- index jobdeck_runs_delete_at
+CREATE INDEX jobdeck_runs_delete_at ON jobdeck_runs (delete_at) WHERE delete_at IS NOT NULL;
+
+-- index jobdeck_runs_expire
+CREATE INDEX jobdeck_runs_expire ON jobdeck_runs (expire_at) WHERE expire_at IS NOT NULL AND status IN ('pending', 'scheduled');
+
+-- index jobdeck_runs_held
+CREATE INDEX jobdeck_runs_held ON jobdeck_runs (worker_id, lease_expires_at) WHERE status IN ('running', 'cancelling');
+
+-- index jobdeck_runs_idempotency
+CREATE UNIQUE INDEX jobdeck_runs_idempotency ON jobdeck_runs (job, idempotency_key) WHERE idempotency_key IS NOT NULL;
+
+-- index jobdeck_runs_job
+CREATE INDEX jobdeck_runs_job ON jobdeck_runs (job, id);
+
+-- index jobdeck_runs_lease
+CREATE INDEX jobdeck_runs_lease ON jobdeck_runs (lease_expires_at) WHERE status IN ('running', 'cancelling');
+
+-- index jobdeck_runs_status
+CREATE INDEX jobdeck_runs_status ON jobdeck_runs (status, id);
+
+-- index jobdeck_runs_waiting
+CREATE INDEX jobdeck_runs_waiting ON jobdeck_runs (priority DESC, run_at, id) WHERE status IN ('pending', 'scheduled');
+
+-- table jobdeck_jobs
+CREATE TABLE jobdeck_jobs (
+  name TEXT PRIMARY KEY,
+  enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+  updated_at INTEGER NOT NULL
+);
+
+-- table jobdeck_migrations
+CREATE TABLE jobdeck_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);
+
+-- table jobdeck_run_items
+CREATE TABLE jobdeck_run_items (
+  run_id TEXT NOT NULL REFERENCES jobdeck_runs (id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'cancelled')),
+  error TEXT,
+  PRIMARY KEY (run_id, key)
+);
+
+-- table jobdeck_run_logs
+CREATE TABLE jobdeck_run_logs (
+  run_id TEXT NOT NULL REFERENCES jobdeck_runs (id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  level TEXT NOT NULL CHECK (level IN ('debug', 'info', 'warn', 'error')),
+  message TEXT NOT NULL,
+  data TEXT,
+  time INTEGER NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+
+-- table jobdeck_runs
+CREATE TABLE jobdeck_runs (
+  id TEXT PRIMARY KEY,
+  job TEXT NOT NULL,
+  input TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('scheduled', 'pending', 'running', 'cancelling', 'completed', 'partial', 'failed', 'cancelled')),
+  progress TEXT,
+  result TEXT,
+  error TEXT,
+  last_error TEXT,
+  attempt INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+  max_attempts INTEGER NOT NULL CHECK (max_attempts >= 1),
+  priority INTEGER NOT NULL DEFAULT 0,
+  run_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  created_by TEXT NOT NULL,
+  trigger TEXT NOT NULL CHECK (trigger IN ('api', 'schedule', 'retry', 'manual')),
+  idempotency_key TEXT,
+  worker_id TEXT,
+  lease_expires_at INTEGER,
+  cancel_mode TEXT CHECK (cancel_mode IN ('graceful', 'force')),
+  cancel_reason TEXT,
+  cancel_requested_by TEXT,
+  cancel_requested_at INTEGER,
+  expire_at INTEGER,
+  retention_ms INTEGER NOT NULL CHECK (retention_ms >= 0),
+  retry_of TEXT,
+  log_seq INTEGER NOT NULL DEFAULT 0,
+  -- When retention deletes the finished run.
+  delete_at INTEGER GENERATED ALWAYS AS (finished_at + retention_ms) STORED,
+  -- Finished exactly when terminal.
+  CHECK ((status IN ('completed', 'partial', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),
+  -- A held run has a worker and a lease.
+  CHECK (status NOT IN ('running', 'cancelling') OR (worker_id IS NOT NULL AND lease_expires_at IS NOT NULL)),
+  -- A cancelling run has a cancel record.
+  CHECK (status <> 'cancelling' OR cancel_mode IS NOT NULL)
+);
+
+-- trigger jobdeck_runs_transition
+CREATE TRIGGER jobdeck_runs_transition BEFORE UPDATE OF status ON jobdeck_runs
+WHEN OLD.status <> NEW.status AND (OLD.status, NEW.status) NOT IN (
+  VALUES
+      ('scheduled','pending'),
+      ('scheduled','running'),
+      ('scheduled','cancelled'),
+      ('pending','running'),
+      ('pending','cancelled'),
+      ('running','completed'),
+      ('running','partial'),
+      ('running','failed'),
+      ('running','cancelled'),
+      ('running','cancelling'),
+      ('running','scheduled'),
+      ('running','pending'),
+      ('cancelling','cancelled'),
+      ('cancelling','partial'),
+      ('cancelling','completed'),
+      ('cancelling','failed')
+)
+BEGIN
+  SELECT RAISE(ABORT, 'INVALID_TRANSITION');
+END;
