@@ -10,7 +10,11 @@ afterAll(async () => server.close());
 
 describe('api smoke', () => {
   it('serves health, jobs, a run and OpenAPI', async () => {
-    expect((await server.request('GET', '/healthz')).body).toEqual({ status: 'ok', store: 'ok', notifications: 'none' });
+    expect((await server.request('GET', '/healthz')).body).toEqual({
+      status: 'ok',
+      store: 'ok',
+      notifications: 'none',
+    });
     const jobs = await server.request('GET', '/api/jobs', { token: TEST_TOKENS.viewer });
     expect(jobs.status).toBe(200);
     expect(jobs.body.jobs.map((j: { name: string }) => j.name)).toContain('demo.steps');
