@@ -116,12 +116,32 @@ export function defineExecJob(options: ExecJobOptions): JobDefinition {
           signalGroup(child, gracefulSignal);
         }
       }, 100);
-      const deadline = timeoutMs ? setTimeout(stop, timeoutMs) : null;
+      // Once the command ended on a stop, what it left in its group (a background job that
+      // ignores SIGINT, say) goes too: it would hold the output pipes open and the run with them.
+      child.once('exit', () => {
+        if (asked || ctx.signal.aborted) signalGroup(child, 'SIGKILL');
+      });
+      let timedOut = false;
+      const deadline = timeoutMs
+        ? setTimeout(() => {
+            timedOut = true;
+            stop();
+          }, timeoutMs)
+        : null;
       try {
         const { code, signal } = await exited;
         ctx.log.info('command exited', { code, signal });
-        if (code === 0) return { exitCode: 0 };
+        // A command that exits 0 after the graceful signal reached it was stopped, not done.
+        if (code === 0 && !asked) return { exitCode: 0 };
         if (ctx.cancelRequested || ctx.signal.aborted) ctx.checkpoint();
+        if (timedOut) {
+          throw Object.assign(
+            new Error(`${command} ran longer than its timeoutMs (${timeoutMs} ms)`),
+            {
+              code: 'TIMEOUT',
+            },
+          );
+        }
         throw Object.assign(
           new Error(
             signal ? `${command} ended on ${signal}` : `${command} exited with code ${code}`,

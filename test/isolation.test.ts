@@ -1,0 +1,558 @@
+/**
+ * Acceptance tests for "force stop that always works": handlers in `thread` and `process`
+ * isolation are stopped within `forceGrace` + 1 s even when they never look at their signal,
+ * while the worker's heartbeats keep their lease; `inline` keeps its documented behaviour (the
+ * store says `cancelled` at once and the attempt's later writes are fenced). The cancellation
+ * table of the inline runtime tests holds in threads and processes; crashing isolates fail only
+ * their attempt; threads are reused warm unless they were stopped; no child process outlives a run.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Principal } from '../src/core/glossary.js';
+import type { Run, StoredLogEntry } from '../src/core/run.js';
+import { Jobdeck } from '../src/jobdeck.js';
+import { defineJob } from '../src/jobs/define.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import {
+  busyJobs,
+  crashJobs,
+  exitLoopJob,
+  fanJobs,
+  hogJobs,
+  politeJobs,
+  slowJobs,
+  stepJobs,
+  threadIdJob,
+  trivialThreadJobs,
+  waiterJobs,
+} from './fixtures/isolated-jobs.js';
+import { deferred, openTestDeck, type TestDeck } from './helpers/deck.js';
+import { expectNoChildProcesses, processExists, spinningThreads } from './helpers/processes.js';
+import { pollUntil } from './helpers/poll.js';
+
+const alice: Principal = { name: 'alice', role: 'operator' };
+
+const isolatedJobs = [
+  ...busyJobs,
+  ...politeJobs,
+  ...crashJobs,
+  ...hogJobs,
+  ...waiterJobs,
+  ...stepJobs,
+  ...fanJobs,
+  ...slowJobs,
+  exitLoopJob,
+  threadIdJob,
+  ...trivialThreadJobs,
+];
+
+/** Fast loops, and a lease short enough that a blocked heartbeat would lose it within the test. */
+const shortLease = { pollMs: 20, cancelPollMs: 20, heartbeatMs: 200, leaseMs: 1000 };
+
+let open: TestDeck[] = [];
+async function deckWith(
+  jobs: Parameters<typeof openTestDeck>[0] = isolatedJobs,
+  options: Parameters<typeof openTestDeck>[1] = {},
+): Promise<TestDeck> {
+  const t = await openTestDeck(jobs, options);
+  open.push(t);
+  return t;
+}
+afterEach(async () => {
+  await Promise.all(open.map((t) => t.close()));
+  open = [];
+  // No process isolate outlives its deck.
+  await expectNoChildProcesses();
+});
+
+/** Pids of `process` isolates seen in run logs (`data.pid`); none may exist once the tests are done. */
+const isolatePids = new Set<number>();
+
+async function logsOf(t: TestDeck, id: string): Promise<StoredLogEntry[]> {
+  return await t.deck.runs.logs(id);
+}
+
+async function messages(t: TestDeck, id: string): Promise<string[]> {
+  return (await logsOf(t, id)).map((l) => l.message);
+}
+
+/** Wait for a log line of the run and return it; records the pid of a process isolate it names. */
+async function waitForLog(
+  t: TestDeck,
+  id: string,
+  message: string,
+  timeoutMs = 10_000,
+): Promise<StoredLogEntry> {
+  const entry = await pollUntil(
+    async () => (await logsOf(t, id)).find((l) => l.message === message),
+    { what: `log ${JSON.stringify(message)} of run ${id}`, timeoutMs },
+  );
+  const pid = (entry.data as { pid?: unknown } | undefined)?.pid;
+  if (typeof pid === 'number' && pid !== process.pid) isolatePids.add(pid);
+  return entry;
+}
+
+function waitForEnd(t: TestDeck, id: string): Promise<Run> {
+  return t.waitForStatus(id, 'completed', 'partial', 'failed', 'cancelled');
+}
+
+/** Wait until the worker holds no run; returns how long that took from `since`. */
+async function slotFreed(t: TestDeck, since: number, timeoutMs: number): Promise<number> {
+  await pollUntil(() => t.deck.worker!.activeCount === 0, {
+    what: 'the worker slot to be free',
+    timeoutMs,
+    intervalMs: 5,
+  });
+  return Date.now() - since;
+}
+
+describe('a handler that never checks its signal', () => {
+  it.each(['thread', 'process'] as const)(
+    '%s: force cancel stops it within forceGrace + 1 s while heartbeats keep its lease',
+    async (isolation) => {
+      const t = await deckWith(isolatedJobs, { worker: shortLease });
+      const job = hogJobs.find((j) => j.isolation === isolation)!;
+      const { run } = await t.deck.runs.create({ job: job.name, input: {}, principal: alice });
+      const started = await waitForLog(t, run.id, 'hog started');
+      // Where it spins: another thread of this process, or another process.
+      const at = started.data as { pid: number; threadId: number };
+      if (isolation === 'thread')
+        expect([at.pid === process.pid, at.threadId > 0]).toEqual([true, true]);
+      else expect([at.pid === process.pid, at.threadId]).toEqual([false, 0]);
+      const before = await t.deck.runs.get(run.id);
+
+      // The handler spins for 3 s, three leases: the lease stays held, attempt 1, by this worker.
+      const seen = new Set<string>();
+      const until = started.time.getTime() + 3000;
+      let last = before;
+      await pollUntil(
+        async () => {
+          last = await t.deck.runs.get(run.id);
+          seen.add(`${last.status} attempt=${last.attempt} worker=${last.workerId}`);
+          return Date.now() >= until;
+        },
+        { what: 'three leases to pass', timeoutMs: 6000, intervalMs: 50 },
+      );
+      expect([...seen]).toEqual([`running attempt=1 worker=${t.deck.worker!.id}`]);
+      // The spinning thread is seen spinning (a process isolate spins outside this process).
+      if (isolation === 'thread') expect(await spinningThreads()).toBeGreaterThanOrEqual(1);
+      expect(last.leaseExpiresAt!.getTime()).toBeGreaterThan(Date.now());
+      expect(await messages(t, run.id)).toEqual(['hog started']);
+
+      const asked = Date.now();
+      const { run: after, action } = await t.deck.cancels.cancel(
+        run.id,
+        { mode: 'force', reason: 'stop the hog' },
+        alice,
+      );
+      expect(action).toBe('force');
+      expect(after.status).toBe('cancelled');
+      expect((await t.deck.runs.get(run.id)).status).toBe('cancelled'); // at once in the store
+
+      const budget = job.forceGraceMs + 1000;
+      const freedMs = await slotFreed(t, asked, budget + 2000);
+      await waitForLog(
+        t,
+        run.id,
+        `handler did not settle after the stop; its ${isolation} was terminated`,
+        budget + 2000,
+      );
+      const terminatedMs = Date.now() - asked;
+      console.log(`${isolation}: slot free ${freedMs} ms, terminated log ${terminatedMs} ms`);
+      expect(freedMs).toBeLessThanOrEqual(budget);
+      expect(terminatedMs).toBeLessThanOrEqual(budget);
+
+      const log = await messages(t, run.id);
+      expect(log).toContain('cleanup cut at its deadline'); // the spinning isolate never answered
+      expect(log).not.toContain('hog finished');
+      expect(log.filter((m) => m === 'hog started')).toHaveLength(1);
+      const end = await t.deck.runs.get(run.id);
+      expect(end).toMatchObject({
+        status: 'cancelled',
+        attempt: 1,
+        result: null,
+        error: null,
+        progress: before.progress,
+        cancel: { mode: 'force', reason: 'stop the hog', requestedBy: 'alice' },
+      });
+      // Really gone: no thread of this process spins any more, or the isolate's process has ended.
+      if (isolation === 'thread') expect(await spinningThreads()).toBe(0);
+      else await pollUntil(() => !processExists(at.pid), { what: `isolate ${at.pid} to be gone` });
+    },
+  );
+
+  it('inline: the store says cancelled at once and the later writes of the attempt are fenced', async () => {
+    const spinning = deferred();
+    const release = deferred();
+    const finished = deferred<{ sawAbort: boolean }>();
+    // Spins in slices and yields between them, but never looks at ctx.signal.
+    const hog = defineJob({
+      name: 'hog.inline',
+      forceGrace: 300,
+      maxAttempts: 3,
+      async run(ctx) {
+        ctx.log.info('hog started');
+        spinning.resolve();
+        let released = false;
+        void release.promise.then(() => (released = true));
+        let spins = 0;
+        while (!released) {
+          const slice = Date.now() + 10;
+          while (Date.now() < slice) spins++;
+          await nextTurn();
+        }
+        ctx.progress({ processed: 1, total: 1, message: 'hog finished' });
+        ctx.log.error('hog finished'); // an error line is written at once, if it is written at all
+        finished.resolve({ sawAbort: ctx.signal.aborted });
+        return { spins };
+      },
+    });
+    const sentinel = defineJob({ name: 'sentinel', run: () => 'ok' });
+    const t = await deckWith([hog, sentinel]);
+    const { run } = await t.deck.runs.create({ job: 'hog.inline', principal: alice });
+    await spinning.promise;
+    await waitForLog(t, run.id, 'hog started');
+    const before = await t.deck.runs.get(run.id);
+
+    const asked = Date.now();
+    const { run: after } = await t.deck.cancels.cancel(run.id, { mode: 'force' }, alice);
+    expect(after.status).toBe('cancelled');
+    expect((await t.deck.runs.get(run.id)).status).toBe('cancelled');
+    const freedMs = await slotFreed(t, asked, hog.forceGraceMs + 3000);
+    expect(freedMs).toBeLessThanOrEqual(hog.forceGraceMs + 1000);
+    await waitForLog(t, run.id, 'handler did not settle after the stop; its writes are fenced');
+
+    // The handler goes on until it returns; what it writes then is refused.
+    release.resolve();
+    expect(await finished.promise).toEqual({ sawAbort: true });
+    const { run: next } = await t.deck.runs.create({ job: 'sentinel', principal: alice });
+    await t.waitForStatus(next.id, 'completed');
+    const end = await t.deck.runs.get(run.id);
+    expect(end).toMatchObject({
+      status: 'cancelled',
+      attempt: 1,
+      result: null,
+      error: null,
+      progress: before.progress,
+    });
+    expect(await messages(t, run.id)).not.toContain('hog finished');
+  });
+});
+
+describe('onCancel cleanup on force cancel', () => {
+  it.each(['inline', 'thread', 'process'] as const)(
+    '%s: the cleanup runs and its lines land in the run logs',
+    async (isolation) => {
+      const t = await deckWith();
+      const { run } = await t.deck.runs.create({
+        job: `polite.${isolation}`,
+        input: { steps: 1, stepMs: 60_000 },
+        principal: alice,
+      });
+      await waitForLog(t, run.id, 'step 1 started');
+      const asked = Date.now();
+      const { run: after } = await t.deck.cancels.cancel(run.id, { mode: 'force' }, alice);
+      expect(after.status).toBe('cancelled');
+      await slotFreed(t, asked, 5000);
+      const log = await logsOf(t, run.id);
+      const started = log.findIndex((l) => l.message === 'cleanup started');
+      const finished = log.findIndex((l) => l.message === 'cleanup finished');
+      expect(started).toBeGreaterThanOrEqual(0);
+      expect(finished).toBeGreaterThan(started);
+      expect(log[started]!.data).toEqual({ kind: 'cancel', mode: 'force' });
+      expect(log.map((l) => l.message)).not.toContain('cleanup cut at its deadline');
+      expect(await t.deck.runs.get(run.id)).toMatchObject({ status: 'cancelled', attempt: 1 });
+    },
+  );
+
+  it.each(['inline', 'thread', 'process'] as const)(
+    '%s: a cleanup that hangs is cut at its deadline and the slot is freed',
+    async (isolation) => {
+      const t = await deckWith();
+      const job = politeJobs.find((j) => j.isolation === isolation)!;
+      const { run } = await t.deck.runs.create({
+        job: job.name,
+        input: { steps: 1, stepMs: 60_000, hangCleanup: true },
+        principal: alice,
+      });
+      await waitForLog(t, run.id, 'step 1 started');
+      const asked = Date.now();
+      await t.deck.cancels.cancel(run.id, { mode: 'force' }, alice);
+      const freedMs = await slotFreed(t, asked, job.forceGraceMs + 3000);
+      expect(freedMs).toBeLessThanOrEqual(job.forceGraceMs + 1000);
+      const cut = await waitForLog(t, run.id, 'cleanup cut at its deadline');
+      expect(cut).toMatchObject({ level: 'warn', data: { deadlineMs: job.forceGraceMs } });
+      const log = await messages(t, run.id);
+      expect(log).toContain('cleanup started');
+      expect(log).not.toContain('cleanup finished');
+      expect(await t.deck.runs.get(run.id)).toMatchObject({ status: 'cancelled', attempt: 1 });
+    },
+  );
+});
+
+describe.each(['thread', 'process'] as const)('the cancellation table in a %s', (isolation) => {
+  it('graceful cancel lets the current step finish and starts no new one', async () => {
+    const t = await deckWith();
+    const { run } = await t.deck.runs.create({ job: `steps.${isolation}`, principal: alice });
+    await waitForLog(t, run.id, 'step 1 started');
+    const { run: asked, action } = await t.deck.cancels.cancel(
+      run.id,
+      { mode: 'graceful', reason: 'enough' },
+      alice,
+    );
+    expect(action).toBe('request');
+    expect(asked.status).toBe('cancelling');
+    const done = await waitForEnd(t, run.id);
+    expect(done).toMatchObject({
+      status: 'cancelled',
+      attempt: 1,
+      result: null,
+      cancel: { mode: 'graceful', reason: 'enough', requestedBy: 'alice' },
+    });
+    const log = await logsOf(t, run.id);
+    expect(log.find((l) => l.message === 'cancel delivered')?.data).toEqual({ mode: 'graceful' });
+    expect(log.find((l) => l.message === 'step 1 ended')?.data).toEqual({ signalAborted: false });
+    const text = log.map((l) => l.message);
+    expect(text).not.toContain('step 2 started');
+  });
+
+  it('a run cancelled while pending never starts', async () => {
+    const api = await deckWith(isolatedJobs, { worker: false });
+    const { run } = await api.deck.runs.create({
+      job: `waiter.${isolation}`,
+      input: {},
+      principal: alice,
+    });
+    const { action, run: cancelled } = await api.deck.cancels.cancel(run.id, {}, alice);
+    expect(action).toBe('cancel-now');
+    expect(cancelled.status).toBe('cancelled');
+    // A worker on the same store finds nothing to do; a later sentinel run proves it looked.
+    const worker = await sameStore(api);
+    const { run: sentinel } = await worker.deck.runs.create({
+      job: `waiter.${isolation}`,
+      input: { ms: 0 },
+      principal: alice,
+    });
+    expect((await waitForEnd(worker, sentinel.id)).status).toBe('completed');
+    expect(await worker.deck.runs.get(run.id)).toMatchObject({
+      status: 'cancelled',
+      startedAt: null,
+      workerId: null,
+    });
+    expect(await messages(worker, run.id)).not.toContain('waiting');
+  });
+
+  it('escalates a graceful stop to force', async () => {
+    const t = await deckWith();
+    const { run } = await t.deck.runs.create({
+      job: `waiter.${isolation}`,
+      input: {},
+      principal: alice,
+    });
+    await waitForLog(t, run.id, 'waiting');
+    expect((await t.deck.cancels.cancel(run.id, { mode: 'graceful' }, alice)).run.status).toBe(
+      'cancelling',
+    );
+    expect((await t.deck.cancels.cancel(run.id, { mode: 'graceful' }, alice)).action).toBe(
+      'unchanged',
+    );
+    // The waiter has no checkpoint: only the force gets it out.
+    const asked = Date.now();
+    const forced = await t.deck.cancels.cancel(run.id, { mode: 'force' }, alice);
+    expect(forced.action).toBe('force');
+    expect(forced.run).toMatchObject({ status: 'cancelled', cancel: { mode: 'force' } });
+    await slotFreed(t, asked, 5000);
+    const log = await logsOf(t, run.id);
+    expect(log.filter((l) => l.message === 'cancel delivered').map((l) => l.data)).toEqual([
+      { mode: 'graceful' },
+      { mode: 'force' },
+    ]);
+    expect(log.find((l) => l.message === 'cleanup ran')?.data).toEqual({ mode: 'force' });
+    expect(await t.deck.runs.get(run.id)).toMatchObject({ status: 'cancelled', attempt: 1 });
+  });
+
+  it('a cancelled run is never retried', async () => {
+    const t = await deckWith(isolatedJobs, { worker: { pollMs: 20, cancelPollMs: 20 } });
+    const { run } = await t.deck.runs.create({
+      job: `waiter.${isolation}`,
+      input: {},
+      principal: alice,
+    });
+    await waitForLog(t, run.id, 'waiting');
+    const asked = Date.now();
+    await t.deck.cancels.cancel(run.id, { mode: 'force' }, alice);
+    await slotFreed(t, asked, 5000);
+    const { run: sentinel } = await t.deck.runs.create({
+      job: `waiter.${isolation}`,
+      input: { ms: 0 },
+      principal: alice,
+    });
+    expect((await waitForEnd(t, sentinel.id)).status).toBe('completed');
+    await t.deck.maintenance!.runOnce();
+    const after = await t.deck.runs.get(run.id);
+    expect(after).toMatchObject({ status: 'cancelled', attempt: 1, error: null, lastError: null });
+    expect((await messages(t, run.id)).filter((m) => m === 'waiting')).toHaveLength(1);
+  });
+
+  it('a fan-out with one failing item ends partial with the right item statuses', async () => {
+    const t = await deckWith();
+    const { run } = await t.deck.runs.create({ job: `fan.${isolation}`, principal: alice });
+    const done = await waitForEnd(t, run.id);
+    expect(done.status).toBe('partial');
+    expect(done.attempt).toBe(1);
+    expect(done.items).toEqual([
+      { key: 'n1', status: 'succeeded' },
+      { key: 'n2', status: 'failed', error: { code: 'SSH_REFUSED', message: 'ssh refused' } },
+      { key: 'n3', status: 'succeeded' },
+    ]);
+    expect(done.result).toMatchObject({ succeeded: 2, failed: 1, cancelled: 0 });
+  });
+
+  it('a timeout ends failed with TIMEOUT', async () => {
+    const t = await deckWith();
+    const { run } = await t.deck.runs.create({ job: `slow.${isolation}`, principal: alice });
+    const done = await waitForEnd(t, run.id);
+    expect(done).toMatchObject({ status: 'failed', attempt: 1, error: { code: 'TIMEOUT' } });
+  });
+});
+
+describe('isolates that crash', () => {
+  it('process.exit(1) fails the attempt with ISOLATE_EXITED, and it is retried', async () => {
+    const t = await deckWith();
+    const { run } = await t.deck.runs.create({ job: 'exit.process', principal: alice });
+    const retrying = await t.waitForStatus(run.id, 'scheduled', 'failed', 'completed');
+    expect(retrying).toMatchObject({
+      status: 'scheduled',
+      attempt: 1,
+      lastError: { code: 'ISOLATE_EXITED' },
+    });
+    expect(retrying.lastError!.message).toMatch(/exited with code 1/);
+    await t.deck.cancels.cancel(run.id, {}, alice); // no need to wait for the backoff
+  });
+
+  it('each crash fails only its own attempt with its code; the worker keeps serving', async () => {
+    const t = await deckWith();
+    const create = async (job: string) =>
+      (await t.deck.runs.create({ job, principal: alice })).run.id;
+    // Crashes and a healthy run side by side.
+    const ids = {
+      thrown: await create('throw.thread'),
+      uncaught: await create('uncaught.thread'),
+      oom: await create('oom.thread'),
+      exits: await create('exitloop.process'),
+      healthy: await create('ok.thread'),
+    };
+    const [thrown, uncaught, oom, exits, healthy] = await Promise.all(
+      Object.values(ids).map((id) => waitForEnd(t, id)),
+    );
+    expect(thrown).toMatchObject({
+      status: 'failed',
+      attempt: 1,
+      error: { code: 'E_THREAD', message: 'thread handler failed' },
+    });
+    expect(uncaught).toMatchObject({
+      status: 'failed',
+      attempt: 1,
+      error: { code: 'ISOLATE_CRASHED' },
+    });
+    expect(uncaught!.error!.message).toContain('uncaught in thread');
+    expect(oom).toMatchObject({
+      status: 'failed',
+      attempt: 1,
+      error: { code: 'ISOLATE_OUT_OF_MEMORY' },
+    });
+    // Crashes every attempt: failed after maxAttempts.
+    expect(exits).toMatchObject({
+      status: 'failed',
+      attempt: 3,
+      maxAttempts: 3,
+      error: { code: 'ISOLATE_EXITED' },
+    });
+    expect(healthy).toMatchObject({ status: 'completed', result: { threadRun: ids.healthy } });
+    // And afterwards.
+    const later = await create('ok.thread');
+    expect(await waitForEnd(t, later)).toMatchObject({ status: 'completed' });
+    expect(t.deck.worker!.activeCount).toBe(0);
+  });
+});
+
+describe('the thread pool', () => {
+  it('reuses a warm thread, but never one that was force-terminated', async () => {
+    const t = await deckWith();
+    const runWhere = async (spinMs = 0) =>
+      (await t.deck.runs.create({ job: 'where.thread', input: { spinMs }, principal: alice })).run
+        .id;
+    const threadOf = async (id: string) =>
+      ((await t.waitForStatus(id, 'completed')).result as { threadId: number }).threadId;
+
+    const first = await threadOf(await runWhere());
+    expect(first).not.toBe(0); // not the test's own thread
+    expect(await threadOf(await runWhere())).toBe(first);
+
+    // A run that ignores its stop, in that same warm thread, is terminated with its thread.
+    const stuck = await runWhere(60_000);
+    expect((await waitForLog(t, stuck, 'where')).data).toMatchObject({ threadId: first });
+    const asked = Date.now();
+    await t.deck.cancels.cancel(stuck, { mode: 'force' }, alice);
+    await slotFreed(t, asked, 5000);
+    await waitForLog(t, stuck, 'handler did not settle after the stop; its thread was terminated');
+
+    const fresh = await threadOf(await runWhere());
+    expect(fresh).not.toBe(first);
+    expect(fresh).not.toBe(0);
+    expect(await threadOf(await runWhere())).toBe(fresh);
+  });
+
+  it('a warm thread starts a run faster than a cold one', async () => {
+    const t = await deckWith();
+    const duration = async (job: string) => {
+      const { run } = await t.deck.runs.create({ job, principal: alice });
+      const done = await t.waitForStatus(run.id, 'completed');
+      return done.finishedAt!.getTime() - done.startedAt!.getTime();
+    };
+    const cold: number[] = [];
+    for (const job of trivialThreadJobs) cold.push(await duration(job.name));
+    const warm: number[] = [];
+    for (let i = 0; i < trivialThreadJobs.length; i++)
+      warm.push(await duration(trivialThreadJobs[0]!.name));
+    const median = (list: number[]) => [...list].sort((a, b) => a - b)[list.length >> 1]!;
+    console.log(
+      `thread run, claim to finish: cold pool median ${median(cold)} ms (${cold.join(', ')}); ` +
+        `warm pool median ${median(warm)} ms (${warm.join(', ')})`,
+    );
+    expect(median(warm)).toBeLessThan(median(cold));
+  });
+});
+
+describe('no orphans', () => {
+  it('leaves no child process behind', async () => {
+    // Runs last in this file: every process isolate started above has ended with its run.
+    expect(isolatePids.size).toBeGreaterThan(0);
+    await pollUntil(() => [...isolatePids].every((pid) => !processExists(pid)), {
+      what: `the process isolates ${[...isolatePids].join(', ')} to be gone`,
+      timeoutMs: 5000,
+    });
+    await expectNoChildProcesses();
+  });
+});
+
+/** A second instance with a worker on the same SQLite file. */
+async function sameStore(t: TestDeck): Promise<TestDeck> {
+  const deck = await new Jobdeck({
+    store: new SqliteStore({ path: t.path }),
+    jobs: isolatedJobs,
+    worker: { pollMs: 20, cancelPollMs: 20 },
+  }).start();
+  const other: TestDeck = {
+    deck,
+    path: t.path,
+    waitForStatus: (id, ...statuses) =>
+      pollUntil(async () => {
+        const run = await deck.runs.get(id);
+        return statuses.includes(run.status) ? run : undefined;
+      }),
+    close: () => deck.close({ graceMs: 1000 }),
+  };
+  open.push(other);
+  return other;
+}
