@@ -38,12 +38,22 @@ export class OffsetClock implements Clock {
     return new Date(Date.now() + this.offsetMs);
   }
 
-  /** Measure the offset once: `read` returns the reference time; half the round trip is assumed each way. */
-  async sync(read: () => Promise<Date>): Promise<number> {
-    const sent = Date.now();
-    const reference = (await read()).getTime();
-    const received = Date.now();
-    this.offsetMs = reference - (sent + received) / 2;
+  /**
+   * Measure the offset: `read` returns the reference time; half the round trip is assumed each way.
+   * The sample with the shortest round trip of `samples` wins: the first read of a fresh pool also
+   * opens a connection, which would skew the offset by half the connect time — enough for a worker
+   * woken by a push to find a just-created run not yet due on its clock.
+   */
+  async sync(read: () => Promise<Date>, samples = 3): Promise<number> {
+    let best: { roundTrip: number; offset: number } | null = null;
+    for (let i = 0; i < samples; i++) {
+      const sent = Date.now();
+      const reference = (await read()).getTime();
+      const received = Date.now();
+      const sample = { roundTrip: received - sent, offset: reference - (sent + received) / 2 };
+      if (!best || sample.roundTrip < best.roundTrip) best = sample;
+    }
+    if (best) this.offsetMs = best.offset;
     return this.offsetMs;
   }
 

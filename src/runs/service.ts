@@ -185,10 +185,13 @@ export class RunService {
     return this.store.ping();
   }
 
-  /** Whether pushed notifications arrive: `ok`, `down` (the runtime polls meanwhile), or `none` (the store has none). */
+  /**
+   * Whether pushed notifications arrive: `ok`, `down` (the runtime polls meanwhile), or `none` (the
+   * store has none, or nothing in this instance listens — e.g. `serve --no-worker`).
+   */
   notificationState(): 'ok' | 'down' | 'none' {
     const notifications = this.store.notifications;
-    if (!notifications) return 'none';
+    if (!notifications || notifications.listening === false) return 'none';
     return notifications.healthy ? 'ok' : 'down';
   }
 

@@ -222,7 +222,7 @@ export class Attempt implements ContextPort {
           bus.emit('run.log', { runId: this.run.id, job: this.run.job, entry });
       }
     } catch (err) {
-      this.onWriteRefused(err);
+      await this.onWriteRefused(err);
     }
     if (items.length === 0 && progress === null) return;
     try {
@@ -239,17 +239,38 @@ export class Attempt implements ContextPort {
       });
       if (progress !== null) this.run.progress = progress;
     } catch (err) {
-      this.onWriteRefused(err);
+      await this.onWriteRefused(err);
     }
   }
 
-  private onWriteRefused(err: unknown): void {
+  private async onWriteRefused(err: unknown): Promise<void> {
     if (hasErrorCode(err, 'LEASE_LOST') || hasErrorCode(err, 'RUN_NOT_FOUND')) {
       // A force-cancelled run refuses state writes by design; anything else means the lease is gone.
-      if (this.cancel?.mode !== 'force') this.abort({ kind: 'lease-lost' });
+      if (this.cancel?.mode === 'force') return;
+      // The force cancel may be in the store before its push or poll reached this worker: deliver
+      // it (log, cleanups) instead of taking the refusal for a lost lease.
+      const forced = await this.recordedForceCancel();
+      if (forced) this.deliverCancel(forced);
+      else this.abort({ kind: 'lease-lost' });
       return;
     }
     // The store is unreachable: keep going; the lease decides whether this attempt survives.
+  }
+
+  /** The force cancel the store holds for this very attempt, if any. */
+  private async recordedForceCancel(): Promise<CancelRecord | null> {
+    try {
+      const requests = await this.deps.store.runListCancelRequested({
+        workerId: this.ref.workerId,
+        ids: [this.ref.id],
+      });
+      const mine = requests.find(
+        (r) => r.attempt === this.ref.attempt && r.cancel.mode === 'force',
+      );
+      return mine?.cancel ?? null;
+    } catch {
+      return null;
+    }
   }
 
   /** Stop accepting writes from the handler; what is buffered is written first. */
