@@ -52,6 +52,19 @@ describe('schedules across instances', () => {
     expect(runs.every((r) => r.trigger === 'schedule' && r.createdBy === 'system')).toBe(true);
   });
 
+  it('a late tick inserts the slots it would have skipped', async () => {
+    const clock = new TestClock(Date.UTC(2030, 0, 1, 0, 0, 0, 400));
+    const job = defineJob({ name: 'drift', schedule: { every: '1s' }, run: () => null });
+    const [a] = await instancesOnOneFile(1, [job], clock);
+    await a!.scheduler!.tick();
+    clock.advance(2_200); // the next tick comes 2.2 s later: slots 2 and 3 are both due by now
+    await a!.scheduler!.tick();
+    const { runs } = await a!.runs.list({ job: 'drift' });
+    // The slot missed by the late tick is due already and starts now; its key names its slot.
+    const slots = runs.map((r) => r.idempotencyKey).sort();
+    expect(slots).toEqual([1, 2, 3].map((n) => `schedule:2030-01-01T00:00:0${n}.000Z`));
+  });
+
   it('a disabled job gets no new slots', async () => {
     const clock = new TestClock(Date.UTC(2030, 0, 1));
     const job = defineJob({ name: 'hourly', schedule: { every: '1h' }, run: () => null });

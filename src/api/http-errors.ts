@@ -19,7 +19,9 @@ export function sendError(
   const { code, message, details, run } = classify(err);
   const status = ERROR_CODES[code].status;
   if (status === 401) void reply.header('WWW-Authenticate', 'Bearer realm="jobdeck"');
-  if (status >= 500) request.log.error({ err }, 'request failed');
+  // An unreachable store is an outage, reported once per request at warn; anything else is a bug.
+  if (code === 'STORE_UNAVAILABLE') request.log.warn({ code }, 'store unavailable');
+  else if (status >= 500) request.log.error({ err }, 'request failed');
   return reply.status(status).send({
     error: code,
     message,

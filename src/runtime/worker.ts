@@ -141,6 +141,8 @@ export class Worker {
           if (job === '' || this.registry.get(job)) this.wake();
         },
         cancelRequested: (runId, request) => {
+          // An empty id asks to read the cancels of every held run (after a reconnect).
+          if (runId === '') return void this.pollCancels();
           if (!this.held.has(runId)) return;
           // The notification carries the request: deliver now; else read it.
           if (request) this.deliverCancel(request.id, request.attempt, request.cancel);

@@ -54,22 +54,33 @@ export class Scheduler {
     const now = clock.now();
     for (const job of registry.list()) {
       if (!job.schedule) continue;
-      const slot = job.schedule.nextSlot(now);
-      if (!slot || this.inserted.get(job.name) === slot.getTime()) continue;
+      const next = job.schedule.nextSlot(now);
+      if (!next || this.inserted.get(job.name) === next.getTime()) continue;
       try {
         if (!(await runs.isEnabled(job))) continue;
-        await runs.create({
-          job: job.name,
-          input: job.schedule.input,
-          runAt: slot,
-          idempotencyKey: scheduleSlotKey(slot),
-          trigger: 'schedule',
-          principal: SYSTEM_PRINCIPAL,
-        });
-        this.inserted.set(job.name, slot.getTime());
+        // A late tick must not skip a slot: insert every slot after the last one this instance
+        // inserted, up to the next one (a few at most; other instances insert the same keys).
+        const last = this.inserted.get(job.name);
+        let slot: Date | null = last === undefined ? next : job.schedule.nextSlot(new Date(last));
+        for (let n = 0; slot && slot.getTime() <= next.getTime() && n < MAX_CATCH_UP; n++) {
+          await runs.create({
+            job: job.name,
+            input: job.schedule.input,
+            runAt: slot,
+            idempotencyKey: scheduleSlotKey(slot),
+            trigger: 'schedule',
+            principal: SYSTEM_PRINCIPAL,
+          });
+          this.inserted.set(job.name, slot.getTime());
+          slot = job.schedule.nextSlot(slot);
+        }
+        this.inserted.set(job.name, next.getTime());
       } catch (err) {
         this.options.onError?.(err, `schedule ${job.name}`);
       }
     }
   }
 }
+
+/** Slots a late tick may still insert for one job; older ones are given up. */
+const MAX_CATCH_UP = 5;

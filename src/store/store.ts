@@ -105,8 +105,8 @@ export interface StoreCapabilities {
 export interface StoreNotifications {
   /**
    * Listen for wake-ups (a run can be claimed; `job` may be empty when unknown) and cancels
-   * (the id of a run asked to stop, with the request when the notification carried it); returns
-   * the unsubscribe.
+   * (the id of a run asked to stop, with the request when the notification carried it; an empty
+   * id when any held run may have been asked, e.g. after a reconnect); returns the unsubscribe.
    */
   listen(handlers: {
     runAvailable?: (job: string) => void;

@@ -152,7 +152,11 @@ export class PgListener {
   }
 
   private broadcastWake(): void {
-    for (const h of this.handlers) h.runAvailable?.('');
+    for (const h of this.handlers) {
+      h.runAvailable?.('');
+      // Cancels sent while the connection was down were lost too: have them read once.
+      h.cancelRequested?.('', null);
+    }
   }
 
   private async check(): Promise<void> {
