@@ -75,6 +75,9 @@ type Params = Record<string, unknown>;
 type Queryable = pg.Pool | pg.PoolClient;
 
 const ADVISORY_MIGRATE = 0x6a6f6264; // 'jobd'
+/** A claim slower than this suggests a plan without statistics. */
+const SLOW_CLAIM_MS = 10;
+const ANALYZE_EVERY_MS = 60_000;
 
 /**
  * The PostgreSQL store: many instances on many hosts. Claims with FOR UPDATE SKIP LOCKED, every
@@ -89,6 +92,7 @@ export class PostgresStore implements Store {
   private readonly runChannel: string;
   private readonly cancelChannel: string;
   private readonly connection: pg.ClientConfig;
+  private lastAnalyze = 0;
 
   constructor(private readonly options: PostgresStoreOptions) {
     this.schema = options.schema ?? 'public';
@@ -350,6 +354,7 @@ export class PostgresStore implements Store {
     const now = params.now.getTime();
     if (params.jobs.every((j) => j.concurrency === null)) {
       // No caps to count: one statement selects, locks and takes the runs.
+      const started = Date.now();
       const claimed = await this.query<RunRow>('runClaimSimple', {
         workerId: params.workerId,
         leaseUntil: now + params.leaseMs,
@@ -357,6 +362,7 @@ export class PostgresStore implements Store {
         jobs: params.jobs.map((j) => j.name),
         limit: params.limit,
       });
+      this.refreshStatisticsIfSlow(Date.now() - started);
       const retried = claimed.filter((r) => r.attempt > 1).map((r) => r.id);
       if (retried.length > 0) await this.query('itemClearForAttempt', { ids: retried });
       return sortClaimed(claimed);
@@ -426,6 +432,19 @@ export class PostgresStore implements Store {
       return claimed;
     });
     return sortClaimed(rows);
+  }
+
+  /**
+   * A claim reads a few rows in index order. Before the table's first ANALYZE (a new database that
+   * just received many runs) the planner may sort every waiting run instead, on every claim: a slow
+   * claim has the statistics refreshed at once rather than at autovacuum's next round.
+   */
+  private refreshStatisticsIfSlow(elapsedMs: number): void {
+    if (elapsedMs < SLOW_CLAIM_MS || Date.now() - this.lastAnalyze < ANALYZE_EVERY_MS) return;
+    this.lastAnalyze = Date.now();
+    this.pool
+      .query('ANALYZE jobdeck_runs')
+      .catch((err: unknown) => this.options.onError?.(err, 'analyze'));
   }
 
   async runCancel(params: RunCancelParams): Promise<RunCancelResult> {

@@ -39,7 +39,9 @@ WHERE status IN ('running', 'cancelling') AND job IN (SELECT value FROM json_eac
 GROUP BY job;
 
 -- name: runClaimCandidates
-SELECT id, job FROM jobdeck_runs
+-- The waiting-runs index is already in claim order, so the first rows found are the ones taken;
+-- without the hint SQLite may pick the status index and sort every waiting run on each claim.
+SELECT id, job FROM jobdeck_runs INDEXED BY jobdeck_runs_waiting
 WHERE status IN ('pending', 'scheduled') AND run_at <= @now
   AND job IN (SELECT value FROM json_each(@jobs))
 ORDER BY priority DESC, run_at, id
