@@ -62,6 +62,8 @@ export class Worker {
   private readonly cancelPollMs: number;
   private readonly onError: (err: unknown, where: string) => void;
   private readonly held = new Map<string, Attempt>();
+  /** Slots in use: handlers running, or isolates not yet released. */
+  private busy = 0;
   private readonly completions: CompletionBatcher;
   /** Warm threads for `thread` jobs. */
   private readonly threads = new ThreadPool();
@@ -98,7 +100,7 @@ export class Worker {
 
   /** Runs this worker executes now. */
   get activeCount(): number {
-    return this.held.size;
+    return this.busy;
   }
 
   holds(runId: string): boolean {
@@ -213,7 +215,7 @@ export class Worker {
 
   private async claimLoop(): Promise<void> {
     while (this.state === 'running') {
-      const free = this.concurrency - this.held.size;
+      const free = this.concurrency - this.busy;
       let claimed = 0;
       if (free > 0) {
         this.wakePending = false;
@@ -330,9 +332,19 @@ export class Worker {
       this.id,
     );
     this.held.set(run.id, attempt);
-    const task = this.executeAttempt(attempt)
+    this.busy++;
+    let released = false;
+    const releaseSlot = () => {
+      if (released) return;
+      released = true;
+      this.busy--;
+      this.wake();
+    };
+    const task = this.executeAttempt(attempt, releaseSlot)
       .catch((err: unknown) => this.onError(err, 'execute'))
       .finally(() => {
+        releaseSlot();
+        // Held (heartbeats go on) until its end is stored, even when its slot was freed earlier.
         this.held.delete(run.id);
         this.running.delete(task);
         this.wake();
@@ -340,7 +352,7 @@ export class Worker {
     this.running.add(task);
   }
 
-  private async executeAttempt(attempt: Attempt): Promise<void> {
+  private async executeAttempt(attempt: Attempt, releaseSlot: () => void): Promise<void> {
     const { run, job } = attempt;
     this.bus.emit('run.started', { run });
     // A cancel may have been asked between the claim and now.
@@ -428,6 +440,9 @@ export class Worker {
           job.forceGraceMs,
         );
       }
+      // An inline handler that settled no longer uses its slot: the next claim need not wait for
+      // this end to be written. An isolate keeps its slot until it is gone (below).
+      if (job.isolation === 'inline') releaseSlot();
       await this.finish(attempt, box.settled);
     } finally {
       // The slot is free only once the isolate is gone or back in its pool.
