@@ -1,0 +1,315 @@
+import { BACKEND, JOBDECK_SYSTEMS, PEER_SYSTEMS, type SystemName } from '../adapters/types.js';
+import type { MachineInfo } from './machine.js';
+import type { ResultRow, WorkloadName } from './results.js';
+import type { Sizes } from './sizes.js';
+
+export interface BenchReport {
+  date: string;
+  durationS: number;
+  mode: 'full' | 'quick' | 'custom';
+  repeats: number;
+  only: string[];
+  sizes: Sizes;
+  machine: MachineInfo;
+  loadAverage: { start: number[]; end: number[] };
+  versions: Record<string, string>;
+  settings: Partial<Record<SystemName, Record<string, unknown>>>;
+  skipped: string[];
+  errors: string[];
+  rows: ResultRow[];
+  targets: TargetCheck[];
+}
+
+export interface TargetCheck {
+  target: string;
+  status: 'met' | 'not met' | 'not measured';
+  measured: string;
+}
+
+const TITLES: Record<WorkloadName, string> = {
+  enqueue: '1. Enqueue',
+  throughput: '2. Throughput (no-op runs already queued)',
+  latency: '3. Pickup latency (idle worker, one create every 10 ms)',
+  cancel: '4. Cancel delivery (cancel call → the handler sees the abort)',
+  crash: '5. Crash recovery (SIGKILL mid-run, fresh worker started at once; default settings)',
+  api: '6. HTTP API (autocannon, fixed connections)',
+  memory: '7. Memory of one `jobdeck serve` (SQLite, worker on)',
+};
+
+export function fmt(value: number | undefined): string {
+  if (value === Number.POSITIVE_INFINITY) return '∞ (never)';
+  if (value === undefined || !Number.isFinite(value)) return 'n/a';
+  const abs = Math.abs(value);
+  if (abs >= 1000) return Math.round(value).toLocaleString('en-US');
+  if (abs >= 100) return value.toFixed(0);
+  if (abs >= 10) return value.toFixed(1);
+  if (abs >= 1) return value.toFixed(2);
+  return value.toFixed(3);
+}
+
+/** The best peer row for a Jobdeck row: same comparison key and metric, best median. */
+export function bestPeer(
+  rows: readonly ResultRow[],
+  row: ResultRow,
+  filter: (system: SystemName) => boolean = () => true,
+): ResultRow | null {
+  let best: ResultRow | null = null;
+  for (const other of rows) {
+    if (!PEER_SYSTEMS.includes(other.system) || !filter(other.system)) continue;
+    if (other.compareKey !== row.compareKey || other.metric !== row.metric) continue;
+    const value = other.summary?.median;
+    if (value === undefined || !Number.isFinite(value)) continue;
+    const current = best?.summary?.median;
+    if (current === undefined || (row.better === 'higher' ? value > current : value < current))
+      best = other;
+  }
+  return best;
+}
+
+function ratio(row: ResultRow, peer: ResultRow | null): string {
+  const a = row.summary?.median;
+  const b = peer?.summary?.median;
+  if (
+    !peer ||
+    a === undefined ||
+    b === undefined ||
+    !Number.isFinite(a) ||
+    !Number.isFinite(b) ||
+    b === 0
+  )
+    return '';
+  const r = a / b;
+  return `${r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2)}× (vs ${peer.system}${peer.variant === row.variant ? '' : ` ${peer.variant}`})`;
+}
+
+function escape(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  const lines: string[] = [];
+  const m = report.machine;
+  lines.push(
+    `Run ${report.date} (${report.mode}, ${report.repeats} repeat(s) each; ${Math.round(report.durationS)} s in all).`,
+  );
+  lines.push('');
+  lines.push(
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.ramGiB} GiB RAM, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres ?? 'n/a'}; Redis ${m.redis ?? 'n/a'}. Load average at start ${report.loadAverage.start.map((x) => x.toFixed(2)).join(' ')}, at end ${report.loadAverage.end.map((x) => x.toFixed(2)).join(' ')}.`,
+  );
+  lines.push('');
+  lines.push(
+    `Versions: ${Object.entries(report.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
+  );
+  if (report.only.length) lines.push('', `Only: ${report.only.join(', ')}.`);
+  if (report.skipped.length) lines.push('', `Skipped: ${report.skipped.join('; ')}.`);
+  if (report.errors.length) lines.push('', `Errors: ${report.errors.map(escape).join('; ')}.`);
+  lines.push('');
+  lines.push(
+    'Each figure is the median of the repeats, with min–max. "Jobdeck / best peer" divides the Jobdeck median by the best peer median for the same measurement (for latencies and times, below 1 is better).',
+  );
+  const workloads = [...new Set(report.rows.map((r) => r.workload))];
+  for (const workload of workloads) {
+    const rows = report.rows.filter((r) => r.workload === workload);
+    lines.push('', `### ${TITLES[workload]}`, '');
+    lines.push(
+      '| system | backend | variant | metric | median | min–max | Jobdeck / best peer | note |',
+    );
+    lines.push('| --- | --- | --- | --- | ---: | --- | --- | --- |');
+    for (const row of rows) {
+      const s = row.summary;
+      const value = row.unsupported
+        ? '**unsupported**'
+        : s
+          ? `${fmt(s.median)} ${row.unit}`
+          : 'n/a';
+      const range = s && !row.unsupported ? `${fmt(s.min)}–${fmt(s.max)}` : '';
+      const r = JOBDECK_SYSTEMS.includes(row.system) ? ratio(row, bestPeer(report.rows, row)) : '';
+      const note = [row.unsupported, row.note].filter(Boolean).join('; ');
+      lines.push(
+        `| ${row.system} | ${BACKEND[row.system]} | ${escape(row.variant)} | ${escape(row.metric)} | ${value} | ${range} | ${r} | ${escape(note)} |`,
+      );
+    }
+  }
+  lines.push('', '### Targets (Jobdeck)', '');
+  lines.push('| target | status | measured |');
+  lines.push('| --- | --- | --- |');
+  for (const t of report.targets)
+    lines.push(`| ${escape(t.target)} | ${t.status} | ${escape(t.measured)} |`);
+  lines.push('', '### Settings', '');
+  for (const [system, settings] of Object.entries(report.settings)) {
+    lines.push(
+      `- **${system}**: ${Object.entries(settings ?? {})
+        .map(([k, v]) => `${k}: ${String(v)}`)
+        .join('; ')}`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+function find(
+  rows: readonly ResultRow[],
+  system: SystemName,
+  compareKey: string,
+  metric: string,
+  variant?: string,
+) {
+  return rows.find(
+    (r) =>
+      r.system === system &&
+      r.compareKey === compareKey &&
+      r.metric === metric &&
+      (!variant || r.variant === variant),
+  );
+}
+
+function check(
+  target: string,
+  value: number | undefined,
+  limit: number,
+  direction: '<=' | '>=',
+  describe: (v: number) => string,
+): TargetCheck {
+  if (value === undefined || Number.isNaN(value))
+    return { target, status: 'not measured', measured: 'n/a' };
+  const met = direction === '<=' ? value <= limit : value >= limit;
+  return { target, status: met ? 'met' : 'not met', measured: describe(value) };
+}
+
+/** The targets of the brief, judged on the medians of this run. */
+export function checkTargets(rows: readonly ResultRow[]): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const pg = (s: SystemName) => BACKEND[s] === 'PostgreSQL';
+
+  const jdPg = find(rows, 'jobdeck-pg', 'throughput c16', 'throughput');
+  const bestPg = jdPg ? bestPeer(rows, jdPg, pg) : null;
+  if (jdPg?.summary && bestPg?.summary) {
+    const r = jdPg.summary.median / bestPg.summary.median;
+    checks.push(
+      check(
+        'Jobdeck/PostgreSQL throughput at c16 ≥ 1.5× the best PostgreSQL peer (batched modes included)',
+        r,
+        1.5,
+        '>=',
+        (v) =>
+          `${fmt(jdPg.summary!.median)} runs/s vs ${bestPg.system} ${bestPg.variant} ${fmt(bestPg.summary!.median)} runs/s = ${v.toFixed(2)}×`,
+      ),
+    );
+  } else
+    checks.push({
+      target: 'Jobdeck/PostgreSQL throughput at c16 ≥ 1.5× the best PostgreSQL peer',
+      status: 'not measured',
+      measured: 'n/a',
+    });
+
+  const jdSq = find(rows, 'jobdeck-sqlite', 'throughput c16', 'throughput');
+  const bull = find(rows, 'bullmq', 'throughput c16', 'throughput', 'c16');
+  if (jdSq?.summary && bull?.summary) {
+    const r = jdSq.summary.median / bull.summary.median;
+    checks.push(
+      check(
+        'Jobdeck/SQLite throughput at c16 ≥ BullMQ',
+        r,
+        1,
+        '>=',
+        (v) =>
+          `${fmt(jdSq.summary!.median)} vs ${fmt(bull.summary!.median)} runs/s = ${v.toFixed(2)}×`,
+      ),
+    );
+  } else
+    checks.push({
+      target: 'Jobdeck/SQLite throughput at c16 ≥ BullMQ',
+      status: 'not measured',
+      measured: 'n/a',
+    });
+
+  for (const variant of ['same instance', 'separate client']) {
+    const p50 = find(rows, 'jobdeck-pg', 'latency', 'pickup p50', variant)?.summary?.median;
+    const p99 = find(rows, 'jobdeck-pg', 'latency', 'pickup p99', variant)?.summary?.median;
+    checks.push(
+      check(
+        `pickup p50 ≤ 1.5 ms on PostgreSQL (${variant})`,
+        p50,
+        1.5,
+        '<=',
+        (v) => `p50 ${fmt(v)} ms`,
+      ),
+    );
+    checks.push(
+      check(
+        `pickup p99 ≤ 4 ms on PostgreSQL (${variant})`,
+        p99,
+        4,
+        '<=',
+        (v) => `p99 ${fmt(v)} ms`,
+      ),
+    );
+  }
+  for (const variant of ['same instance', 'separate client']) {
+    const p50 = find(rows, 'jobdeck-sqlite', 'latency', 'pickup p50', variant)?.summary?.median;
+    checks.push(
+      check(`pickup p50 ≤ 1 ms on SQLite (${variant})`, p50, 1, '<=', (v) => `p50 ${fmt(v)} ms`),
+    );
+  }
+  const xp50 = find(rows, 'jobdeck-pg', 'cancel cross-process', 'cancel → abort p50')?.summary
+    ?.median;
+  const xp99 = find(rows, 'jobdeck-pg', 'cancel cross-process', 'cancel → abort p99')?.summary
+    ?.median;
+  checks.push(
+    check(
+      'cross-process cancel delivery on PostgreSQL p50 ≤ 5 ms',
+      xp50,
+      5,
+      '<=',
+      (v) => `p50 ${fmt(v)} ms`,
+    ),
+  );
+  checks.push(
+    check(
+      'cross-process cancel delivery on PostgreSQL p99 ≤ 25 ms',
+      xp99,
+      25,
+      '<=',
+      (v) => `p99 ${fmt(v)} ms`,
+    ),
+  );
+  for (const system of JOBDECK_SYSTEMS) {
+    const p50 = find(rows, system, 'cancel in-process', 'cancel → abort p50')?.summary?.median;
+    const p99 = find(rows, system, 'cancel in-process', 'cancel → abort p99')?.summary?.median;
+    checks.push(
+      check(
+        `in-process cancel delivery ≤ 1 ms (${system}, p50)`,
+        p50,
+        1,
+        '<=',
+        (v) => `p50 ${fmt(v)} ms, p99 ${fmt(p99)} ms`,
+      ),
+    );
+  }
+  for (const system of JOBDECK_SYSTEMS) {
+    const row = find(rows, system, 'crash', 'SIGKILL → run picked up again');
+    checks.push(
+      check(
+        `crash recovery with default settings ≤ 10 s (${system})`,
+        row?.summary?.median,
+        10,
+        '<=',
+        (v) => `${fmt(v)} s (min ${fmt(row?.summary?.min)}, max ${fmt(row?.summary?.max)})`,
+      ),
+    );
+  }
+  const idle = rows.find((r) => r.compareKey === 'memory idle')?.summary?.median;
+  checks.push(check('idle serve RSS ≤ 120 MB', idle, 120, '<=', (v) => `${fmt(v)} MB`));
+  const delta = rows.find((r) => r.compareKey === 'memory delta');
+  checks.push(
+    check(
+      `${delta?.metric.replace('RSS added by ', '') ?? '100,000 finished runs'} add ≤ 50 MB RSS`,
+      delta?.summary?.median,
+      50,
+      '<=',
+      (v) => `+${fmt(v)} MB`,
+    ),
+  );
+  return checks;
+}
