@@ -11,43 +11,40 @@ export const STREAMED_EVENTS: readonly RunEventName[] = [
   'run.finished',
 ];
 
+/** A streamed event, kept as its wire text: the log of recent events holds strings, not run objects. */
 export interface StreamEvent {
   id: number;
   name: RunEventName;
   runId: string;
   job: string;
-  data: unknown;
+  /** The `id:`/`event:`/`data:` lines, ready to write. */
+  text: string;
 }
 
 function toStreamEvent(event: BusEvent): StreamEvent | null {
+  const wire = (runId: string, job: string, data: unknown): StreamEvent => ({
+    id: event.seq,
+    name: event.name,
+    runId,
+    job,
+    text: `id: ${event.seq}\nevent: ${event.name}\ndata: ${JSON.stringify(data)}\n\n`,
+  });
   if (!STREAMED_EVENTS.includes(event.name)) return null;
   switch (event.name) {
     case 'run.log': {
       const { runId, job, entry } = event.payload;
-      return {
-        id: event.seq,
-        name: event.name,
-        runId,
-        job,
-        data: { runId, job, entry: logDto(entry) },
-      };
+      return wire(runId, job, { runId, job, entry: logDto(entry) });
     }
     case 'run.progress': {
       const { run } = event.payload;
-      return { id: event.seq, name: event.name, runId: run.id, job: run.job, data: { run } };
+      return wire(run.id, run.job, { run });
     }
     case 'run.created':
     case 'run.started':
     case 'run.cancelling':
     case 'run.finished': {
       const { run } = event.payload;
-      return {
-        id: event.seq,
-        name: event.name,
-        runId: run.id,
-        job: run.job,
-        data: { run: runDto(run) },
-      };
+      return wire(run.id, run.job, { run: runDto(run) });
     }
     default:
       return null;
@@ -96,8 +93,4 @@ export class EventLog {
     this.off();
     this.listeners.clear();
   }
-}
-
-export function formatSse(event: StreamEvent): string {
-  return `id: ${event.id}\nevent: ${event.name}\ndata: ${JSON.stringify(event.data)}\n\n`;
 }

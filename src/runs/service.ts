@@ -58,7 +58,12 @@ export function requireOwnerOrAdmin(principal: Principal, run: Run, action: stri
 }
 
 /** Creating, reading and retrying runs, and the jobs' run-time state. Surfaces call this, never the store. */
+/** How long the enabled flags of jobs are reused before they are read again. */
+const JOB_STATE_TTL_MS = 1000;
+
 export class RunService {
+  private stateCache: { at: number; states: Promise<Map<string, JobState>> } | null = null;
+
   constructor(
     private readonly store: Store,
     private readonly registry: JobRegistry,
@@ -172,6 +177,7 @@ export class RunService {
     requireRole(principal, 'admin');
     const definition = this.registry.require(name);
     await this.store.jobStateSet({ name, enabled, now: this.clock.now() });
+    this.stateCache = null;
     return { definition, enabled };
   }
 
@@ -199,7 +205,21 @@ export class RunService {
     return (await this.jobStates()).get(job.name)?.enabled ?? job.enabled;
   }
 
+  /**
+   * The run-time enabled flags, read at most once a second: a trigger should not cost a query more.
+   * A change made through this instance is seen at once; one made elsewhere within a second.
+   */
   private async jobStates(): Promise<Map<string, JobState>> {
-    return new Map((await this.store.jobStateList()).map((s) => [s.name, s]));
+    const now = Date.now();
+    if (!this.stateCache || now - this.stateCache.at > JOB_STATE_TTL_MS) {
+      const states = this.store
+        .jobStateList()
+        .then((list) => new Map(list.map((s) => [s.name, s])));
+      this.stateCache = { at: now, states };
+      states.catch(() => {
+        this.stateCache = null;
+      });
+    }
+    return this.stateCache.states;
   }
 }

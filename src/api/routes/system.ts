@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { ApiContext, App } from '../context.js';
 import { errorSchema, eventsQuery } from '../schemas.js';
-import { formatSse, type StreamEvent } from '../sse.js';
+import type { StreamEvent } from '../sse.js';
 import { SESSION_COOKIE, readCookie, sessionCookie } from '../sessions.js';
 
 const HEARTBEAT_MS = 15_000;
@@ -91,10 +91,10 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
       if (Number.isInteger(lastId) && lastId >= 0) {
         const missed = eventLog.since(lastId);
         if (missed === null) raw.write(`event: reset\ndata: {}\n\n`);
-        else for (const event of missed) if (matches(event)) raw.write(formatSse(event));
+        else for (const event of missed) if (matches(event)) raw.write(event.text);
       }
       const off = eventLog.subscribe((event) => {
-        if (matches(event)) raw.write(formatSse(event));
+        if (matches(event)) raw.write(event.text);
       });
       const heartbeat = setInterval(() => raw.write(`: heartbeat\n\n`), HEARTBEAT_MS);
       const close = () => {
