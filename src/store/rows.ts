@@ -1,7 +1,8 @@
 import type { CancelMode, CancelRecord } from '../core/cancellation.js';
-import type { RunError } from '../core/errors.js';
+import { JobdeckError, type RunError } from '../core/errors.js';
 import type { ItemStatus, LogLevel, Run, RunItem, RunProgress, RunTrigger } from '../core/run.js';
 import type { RunStatus } from '../core/status.js';
+import type { AttemptRef, JobState } from './store.js';
 
 /** A runs-table row as both backends return it (times as ms or Date, JSON as text or object). */
 export interface RunRow {
@@ -132,4 +133,45 @@ export function logFromRow(row: LogRow) {
     ...(data === null ? {} : { data }),
     time: toDate(row.time),
   };
+}
+
+/** The cancel columns of a run, as the lease and cancel queries return them. */
+export interface CancelRow {
+  id: string;
+  attempt: number;
+  cancel_mode: string | null;
+  cancel_reason: string | null;
+  cancel_requested_by: string | null;
+  cancel_requested_at: TimeValue | null;
+}
+
+/** A jobs-table row: `enabled` is 0/1 in SQLite and a boolean in PostgreSQL. */
+export interface JobRow {
+  name: string;
+  enabled: number | boolean;
+  updated_at: TimeValue;
+}
+
+export function jobStateFromRow(row: JobRow): JobState {
+  return {
+    name: row.name,
+    enabled: row.enabled === 1 || row.enabled === true,
+    updatedAt: toDate(row.updated_at),
+  };
+}
+
+/** The refusal of a write of an attempt that no longer holds its run. */
+export function leaseLost(ref: AttemptRef): JobdeckError {
+  return new JobdeckError(
+    'LEASE_LOST',
+    `Attempt ${ref.attempt} of run ${ref.id} no longer holds the run.`,
+    {
+      data: ref,
+    },
+  );
+}
+
+/** The error a rescued run records. */
+export function workerLost(workerId: string | null): RunError {
+  return { code: 'WORKER_LOST', message: `Worker ${workerId ?? '?'} stopped renewing its lease.` };
 }

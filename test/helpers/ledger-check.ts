@@ -1,7 +1,7 @@
 /**
  * Checks over the ledger the ledger jobs write (test/helpers/ledger-jobs.ts): attempts of one run,
- * and attempts of one run that overlap in time. The same logic as in multiprocess.sqlite.test.ts,
- * shared here by the PostgreSQL process tests and scripts/soak-crash.ts.
+ * and attempts of one run that overlap in time; shared by the process tests of both stores and
+ * scripts/soak-crash.ts.
  */
 import type { LedgerLine } from './ledger-jobs.js';
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { cancelAction } from '../../core/cancellation.js';
-import { JobdeckError, type RunError } from '../../core/errors.js';
+import { JobdeckError } from '../../core/errors.js';
 import type { LogEntry, Run, RunItem, RunProgress, StoredLogEntry } from '../../core/run.js';
 import { canTransition, type RunStatus } from '../../core/status.js';
 import { compileNamedParams } from '../named-params.js';
@@ -11,8 +11,13 @@ import {
   itemFromRow,
   logFromRow,
   runFromRow,
+  jobStateFromRow,
+  leaseLost,
   toJson,
+  workerLost,
+  type CancelRow,
   type ItemRow,
+  type JobRow,
   type LogRow,
   type RunRow,
 } from '../rows.js';
@@ -765,17 +770,6 @@ export class PostgresStore implements Store {
   }
 }
 
-type CancelRow = {
-  id: string;
-  attempt: number;
-  cancel_mode: string | null;
-  cancel_reason: string | null;
-  cancel_requested_by: string | null;
-  cancel_requested_at: number | null;
-};
-
-type JobRow = { name: string; enabled: boolean; updated_at: number };
-
 /** Claimed runs in the order of the claim: priority, runAt, id. */
 function sortClaimed(rows: RunRow[]): Run[] {
   return rows
@@ -784,22 +778,6 @@ function sortClaimed(rows: RunRow[]): Run[] {
         b.priority - a.priority || Number(a.run_at) - Number(b.run_at) || a.id.localeCompare(b.id),
     )
     .map((row) => runFromRow(row, []));
-}
-
-function jobStateFromRow(row: JobRow): JobState {
-  return { name: row.name, enabled: row.enabled, updatedAt: new Date(Number(row.updated_at)) };
-}
-
-function leaseLost(ref: AttemptRef): JobdeckError {
-  return new JobdeckError(
-    'LEASE_LOST',
-    `Attempt ${ref.attempt} of run ${ref.id} no longer holds the run.`,
-    { data: ref },
-  );
-}
-
-function workerLost(workerId: string | null): RunError {
-  return { code: 'WORKER_LOST', message: `Worker ${workerId ?? '?'} stopped renewing its lease.` };
 }
 
 /** The database's own refusal of a transition becomes the typed error; the rest pass through. */

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cancelAction } from '../../core/cancellation.js';
-import { JobdeckError, type RunError } from '../../core/errors.js';
+import { JobdeckError } from '../../core/errors.js';
 import type { LogEntry, Run, RunItem, RunProgress, StoredLogEntry } from '../../core/run.js';
 import { canTransition, type RunStatus } from '../../core/status.js';
 import { loadMigrations, loadNamedQueries } from '../sql-files.js';
@@ -12,8 +12,13 @@ import {
   itemFromRow,
   logFromRow,
   runFromRow,
+  jobStateFromRow,
+  leaseLost,
   toJson,
+  workerLost,
+  type CancelRow,
   type ItemRow,
+  type JobRow,
   type LogRow,
   type RunRow,
 } from '../rows.js';
@@ -539,35 +544,6 @@ export class SqliteStore implements Store {
       ),
     );
   }
-}
-
-type CancelRow = {
-  id: string;
-  attempt: number;
-  cancel_mode: string | null;
-  cancel_reason: string | null;
-  cancel_requested_by: string | null;
-  cancel_requested_at: number | null;
-};
-
-type JobRow = { name: string; enabled: number; updated_at: number };
-
-function jobStateFromRow(row: JobRow): JobState {
-  return { name: row.name, enabled: row.enabled === 1, updatedAt: new Date(row.updated_at) };
-}
-
-function leaseLost(ref: AttemptRef): JobdeckError {
-  return new JobdeckError(
-    'LEASE_LOST',
-    `Attempt ${ref.attempt} of run ${ref.id} no longer holds the run.`,
-    {
-      data: ref,
-    },
-  );
-}
-
-function workerLost(workerId: string | null): RunError {
-  return { code: 'WORKER_LOST', message: `Worker ${workerId ?? '?'} stopped renewing its lease.` };
 }
 
 /** The database's own refusal of a transition becomes the typed error. */
