@@ -420,6 +420,23 @@ describe('outcomes', () => {
   });
 });
 
+describe('delayed runs', () => {
+  it('a run delayed in this process starts when it falls due, not at the next poll', async () => {
+    const started = deferred<number>();
+    const job = defineJob({
+      name: 'later',
+      run: () => started.resolve(Date.now()),
+    });
+    // Polls 30 s apart: only the due-time wake-up can start the run in time.
+    const t = await deckWith([job], { worker: { pollMs: 30_000, cancelPollMs: 30_000 } });
+    const runAt = new Date(Date.now() + 300);
+    await t.deck.runs.create({ job: 'later', runAt, principal: alice });
+    const at = await started.promise;
+    expect(at).toBeGreaterThanOrEqual(runAt.getTime());
+    expect(at - runAt.getTime()).toBeLessThan(5_000);
+  });
+});
+
 describe('who may cancel', () => {
   it('only the creator or an admin may cancel or retry a run', async () => {
     const job = defineJob({ name: 'owned', run: () => null });

@@ -70,6 +70,8 @@ export class Worker {
   /** Delays of this event loop: what inline handlers cost the heartbeats. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private lastHeartbeatTick = 0;
+  private dueTimer: NodeJS.Timeout | null = null;
+  private dueAt: number | null = null;
   private readonly running = new Set<Promise<void>>();
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   private wakeUp: (() => void) | null = null;
@@ -113,7 +115,7 @@ export class Worker {
     this.loopDelay.enable();
     this.lastHeartbeatTick = Date.now();
     this.unsubscribe.push(
-      this.bus.on('run.created', () => this.wake()),
+      this.bus.on('run.created', ({ payload }) => this.wakeWhenDue(payload.run.runAt)),
       this.bus.on('run.cancelling', ({ payload }) => this.deliverFromRun(payload.run)),
       this.bus.on('run.finished', ({ payload }) => this.deliverFromRun(payload.run)),
     );
@@ -155,6 +157,24 @@ export class Worker {
         this.unlisten = off;
       })
       .catch((err: unknown) => this.onError(err, 'listen'));
+  }
+
+  /**
+   * A run created in this process: look now, or when it falls due (a delayed run, a schedule's
+   * next slot) rather than at the next poll. One timer, for the earliest such time.
+   */
+  private wakeWhenDue(runAt: Date): void {
+    const wait = runAt.getTime() - this.clock.now().getTime();
+    if (wait <= 0) return this.wake();
+    if (this.dueAt !== null && this.dueAt <= runAt.getTime()) return;
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    this.dueAt = runAt.getTime();
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = null;
+      this.dueAt = null;
+      this.wake();
+    }, wait);
+    this.dueTimer.unref();
   }
 
   /** Look for runs now instead of at the next poll. */
@@ -202,6 +222,8 @@ export class Worker {
       await Promise.allSettled([...this.running]);
     }
     for (const timer of this.timers) clearInterval(timer);
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    this.dueTimer = null;
     this.timers = [];
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
