@@ -8,7 +8,7 @@ import type { EventBus } from '../events/bus.js';
 import type { JobDefinition } from '../jobs/define.js';
 import type { JobRegistry } from '../jobs/registry.js';
 import { parseOrThrow } from '../jobs/validate.js';
-import type { JobState, Store } from '../store/store.js';
+import type { JobState, RunInsertParams, Store } from '../store/store.js';
 
 export interface CreateRunParams {
   job: string;
@@ -86,21 +86,15 @@ export class RunService {
     );
     const now = this.clock.now();
     const runAt = params.runAt && params.runAt.getTime() > now.getTime() ? params.runAt : now;
-    const result = await this.store.runInsert({
-      id: newRunId(),
-      job: job.name,
+    const result = await this.insert(job, {
       input,
       priority: params.priority ?? job.priority,
       runAt,
-      maxAttempts: job.maxAttempts,
       createdBy: principal.name,
       trigger,
       idempotencyKey: params.idempotencyKey ?? null,
-      expireAt: job.expireAfterMs === null ? null : new Date(runAt.getTime() + job.expireAfterMs),
-      retentionMs: job.retentionMs,
       retryOf: null,
       now,
-      exclusive: !job.allowConcurrent,
     });
     if (result.created) this.bus.emit('run.created', { run: result.run });
     return result;
@@ -123,24 +117,45 @@ export class RunService {
     if (!(await this.isEnabled(job)))
       throw new JobdeckError('JOB_DISABLED', `Job ${job.name} is disabled.`);
     const now = this.clock.now();
-    const { run } = await this.store.runInsert({
-      id: newRunId(),
-      job: job.name,
+    const { run } = await this.insert(job, {
       input: previous.input,
       priority: previous.priority,
       runAt: now,
-      maxAttempts: job.maxAttempts,
       createdBy: principal.name,
       trigger: 'retry',
       idempotencyKey: null,
-      expireAt: job.expireAfterMs === null ? null : new Date(now.getTime() + job.expireAfterMs),
-      retentionMs: job.retentionMs,
       retryOf: previous.id,
       now,
-      exclusive: !job.allowConcurrent,
     });
     this.bus.emit('run.created', { run });
     return run;
+  }
+
+  /** Insert a run of `job`: what the job decides (attempts, expiry, retention, exclusivity) is added here. */
+  private insert(
+    job: JobDefinition,
+    fields: Pick<
+      RunInsertParams,
+      | 'input'
+      | 'priority'
+      | 'runAt'
+      | 'createdBy'
+      | 'trigger'
+      | 'idempotencyKey'
+      | 'retryOf'
+      | 'now'
+    >,
+  ): Promise<{ run: Run; created: boolean }> {
+    return this.store.runInsert({
+      ...fields,
+      id: newRunId(),
+      job: job.name,
+      maxAttempts: job.maxAttempts,
+      expireAt:
+        job.expireAfterMs === null ? null : new Date(fields.runAt.getTime() + job.expireAfterMs),
+      retentionMs: job.retentionMs,
+      exclusive: !job.allowConcurrent,
+    });
   }
 
   async get(id: string): Promise<Run> {

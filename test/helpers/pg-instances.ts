@@ -13,50 +13,18 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'jobdeck.js');
-const DIST_ENTRY = join(ROOT, 'dist', 'cli', 'main.js');
 const WORKER_SCRIPT = 'test/helpers/worker-process.ts';
 /** The ledger jobs as a `--jobs` module (ledger file and worker name from the environment). */
 export const LEDGER_JOBS_MODULE = 'test/helpers/ledger-jobs-module.ts';
-/** Starting node + tsx + pg can be slow on a loaded machine. */
-export const START_TIMEOUT = 20_000;
-
-export type Exit = { code: number | null; signal: NodeJS.Signals | null };
-
-/** Fail with a clear message when the command line has not been built. */
-export function requireBuild(): void {
-  if (!existsSync(DIST_ENTRY)) {
-    throw new Error(
-      `${DIST_ENTRY} is missing: these tests run the built command line; run \`npm run build\` first (\`npm test\` does).`,
-    );
-  }
-}
-
-/** This process's environment without any JOBDECK_* variable, plus `extra`. */
-export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env))
-    if (!key.startsWith('JOBDECK_')) env[key] = value;
-  return { ...env, ...extra };
-}
-
-/** A port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+// The same checks and helpers as the CLI tests use.
+import { START_TIMEOUT, cleanEnv, freePort, requireBuild, type Exit } from './cli-process.js';
+export { START_TIMEOUT, cleanEnv as childEnv, freePort, requireBuild, type Exit };
 
 /** A `--db` URL for one schema of the server at `base`; `notify: false` turns LISTEN/NOTIFY off. */
 export function schemaUrl(
@@ -214,7 +182,7 @@ export class InstanceSet {
   /** The real CLI: `node --import tsx bin/jobdeck.js <args…>`. */
   cli(name: string, args: string[], env: Record<string, string> = {}): Instance {
     requireBuild();
-    return this.track(new Instance(name, ['--import', 'tsx', BIN, ...args], childEnv(env)));
+    return this.track(new Instance(name, ['--import', 'tsx', BIN, ...args], cleanEnv(env)));
   }
 
   /** test/helpers/worker-process.ts with the given arguments (`--worker-id` is `name`). */
@@ -223,7 +191,7 @@ export class InstanceSet {
       new Instance(
         name,
         ['--import', 'tsx', WORKER_SCRIPT, '--worker-id', name, ...args],
-        childEnv(),
+        cleanEnv(),
       ),
     );
   }
