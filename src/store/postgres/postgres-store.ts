@@ -73,6 +73,8 @@ export interface PostgresStoreOptions {
   connectionTimeoutMs?: number;
   /** Any one statement is cut after this long. Default 30 s. */
   statementTimeoutMs?: number;
+  /** Shown as `application_name` in pg_stat_activity, so operators can tell Jobdeck's backends. Default `jobdeck`. */
+  applicationName?: string;
   onError?: (err: unknown, where: string) => void;
 }
 
@@ -113,6 +115,7 @@ export class PostgresStore implements Store {
       options: `-c search_path=${this.schema}`,
       types: TYPES,
       keepAlive: true,
+      application_name: options.applicationName ?? 'jobdeck',
     };
     this.pool = new pg.Pool({
       ...this.connection,
@@ -182,24 +185,53 @@ export class PostgresStore implements Store {
     return (await this.query<T>(name, params, on))[0];
   }
 
+  /**
+   * Borrow a pool client for several statements. While a client is borrowed the pool does not
+   * listen for its errors, so this does, from the very callback that hands it over: a server
+   * message ending the connection can arrive in the same socket read as the previous statement's
+   * end, before any promise continuation could attach a listener. `release` destroys a client that
+   * failed instead of returning it to the pool.
+   */
+  private borrow(): Promise<{
+    client: pg.PoolClient;
+    broken: () => boolean;
+    release: (failure?: unknown) => void;
+  }> {
+    return new Promise((resolve, reject) => {
+      this.pool.connect((err, client, done) => {
+        if (err || !client) return reject(asError(translatePgError(err)));
+        let broken: Error | undefined;
+        const onError = (error: Error) => {
+          broken = error;
+          this.options.onError?.(error, 'transaction');
+        };
+        client.on('error', onError);
+        resolve({
+          client,
+          broken: () => broken !== undefined,
+          release: (failure?: unknown) => {
+            client.off('error', onError);
+            done(broken ?? (failure === undefined ? undefined : asError(failure)));
+          },
+        });
+      });
+    });
+  }
+
   /** Run `fn` in one transaction; retried on serialisation failures and deadlocks. */
   private async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient;
-      try {
-        client = await this.pool.connect();
-      } catch (err) {
-        throw translatePgError(err);
-      }
+      const { client, broken, release } = await this.borrow();
       try {
         await client.query('BEGIN');
         const result = await fn(client);
         await client.query('COMMIT');
-        client.release();
+        release();
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        client.release();
+        let rollbackFailure: unknown;
+        if (!broken()) await client.query('ROLLBACK').catch((e: unknown) => (rollbackFailure = e));
+        release(rollbackFailure);
         const code = (err as { code?: string }).code;
         if ((code === '40001' || code === '40P01') && attempt < 5) continue;
         throw translatePgError(err);
@@ -210,7 +242,13 @@ export class PostgresStore implements Store {
   async migrate(): Promise<MigrationReport> {
     const migrations = loadMigrations(MIGRATIONS_DIR);
     const client = new pg.Client({ ...this.connection, options: undefined });
-    await client.connect();
+    // A connection lost while migrating fails the migration, never the process.
+    client.on('error', (err) => this.options.onError?.(err, 'migrate'));
+    try {
+      await client.connect();
+    } catch (err) {
+      throw translatePgError(err);
+    }
     try {
       // Several instances may start at once: one applies, the others wait, then find nothing to do.
       await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_MIGRATE]);
@@ -780,13 +818,59 @@ function sortClaimed(rows: RunRow[]): Run[] {
     .map((row) => runFromRow(row, []));
 }
 
-/** The database's own refusal of a transition becomes the typed error; the rest pass through. */
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+/** SQLSTATE classes and socket codes that mean the database cannot be reached or used right now. */
+const UNAVAILABLE_CODES = new Set([
+  '53300', // too_many_connections
+  '53400', // configuration_limit_exceeded
+  '57P01', // admin_shutdown (pg_terminate_backend, server stopping)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, shutting down)
+  '57014', // query_canceled (statement timeout)
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+/** pg's own errors for a lost or unobtainable connection carry no code, only these messages. */
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|not queryable|Client was closed|Connection ended unexpectedly/i;
+
+/**
+ * Driver errors become the typed errors of the seam: a lost or refused connection is
+ * STORE_UNAVAILABLE (503); a value the database cannot hold (a NUL character, an unpaired
+ * surrogate, an invalid escape) is INVALID_INPUT (400); the database's refusal of a transition is
+ * INVALID_TRANSITION. Anything else passes through as a bug.
+ */
 function translatePgError(err: unknown): unknown {
   if (err instanceof JobdeckError) return err;
-  if ((err as { code?: string }).code === 'JD001') {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'JD001') {
     return new JobdeckError(
       'INVALID_TRANSITION',
       'The database refused a status change outside the transition table.',
+      { cause: err },
+    );
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (
+    (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) ||
+    (code === undefined && UNAVAILABLE_MESSAGES.test(message))
+  ) {
+    // The driver's text stays in `cause` for the logs; callers learn only that the store is down.
+    return new JobdeckError('STORE_UNAVAILABLE', undefined, { cause: err });
+  }
+  if (typeof code === 'string' && code.startsWith('22')) {
+    return new JobdeckError(
+      'INVALID_INPUT',
+      'A value cannot be stored: text may not contain U+0000 or unpaired surrogates.',
       { cause: err },
     );
   }
