@@ -16,7 +16,7 @@ import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { z } from 'zod';
 import { pollUntil } from './helpers/poll.js';
 import { PG_URL, freshSchema, postgresReachable } from './helpers/postgres.js';
-import { TEST_TOKENS, TEST_TOKENS_ENV } from './helpers/server.js';
+import { TEST_TOKENS, TEST_TOKENS_ENV, startTestServer } from './helpers/server.js';
 
 const reachable = await postgresReachable();
 
@@ -66,6 +66,12 @@ const slow = defineJob({
   },
 });
 
+const echo = defineJob({
+  name: 'faults.echo',
+  input: z.unknown(),
+  run: (_ctx, input) => input,
+});
+
 async function startServer(applicationName: string) {
   const schema = freshSchema();
   const errors: string[] = [];
@@ -78,7 +84,7 @@ async function startServer(applicationName: string) {
   });
   const deck = new Jobdeck({
     store,
-    jobs: [work, slow],
+    jobs: [work, slow, echo],
     worker: { pollMs: 50, cancelPollMs: 50, heartbeatMs: 200, leaseMs: 5000 },
     maintenance: { intervalMs: 100 },
     onError: (err, where) => errors.push(`${where}: ${(err as Error).message}`),
@@ -183,5 +189,164 @@ describe.skipIf(!reachable)('PostgreSQL backends terminated from outside', () =>
     expect(ids.length + unavailable).toBe(30);
     const health = await request('GET', '/healthz');
     expect(health.status).toBe(200);
+  });
+});
+
+/** Text PostgreSQL cannot hold (NUL) or that is not Unicode (a lone surrogate), in every field that reaches the store. */
+const HOSTILE_TEXT: {
+  what: string;
+  method: string;
+  path: (runId: string) => string;
+  body?: unknown;
+  field: (string | number)[];
+}[] = [
+  {
+    what: 'NUL in an input string',
+    method: 'POST',
+    path: () => '/api/jobs/faults.echo/runs',
+    body: { input: { note: 'a\u0000b' } },
+    field: ['input', 'note'],
+  },
+  {
+    what: 'a lone surrogate in an input key',
+    method: 'POST',
+    path: () => '/api/jobs/faults.echo/runs',
+    body: { input: { list: [{ ['k\ud800']: 1 }] } },
+    field: ['input', 'list', 0, 'k\ud800'],
+  },
+  {
+    what: 'NUL in an idempotency key',
+    method: 'POST',
+    path: () => '/api/jobs/faults.echo/runs',
+    body: { input: 1, idempotencyKey: 'key\u0000' },
+    field: ['idempotencyKey'],
+  },
+  {
+    what: 'a lone surrogate in a cancel reason',
+    method: 'POST',
+    path: (id) => `/api/runs/${id}/cancel`,
+    body: { mode: 'force', reason: 'stop \udc00' },
+    field: ['reason'],
+  },
+  {
+    what: 'NUL in a bulk cancel reason',
+    method: 'POST',
+    path: () => '/api/runs/cancel',
+    body: { job: 'faults.slow', reason: '\u0000' },
+    field: ['reason'],
+  },
+  { what: 'NUL in a job filter', method: 'GET', path: () => '/api/runs?job=a%00', field: ['job'] },
+  {
+    what: 'NUL in a createdBy filter',
+    method: 'GET',
+    path: () => '/api/runs?createdBy=%00',
+    field: ['createdBy'],
+  },
+];
+
+describe.skipIf(!reachable)('text no store can hold', () => {
+  it('is refused with 400 naming the field, the same on PostgreSQL and SQLite, and nothing is stored', async () => {
+    const postgres = await startServer(`jdt-fault-${Math.random().toString(36).slice(2)}`);
+    const sqlite = await startTestServer([work, slow, echo]);
+    cleanups.push(() => sqlite.close());
+    const backends = [
+      { name: 'postgres', request: postgres.request },
+      {
+        name: 'sqlite',
+        request: (method: string, path: string, body?: unknown) =>
+          sqlite.request(method, path, { token: TEST_TOKENS.admin, body }),
+      },
+    ];
+    for (const backend of backends) {
+      const target = await backend.request('POST', '/api/jobs/faults.slow/runs', {});
+      expect(target.status).toBe(202);
+      for (const hostile of HOSTILE_TEXT) {
+        const answer = await backend.request(
+          hostile.method,
+          hostile.path(target.body.run.id),
+          hostile.body,
+        );
+        expect({ backend: backend.name, what: hostile.what, status: answer.status }).toEqual({
+          backend: backend.name,
+          what: hostile.what,
+          status: 400,
+        });
+        expect(answer.body.error).toBe('INVALID_INPUT');
+        expect(answer.body.details.map((d: { path: unknown }) => d.path)).toContainEqual(
+          hostile.field,
+        );
+      }
+      // Only the target run exists, and it is still running: no hostile request changed anything.
+      const runs = await backend.request('GET', '/api/runs');
+      expect(runs.body.runs.map((r: { id: string }) => r.id)).toEqual([target.body.run.id]);
+      expect(runs.body.runs[0].cancel).toBeNull();
+    }
+  });
+});
+
+describe.skipIf(!reachable)('PostgreSQL refusing connections', () => {
+  it('too many connections (53300) is STORE_UNAVAILABLE, not an internal error', async () => {
+    const client = await admin();
+    // A role allowed no connections: PostgreSQL answers 53300 as it does when max_connections is reached.
+    await client.query(`DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'jdt_no_connections') THEN
+        CREATE ROLE jdt_no_connections LOGIN CONNECTION LIMIT 0;
+      END IF; END $$`);
+    const url = new URL(PG_URL);
+    url.username = 'jdt_no_connections';
+    const store = new PostgresStore({ connectionString: url.toString(), schema: freshSchema() });
+    cleanups.push(() => store.close());
+    const refused = await store.runGet({ id: '00000000-0000-0000-0000-000000000000' }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(refused).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(((refused as Error).cause as { code?: string }).code).toBe('53300');
+  });
+
+  it('a pool with no free connection within its time-out is STORE_UNAVAILABLE', async () => {
+    const name = `jdt-fault-${Math.random().toString(36).slice(2)}`;
+    const { request, schema } = await startServer(name);
+    const created = await request('POST', '/api/jobs/faults.slow/runs', {});
+    const runId: string = created.body.run.id;
+    const narrow = new PostgresStore({
+      connectionString: PG_URL,
+      schema,
+      poolSize: 1,
+      connectionTimeoutMs: 300,
+      notify: false,
+      applicationName: `${name}-narrow`,
+    });
+    cleanups.push(() => narrow.close());
+    // The only connection waits on a row lock inside a cancel; the next call finds none free.
+    const locker = await admin();
+    await locker.query('BEGIN');
+    await locker.query(`SELECT id FROM ${schema}.jobdeck_runs WHERE id = $1 FOR UPDATE`, [runId]);
+    const blocked = narrow.runCancel({
+      id: runId,
+      mode: 'graceful',
+      reason: null,
+      requestedBy: 'root',
+      now: new Date(),
+    });
+    // Asked from outside the locking transaction: activity seen inside one is a snapshot.
+    const watcher = await admin();
+    await pollUntil(
+      async () => {
+        const { rows } = await watcher.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+          [`${name}-narrow`],
+        );
+        return rows.length > 0;
+      },
+      { timeoutMs: 20_000, what: 'the cancel waiting on the row lock' },
+    );
+    const starved = await narrow.runGet({ id: runId }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(starved).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    await locker.query('ROLLBACK');
+    expect((await blocked).action).toBe('request');
   });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CANCEL_MODES } from '../core/cancellation.js';
 import { ERROR_CODES } from '../core/errors.js';
+import { UNSTORABLE_TEXT_MESSAGE, isStorableText } from '../core/text.js';
 import {
   ITEM_STATUSES,
   LOG_LEVELS,
@@ -189,16 +190,20 @@ export const LIMITS = {
   pageSize: 500,
 } as const;
 
+/** A string the stores can hold on every backend (see core/text.ts). */
+const text = (max: number) =>
+  z.string().max(max).refine(isStorableText, { message: UNSTORABLE_TEXT_MESSAGE });
+
 const runId = z.string().uuid().describe('Run id (UUIDv7)');
 export const runIdParams = z.object({ id: runId });
-export const jobNameParams = z.object({ name: z.string().min(1).max(LIMITS.jobName) });
+export const jobNameParams = z.object({ name: text(LIMITS.jobName).min(1) });
 
 export const createRunBody = z
   .object({
     input: z.unknown().optional(),
     runAt: z.iso.datetime({ offset: true }).optional(),
     priority: z.number().int().min(-1000).max(1000).optional(),
-    idempotencyKey: z.string().min(1).max(LIMITS.idempotencyKey).optional(),
+    idempotencyKey: text(LIMITS.idempotencyKey).min(1).optional(),
   })
   .strict();
 
@@ -207,7 +212,7 @@ export const patchJobBody = z.object({ enabled: z.boolean() }).strict();
 export const cancelBody = z
   .object({
     mode: z.enum(CANCEL_MODES).default('graceful'),
-    reason: z.string().max(LIMITS.reason).optional(),
+    reason: text(LIMITS.reason).optional(),
   })
   .strict();
 
@@ -231,10 +236,10 @@ const statusList = z
 export const bulkCancelBody = z
   .object({
     ids: z.array(runId).min(1).max(LIMITS.bulkIds).optional(),
-    job: z.string().min(1).max(LIMITS.jobName).optional(),
+    job: text(LIMITS.jobName).min(1).optional(),
     status: z.array(z.enum(RUN_STATUSES)).min(1).optional(),
     mode: z.enum(CANCEL_MODES).default('graceful'),
-    reason: z.string().max(LIMITS.reason).optional(),
+    reason: text(LIMITS.reason).optional(),
   })
   .strict()
   .refine((body) => body.ids || body.job || body.status, {
@@ -244,8 +249,8 @@ export const bulkCancelBody = z
 
 export const listRunsQuery = z.object({
   status: statusList.optional(),
-  job: z.string().min(1).max(LIMITS.jobName).optional(),
-  createdBy: z.string().min(1).max(LIMITS.principal).optional(),
+  job: text(LIMITS.jobName).min(1).optional(),
+  createdBy: text(LIMITS.principal).min(1).optional(),
   limit: z.coerce.number().int().min(1).max(LIMITS.pageSize).default(50),
   cursor: z.string().max(200).optional(),
 });
@@ -256,7 +261,7 @@ export const logsQuery = z.object({
 });
 
 export const eventsQuery = z.object({
-  job: z.string().min(1).max(LIMITS.jobName).optional(),
+  job: text(LIMITS.jobName).min(1).optional(),
   run: runId.optional(),
 });
 

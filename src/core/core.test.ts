@@ -6,6 +6,7 @@ import { TestClock } from './clock.js';
 import { toMs } from './duration.js';
 import { ERROR_CODES, toRunError } from './errors.js';
 import { newRunId } from './ids.js';
+import { findUnstorableText, isStorableText } from './text.js';
 import { RUN_STATUSES, TERMINAL_STATUSES, TRANSITIONS, canTransition } from './status.js';
 
 describe('transition table', () => {
@@ -82,5 +83,24 @@ describe('small parts', () => {
     });
     expect(toRunError('plain')).toEqual({ code: 'HANDLER_ERROR', message: 'plain' });
     for (const entry of Object.values(ERROR_CODES)) expect(entry.message.length).toBeGreaterThan(0);
+  });
+});
+
+describe('storable text', () => {
+  it('refuses NUL and unpaired surrogates, accepts paired ones, and names the path', () => {
+    expect(isStorableText('plain ✓ 😀')).toBe(true);
+    expect(isStorableText('a\u0000b')).toBe(false);
+    expect(isStorableText('\ud800')).toBe(false);
+    expect(isStorableText('x\udc00')).toBe(false);
+    expect(findUnstorableText({ a: [1, { b: 'ok' }, { c: 'x\u0000' }] })).toEqual(['a', 2, 'c']);
+    expect(findUnstorableText({ ['k\ud800']: 1 })).toEqual(['k\ud800']);
+    expect(findUnstorableText({ a: ['😀', null, 3] })).toBeNull();
+    expect(findUnstorableText('\u0000')).toEqual([]);
+  });
+
+  it('walks a deeply nested value without exhausting the stack', () => {
+    let deep: unknown = 'bad\u0000';
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    expect(findUnstorableText(deep)).toHaveLength(200_000);
   });
 });

@@ -8,6 +8,7 @@ import type { EventBus } from '../events/bus.js';
 import type { JobDefinition } from '../jobs/define.js';
 import type { JobRegistry } from '../jobs/registry.js';
 import { parseOrThrow } from '../jobs/validate.js';
+import { UNSTORABLE_TEXT_MESSAGE, findUnstorableText } from '../core/text.js';
 import type { JobState, RunInsertParams, Store } from '../store/store.js';
 
 export interface CreateRunParams {
@@ -84,6 +85,12 @@ export class RunService {
       job.input,
       params.input ?? (job.schedule ? job.schedule.input : undefined),
     );
+    const unstorable = findUnstorableText(input);
+    if (unstorable) {
+      throw new JobdeckError('INVALID_INPUT', 'The input is not valid.', {
+        details: [{ path: ['input', ...unstorable], message: UNSTORABLE_TEXT_MESSAGE }],
+      });
+    }
     const now = this.clock.now();
     const runAt = params.runAt && params.runAt.getTime() > now.getTime() ? params.runAt : now;
     const result = await this.insert(job, {
