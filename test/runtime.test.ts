@@ -497,28 +497,3 @@ describe('who may cancel', () => {
     expect(byAdmin.results.map((r) => r.outcome)).toEqual(['cancel-now', 'unchanged']);
   });
 });
-
-describe('shutdown', () => {
-  it('releases unfinished runs for another try instead of leaving them running', async () => {
-    const started = deferred();
-    const job = defineJob({
-      name: 'long',
-      maxAttempts: 1,
-      async run(ctx) {
-        started.resolve();
-        await delay(60_000, undefined, { signal: ctx.signal });
-      },
-    });
-    const t = await deckWith([job]);
-    const { run } = await t.deck.runs.create({ job: 'long', principal: alice });
-    await started.promise;
-    await t.deck.stop({ graceMs: 50 });
-    const released = await t.deck.runs.get(run.id);
-    expect(released).toMatchObject({
-      status: 'pending',
-      workerId: null,
-      attempt: 1,
-      maxAttempts: 2,
-    });
-  });
-});

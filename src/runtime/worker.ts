@@ -61,7 +61,8 @@ export class Worker {
   private readonly pollMs: number;
   private readonly cancelPollMs: number;
   private readonly onError: (err: unknown, where: string) => void;
-  private readonly held = new Map<string, Attempt>();
+  /** The attempts this worker runs, by run and attempt: one attempt's end never drops another's. */
+  private readonly held = new HeldAttempts();
   /** Slots in use: handlers running, or isolates not yet released. */
   private busy = 0;
   private readonly completions: CompletionBatcher;
@@ -105,8 +106,9 @@ export class Worker {
     return this.busy;
   }
 
+  /** Whether this worker runs an attempt of the run. */
   holds(runId: string): boolean {
-    return this.held.has(runId);
+    return this.held.hasRun(runId);
   }
 
   start(): void {
@@ -147,7 +149,7 @@ export class Worker {
         cancelRequested: (runId, request) => {
           // An empty id asks to read the cancels of every held run (after a reconnect).
           if (runId === '') return void this.pollCancels();
-          if (!this.held.has(runId)) return;
+          if (!this.held.hasRun(runId)) return;
           // The notification carries the request: deliver now; else read it.
           if (request) this.deliverCancel(request.id, request.attempt, request.cancel);
           else void this.pollCancels([runId]);
@@ -185,8 +187,7 @@ export class Worker {
 
   /** A cancel reached this process: hand it to the attempt if this worker runs that run. */
   deliverCancel(runId: string, attempt: number, record: CancelRecord): void {
-    const held = this.held.get(runId);
-    if (held && held.run.attempt === attempt) held.deliverCancel(record);
+    this.held.get(runId, attempt)?.deliverCancel(record);
   }
 
   private deliverFromRun(run: Run): void {
@@ -210,7 +211,7 @@ export class Worker {
     const graceMs = options.graceMs ?? 10_000;
     const drained = await waitAll([...this.running], graceMs);
     if (!drained) {
-      for (const attempt of this.held.values()) {
+      for (const attempt of this.held.all()) {
         attempt.abort(
           new RunCancelledError({
             kind: 'shutdown',
@@ -313,7 +314,7 @@ export class Worker {
       );
     }
     if (this.held.size === 0) return;
-    const attempts = [...this.held.values()];
+    const attempts = this.held.all();
     try {
       const renewals = await this.store.leaseRenew({
         workerId: this.id,
@@ -322,8 +323,8 @@ export class Worker {
         runs: attempts.map((a) => ({ id: a.run.id, attempt: a.run.attempt })),
       });
       for (const renewal of renewals) {
-        const attempt = this.held.get(renewal.id);
-        if (!attempt || attempt.run.attempt !== renewal.attempt) continue;
+        const attempt = this.held.get(renewal.id, renewal.attempt);
+        if (!attempt) continue;
         if (renewal.cancel) attempt.deliverCancel(renewal.cancel);
         else if (!renewal.held) attempt.abort({ kind: 'lease-lost' });
       }
@@ -333,7 +334,7 @@ export class Worker {
   }
 
   /** Read the cancel requests of the held runs (or of `ids`) and deliver them. */
-  private async pollCancels(ids: string[] = [...this.held.keys()]): Promise<void> {
+  private async pollCancels(ids: string[] = this.held.runIds()): Promise<void> {
     if (ids.length === 0) return;
     try {
       const requests = await this.store.runListCancelRequested({ workerId: this.id, ids });
@@ -353,7 +354,7 @@ export class Worker {
       { store: this.store, bus: this.bus, clock: this.clock },
       this.id,
     );
-    this.held.set(run.id, attempt);
+    this.held.add(attempt);
     this.busy++;
     let released = false;
     const releaseSlot = () => {
@@ -367,7 +368,7 @@ export class Worker {
       .finally(() => {
         releaseSlot();
         // Held (heartbeats go on) until its end is stored, even when its slot was freed earlier.
-        this.held.delete(run.id);
+        this.held.delete(attempt);
         this.running.delete(task);
         this.wake();
       });
@@ -524,6 +525,48 @@ export class Worker {
       }
       throw err;
     }
+  }
+}
+
+/**
+ * The attempts a worker runs, keyed by run and attempt. A worker may claim its own run again once
+ * the run was rescued from it (a stall past the lease) while the old attempt still winds down.
+ */
+class HeldAttempts {
+  private readonly byKey = new Map<string, Attempt>();
+
+  private static key(runId: string, attempt: number): string {
+    return `${runId}#${attempt}`;
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  add(attempt: Attempt): void {
+    this.byKey.set(HeldAttempts.key(attempt.run.id, attempt.run.attempt), attempt);
+  }
+
+  /** Forget this very attempt; an attempt of the same run claimed since stays held. */
+  delete(attempt: Attempt): void {
+    const key = HeldAttempts.key(attempt.run.id, attempt.run.attempt);
+    if (this.byKey.get(key) === attempt) this.byKey.delete(key);
+  }
+
+  get(runId: string, attempt: number): Attempt | undefined {
+    return this.byKey.get(HeldAttempts.key(runId, attempt));
+  }
+
+  hasRun(runId: string): boolean {
+    return this.all().some((attempt) => attempt.run.id === runId);
+  }
+
+  all(): Attempt[] {
+    return [...this.byKey.values()];
+  }
+
+  runIds(): string[] {
+    return [...new Set(this.all().map((attempt) => attempt.run.id))];
   }
 }
 
