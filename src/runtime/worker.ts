@@ -1,6 +1,6 @@
 import { RunCancelledError, type CancelRecord } from '../core/cancellation.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { JobdeckError, hasErrorCode } from '../core/errors.js';
+import { JobdeckError, hasErrorCode, toRunError } from '../core/errors.js';
 import { newWorkerId } from '../core/ids.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Run } from '../core/run.js';
@@ -10,6 +10,7 @@ import { claimConcurrency } from '../jobs/define.js';
 import type { JobRegistry } from '../jobs/registry.js';
 import { parseOrThrow } from '../jobs/validate.js';
 import type { Store } from '../store/store.js';
+import { retryWhileUnavailable } from '../store/unavailable.js';
 import { Attempt } from './attempt.js';
 import {
   InlineHost,
@@ -20,7 +21,7 @@ import {
   type Settled,
 } from './isolation/hosts.js';
 import { CompletionBatcher } from './completions.js';
-import { classifyAttemptEnd } from './outcome.js';
+import { classifyAttemptEnd, type AttemptAbort } from './outcome.js';
 
 export interface WorkerOptions {
   store: Store;
@@ -95,7 +96,10 @@ export class Worker {
     this.pollMs = options.pollMs ?? 250;
     this.cancelPollMs = options.cancelPollMs ?? 250;
     this.onError = options.onError ?? (() => {});
-    this.completions = new CompletionBatcher(this.store, this.clock);
+    this.completions = new CompletionBatcher(this.store, this.clock, {
+      leaseMs: this.leaseMs,
+      onRetry: (err) => this.onError(err, 'completion'),
+    });
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new JobdeckError('INVALID_INPUT', 'concurrency must be a positive integer');
     }
@@ -385,7 +389,7 @@ export class Worker {
     try {
       input = parseOrThrow(job.input, run.input);
     } catch (err) {
-      await this.finish(attempt, { ok: false, error: err });
+      await this.finish(attempt, { ok: false, error: err }, attempt.abortReason);
       return;
     }
 
@@ -430,20 +434,15 @@ export class Worker {
     const handler = host.run(input).then((settled) => {
       box.settled = settled;
     });
-    const aborted = new Promise<void>((resolve) => {
-      if (attempt.signal.aborted) resolve();
-      else attempt.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-    await Promise.race([handler, aborted]);
+    const stop = await firstOf(handler, attempt.signal);
     for (const timer of timers) clearTimeout(timer);
 
     try {
-      const reason = attempt.abortReason;
-      if (reason) {
+      if (stop) {
         // Forced stop, timeout, shutdown or lost lease: cleanups run shielded within the grace (not
         // for a lost lease: another attempt owns the run now), then the handler gets what is left.
         const started = Date.now();
-        if (reason.kind !== 'lease-lost') await host.cleanups(reason, job.forceGraceMs);
+        if (stop.kind !== 'lease-lost') await host.cleanups(stop, job.forceGraceMs);
         const left = Math.max(0, job.forceGraceMs - (Date.now() - started));
         if (!(await waitAll([handler], left))) {
           await host.terminate();
@@ -466,7 +465,7 @@ export class Worker {
       // An inline handler that settled no longer uses its slot: the next claim need not wait for
       // this end to be written. An isolate keeps its slot until it is gone (below).
       if (job.isolation === 'inline') releaseSlot();
-      await this.finish(attempt, box.settled);
+      await this.finish(attempt, box.settled, stop);
     } finally {
       // The slot is free only once the isolate is gone or back in its pool.
       await host.release();
@@ -484,10 +483,15 @@ export class Worker {
     }
   }
 
-  private async finish(attempt: Attempt, settled: Settled): Promise<void> {
+  /** Store how the attempt ended; `stop` is the abort that decided it, if one came first. */
+  private async finish(
+    attempt: Attempt,
+    settled: Settled,
+    stop: AttemptAbort | null,
+  ): Promise<void> {
     await attempt.close();
-    const outcome = classifyAttemptEnd({
-      abort: attempt.abortReason,
+    let outcome = classifyAttemptEnd({
+      abort: stop,
       cancelRequested: attempt.cancelRequested,
       settled,
       items: attempt.itemList(),
@@ -500,16 +504,26 @@ export class Worker {
     if (outcome === null) return;
     if (outcome.status === 'completed' && attempt.itemList().length === 0) {
       // The common case goes in a batch with the other completions of this turn.
-      const stored = await this.completions.complete(attempt.ref, outcome.result);
-      if (stored) this.bus.emit('run.finished', { run: stored });
-      return;
+      try {
+        const stored = await this.completions.complete(attempt.ref, outcome.result);
+        if (stored) this.bus.emit('run.finished', { run: stored });
+        return;
+      } catch (err) {
+        if (!hasErrorCode(err, 'RESULT_NOT_STORABLE')) throw err;
+        outcome = { status: 'failed', error: toRunError(err) };
+      }
     }
+    const ended = outcome;
     try {
-      const stored = await this.store.runFinishIfAttempt({
-        ref: attempt.ref,
-        now: this.clock.now(),
-        outcome,
-      });
+      const stored = await retryWhileUnavailable(
+        () =>
+          this.store.runFinishIfAttempt({
+            ref: attempt.ref,
+            now: this.clock.now(),
+            outcome: ended,
+          }),
+        { forMs: this.leaseMs, onRetry: (err) => this.onError(err, 'finish') },
+      );
       this.bus.emit(isTerminal(stored.status) ? 'run.finished' : 'run.retrying', { run: stored });
     } catch (err) {
       if (hasErrorCode(err, 'LEASE_LOST')) return;
@@ -568,6 +582,25 @@ class HeldAttempts {
   runIds(): string[] {
     return [...new Set(this.all().map((attempt) => attempt.run.id))];
   }
+}
+
+/**
+ * How the attempt ended, as the executor observes it first: null when the handler settled, else
+ * the abort (stop, timeout, shutdown, lost lease) that came before. What comes second changes
+ * nothing: a stop after the handler returned does not undo its result, and a result after a stop
+ * does not undo the stop.
+ */
+function firstOf(handler: Promise<void>, signal: AbortSignal): Promise<AttemptAbort | null> {
+  if (signal.aborted) return Promise.resolve(signal.reason as AttemptAbort);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(signal.reason as AttemptAbort);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const onSettled = () => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(null);
+    };
+    void handler.then(onSettled, onSettled);
+  });
 }
 
 /** True if all settle within `ms`. */

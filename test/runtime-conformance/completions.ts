@@ -76,6 +76,24 @@ export function describeCompletions(ctx: RuntimeConformanceContext): void {
       expect(done.error!.message).toContain('result.text');
     });
 
+    it('an error message holding U+0000 is stored with U+FFFD in its place on every backend', async () => {
+      const job = defineJob({
+        name: 'throws',
+        maxAttempts: 1,
+        run() {
+          throw new Error('bad\u0000byte');
+        },
+      });
+      const deck = await instances().open([job]);
+      const { run } = await deck.runs.create({ job: 'throws', principal: admin });
+      const done = await instances().waitForStatus(deck, run.id, 'completed', 'failed');
+      expect(done).toMatchObject({
+        status: 'failed',
+        attempt: 1,
+        error: { code: 'HANDLER_ERROR', message: 'bad\uFFFDbyte' },
+      });
+    });
+
     it('a batch the store refuses is written run by run: only the bad one is refused', async () => {
       const store = instances().db.openStore();
       try {
