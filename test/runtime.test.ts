@@ -304,23 +304,6 @@ describe('outcomes', () => {
     expect(done.result).toMatchObject({ succeeded: 2, failed: 1 });
   });
 
-  it('a timeout ends failed with TIMEOUT and counts as an attempt', async () => {
-    const job = defineJob({
-      name: 'slow',
-      timeout: 100,
-      maxAttempts: 1,
-      async run(ctx) {
-        await delay(60_000, undefined, { signal: ctx.signal });
-      },
-    });
-    const t = await deckWith([job]);
-    const { run } = await t.deck.runs.create({ job: 'slow', principal: alice });
-    const done = await t.waitForStatus(run.id, 'failed', 'completed', 'cancelled');
-    expect(done.status).toBe('failed');
-    expect(done.error?.code).toBe('TIMEOUT');
-    expect(done.attempt).toBe(1);
-  });
-
   it('a handler silent for longer than heartbeatTimeout is stopped as stuck', async () => {
     const job = defineJob({
       name: 'silent',

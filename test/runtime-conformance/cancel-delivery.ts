@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { isCancellation } from '../../src/core/cancellation.js';
 import { defineJob } from '../../src/jobs/define.js';
@@ -11,6 +10,8 @@ import {
   aborted,
   admin,
   useInstances,
+  stepUntilCancelled,
+  untilStoppedJob,
   type RuntimeConformanceContext,
 } from './fixture.js';
 
@@ -26,9 +27,9 @@ export function describeCancelDelivery(ctx: RuntimeConformanceContext): void {
       return defineJob({
         name: 'steps',
         maxAttempts: 1,
-        async run(ctx) {
+        run(ctx) {
           started.resolve();
-          for (;;) await ctx.step('tick', () => delay(20, undefined, { signal: ctx.signal }));
+          return stepUntilCancelled(ctx);
         },
       });
     }
@@ -89,14 +90,7 @@ export function describeCancelDelivery(ctx: RuntimeConformanceContext): void {
 
     it('a force cancel from another instance aborts the handler signal with a cancel reason', async () => {
       const started = deferred<AbortSignal>();
-      const job = defineJob({
-        name: 'long',
-        maxAttempts: 1,
-        async run(ctx) {
-          started.resolve(ctx.signal);
-          await delay(60_000, undefined, { signal: ctx.signal });
-        },
-      });
+      const job = untilStoppedJob('long', started);
       await instances().open([job]);
       const api = await instances().open([job], { worker: false });
       const { run } = await api.runs.create({ job: 'long', principal: admin });

@@ -1,8 +1,10 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeEach } from 'vitest';
 import type { Run } from '../../src/core/run.js';
 import type { RunStatus } from '../../src/core/status.js';
 import { Jobdeck, type JobdeckOptions } from '../../src/jobdeck.js';
-import type { JobDefinition } from '../../src/jobs/define.js';
+import type { JobContext } from '../../src/jobs/context.js';
+import { defineJob, type JobDefinition } from '../../src/jobs/define.js';
 import type { Store } from '../../src/store/store.js';
 import { pollUntil } from '../helpers/poll.js';
 
@@ -114,4 +116,24 @@ export function aborted(signal: AbortSignal): Promise<void> {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
+}
+
+/** A job (one attempt) whose handler reports its signal once started, then waits until stopped. */
+export function untilStoppedJob(
+  name: string,
+  started: { resolve: (signal: AbortSignal) => void },
+): JobDefinition {
+  return defineJob({
+    name,
+    maxAttempts: 1,
+    async run(ctx) {
+      started.resolve(ctx.signal);
+      await delay(60_000, undefined, { signal: ctx.signal });
+    },
+  });
+}
+
+/** Short checkpointed steps, for ever: a handler a graceful cancel stops at its next step. */
+export async function stepUntilCancelled(ctx: JobContext): Promise<never> {
+  for (;;) await ctx.step('tick', () => delay(20, undefined, { signal: ctx.signal }));
 }

@@ -1,10 +1,14 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { TestClock } from '../../src/core/clock.js';
 import { defineJob } from '../../src/jobs/define.js';
 import { deferred } from '../helpers/deck.js';
 import { pollUntil } from '../helpers/poll.js';
-import { admin, useInstances, type RuntimeConformanceContext } from './fixture.js';
+import {
+  admin,
+  stepUntilCancelled,
+  useInstances,
+  type RuntimeConformanceContext,
+} from './fixture.js';
 
 const LEASE_MS = 1000;
 
@@ -30,7 +34,7 @@ export function describeLeaseLoss(ctx: RuntimeConformanceContext): void {
             return 'first';
           }
           secondStarted.resolve();
-          for (;;) await ctx.step('tick', () => delay(20, undefined, { signal: ctx.signal }));
+          return stepUntilCancelled(ctx);
         },
       });
       const worker = await instances().open([job], {

@@ -8,25 +8,21 @@ import {
   aborted,
   admin,
   useInstances,
+  untilStoppedJob,
   type RuntimeConformanceContext,
 } from './fixture.js';
 
-/** Stopping an instance: what its grace lets finish, and what it releases. */
+/**
+ * Stopping an instance — what its grace lets finish, what it releases — and the rule behind it:
+ * the handler settling or its stop, whichever the worker sees first, decides the attempt's end.
+ */
 export function describeShutdown(ctx: RuntimeConformanceContext): void {
-  describe('shutdown grace', () => {
+  describe('shutdown grace and stops', () => {
     const instances = useInstances(ctx.makeDatabase);
 
     it('releases unfinished runs for another try instead of leaving them running', async () => {
-      const started = deferred();
-      const job = defineJob({
-        name: 'long',
-        maxAttempts: 1,
-        async run(ctx) {
-          started.resolve();
-          await delay(60_000, undefined, { signal: ctx.signal });
-        },
-      });
-      const deck = await instances().open([job]);
+      const started = deferred<AbortSignal>();
+      const deck = await instances().open([untilStoppedJob('long', started)]);
       const { run } = await deck.runs.create({ job: 'long', principal: admin });
       await started.promise;
       await deck.stop({ graceMs: 50 });
@@ -36,6 +32,29 @@ export function describeShutdown(ctx: RuntimeConformanceContext): void {
         attempt: 1,
         maxAttempts: 2,
       });
+    });
+
+    it('a timeout ends the attempt failed with TIMEOUT, even when the handler then returns', async () => {
+      const timed = (name: string, run: (signal: AbortSignal) => Promise<unknown>) =>
+        defineJob({ name, timeout: 100, maxAttempts: 1, run: (ctx) => run(ctx.signal) });
+      const deck = await instances().open([
+        timed('slow', (signal) => delay(60_000, undefined, { signal })),
+        // Returns successfully, but only once stopped: the stop came first.
+        timed('late', async (signal) => {
+          await aborted(signal);
+          return 'too late';
+        }),
+      ]);
+      for (const job of ['slow', 'late']) {
+        const { run } = await deck.runs.create({ job, principal: admin });
+        const done = await instances().waitForStatus(deck, run.id, 'completed', 'failed');
+        expect(done).toMatchObject({
+          status: 'failed',
+          attempt: 1,
+          result: null,
+          error: { code: 'TIMEOUT' },
+        });
+      }
     });
 
     if (ctx.rowLocks) {
