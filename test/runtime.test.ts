@@ -304,23 +304,6 @@ describe('outcomes', () => {
     expect(done.result).toMatchObject({ succeeded: 2, failed: 1 });
   });
 
-  it('a timeout ends failed with TIMEOUT and counts as an attempt', async () => {
-    const job = defineJob({
-      name: 'slow',
-      timeout: 100,
-      maxAttempts: 1,
-      async run(ctx) {
-        await delay(60_000, undefined, { signal: ctx.signal });
-      },
-    });
-    const t = await deckWith([job]);
-    const { run } = await t.deck.runs.create({ job: 'slow', principal: alice });
-    const done = await t.waitForStatus(run.id, 'failed', 'completed', 'cancelled');
-    expect(done.status).toBe('failed');
-    expect(done.error?.code).toBe('TIMEOUT');
-    expect(done.attempt).toBe(1);
-  });
-
   it('a handler silent for longer than heartbeatTimeout is stopped as stuck', async () => {
     const job = defineJob({
       name: 'silent',
@@ -495,30 +478,5 @@ describe('who may cancel', () => {
       admin,
     );
     expect(byAdmin.results.map((r) => r.outcome)).toEqual(['cancel-now', 'unchanged']);
-  });
-});
-
-describe('shutdown', () => {
-  it('releases unfinished runs for another try instead of leaving them running', async () => {
-    const started = deferred();
-    const job = defineJob({
-      name: 'long',
-      maxAttempts: 1,
-      async run(ctx) {
-        started.resolve();
-        await delay(60_000, undefined, { signal: ctx.signal });
-      },
-    });
-    const t = await deckWith([job]);
-    const { run } = await t.deck.runs.create({ job: 'long', principal: alice });
-    await started.promise;
-    await t.deck.stop({ graceMs: 50 });
-    const released = await t.deck.runs.get(run.id);
-    expect(released).toMatchObject({
-      status: 'pending',
-      workerId: null,
-      attempt: 1,
-      maxAttempts: 2,
-    });
   });
 });

@@ -8,6 +8,7 @@ import {
   type FieldIssue,
 } from '../core/errors.js';
 import type { Run } from '../core/run.js';
+import { isStoreUnavailable } from '../store/unavailable.js';
 import { runDto } from './schemas.js';
 
 /** The one place that turns any failure into the error body `{error, message, details?, requestId}`. */
@@ -109,23 +110,4 @@ function classify(err: unknown): {
   if (isStoreUnavailable(err))
     return { code: 'STORE_UNAVAILABLE', message: ERROR_CODES.STORE_UNAVAILABLE.message };
   return { code: 'INTERNAL', message: ERROR_CODES.INTERNAL.message };
-}
-
-/** Errors that mean the database cannot be reached right now (busy, locked, connection refused). */
-export function isStoreUnavailable(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return (
-    typeof code === 'string' &&
-    [
-      'SQLITE_BUSY',
-      'SQLITE_LOCKED',
-      'ECONNREFUSED',
-      'ECONNRESET',
-      'ETIMEDOUT',
-      '57P01',
-      '57P03',
-      '08006',
-      '08001',
-    ].includes(code)
-  );
 }

@@ -1,3 +1,5 @@
+import { storableText } from './json.js';
+
 /**
  * The one registry of error codes. Each code has its HTTP status and a default message; the API,
  * the OpenAPI document and docs/reference/errors.md are kept in step with it by a test. Errors
@@ -31,6 +33,10 @@ export const ERROR_CODES = {
   TIMEOUT: { status: 500, message: 'The run exceeded its timeout.' },
   HEARTBEAT_TIMEOUT: { status: 500, message: 'The handler reported nothing for too long.' },
   ITEMS_FAILED: { status: 500, message: 'Every item of the fan-out failed.' },
+  RESULT_NOT_STORABLE: {
+    status: 500,
+    message: 'The handler returned a result the store cannot keep (not JSON, or text it refuses).',
+  },
   WORKER_LOST: { status: 500, message: 'The worker holding the run stopped renewing its lease.' },
   CANCELLED: { status: 409, message: 'The run was cancelled.' },
   ISOLATE_CRASHED: { status: 500, message: 'The thread or process running the handler crashed.' },
@@ -94,14 +100,29 @@ export interface RunError {
   message: string;
 }
 
-/** Turn anything a handler threw into a stored error, keeping a string `code` if it has one. */
+/**
+ * Turn anything a handler threw into a stored error, keeping a string `code` if it has one. Its
+ * text is made storable (U+0000 and lone surrogates replaced), so no message keeps a run unfinished.
+ */
 export function toRunError(err: unknown, fallback: ErrorCode = 'HANDLER_ERROR'): RunError {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return { code: typeof code === 'string' ? code : fallback, message: err.message };
+    return {
+      code: typeof code === 'string' ? storableText(code) : fallback,
+      message: storableText(err.message),
+    };
   }
   return {
     code: fallback,
-    message: typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err)),
+    message: storableText(typeof err === 'string' ? err : (safeJson(err) ?? String(err))),
   };
+}
+
+/** JSON of a thrown value, or undefined when it has none (BigInt, cycles). */
+function safeJson(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
 }

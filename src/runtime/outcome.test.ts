@@ -25,6 +25,24 @@ describe('classifyAttemptEnd', () => {
     expect(classifyAttemptEnd({ ...base, items })).toEqual({ status: 'partial', result: 1 });
   });
 
+  it('fails a result no store can keep at once, saying where in it', () => {
+    const notStorable = (value: unknown) =>
+      classifyAttemptEnd({ ...base, settled: { ok: true, value } });
+    expect(notStorable({ rows: [{ name: 'a\u0000' }] })).toEqual({
+      status: 'failed',
+      error: {
+        code: 'RESULT_NOT_STORABLE',
+        message: 'result.rows[0].name contains U+0000, which the store cannot keep',
+      },
+    });
+    expect(notStorable({ text: 'x\uD800' })).toMatchObject({
+      error: { code: 'RESULT_NOT_STORABLE', message: expect.stringContaining('result.text') },
+    });
+    expect(notStorable(10n)).toMatchObject({ error: { code: 'RESULT_NOT_STORABLE' } });
+    // A paired surrogate (an emoji) and an escaped backslash are fine.
+    expect(notStorable({ text: '\u{1F600} \\u0000' })).toMatchObject({ status: 'completed' });
+  });
+
   it('retries a thrown error while attempts are left, then fails', () => {
     const settled = { ok: false as const, error: new Error('boom') };
     expect(classifyAttemptEnd({ ...base, settled })).toEqual({

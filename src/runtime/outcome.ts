@@ -1,6 +1,7 @@
 import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
 import { isCancellation, type RunCancelledError } from '../core/cancellation.js';
 import { hasErrorCode, toRunError, type RunError } from '../core/errors.js';
+import { unstorableJsonReason } from '../core/json.js';
 import { outcomeFromItems, type RunItem } from '../core/run.js';
 import type { RunFinishOutcome } from '../store/store.js';
 
@@ -55,12 +56,13 @@ export function classifyAttemptEnd(end: AttemptEnd): RunFinishOutcome | null {
     if (hasErrorCode(settled.error, 'INVALID_INPUT')) return { status: 'failed', error };
     return retryOrFail(error);
   }
-  switch (outcomeFromItems(end.items)) {
-    case 'mixed':
-      return { status: 'partial', result: settled.value };
-    case 'none-succeeded':
-      return retryOrFail({ code: 'ITEMS_FAILED', message: 'Every item of the fan-out failed.' });
-    default:
-      return { status: 'completed', result: settled.value };
-  }
+  const items = outcomeFromItems(end.items);
+  if (items === 'none-succeeded')
+    return retryOrFail({ code: 'ITEMS_FAILED', message: 'Every item of the fan-out failed.' });
+  // Checked before any store sees it, so a result ends the same way on every backend; retrying
+  // would only repeat the work and return the same value.
+  const notStorable = unstorableJsonReason(settled.value, 'result');
+  if (notStorable)
+    return { status: 'failed', error: { code: 'RESULT_NOT_STORABLE', message: notStorable } };
+  return { status: items === 'mixed' ? 'partial' : 'completed', result: settled.value };
 }

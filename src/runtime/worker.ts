@@ -1,6 +1,6 @@
 import { RunCancelledError, type CancelRecord } from '../core/cancellation.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { JobdeckError, hasErrorCode } from '../core/errors.js';
+import { JobdeckError, hasErrorCode, toRunError } from '../core/errors.js';
 import { newWorkerId } from '../core/ids.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Run } from '../core/run.js';
@@ -10,6 +10,7 @@ import { claimConcurrency } from '../jobs/define.js';
 import type { JobRegistry } from '../jobs/registry.js';
 import { parseOrThrow } from '../jobs/validate.js';
 import type { Store } from '../store/store.js';
+import { retryWhileUnavailable } from '../store/unavailable.js';
 import { Attempt } from './attempt.js';
 import {
   InlineHost,
@@ -20,7 +21,7 @@ import {
   type Settled,
 } from './isolation/hosts.js';
 import { CompletionBatcher } from './completions.js';
-import { classifyAttemptEnd } from './outcome.js';
+import { classifyAttemptEnd, type AttemptAbort } from './outcome.js';
 
 export interface WorkerOptions {
   store: Store;
@@ -61,7 +62,8 @@ export class Worker {
   private readonly pollMs: number;
   private readonly cancelPollMs: number;
   private readonly onError: (err: unknown, where: string) => void;
-  private readonly held = new Map<string, Attempt>();
+  /** The attempts this worker runs, by run and attempt: one attempt's end never drops another's. */
+  private readonly held = new HeldAttempts();
   /** Slots in use: handlers running, or isolates not yet released. */
   private busy = 0;
   private readonly completions: CompletionBatcher;
@@ -94,7 +96,10 @@ export class Worker {
     this.pollMs = options.pollMs ?? 250;
     this.cancelPollMs = options.cancelPollMs ?? 250;
     this.onError = options.onError ?? (() => {});
-    this.completions = new CompletionBatcher(this.store, this.clock);
+    this.completions = new CompletionBatcher(this.store, this.clock, {
+      leaseMs: this.leaseMs,
+      onRetry: (err) => this.onError(err, 'completion'),
+    });
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new JobdeckError('INVALID_INPUT', 'concurrency must be a positive integer');
     }
@@ -105,8 +110,9 @@ export class Worker {
     return this.busy;
   }
 
+  /** Whether this worker runs an attempt of the run. */
   holds(runId: string): boolean {
-    return this.held.has(runId);
+    return this.held.hasRun(runId);
   }
 
   start(): void {
@@ -147,7 +153,7 @@ export class Worker {
         cancelRequested: (runId, request) => {
           // An empty id asks to read the cancels of every held run (after a reconnect).
           if (runId === '') return void this.pollCancels();
-          if (!this.held.has(runId)) return;
+          if (!this.held.hasRun(runId)) return;
           // The notification carries the request: deliver now; else read it.
           if (request) this.deliverCancel(request.id, request.attempt, request.cancel);
           else void this.pollCancels([runId]);
@@ -185,8 +191,7 @@ export class Worker {
 
   /** A cancel reached this process: hand it to the attempt if this worker runs that run. */
   deliverCancel(runId: string, attempt: number, record: CancelRecord): void {
-    const held = this.held.get(runId);
-    if (held && held.run.attempt === attempt) held.deliverCancel(record);
+    this.held.get(runId, attempt)?.deliverCancel(record);
   }
 
   private deliverFromRun(run: Run): void {
@@ -210,7 +215,7 @@ export class Worker {
     const graceMs = options.graceMs ?? 10_000;
     const drained = await waitAll([...this.running], graceMs);
     if (!drained) {
-      for (const attempt of this.held.values()) {
+      for (const attempt of this.held.all()) {
         attempt.abort(
           new RunCancelledError({
             kind: 'shutdown',
@@ -313,7 +318,7 @@ export class Worker {
       );
     }
     if (this.held.size === 0) return;
-    const attempts = [...this.held.values()];
+    const attempts = this.held.all();
     try {
       const renewals = await this.store.leaseRenew({
         workerId: this.id,
@@ -322,8 +327,8 @@ export class Worker {
         runs: attempts.map((a) => ({ id: a.run.id, attempt: a.run.attempt })),
       });
       for (const renewal of renewals) {
-        const attempt = this.held.get(renewal.id);
-        if (!attempt || attempt.run.attempt !== renewal.attempt) continue;
+        const attempt = this.held.get(renewal.id, renewal.attempt);
+        if (!attempt) continue;
         if (renewal.cancel) attempt.deliverCancel(renewal.cancel);
         else if (!renewal.held) attempt.abort({ kind: 'lease-lost' });
       }
@@ -333,7 +338,7 @@ export class Worker {
   }
 
   /** Read the cancel requests of the held runs (or of `ids`) and deliver them. */
-  private async pollCancels(ids: string[] = [...this.held.keys()]): Promise<void> {
+  private async pollCancels(ids: string[] = this.held.runIds()): Promise<void> {
     if (ids.length === 0) return;
     try {
       const requests = await this.store.runListCancelRequested({ workerId: this.id, ids });
@@ -353,7 +358,7 @@ export class Worker {
       { store: this.store, bus: this.bus, clock: this.clock },
       this.id,
     );
-    this.held.set(run.id, attempt);
+    this.held.add(attempt);
     this.busy++;
     let released = false;
     const releaseSlot = () => {
@@ -367,7 +372,7 @@ export class Worker {
       .finally(() => {
         releaseSlot();
         // Held (heartbeats go on) until its end is stored, even when its slot was freed earlier.
-        this.held.delete(run.id);
+        this.held.delete(attempt);
         this.running.delete(task);
         this.wake();
       });
@@ -384,7 +389,7 @@ export class Worker {
     try {
       input = parseOrThrow(job.input, run.input);
     } catch (err) {
-      await this.finish(attempt, { ok: false, error: err });
+      await this.finish(attempt, { ok: false, error: err }, attempt.abortReason);
       return;
     }
 
@@ -429,20 +434,15 @@ export class Worker {
     const handler = host.run(input).then((settled) => {
       box.settled = settled;
     });
-    const aborted = new Promise<void>((resolve) => {
-      if (attempt.signal.aborted) resolve();
-      else attempt.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-    await Promise.race([handler, aborted]);
+    const stop = await firstOf(handler, attempt.signal);
     for (const timer of timers) clearTimeout(timer);
 
     try {
-      const reason = attempt.abortReason;
-      if (reason) {
+      if (stop) {
         // Forced stop, timeout, shutdown or lost lease: cleanups run shielded within the grace (not
         // for a lost lease: another attempt owns the run now), then the handler gets what is left.
         const started = Date.now();
-        if (reason.kind !== 'lease-lost') await host.cleanups(reason, job.forceGraceMs);
+        if (stop.kind !== 'lease-lost') await host.cleanups(stop, job.forceGraceMs);
         const left = Math.max(0, job.forceGraceMs - (Date.now() - started));
         if (!(await waitAll([handler], left))) {
           await host.terminate();
@@ -465,7 +465,7 @@ export class Worker {
       // An inline handler that settled no longer uses its slot: the next claim need not wait for
       // this end to be written. An isolate keeps its slot until it is gone (below).
       if (job.isolation === 'inline') releaseSlot();
-      await this.finish(attempt, box.settled);
+      await this.finish(attempt, box.settled, stop);
     } finally {
       // The slot is free only once the isolate is gone or back in its pool.
       await host.release();
@@ -483,10 +483,15 @@ export class Worker {
     }
   }
 
-  private async finish(attempt: Attempt, settled: Settled): Promise<void> {
+  /** Store how the attempt ended; `stop` is the abort that decided it, if one came first. */
+  private async finish(
+    attempt: Attempt,
+    settled: Settled,
+    stop: AttemptAbort | null,
+  ): Promise<void> {
     await attempt.close();
-    const outcome = classifyAttemptEnd({
-      abort: attempt.abortReason,
+    let outcome = classifyAttemptEnd({
+      abort: stop,
       cancelRequested: attempt.cancelRequested,
       settled,
       items: attempt.itemList(),
@@ -499,16 +504,26 @@ export class Worker {
     if (outcome === null) return;
     if (outcome.status === 'completed' && attempt.itemList().length === 0) {
       // The common case goes in a batch with the other completions of this turn.
-      const stored = await this.completions.complete(attempt.ref, outcome.result);
-      if (stored) this.bus.emit('run.finished', { run: stored });
-      return;
+      try {
+        const stored = await this.completions.complete(attempt.ref, outcome.result);
+        if (stored) this.bus.emit('run.finished', { run: stored });
+        return;
+      } catch (err) {
+        if (!hasErrorCode(err, 'RESULT_NOT_STORABLE')) throw err;
+        outcome = { status: 'failed', error: toRunError(err) };
+      }
     }
+    const ended = outcome;
     try {
-      const stored = await this.store.runFinishIfAttempt({
-        ref: attempt.ref,
-        now: this.clock.now(),
-        outcome,
-      });
+      const stored = await retryWhileUnavailable(
+        () =>
+          this.store.runFinishIfAttempt({
+            ref: attempt.ref,
+            now: this.clock.now(),
+            outcome: ended,
+          }),
+        { forMs: this.leaseMs, onRetry: (err) => this.onError(err, 'finish') },
+      );
       this.bus.emit(isTerminal(stored.status) ? 'run.finished' : 'run.retrying', { run: stored });
     } catch (err) {
       if (hasErrorCode(err, 'LEASE_LOST')) return;
@@ -525,6 +540,67 @@ export class Worker {
       throw err;
     }
   }
+}
+
+/**
+ * The attempts a worker runs, keyed by run and attempt. A worker may claim its own run again once
+ * the run was rescued from it (a stall past the lease) while the old attempt still winds down.
+ */
+class HeldAttempts {
+  private readonly byKey = new Map<string, Attempt>();
+
+  private static key(runId: string, attempt: number): string {
+    return `${runId}#${attempt}`;
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  add(attempt: Attempt): void {
+    this.byKey.set(HeldAttempts.key(attempt.run.id, attempt.run.attempt), attempt);
+  }
+
+  /** Forget this very attempt; an attempt of the same run claimed since stays held. */
+  delete(attempt: Attempt): void {
+    const key = HeldAttempts.key(attempt.run.id, attempt.run.attempt);
+    if (this.byKey.get(key) === attempt) this.byKey.delete(key);
+  }
+
+  get(runId: string, attempt: number): Attempt | undefined {
+    return this.byKey.get(HeldAttempts.key(runId, attempt));
+  }
+
+  hasRun(runId: string): boolean {
+    return this.all().some((attempt) => attempt.run.id === runId);
+  }
+
+  all(): Attempt[] {
+    return [...this.byKey.values()];
+  }
+
+  runIds(): string[] {
+    return [...new Set(this.all().map((attempt) => attempt.run.id))];
+  }
+}
+
+/**
+ * How the attempt ended, as the executor observes it first: null when the handler settled, else
+ * the abort (stop, timeout, shutdown, lost lease) that came before. What comes second changes
+ * nothing: a stop after the handler returned does not undo its result, and a result after a stop
+ * does not undo the stop.
+ */
+function firstOf(handler: Promise<void>, signal: AbortSignal): Promise<AttemptAbort | null> {
+  if (signal.aborted) return Promise.resolve(signal.reason as AttemptAbort);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(signal.reason as AttemptAbort);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const onSettled = () => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(null);
+    };
+    void handler.then(onSettled, onSettled);
+  });
 }
 
 /** True if all settle within `ms`. */

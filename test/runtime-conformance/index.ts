@@ -1,0 +1,30 @@
+import { describe } from 'vitest';
+import { describeCancelDelivery } from './cancel-delivery.js';
+import { describeCompletions } from './completions.js';
+import type { MakeRuntimeDatabase } from './fixture.js';
+import { describeLeaseLoss } from './lease-loss.js';
+import { describeShutdown } from './shutdown.js';
+
+export type { MakeRuntimeDatabase, RowLock, RuntimeDatabase } from './fixture.js';
+
+/**
+ * The runtime's conformance suite: the same scenarios — claim, heartbeats, cancel delivery, lease
+ * loss, shutdown, completion batches — run by real instances (worker, API-only) over each backend,
+ * with the store's push on where it has one. Each test gets a fresh database from `makeDatabase`.
+ *
+ * To add an area: write `describe<Area>(ctx)` in a file of its own here (use `useInstances` from
+ * fixture.ts for instances that are closed after each test) and call it below.
+ */
+export function describeRuntimeConformance(
+  name: string,
+  makeDatabase: MakeRuntimeDatabase,
+  features: { rowLocks: boolean },
+): void {
+  describe(`Runtime conformance: ${name}`, () => {
+    const ctx = { makeDatabase, ...features };
+    describeCancelDelivery(ctx);
+    describeLeaseLoss(ctx);
+    describeShutdown(ctx);
+    describeCompletions(ctx);
+  });
+}

@@ -1,0 +1,72 @@
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { Jobdeck } from '../src/jobdeck.js';
+import { defineJob } from '../src/jobs/define.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { deferred } from './helpers/deck.js';
+import { pollUntil } from './helpers/poll.js';
+import { tempDbPath } from './helpers/temp.js';
+import { describeRuntimeConformance } from './runtime-conformance/index.js';
+import { QUIET_WORKER, admin } from './runtime-conformance/fixture.js';
+
+describeRuntimeConformance(
+  'sqlite',
+  async () => {
+    const { path, cleanup } = tempDbPath();
+    return {
+      // Each instance opens the file on its own connection, as processes on one host would.
+      openStore: () => new SqliteStore({ path }),
+      cleanup: async () => cleanup(),
+    };
+  },
+  // A SQLite lock held elsewhere blocks the waiting writer's event loop.
+  { rowLocks: false },
+);
+
+describe('runtime on SQLite', () => {
+  it('a completion write refused with SQLITE_BUSY is retried; the run completes in its attempt', async () => {
+    const { path, cleanup } = tempDbPath();
+    const started = deferred();
+    const go = deferred();
+    const refused = deferred();
+    const job = defineJob({
+      name: 'quick',
+      async run() {
+        started.resolve();
+        await go.promise;
+        return 'ok';
+      },
+    });
+    const deck = new Jobdeck({
+      // Another process's lock makes a write wait 20 ms, then fail with SQLITE_BUSY.
+      store: new SqliteStore({ path, busyTimeoutMs: 20 }),
+      jobs: [job],
+      worker: { ...QUIET_WORKER, concurrency: 1 },
+      maintenance: false,
+      scheduler: false,
+      onError: (err, where) => {
+        const busy = (err as { code?: unknown }).code === 'SQLITE_BUSY';
+        if (busy && (where === 'completion' || where === 'execute')) refused.resolve();
+      },
+    });
+    const locker = new Database(path);
+    try {
+      await deck.start();
+      const { run } = await deck.runs.create({ job: 'quick', principal: admin });
+      await started.promise;
+      locker.exec('BEGIN IMMEDIATE');
+      go.resolve();
+      await refused.promise;
+      locker.exec('COMMIT');
+      const done = await pollUntil(async () => {
+        const current = await deck.runs.get(run.id);
+        return current.status === 'running' ? undefined : current;
+      });
+      expect(done).toMatchObject({ status: 'completed', attempt: 1, result: 'ok' });
+    } finally {
+      locker.close();
+      await deck.close({ graceMs: 1000 });
+      cleanup();
+    }
+  });
+});
