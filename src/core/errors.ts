@@ -1,4 +1,4 @@
-import { storableText } from './json.js';
+import { storableText } from './text.js';
 
 /**
  * The one registry of error codes. Each code has its HTTP status and a default message; the API,

@@ -12,6 +12,11 @@ export function isStorableText(text: string): boolean {
   return !UNSTORABLE.test(text);
 }
 
+/** Text made storable everywhere: U+0000 and unpaired surrogates become U+FFFD. For messages. */
+export function storableText(text: string): string {
+  return isStorableText(text) ? text : text.replace(new RegExp(UNSTORABLE, 'gu'), '\uFFFD');
+}
+
 interface Visit {
   value: unknown;
   key: string | number | null;

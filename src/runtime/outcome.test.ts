@@ -32,7 +32,7 @@ describe('classifyAttemptEnd', () => {
       status: 'failed',
       error: {
         code: 'RESULT_NOT_STORABLE',
-        message: 'result.rows[0].name contains U+0000, which the store cannot keep',
+        message: 'result.rows[0].name must not contain U+0000 or unpaired surrogates',
       },
     });
     expect(notStorable({ text: 'x\uD800' })).toMatchObject({

@@ -1,21 +1,13 @@
 import { backoffDelay } from '../core/backoff.js';
 
-/** Errors that mean the database cannot be reached right now (busy, locked, connection refused). */
+/**
+ * Errors that mean the database cannot be used right now: SQLite busy or locked, and what the
+ * PostgreSQL store reports as STORE_UNAVAILABLE (refused, lost or starved connections).
+ */
 export function isStoreUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return (
-    typeof code === 'string' &&
-    [
-      'SQLITE_BUSY',
-      'SQLITE_LOCKED',
-      'ECONNREFUSED',
-      'ECONNRESET',
-      'ETIMEDOUT',
-      '57P01',
-      '57P03',
-      '08006',
-      '08001',
-    ].includes(code)
+    typeof code === 'string' && ['STORE_UNAVAILABLE', 'SQLITE_BUSY', 'SQLITE_LOCKED'].includes(code)
   );
 }
 
