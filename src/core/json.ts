@@ -23,3 +23,25 @@ export function unstorableJsonReason(value: unknown, path: string): string | nul
     .join('');
   return `${path}${where} ${UNSTORABLE_TEXT_MESSAGE}`;
 }
+
+/**
+ * A copy of `value` that every store keeps, for what handlers report along the way (log data):
+ * text made storable (U+FFFD in place of U+0000 and unpaired surrogates), and a value that is not
+ * JSON replaced by a note saying so — losing the whole log line would be worse.
+ */
+export function storableJson(value: unknown): unknown {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (err) {
+    return `[not JSON: ${storableText(err instanceof Error ? err.message : String(err))}]`;
+  }
+  if (json === undefined || !ESCAPED_SUSPECT.test(json)) return value;
+  return JSON.parse(json, (_key, element: unknown) => {
+    if (typeof element === 'string') return storableText(element);
+    if (element === null || typeof element !== 'object' || Array.isArray(element)) return element;
+    return Object.fromEntries(
+      Object.entries(element).map(([key, inner]) => [storableText(key), inner as unknown]),
+    );
+  }) as unknown;
+}

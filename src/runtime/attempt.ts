@@ -15,6 +15,8 @@ import type { JobDefinition } from '../jobs/define.js';
 import type { AttemptRef, Store } from '../store/store.js';
 import { buildContext, type ContextPort } from './context.js';
 import type { AttemptAbort } from './outcome.js';
+import { storableJson } from '../core/json.js';
+import { storableText } from '../core/text.js';
 
 /** How often buffered progress, items and logs are written. */
 const FLUSH_INTERVAL_MS = 50;
@@ -150,21 +152,34 @@ export class Attempt implements ContextPort {
   progress(progress: RunProgress): void {
     this.touch();
     if (this.closed) return;
-    this.pendingProgress = progress;
+    this.pendingProgress =
+      progress.message === null
+        ? progress
+        : { ...progress, message: storableText(progress.message) };
     this.scheduleFlush();
   }
 
-  item(key: string, status: ItemStatus, error?: RunError): void {
+  item(rawKey: string, status: ItemStatus, error?: RunError): void {
     if (this.closed) return;
-    const item: RunItem = error ? { key, status, error } : { key, status };
+    const key = storableText(rawKey);
+    const item: RunItem = error
+      ? {
+          key,
+          status,
+          error: { code: storableText(error.code), message: storableText(error.message) },
+        }
+      : { key, status };
     this.items.set(key, item);
     this.dirtyItems.set(key, item);
     this.scheduleFlush();
   }
 
-  log(level: LogLevel, message: string, data?: unknown): void {
+  log(level: LogLevel, rawMessage: string, rawData?: unknown): void {
     this.touch();
     if (this.closed) return;
+    // What a handler reports is kept on every backend, with unstorable text replaced.
+    const message = storableText(rawMessage);
+    const data = rawData === undefined ? undefined : storableJson(rawData);
     this.pendingLogs.push(
       data === undefined
         ? { level, message, time: this.deps.clock.now() }

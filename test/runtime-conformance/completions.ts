@@ -94,6 +94,37 @@ export function describeCompletions(ctx: RuntimeConformanceContext): void {
       });
     });
 
+    it('logs, progress and items holding U+0000 or lone surrogates are kept with U+FFFD on every backend', async () => {
+      const job = defineJob({
+        name: 'reports',
+        maxAttempts: 1,
+        async run(ctx) {
+          ctx.log.info('line\u0000one', { note: 'x\ud800', ['k\u0000']: 1 });
+          ctx.log.info('not json', { big: 10n });
+          ctx.progress({ processed: 1, total: 2, message: 'half\u0000way' });
+          await ctx.forEach(['a\u0000'], () => undefined, { key: (key) => key });
+          return 'done';
+        },
+      });
+      const deck = await instances().open([job]);
+      const { run } = await deck.runs.create({ job: 'reports', principal: admin });
+      const done = await instances().waitForStatus(deck, run.id, 'completed', 'failed');
+      expect(done).toMatchObject({
+        status: 'completed',
+        result: 'done',
+        progress: { message: 'half\uFFFDway' },
+        items: [{ key: 'a\uFFFD', status: 'succeeded' }],
+      });
+      const logs = await deck.runs.logs(run.id);
+      expect(logs.find((entry) => entry.message === 'line\uFFFDone')?.data).toEqual({
+        note: 'x\uFFFD',
+        ['k\uFFFD']: 1,
+      });
+      expect(logs.find((entry) => entry.message === 'not json')?.data).toMatch(
+        /^\[not JSON: .*BigInt/,
+      );
+    });
+
     it('a batch the store refuses is written run by run: only the bad one is refused', async () => {
       const store = instances().db.openStore();
       try {
