@@ -492,6 +492,22 @@ export function describeRuns(ctx: ConformanceContext): void {
       expect(again.created).toBe(false);
       expect(again.run.id).toBe(first.run.id);
     });
+
+    it('50 concurrent exclusive inserts with one key all get the same run, none ALREADY_RUNNING', async () => {
+      const settled = await Promise.allSettled(
+        Array.from({ length: 50 }, () =>
+          store().runInsert(insertParams({ idempotencyKey: 'one-key', exclusive: true })),
+        ),
+      );
+      const refused = settled.flatMap((s) =>
+        s.status === 'rejected' ? [s.reason as unknown] : [],
+      );
+      expect(refused).toEqual([]);
+      const results = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      expect(new Set(results.map((r) => r.run.id)).size).toBe(1);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect((await store().runList({ job: 'email', limit: 100 })).runs).toHaveLength(1);
+    });
   });
 
   describe('runList', () => {
