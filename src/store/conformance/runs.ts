@@ -354,6 +354,20 @@ export function describeRuns(ctx: ConformanceContext): void {
       expect(a.run.id).not.toBe(b.run.id);
     });
 
+    it('idempotency keys are scoped to the principal: another creator gets a run of their own', async () => {
+      const alice = await store().runInsert(
+        insertParams({ createdBy: 'alice', idempotencyKey: 'k', exclusive: true }),
+      );
+      const bob = await store().runInsert(insertParams({ createdBy: 'bob', idempotencyKey: 'k' }));
+      expect(bob.created).toBe(true);
+      expect(bob.run).toMatchObject({ createdBy: 'bob', idempotencyKey: 'k' });
+      expect(bob.run.id).not.toBe(alice.run.id);
+      const again = await store().runInsert(
+        insertParams({ createdBy: 'bob', idempotencyKey: 'k' }),
+      );
+      expect(again).toMatchObject({ created: false, run: { id: bob.run.id } });
+    });
+
     it('runs without an idempotency key are never merged', async () => {
       const a = await store().runInsert(insertParams());
       const b = await store().runInsert(insertParams());
