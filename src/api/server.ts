@@ -8,7 +8,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
-import { JobdeckError } from '../core/errors.js';
+import { JobdeckError, errorSummary } from '../core/errors.js';
 import { roleAtLeast } from '../core/glossary.js';
 import type { Jobdeck } from '../jobdeck.js';
 import { MetricsRegistry } from '../metrics/metrics.js';
@@ -39,13 +39,21 @@ export const REDACTED_PATHS = [
   'res.headers["set-cookie"]',
 ];
 
+/** Logged errors are summaries (type, code, message, stack), never the objects attached to them. */
+export const LOG_SERIALIZERS = { err: errorSummary, error: errorSummary };
+
 /** The HTTP API, the SSE stream, metrics and the dashboard of one instance. */
 export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   const { deck, tokens } = options;
   const logging =
     typeof options.logger === 'object'
       ? { loggerInstance: options.logger }
-      : { logger: options.logger === true ? { redact: REDACTED_PATHS } : false };
+      : {
+          logger:
+            options.logger === true
+              ? { redact: REDACTED_PATHS, serializers: LOG_SERIALIZERS }
+              : false,
+        };
   const app = Fastify({
     ...logging,
     // One line per request is noise for a dashboard that polls; errors are logged by sendError.

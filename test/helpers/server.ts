@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { TokenSet } from '../../src/api/auth.js';
-import { REDACTED_PATHS, buildApiServer } from '../../src/api/server.js';
+import { LOG_SERIALIZERS, REDACTED_PATHS, buildApiServer } from '../../src/api/server.js';
 import type { App, RouteRole } from '../../src/api/context.js';
 import type { JobDefinition } from '../../src/jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../../src/jobdeck.js';
@@ -57,7 +57,10 @@ export async function startTestServer(
       done();
     },
   });
-  const logger = pino({ level: 'trace', redact: REDACTED_PATHS }, sink);
+  const logger = pino(
+    { level: 'trace', redact: REDACTED_PATHS, serializers: LOG_SERIALIZERS },
+    sink,
+  );
   const deck = new Jobdeck({
     store: new SqliteStore({ path }),
     jobs,
