@@ -31,6 +31,10 @@ export interface ApiServerOptions {
   metricsRole?: RouteRole;
   /** Log every request (off by default). */
   logRequests?: boolean;
+  /** A request must arrive whole (headers and body) within this. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** A connection with no traffic either way for this long is closed. Default 60 s. */
+  idleTimeoutMs?: number;
 }
 
 export const REDACTED_PATHS = [
@@ -45,6 +49,7 @@ export const LOG_SERIALIZERS = { err: errorSummary, error: errorSummary };
 /** The HTTP API, the SSE stream, metrics and the dashboard of one instance. */
 export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   const { deck, tokens } = options;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const logging =
     typeof options.logger === 'object'
       ? { loggerInstance: options.logger }
@@ -69,6 +74,17 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // Slow clients (a body dripped a byte at a time) must not hold connections forever. Event
+    // streams are long responses to complete requests: the request time-out never ends them, and
+    // their heartbeats keep them from being idle.
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: options.idleTimeoutMs ?? 60_000,
+    // Node enforces the request time-out only when the headers' one is no longer, and checks
+    // every 30 s by default: check often enough to honour it.
+    http: {
+      headersTimeout: Math.min(requestTimeoutMs, 60_000),
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(requestTimeoutMs / 4)),
+    },
   }).withTypeProvider<ZodTypeProvider>() as unknown as App;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -47,6 +47,7 @@ export async function startTestServer(
     deck?: Partial<Omit<JobdeckOptions, 'store' | 'jobs'>>;
     metricsRole?: RouteRole;
     bodyLimit?: number;
+    requestTimeoutMs?: number;
   } = {},
 ): Promise<TestServer> {
   const { path, cleanup } = tempDbPath();
@@ -77,6 +78,7 @@ export async function startTestServer(
     logRequests: true,
     ...(options.metricsRole ? { metricsRole: options.metricsRole } : {}),
     ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
+    ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

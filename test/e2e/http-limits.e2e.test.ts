@@ -1,0 +1,90 @@
+/**
+ * The HTTP server's limits over real sockets: a client that drips its request body is cut off
+ * after the request time-out, while an event stream (a long response, not a slow request) stays.
+ */
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deferred } from '../helpers/deck.js';
+import { TEST_TOKENS, startTestServer, type TestServer } from '../helpers/server.js';
+import { createRun, eventRunId, openEvents, quickJob, type EventStream } from './support.js';
+
+const QUICK = 'e2e.limits.quick';
+const REQUEST_TIMEOUT_MS = 1000;
+
+let server: TestServer;
+const streams: EventStream[] = [];
+beforeAll(async () => {
+  server = await startTestServer([quickJob(QUICK)], { requestTimeoutMs: REQUEST_TIMEOUT_MS });
+});
+afterAll(async () => {
+  await Promise.all(streams.map((s) => s.close()));
+  await server.close();
+});
+
+/**
+ * A socket that sends the headers of a 1,000-byte body, then one byte every `everyMs`; resolves
+ * `closed` with what the server answered when the server closes the connection.
+ */
+function drip(everyMs: number): { closed: Promise<string>; stop: () => void } {
+  const { port } = new URL(server.url);
+  const socket = net.connect(Number(port), '127.0.0.1');
+  const closed = deferred<string>();
+  let answer = '';
+  const timer = setInterval(() => socket.write('x'), everyMs);
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (answer += chunk));
+  socket.on('error', () => {}); // a reset by the server ends the socket like a close
+  socket.on('close', () => {
+    clearInterval(timer);
+    closed.resolve(answer);
+  });
+  socket.write(
+    [
+      `POST /api/jobs/${QUICK}/runs HTTP/1.1`,
+      `host: 127.0.0.1:${port}`,
+      `authorization: Bearer ${TEST_TOKENS.alice}`,
+      'content-type: application/json',
+      'content-length: 1000',
+      '',
+      '',
+    ].join('\r\n'),
+  );
+  return {
+    closed: closed.promise,
+    stop: () => {
+      clearInterval(timer);
+      socket.destroy();
+    },
+  };
+}
+
+describe('slow requests', () => {
+  it('connections dripping a body byte at a time are closed; an event stream opened before stays', async () => {
+    const stream = openEvents(server, { job: QUICK });
+    streams.push(stream);
+    await stream.opened;
+
+    // Each byte arrives well within any idle time-out: only the request time-out can end them.
+    const drips = Array.from({ length: 5 }, () => drip(REQUEST_TIMEOUT_MS / 10));
+    try {
+      const answers = await Promise.race([
+        Promise.all(drips.map((d) => d.closed)),
+        new Promise<'still open'>((resolve) => {
+          const timer = setTimeout(() => resolve('still open'), 20 * REQUEST_TIMEOUT_MS);
+          timer.unref();
+        }),
+      ]);
+      expect(answers).not.toBe('still open');
+      for (const answer of answers as string[]) expect(answer).toMatch(/^(HTTP\/1.1 408|$)/);
+    } finally {
+      for (const d of drips) d.stop();
+    }
+
+    // The stream outlived the request time-out and still carries events.
+    const run = await createRun(server, QUICK, {});
+    await stream.waitFor(
+      (e) => e.name === 'run.finished' && eventRunId(e) === run.id,
+      'run.finished',
+    );
+  });
+});
