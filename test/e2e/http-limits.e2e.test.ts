@@ -4,17 +4,38 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineJob } from '../../src/jobs/define.js';
 import { deferred } from '../helpers/deck.js';
+import { pollUntil } from '../helpers/poll.js';
 import { TEST_TOKENS, startTestServer, type TestServer } from '../helpers/server.js';
-import { createRun, eventRunId, openEvents, quickJob, type EventStream } from './support.js';
+import {
+  createRun,
+  eventRunId,
+  openEvents,
+  quickJob,
+  waitForStatus,
+  type EventStream,
+} from './support.js';
 
 const QUICK = 'e2e.limits.quick';
+const BULKY = 'e2e.limits.bulky';
+
+/** Each of its runs streams three events that carry its half-megabyte input. */
+const bulkyJob = defineJob({
+  name: BULKY,
+  maxAttempts: 1,
+  input: z.object({ blob: z.string() }),
+  run: () => null,
+});
 const REQUEST_TIMEOUT_MS = 1000;
 
 let server: TestServer;
 const streams: EventStream[] = [];
 beforeAll(async () => {
-  server = await startTestServer([quickJob(QUICK)], { requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  server = await startTestServer([quickJob(QUICK), bulkyJob], {
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  });
 });
 afterAll(async () => {
   await Promise.all(streams.map((s) => s.close()));
@@ -87,4 +108,43 @@ describe('slow requests', () => {
       'run.finished',
     );
   });
+});
+
+describe('slow event-stream clients', () => {
+  it('a client that stops reading is cut off instead of being buffered for without bound', async () => {
+    const { port } = new URL(server.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    const closed = deferred();
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    socket.on('error', () => {}); // a reset by the server ends the socket like a close
+    socket.on('close', () => closed.resolve());
+    socket.write(
+      `GET /api/events?job=${BULKY} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n` +
+        `authorization: Bearer ${TEST_TOKENS.viewer}\r\n\r\n`,
+    );
+    await pollUntil(() => received > 0, { what: 'the stream to open' });
+    socket.pause();
+
+    // Far more than the stream may hold for one client, plus what the kernel's buffers take.
+    const blob = 'x'.repeat(500 * 1024);
+    let sent = 0;
+    try {
+      await pollUntil(
+        async () => {
+          if (server.output().includes('event stream closed: the client does not keep up'))
+            return true;
+          const run = await createRun(server, BULKY, { input: { blob } });
+          sent += 3 * blob.length;
+          await waitForStatus(server, run.id, 'completed');
+          return false;
+        },
+        { timeoutMs: 60_000, what: 'the server to give up on the stream' },
+      );
+    } finally {
+      socket.resume();
+    }
+    await closed.promise;
+    expect(received).toBeLessThan(sent);
+  }, 90_000);
 });

@@ -88,17 +88,7 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      raw.write(`retry: 2000\n: connected\n\n`);
-      const lastId = Number(request.headers['last-event-id']);
-      if (Number.isInteger(lastId) && lastId >= 0) {
-        const missed = eventLog.since(lastId);
-        if (missed === null) raw.write(`event: reset\ndata: {}\n\n`);
-        else for (const event of missed) if (matches(event)) raw.write(event.text);
-      }
-      const off = eventLog.subscribe((event) => {
-        if (matches(event)) raw.write(event.text);
-      });
-      const heartbeat = setInterval(() => raw.write(`: heartbeat\n\n`), HEARTBEAT_MS);
+      let off = () => {};
       const close = () => {
         clearInterval(heartbeat);
         off();
@@ -108,6 +98,35 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
         close();
         raw.end();
       };
+      // A client that does not read must not make us buffer without bound: past the limit it is
+      // cut off, and reconnects with Last-Event-ID (a replay, or a reset when it fell too far).
+      const send = (text: string) => {
+        if (raw.destroyed) return;
+        raw.write(text);
+        if (raw.writableLength <= eventLog.maxPendingBytes) return;
+        request.log.warn(
+          { pendingBytes: raw.writableLength },
+          'event stream closed: the client does not keep up',
+        );
+        close();
+        raw.destroy();
+      };
+      const heartbeat = setInterval(() => send(`: heartbeat\n\n`), HEARTBEAT_MS);
+      send(`retry: 2000\n: connected\n\n`);
+      const lastEventId = request.headers['last-event-id'];
+      if (typeof lastEventId === 'string' && lastEventId !== '') {
+        const replay = eventLog.since(lastEventId);
+        if ('reset' in replay) {
+          // The reset carries the latest id: resuming from it misses nothing that follows.
+          send(
+            `id: ${eventLog.lastId}\nevent: reset\ndata: ${JSON.stringify({ reason: replay.reset })}\n\n`,
+          );
+        } else for (const event of replay.events) if (matches(event)) send(event.text);
+      }
+      if (raw.destroyed) return;
+      off = eventLog.subscribe((event) => {
+        if (matches(event)) send(event.text);
+      });
       openStreams.add(end);
       request.raw.on('close', close);
       raw.on('error', close);
