@@ -35,6 +35,11 @@ export interface ApiServerOptions {
   requestTimeoutMs?: number;
   /** A connection with no traffic either way for this long is closed. Default 60 s. */
   idleTimeoutMs?: number;
+  /**
+   * Trust X-Forwarded-* from a reverse proxy (Fastify's `trustProxy`: true, or the proxies'
+   * addresses), so the session cookie is `Secure` when the proxy says the client used HTTPS.
+   */
+  trustProxy?: boolean | string | string[];
 }
 
 export const REDACTED_PATHS = [
@@ -42,6 +47,18 @@ export const REDACTED_PATHS = [
   'req.headers.cookie',
   'res.headers["set-cookie"]',
 ];
+
+/**
+ * Headers on every answer: the dashboard loads only its own files (a strict CSP, nothing inline),
+ * no answer is sniffed as another type, and no page may be framed (clickjacking).
+ */
+export const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+} as const;
 
 /** Logged errors are summaries (type, code, message, stack), never the objects attached to them. */
 export const LOG_SERIALIZERS = { err: errorSummary, error: errorSummary };
@@ -77,6 +94,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
     // Slow clients (a body dripped a byte at a time) must not hold connections forever. Event
     // streams are long responses to complete requests: the request time-out never ends them, and
     // their heartbeats keep them from being idle.
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     requestTimeout: requestTimeoutMs,
     connectionTimeout: options.idleTimeoutMs ?? 60_000,
     // Node enforces the request time-out only when the headers' one is no longer, and checks
@@ -125,6 +143,11 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   app.addHook('onClose', async () => {
     eventLog.close();
     metrics.close();
+  });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    void reply.headers(SECURITY_HEADERS);
+    return payload;
   });
 
   app.addHook('onRequest', async (request, reply) => {

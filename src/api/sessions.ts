@@ -84,6 +84,12 @@ export function readCookie(header: string | undefined, name: string): string | n
   return null;
 }
 
-export function sessionCookie(id: string, maxAgeSeconds = SESSION_TTL_MS / 1000): string {
-  return `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
+/** The session cookie; `secure` when the browser reached us over HTTPS (never sent over HTTP then). */
+export function sessionCookie(
+  id: string,
+  options: { secure: boolean; maxAgeSeconds?: number },
+): string {
+  const maxAge = options.maxAgeSeconds ?? SESSION_TTL_MS / 1000;
+  const secure = options.secure ? '; Secure' : '';
+  return `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure}`;
 }

@@ -48,6 +48,7 @@ export async function startTestServer(
     metricsRole?: RouteRole;
     bodyLimit?: number;
     requestTimeoutMs?: number;
+    trustProxy?: boolean;
   } = {},
 ): Promise<TestServer> {
   const { path, cleanup } = tempDbPath();
@@ -79,6 +80,7 @@ export async function startTestServer(
     ...(options.metricsRole ? { metricsRole: options.metricsRole } : {}),
     ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
     ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

@@ -1,15 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { JobdeckError } from '../../core/errors.js';
 import type { ApiContext, App } from '../context.js';
 import { errorSchema, eventsQuery } from '../schemas.js';
 import type { StreamEvent } from '../sse.js';
 import { SESSION_COOKIE, readCookie, sessionCookie } from '../sessions.js';
 
 const HEARTBEAT_MS = 15_000;
-const DASHBOARD_HTML = readFileSync(new URL('../../dashboard/index.html', import.meta.url), 'utf8');
-export const SIGN_IN_HTML = readFileSync(
-  new URL('../../dashboard/sign-in.html', import.meta.url),
-  'utf8',
+const dashboardFile = (name: string) =>
+  readFileSync(new URL(`../../dashboard/${name}`, import.meta.url), 'utf8');
+const DASHBOARD_HTML = dashboardFile('index.html');
+export const SIGN_IN_HTML = dashboardFile('sign-in.html');
+/** The pages' scripts and styles: files, not inline, so a strict CSP holds. Public: no secrets. */
+const DASHBOARD_ASSETS = new Map(
+  ['app.js', 'app.css', 'sign-in.js', 'sign-in.css'].map((name) => [
+    name,
+    {
+      text: dashboardFile(name),
+      type: name.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8',
+    },
+  ]),
 );
 
 export function systemRoutes(app: App, ctx: ApiContext): void {
@@ -155,7 +165,8 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     },
     handler: async (request, reply) => {
       const principal = request.principal!;
-      void reply.header('set-cookie', sessionCookie(sessions.create(principal)));
+      const secure = request.protocol === 'https';
+      void reply.header('set-cookie', sessionCookie(sessions.create(principal), { secure }));
       return { principal: principal.name, role: principal.role };
     },
   });
@@ -168,7 +179,11 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     handler: async (request, reply) => {
       const id = readCookie(request.headers.cookie, SESSION_COOKIE);
       if (id) sessions.delete(id);
-      return reply.header('set-cookie', sessionCookie('', 0)).status(204).send(null);
+      const secure = request.protocol === 'https';
+      return reply
+        .header('set-cookie', sessionCookie('', { secure, maxAgeSeconds: 0 }))
+        .status(204)
+        .send(null);
     },
   });
 
@@ -182,6 +197,19 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     },
     handler: async (_request, reply) =>
       reply.header('content-type', 'text/html; charset=utf-8').send(DASHBOARD_HTML),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/dashboard/assets/:file',
+    // The sign-in page needs its files before anyone is signed in.
+    config: { role: 'none' },
+    schema: { hide: true, params: z.object({ file: z.string() }) },
+    handler: async (request, reply) => {
+      const asset = DASHBOARD_ASSETS.get(request.params.file);
+      if (!asset) throw new JobdeckError('NOT_FOUND', `No dashboard file ${request.params.file}.`);
+      return reply.header('content-type', asset.type).send(asset.text);
+    },
   });
 
   app.route({
