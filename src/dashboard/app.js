@@ -196,14 +196,9 @@ const refresh = (runId) => {
     if (selected && (!runId || runId === selected)) showRun(selected);
   }, 150);
 };
-for (const name of [
-  'run.created',
-  'run.started',
-  'run.progress',
-  'run.log',
-  'run.cancelling',
-  'run.finished',
-]) {
+// The names of the streamed events come from the server (one list, in src/api/sse.ts).
+const streamed = document.querySelector('meta[name="jobdeck-events"]').content.split(',');
+for (const name of streamed) {
   events.addEventListener(name, (e) =>
     refresh(JSON.parse(e.data).run?.id ?? JSON.parse(e.data).runId),
   );

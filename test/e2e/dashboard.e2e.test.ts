@@ -57,6 +57,9 @@ describe('dashboard', () => {
     expectStrictHeaders(dashboard.headers, 'dashboard');
     await expectCspClean(server, String(dashboard.body), 'dashboard');
     expect(String(dashboard.body)).toContain('/dashboard/assets/app.js');
+    expect(String(dashboard.body)).toContain(
+      '<meta name="jobdeck-events" content="run.created,run.started,',
+    );
 
     const json = await server.request('GET', '/api/jobs', { token: TEST_TOKENS.viewer });
     expect(json.headers.get('x-content-type-options')).toBe('nosniff');

@@ -3,13 +3,16 @@ import { z } from 'zod';
 import { JobdeckError } from '../../core/errors.js';
 import type { ApiContext, App } from '../context.js';
 import { errorSchema, eventsQuery } from '../schemas.js';
-import type { StreamEvent } from '../sse.js';
+import { STREAMED_EVENTS, type StreamEvent } from '../sse.js';
 import { SESSION_COOKIE, readCookie, sessionCookie } from '../sessions.js';
 
 const HEARTBEAT_MS = 15_000;
 const dashboardFile = (name: string) =>
   readFileSync(new URL(`../../dashboard/${name}`, import.meta.url), 'utf8');
-const DASHBOARD_HTML = dashboardFile('index.html');
+const DASHBOARD_HTML = dashboardFile('index.html').replace(
+  '{{streamedEvents}}',
+  STREAMED_EVENTS.join(','),
+);
 export const SIGN_IN_HTML = dashboardFile('sign-in.html');
 /** The pages' scripts and styles: files, not inline, so a strict CSP holds. Public: no secrets. */
 const DASHBOARD_ASSETS = new Map(
