@@ -136,7 +136,10 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
           );
         } else for (const event of replay.events) if (matches(event)) send(event.text);
       }
-      if (raw.destroyed) return;
+      if (raw.destroyed) {
+        close(); // the client left, or was cut off during its replay
+        return;
+      }
       off = eventLog.subscribe((event) => {
         if (matches(event)) send(event.text);
       });
