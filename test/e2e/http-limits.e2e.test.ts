@@ -87,17 +87,18 @@ describe('slow requests', () => {
 
     // Each byte arrives well within any idle time-out: only the request time-out can end them.
     const drips = Array.from({ length: 5 }, () => drip(REQUEST_TIMEOUT_MS / 10));
+    let deadline: NodeJS.Timeout | undefined;
     try {
       const answers = await Promise.race([
         Promise.all(drips.map((d) => d.closed)),
         new Promise<'still open'>((resolve) => {
-          const timer = setTimeout(() => resolve('still open'), 20 * REQUEST_TIMEOUT_MS);
-          timer.unref();
+          deadline = setTimeout(() => resolve('still open'), 20 * REQUEST_TIMEOUT_MS);
         }),
       ]);
       expect(answers).not.toBe('still open');
       for (const answer of answers as string[]) expect(answer).toMatch(/^(HTTP\/1.1 408|$)/);
     } finally {
+      clearTimeout(deadline);
       for (const d of drips) d.stop();
     }
 
