@@ -27,3 +27,23 @@ describe('api smoke', () => {
     expect(openapi.body.paths['/api/runs/{id}/cancel'].post['x-jobdeck-role']).toBe('operator');
   });
 });
+
+describe('health while the store is down', () => {
+  let down: TestServer;
+  beforeAll(async () => {
+    down = await startTestServer([], { deck: { worker: false } });
+  });
+  afterAll(async () => down.close());
+
+  it("answers 503 without the store's error text; the text goes to the server's log", async () => {
+    await down.deck.store.close();
+    const health = await down.request('GET', '/healthz');
+    expect(health.status).toBe(503);
+    expect(health.body).toEqual({
+      status: 'unavailable',
+      store: 'unreachable',
+      notifications: 'none',
+    });
+    expect(down.output()).toContain('database connection is not open');
+  });
+});

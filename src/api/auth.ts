@@ -19,11 +19,23 @@ function digest(token: string): Buffer {
 export class TokenSet {
   private readonly entries: TokenEntry[];
 
-  constructor(triples: { principal: string; role: Role; token: string }[]) {
+  constructor(triples: { principal: string; role: Role; token: string }[], source = 'tokens') {
     this.entries = triples.map((t) => ({
       principal: Object.freeze({ name: t.principal, role: t.role }),
       digest: digest(t.token),
     }));
+    // A shared secret would silently resolve to one of its owners: refuse to start instead.
+    const owners = new Map<string, string>();
+    for (const { principal, digest: key } of this.entries) {
+      const owner = owners.get(key.toString('hex'));
+      if (owner !== undefined) {
+        throw new JobdeckError(
+          'INVALID_INPUT',
+          `${source}: ${owner} and ${principal.name} have the same token; give each principal its own`,
+        );
+      }
+      owners.set(key.toString('hex'), principal.name);
+    }
   }
 
   get size(): number {
@@ -58,7 +70,7 @@ export class TokenSet {
           );
         return { principal, role: role as Role, token };
       });
-    return new TokenSet(triples);
+    return new TokenSet(triples, source);
   }
 
   static fromFile(path: string): TokenSet {

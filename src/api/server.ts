@@ -8,7 +8,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
-import { JobdeckError } from '../core/errors.js';
+import { JobdeckError, errorSummary } from '../core/errors.js';
 import { roleAtLeast } from '../core/glossary.js';
 import type { Jobdeck } from '../jobdeck.js';
 import { MetricsRegistry } from '../metrics/metrics.js';
@@ -31,6 +31,15 @@ export interface ApiServerOptions {
   metricsRole?: RouteRole;
   /** Log every request (off by default). */
   logRequests?: boolean;
+  /** A request must arrive whole (headers and body) within this. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** A connection with no traffic either way for this long is closed. Default 60 s. */
+  idleTimeoutMs?: number;
+  /**
+   * Trust X-Forwarded-* from a reverse proxy (Fastify's `trustProxy`: true, or the proxies'
+   * addresses), so the session cookie is `Secure` when the proxy says the client used HTTPS.
+   */
+  trustProxy?: boolean | string | string[];
 }
 
 export const REDACTED_PATHS = [
@@ -39,13 +48,34 @@ export const REDACTED_PATHS = [
   'res.headers["set-cookie"]',
 ];
 
+/**
+ * Headers on every answer: the dashboard loads only its own files (a strict CSP, nothing inline),
+ * no answer is sniffed as another type, and no page may be framed (clickjacking).
+ */
+export const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+} as const;
+
+/** Logged errors are summaries (type, code, message, stack), never the objects attached to them. */
+export const LOG_SERIALIZERS = { err: errorSummary, error: errorSummary };
+
 /** The HTTP API, the SSE stream, metrics and the dashboard of one instance. */
 export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   const { deck, tokens } = options;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const logging =
     typeof options.logger === 'object'
       ? { loggerInstance: options.logger }
-      : { logger: options.logger === true ? { redact: REDACTED_PATHS } : false };
+      : {
+          logger:
+            options.logger === true
+              ? { redact: REDACTED_PATHS, serializers: LOG_SERIALIZERS }
+              : false,
+        };
   const app = Fastify({
     ...logging,
     // One line per request is noise for a dashboard that polls; errors are logged by sendError.
@@ -61,6 +91,18 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // Slow clients (a body dripped a byte at a time) must not hold connections forever. Event
+    // streams are long responses to complete requests: the request time-out never ends them, and
+    // their heartbeats keep them from being idle.
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: options.idleTimeoutMs ?? 60_000,
+    // Node enforces the request time-out only when the headers' one is no longer, and checks
+    // every 30 s by default: check often enough to honour it.
+    http: {
+      headersTimeout: Math.min(requestTimeoutMs, 60_000),
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(requestTimeoutMs / 4)),
+    },
   }).withTypeProvider<ZodTypeProvider>() as unknown as App;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -101,6 +143,11 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   app.addHook('onClose', async () => {
     eventLog.close();
     metrics.close();
+  });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    void reply.headers(SECURITY_HEADERS);
+    return payload;
   });
 
   app.addHook('onRequest', async (request, reply) => {

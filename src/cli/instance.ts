@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
-import { pino, type Logger } from 'pino';
-import { REDACTED_PATHS } from '../api/server.js';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import { LOG_SERIALIZERS, REDACTED_PATHS } from '../api/server.js';
 import { demoJobs } from '../demo/jobs.js';
 import type { JobDefinition } from '../jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../jobdeck.js';
@@ -88,9 +88,17 @@ export function stopOnSignals(deck: Jobdeck, before: () => Promise<void> = async
 }
 
 /** Structured JSON logs on stderr (stdout is for what commands print), with secrets redacted. */
-export function createLogger(service: string): Logger {
+export function createLogger(
+  service: string,
+  destination: DestinationStream = pino.destination(2),
+): Logger {
   return pino(
-    { level: process.env.JOBDECK_LOG_LEVEL ?? 'info', redact: REDACTED_PATHS, base: { service } },
-    pino.destination(2),
+    {
+      level: process.env.JOBDECK_LOG_LEVEL ?? 'info',
+      redact: REDACTED_PATHS,
+      serializers: LOG_SERIALIZERS,
+      base: { service },
+    },
+    destination,
   );
 }

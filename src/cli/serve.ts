@@ -44,7 +44,13 @@ export function serveCommand(program: Command): void {
 
     const logger = createLogger('jobdeck');
     const deck = await startInstance(flags, logger);
-    const app = await buildApiServer({ deck, tokens, logger, metricsRole: metricsRole() });
+    const app = await buildApiServer({
+      deck,
+      tokens,
+      logger,
+      metricsRole: metricsRole(),
+      ...trustProxy(),
+    });
     const address = await app.listen({ port: config.port, host: config.host });
     // Handlers first: whoever waits for the banner below may signal at once.
     stopOnSignals(deck, () => app.close());
@@ -75,4 +81,12 @@ function metricsRole() {
   if (!['none', 'viewer', 'operator', 'admin'].includes(value))
     throw new Error('JOBDECK_METRICS_ROLE must be none, viewer, operator or admin');
   return value as 'none' | 'viewer' | 'operator' | 'admin';
+}
+
+/** JOBDECK_TRUST_PROXY: `true`, or the reverse proxies' addresses (comma-separated). */
+function trustProxy(): { trustProxy?: boolean | string[] } {
+  const value = process.env.JOBDECK_TRUST_PROXY?.trim();
+  if (!value || value === 'false') return {};
+  if (value === 'true') return { trustProxy: true };
+  return { trustProxy: value.split(',').map((part) => part.trim()) };
 }

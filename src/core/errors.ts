@@ -126,3 +126,30 @@ function safeJson(value: unknown): string | undefined {
     return undefined;
   }
 }
+
+/** What a log line says about an error (a type alias, so pino's serializer type accepts it). */
+export type ErrorSummary = {
+  type: string;
+  code?: string;
+  message: string;
+  stack: string;
+  /** The message of the error behind it (a driver's text behind STORE_UNAVAILABLE). */
+  cause?: string;
+};
+
+/**
+ * An error reduced to what is safe to log: never the objects libraries attach to it (pg's pool
+ * attaches its client, with host, database, prepared SQL and the backend's cancel key).
+ */
+export function errorSummary(err: unknown): ErrorSummary {
+  if (!(err instanceof Error))
+    return { type: typeof err, message: toRunError(err).message, stack: '' };
+  const code = (err as { code?: unknown }).code;
+  return {
+    type: err.name,
+    ...(typeof code === 'string' ? { code } : {}),
+    message: err.message,
+    stack: err.stack ?? '',
+    ...(err.cause instanceof Error ? { cause: err.cause.message } : {}),
+  };
+}

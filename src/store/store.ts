@@ -29,7 +29,7 @@ export interface Store {
   timeNow(): Promise<Date>;
   close(): Promise<void>;
 
-  /** Insert a run, or return the existing one with the same (job, idempotencyKey). */
+  /** Insert a run, or return the existing one with the same (job, createdBy, idempotencyKey). */
   runInsert(params: RunInsertParams): Promise<{ run: Run; created: boolean }>;
   runGet(params: { id: string }): Promise<Run | null>;
   /** Newest first; `cursor` is the id of the last run of the previous page. */

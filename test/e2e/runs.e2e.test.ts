@@ -160,12 +160,15 @@ describe('409 answers', () => {
     expect(first.status).toBe(202);
     expect(first.body.created).toBe(true);
     expect(first.body.run.idempotencyKey).toBe('order-42');
-    const again = await create(QUICK, { ...body, input: { n: 2 } }, TEST_TOKENS.bob);
+    const again = await create(QUICK, { ...body, input: { n: 2 } });
     expect(again.status).toBe(202);
     expect(again.body.created).toBe(false);
     expect(again.body.run.id).toBe(first.body.run.id);
     expect(again.body.run.input).toEqual({ n: 1 });
-    expect(again.body.run.createdBy).toBe('alice');
+    // The key is alice's: bob's create with it is a run of bob's own, which bob may cancel.
+    const bobs = await create(QUICK, { ...body, input: { n: 3 } }, TEST_TOKENS.bob);
+    expect(bobs.body).toMatchObject({ created: true, run: { createdBy: 'bob', input: { n: 3 } } });
+    await waitForStatus(server, bobs.body.run.id, 'completed');
     // Once finished, the key still names the same run.
     await waitForStatus(server, first.body.run.id, 'completed');
     const later = await create(QUICK, body);
@@ -180,7 +183,10 @@ describe('409 answers', () => {
       token: TEST_TOKENS.viewer,
     });
     expect(
-      runs.body.runs.filter((r: { idempotencyKey: string }) => r.idempotencyKey === 'order-42'),
+      runs.body.runs.filter(
+        (r: { idempotencyKey: string; createdBy: string }) =>
+          r.idempotencyKey === 'order-42' && r.createdBy === 'alice',
+      ),
     ).toHaveLength(1);
     await waitForStatus(server, other.body.run.id, 'completed');
     await waitForStatus(server, otherJob.body.run.id, 'completed');

@@ -75,7 +75,9 @@ interface EventData {
 const ofRun = (id: string) => (e: StreamEvent) => eventRunId(e) === id;
 const named = (id: string, name: string) => (e: StreamEvent) =>
   e.name === name && eventRunId(e) === id;
-const ids = (events: StreamEvent[]) => events.map((e) => Number(e.id));
+/** An event id is `<epoch>-<sequence>`; the sequence grows within one server process. */
+const seqOf = (event: StreamEvent) => Number(event.id?.split('-')[1]);
+const ids = (events: StreamEvent[]) => events.map(seqOf);
 
 function expectIncreasing(events: StreamEvent[]): void {
   const list = ids(events);
@@ -178,14 +180,14 @@ describe('GET /api/events', () => {
     expect(otherJob.events.length).toBeGreaterThan(0);
     for (const event of otherJob.events) {
       expect(eventRunId(event)).toBe(other.id);
-      expect(Number(event.id)).toBeGreaterThan(Number(seen[4]!.id));
+      expect(seqOf(event)).toBeGreaterThan(seqOf(seen[4]!));
     }
     expect(byJob.events.some(ofRun(other.id))).toBe(false);
 
     // Resume after run.started: what followed is replayed, same ids, then the stream goes on live.
     const resumed = await subscribe({ job: SSE_JOB }, { lastEventId: seen[1]!.id! });
     await resumed.waitFor(named(target.id, 'run.finished'), 'the replayed run.finished');
-    const expected = byJob.events.filter((e) => Number(e.id) > Number(seen[1]!.id));
+    const expected = byJob.events.filter((e) => seqOf(e) > seqOf(seen[1]!));
     expect(resumed.events.slice(0, expected.length).map((e) => [e.id, e.name])).toEqual(
       expected.map((e) => [e.id, e.name]),
     );
@@ -227,6 +229,34 @@ describe('GET /api/events', () => {
     expect(names.indexOf('run.cancelling')).toBeGreaterThan(names.indexOf('run.started'));
     expect(names.at(-1)).toBe('run.finished');
     expectIncreasing(stream.events);
+  });
+
+  it('after a restart, a Last-Event-ID of the previous process gets a reset, then live events', async () => {
+    const before = await startTestServer([quickJob(OTHER)]);
+    const old = openEvents(before, { job: OTHER });
+    await old.opened;
+    const first = await createRun(before, OTHER, {});
+    const lastSeen = await old.waitFor(named(first.id, 'run.finished'), 'run.finished before');
+    await old.close();
+    await before.close();
+
+    // The new process has events of its own, so ids that restart from 1 would pass the old one.
+    const after = await startTestServer([quickJob(OTHER)]);
+    try {
+      for (let i = 0; i < 3; i++) await createRun(after, OTHER, {});
+      const resumed = openEvents(after, { job: OTHER }, { lastEventId: lastSeen.id! });
+      await resumed.opened;
+      const next = await createRun(after, OTHER, {});
+      await resumed.waitFor(named(next.id, 'run.created'), 'a live event after the reset');
+      expect(resumed.events[0]).toMatchObject({ name: 'reset', data: { reason: 'unknown' } });
+      // The reset carries an id of this process: resuming from it replays what came after.
+      const again = openEvents(after, { job: OTHER }, { lastEventId: resumed.events[0]!.id! });
+      await again.waitFor(named(next.id, 'run.created'), 'the replay after the reset');
+      expect(again.events.every((e) => e.name !== 'reset')).toBe(true);
+      await Promise.all([resumed.close(), again.close()]);
+    } finally {
+      await after.close();
+    }
   });
 
   it('answers with an event stream to a bearer token, and 401 without one', async () => {

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { TokenSet } from '../../src/api/auth.js';
-import { REDACTED_PATHS, buildApiServer } from '../../src/api/server.js';
+import { LOG_SERIALIZERS, REDACTED_PATHS, buildApiServer } from '../../src/api/server.js';
 import type { App, RouteRole } from '../../src/api/context.js';
 import type { JobDefinition } from '../../src/jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../../src/jobdeck.js';
@@ -47,6 +47,8 @@ export async function startTestServer(
     deck?: Partial<Omit<JobdeckOptions, 'store' | 'jobs'>>;
     metricsRole?: RouteRole;
     bodyLimit?: number;
+    requestTimeoutMs?: number;
+    trustProxy?: boolean;
   } = {},
 ): Promise<TestServer> {
   const { path, cleanup } = tempDbPath();
@@ -57,7 +59,10 @@ export async function startTestServer(
       done();
     },
   });
-  const logger = pino({ level: 'trace', redact: REDACTED_PATHS }, sink);
+  const logger = pino(
+    { level: 'trace', redact: REDACTED_PATHS, serializers: LOG_SERIALIZERS },
+    sink,
+  );
   const deck = new Jobdeck({
     store: new SqliteStore({ path }),
     jobs,
@@ -74,6 +79,8 @@ export async function startTestServer(
     logRequests: true,
     ...(options.metricsRole ? { metricsRole: options.metricsRole } : {}),
     ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
+    ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

@@ -1,15 +1,28 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { JobdeckError } from '../../core/errors.js';
 import type { ApiContext, App } from '../context.js';
 import { errorSchema, eventsQuery } from '../schemas.js';
-import type { StreamEvent } from '../sse.js';
+import { STREAMED_EVENTS, type StreamEvent } from '../sse.js';
 import { SESSION_COOKIE, readCookie, sessionCookie } from '../sessions.js';
 
 const HEARTBEAT_MS = 15_000;
-const DASHBOARD_HTML = readFileSync(new URL('../../dashboard/index.html', import.meta.url), 'utf8');
-export const SIGN_IN_HTML = readFileSync(
-  new URL('../../dashboard/sign-in.html', import.meta.url),
-  'utf8',
+const dashboardFile = (name: string) =>
+  readFileSync(new URL(`../../dashboard/${name}`, import.meta.url), 'utf8');
+const DASHBOARD_HTML = dashboardFile('index.html').replace(
+  '{{streamedEvents}}',
+  STREAMED_EVENTS.join(','),
+);
+export const SIGN_IN_HTML = dashboardFile('sign-in.html');
+/** The pages' scripts and styles: files, not inline, so a strict CSP holds. Public: no secrets. */
+const DASHBOARD_ASSETS = new Map(
+  ['app.js', 'app.css', 'sign-in.js', 'sign-in.css'].map((name) => [
+    name,
+    {
+      text: dashboardFile(name),
+      type: name.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8',
+    },
+  ]),
 );
 
 export function systemRoutes(app: App, ctx: ApiContext): void {
@@ -28,7 +41,7 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     schema: {
       summary: 'Liveness and store reachability',
       description:
-        '200 `ok`; 200 `degraded` while pushed notifications are down (the instance polls meanwhile); 503 when the store does not answer.',
+        "200 `ok`; 200 `degraded` while pushed notifications are down (the instance polls meanwhile); 503 when the store does not answer (the store's error is logged, never sent).",
       tags: ['system'],
       response: {
         200: z.object({
@@ -38,19 +51,21 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
         }),
         503: z.object({
           status: z.literal('unavailable'),
-          store: z.string(),
+          store: z.literal('unreachable'),
           notifications: z.enum(['ok', 'down', 'none']),
         }),
       },
     },
-    handler: async (_request, reply) => {
+    handler: async (request, reply) => {
       const notifications = deck.runs.notificationState();
       try {
         await withTimeout(deck.runs.ping(), 2000);
       } catch (err) {
+        // Anyone may call /healthz: the database's error text goes to the log, not to the caller.
+        request.log.warn({ err }, 'health check: the store does not answer');
         return reply.status(503).send({
           status: 'unavailable' as const,
-          store: `unreachable: ${(err as Error).message}`,
+          store: 'unreachable' as const,
           notifications,
         });
       }
@@ -86,17 +101,7 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      raw.write(`retry: 2000\n: connected\n\n`);
-      const lastId = Number(request.headers['last-event-id']);
-      if (Number.isInteger(lastId) && lastId >= 0) {
-        const missed = eventLog.since(lastId);
-        if (missed === null) raw.write(`event: reset\ndata: {}\n\n`);
-        else for (const event of missed) if (matches(event)) raw.write(event.text);
-      }
-      const off = eventLog.subscribe((event) => {
-        if (matches(event)) raw.write(event.text);
-      });
-      const heartbeat = setInterval(() => raw.write(`: heartbeat\n\n`), HEARTBEAT_MS);
+      let off = () => {};
       const close = () => {
         clearInterval(heartbeat);
         off();
@@ -106,6 +111,38 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
         close();
         raw.end();
       };
+      // A client that does not read must not make us buffer without bound: past the limit it is
+      // cut off, and reconnects with Last-Event-ID (a replay, or a reset when it fell too far).
+      const send = (text: string) => {
+        if (raw.destroyed) return;
+        raw.write(text);
+        if (raw.writableLength <= eventLog.maxPendingBytes) return;
+        request.log.warn(
+          { pendingBytes: raw.writableLength },
+          'event stream closed: the client does not keep up',
+        );
+        close();
+        raw.destroy();
+      };
+      const heartbeat = setInterval(() => send(`: heartbeat\n\n`), HEARTBEAT_MS);
+      send(`retry: 2000\n: connected\n\n`);
+      const lastEventId = request.headers['last-event-id'];
+      if (typeof lastEventId === 'string' && lastEventId !== '') {
+        const replay = eventLog.since(lastEventId);
+        if ('reset' in replay) {
+          // The reset carries the latest id: resuming from it misses nothing that follows.
+          send(
+            `id: ${eventLog.lastId}\nevent: reset\ndata: ${JSON.stringify({ reason: replay.reset })}\n\n`,
+          );
+        } else for (const event of replay.events) if (matches(event)) send(event.text);
+      }
+      if (raw.destroyed) {
+        close(); // the client left, or was cut off during its replay
+        return;
+      }
+      off = eventLog.subscribe((event) => {
+        if (matches(event)) send(event.text);
+      });
       openStreams.add(end);
       request.raw.on('close', close);
       raw.on('error', close);
@@ -134,7 +171,8 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     },
     handler: async (request, reply) => {
       const principal = request.principal!;
-      void reply.header('set-cookie', sessionCookie(sessions.create(principal)));
+      const secure = request.protocol === 'https';
+      void reply.header('set-cookie', sessionCookie(sessions.create(principal), { secure }));
       return { principal: principal.name, role: principal.role };
     },
   });
@@ -147,7 +185,11 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     handler: async (request, reply) => {
       const id = readCookie(request.headers.cookie, SESSION_COOKIE);
       if (id) sessions.delete(id);
-      return reply.header('set-cookie', sessionCookie('', 0)).status(204).send(null);
+      const secure = request.protocol === 'https';
+      return reply
+        .header('set-cookie', sessionCookie('', { secure, maxAgeSeconds: 0 }))
+        .status(204)
+        .send(null);
     },
   });
 
@@ -161,6 +203,19 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     },
     handler: async (_request, reply) =>
       reply.header('content-type', 'text/html; charset=utf-8').send(DASHBOARD_HTML),
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/dashboard/assets/:file',
+    // The sign-in page needs its files before anyone is signed in.
+    config: { role: 'none' },
+    schema: { hide: true, params: z.object({ file: z.string() }) },
+    handler: async (request, reply) => {
+      const asset = DASHBOARD_ASSETS.get(request.params.file);
+      if (!asset) throw new JobdeckError('NOT_FOUND', `No dashboard file ${request.params.file}.`);
+      return reply.header('content-type', asset.type).send(asset.text);
+    },
   });
 
   app.route({

@@ -354,6 +354,20 @@ export function describeRuns(ctx: ConformanceContext): void {
       expect(a.run.id).not.toBe(b.run.id);
     });
 
+    it('idempotency keys are scoped to the principal: another creator gets a run of their own', async () => {
+      const alice = await store().runInsert(
+        insertParams({ createdBy: 'alice', idempotencyKey: 'k', exclusive: true }),
+      );
+      const bob = await store().runInsert(insertParams({ createdBy: 'bob', idempotencyKey: 'k' }));
+      expect(bob.created).toBe(true);
+      expect(bob.run).toMatchObject({ createdBy: 'bob', idempotencyKey: 'k' });
+      expect(bob.run.id).not.toBe(alice.run.id);
+      const again = await store().runInsert(
+        insertParams({ createdBy: 'bob', idempotencyKey: 'k' }),
+      );
+      expect(again).toMatchObject({ created: false, run: { id: bob.run.id } });
+    });
+
     it('runs without an idempotency key are never merged', async () => {
       const a = await store().runInsert(insertParams());
       const b = await store().runInsert(insertParams());
@@ -491,6 +505,22 @@ export function describeRuns(ctx: ConformanceContext): void {
       const again = await store().runInsert(insertParams({ idempotencyKey: 'k', exclusive: true }));
       expect(again.created).toBe(false);
       expect(again.run.id).toBe(first.run.id);
+    });
+
+    it('50 concurrent exclusive inserts with one key all get the same run, none ALREADY_RUNNING', async () => {
+      const settled = await Promise.allSettled(
+        Array.from({ length: 50 }, () =>
+          store().runInsert(insertParams({ idempotencyKey: 'one-key', exclusive: true })),
+        ),
+      );
+      const refused = settled.flatMap((s) =>
+        s.status === 'rejected' ? [s.reason as unknown] : [],
+      );
+      expect(refused).toEqual([]);
+      const results = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      expect(new Set(results.map((r) => r.run.id)).size).toBe(1);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect((await store().runList({ job: 'email', limit: 100 })).runs).toHaveLength(1);
     });
   });
 

@@ -346,13 +346,19 @@ export class PostgresStore implements Store {
       retentionMs: params.retentionMs,
       retryOf: params.retryOf,
     };
+    const findByKey = async (on: Queryable) => {
+      if (params.idempotencyKey === null) return null;
+      const existing = await this.one<RunRow>('runFindByIdempotencyKey', values, on);
+      return existing ? { run: await this.toRun(existing, on), created: false } : null;
+    };
     const insert = async (on: Queryable) => {
-      if (params.idempotencyKey !== null) {
-        const existing = await this.one<RunRow>('runFindByIdempotencyKey', values, on);
-        if (existing) return { run: await this.toRun(existing, on), created: false };
-      }
+      const known = await findByKey(on);
+      if (known) return known;
       if (params.exclusive) {
         await this.query('runLockExclusive', values, on);
+        // The run of a create that held the lock before us may carry our key: it is our answer.
+        const knownAfterLock = await findByKey(on);
+        if (knownAfterLock) return knownAfterLock;
         const counted = await this.one<{ n: number }>('runCountBlocking', values, on);
         if (counted!.n > 0)
           throw new JobdeckError('ALREADY_RUNNING', `Job ${params.job} already has an active run.`);

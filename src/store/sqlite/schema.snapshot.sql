@@ -8,7 +8,7 @@ CREATE INDEX jobdeck_runs_expire ON jobdeck_runs (expire_at) WHERE expire_at IS 
 CREATE INDEX jobdeck_runs_held ON jobdeck_runs (worker_id, lease_expires_at) WHERE status IN ('running', 'cancelling');
 
 -- index jobdeck_runs_idempotency
-CREATE UNIQUE INDEX jobdeck_runs_idempotency ON jobdeck_runs (job, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE UNIQUE INDEX jobdeck_runs_idempotency ON jobdeck_runs (job, created_by, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
 -- index jobdeck_runs_job
 CREATE INDEX jobdeck_runs_job ON jobdeck_runs (job, id);

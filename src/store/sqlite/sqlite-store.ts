@@ -168,6 +168,7 @@ export class SqliteStore implements Store {
       if (params.idempotencyKey !== null) {
         const existing = this.get<RunRow>('runFindByIdempotencyKey', {
           job: params.job,
+          createdBy: params.createdBy,
           idempotencyKey: params.idempotencyKey,
         });
         if (existing) return { run: this.toRun(existing), created: false };

@@ -2,7 +2,8 @@
 SELECT * FROM jobdeck_runs WHERE id = @id;
 
 -- name: runFindByIdempotencyKey
-SELECT * FROM jobdeck_runs WHERE job = @job AND idempotency_key = @idempotencyKey;
+SELECT * FROM jobdeck_runs
+WHERE job = @job AND created_by = @createdBy AND idempotency_key = @idempotencyKey;
 
 -- name: runLockExclusive
 -- Serialises exclusive inserts of one job across instances (released at commit).
@@ -22,7 +23,7 @@ INSERT INTO jobdeck_runs (
   @id, @job, @input::jsonb, @status, 0, @maxAttempts, @priority, @runAt, @now, @createdBy,
   @trigger, @idempotencyKey, @expireAt, @retentionMs, @retryOf
 )
-ON CONFLICT (job, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+ON CONFLICT (job, created_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *;
 
 -- name: runList
@@ -255,7 +256,7 @@ WITH inserted AS (
     @id, @job, @input::jsonb, @status, 0, @maxAttempts, @priority, @runAt, @now, @createdBy,
     @trigger, @idempotencyKey, @expireAt, @retentionMs, @retryOf
   )
-  ON CONFLICT (job, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  ON CONFLICT (job, created_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *
 )
 SELECT inserted.*, pg_notify(@channel, inserted.job) AS notified FROM inserted;

@@ -2,7 +2,8 @@
 SELECT * FROM jobdeck_runs WHERE id = @id;
 
 -- name: runFindByIdempotencyKey
-SELECT * FROM jobdeck_runs WHERE job = @job AND idempotency_key = @idempotencyKey;
+SELECT * FROM jobdeck_runs
+WHERE job = @job AND created_by = @createdBy AND idempotency_key = @idempotencyKey;
 
 -- name: runCountBlocking
 -- A run backing off before a retry (scheduled, already tried) still counts; a future slot does not.
