@@ -1,8 +1,9 @@
 /**
  * Checks over the ledger the ledger jobs write (test/helpers/ledger-jobs.ts): attempts of one run,
- * and attempts of one run that overlap in time; shared by the process tests of both stores and
- * scripts/soak-crash.ts.
+ * attempts of one run that overlap in time, and cancels no live handler observed; shared by the
+ * process tests of both stores, scripts/soak-crash.ts and scripts/chaos-soak.ts.
  */
+import type { CancelMode } from '../../src/core/cancellation.js';
 import type { LedgerLine } from './ledger-jobs.js';
 
 /** Ledger lines of one run, grouped by attempt. */
@@ -68,4 +69,65 @@ export function overlappingAttempts(
     }
   }
   return overlaps;
+}
+
+/** A cancel the API accepted (200): the run, the attempt its answer named, and when it came. */
+export interface AcceptedCancel {
+  runId: string;
+  attempt: number;
+  mode: CancelMode;
+  acceptedAt: number;
+}
+
+export interface UnobservedCancel extends AcceptedCancel {
+  workerId: string;
+  /** What the handler did instead of stopping. */
+  evidence: string;
+}
+
+/**
+ * Accepted cancels that did not reach the live handler of the attempt they named: the handler
+ * went on `allowanceMs` after the acceptance (a graceful cancel: it started another step, i.e.
+ * passed a checkpoint; a forced one: it did anything at all) or is still open at the end while its
+ * process lives. A database outage starting within the allowance extends it to the outage's end
+ * plus the allowance: nothing can be delivered meanwhile. Not counted: attempts that never
+ * started, that observed the cancel (a `stopped` line with `cancel`), or that ended or whose
+ * process died (`diedAt`) before the deadline — the cancel had nothing left to reach.
+ */
+export function unobservedCancels(
+  lines: LedgerLine[],
+  cancels: AcceptedCancel[],
+  options: {
+    allowanceMs: number;
+    diedAt?: ReadonlyMap<string, number>;
+    outages?: readonly { from: number; to: number }[];
+  },
+): UnobservedCancel[] {
+  const outages = [...(options.outages ?? [])].sort((a, b) => a.from - b.from);
+  const found: UnobservedCancel[] = [];
+  for (const cancel of cancels) {
+    const attempt = attemptsOf(lines, cancel.runId).get(cancel.attempt) ?? [];
+    const start = attempt.find((line) => line.event === 'start');
+    if (!start || attempt.some((line) => line.event === 'stopped' && line.cancel)) continue;
+    let deadline = cancel.acceptedAt + options.allowanceMs;
+    for (const outage of outages)
+      if (outage.from <= deadline && outage.to >= cancel.acceptedAt)
+        deadline = Math.max(deadline, outage.to + options.allowanceMs);
+    const died = options.diedAt?.get(start.workerId);
+    const ended = attempt.find((line) => line.event === 'end' || line.event === 'stopped');
+    if ((died !== undefined && died <= deadline) || (ended && ended.t <= deadline)) continue;
+    const wentOn = attempt.find(
+      (line) =>
+        line.t > deadline &&
+        (cancel.mode === 'force' || line.event === 'start' || line.event === 'step-start'),
+    );
+    const after = (line: LedgerLine) => `${line.t - cancel.acceptedAt} ms after the cancel`;
+    const evidence = wentOn
+      ? `${wentOn.event}${wentOn.step === undefined ? '' : ` ${wentOn.step}`} ${after(wentOn)}`
+      : ended || died !== undefined
+        ? null
+        : 'still running at the end';
+    if (evidence) found.push({ ...cancel, workerId: start.workerId, evidence });
+  }
+  return found;
 }
