@@ -33,8 +33,8 @@ import pg from 'pg';
 import { isTerminal, type RunStatus } from '../src/core/status.js';
 import { openAttemptsOf } from '../test/helpers/crash-soak.js';
 import {
+  cancelVerdicts,
   overlappingAttempts,
-  unobservedCancels,
   type AcceptedCancel,
 } from '../test/helpers/ledger-check.js';
 import { LEDGER_JOB, readLedger, type LedgerInput } from '../test/helpers/ledger-jobs.js';
@@ -126,8 +126,10 @@ const unexpectedExits: string[] = [];
 const diedAt = new Map<string, number>();
 const outages: { from: number; to: number }[] = [];
 const accepted: AcceptedCancel[] = [];
-const serverErrors: string[] = [];
-const unanswered: string[] = [];
+const serverErrors: { label: string; at: string; body: string }[] = [];
+const unanswered: { label: string; t: number; error: string }[] = [];
+/** From an unexpected exit of the API process until its replacement serves. */
+const apiDown: { from: number; to: number }[] = [];
 const statuses = new Map<string, number>();
 const faults = { kills: 0, terminations: 0, backends: 0, restarts: 0, downMs: 0, replaced: 0 };
 const cancelsSent = { graceful: 0, force: 0 };
@@ -135,17 +137,31 @@ let hostileSent = 0;
 
 let soakStart = Date.now();
 const at = (t = Date.now()) => `+${((t - soakStart) / 1000).toFixed(1)}s`;
-const lastLines = (text: string, count: number) => text.trim().split('\n').slice(-count);
+
+/** What a process printed as it died: the error Node reports, its code, and its last log line. */
+function deathNote(stderr: string): string {
+  const lines = stderr.split('\n');
+  const error = lines.find((line) => /^[A-Za-z]*[Ee]rror: /.test(line));
+  const code = lines.map((line) => /^\s+code: '(\w+)'/.exec(line)?.[1]).find(Boolean);
+  const lastLog = lines.filter((line) => line.startsWith('{')).pop();
+  let logged = '';
+  try {
+    const entry = lastLog ? (JSON.parse(lastLog) as { msg?: string; where?: string }) : null;
+    if (entry)
+      logged = `; last log line: ${entry.msg ?? ''}${entry.where ? ` (${entry.where})` : ''}`;
+  } catch {
+    // Not a log line after all.
+  }
+  return `${error ?? lines.filter(Boolean).pop() ?? 'no output'}${code ? ` [${code}]` : ''}${logged}`;
+}
 
 function watchExit(instance: Instance, worker: boolean): void {
   void instance.exited.then((exit) => {
     if (worker) diedAt.set(instance.name, Date.now());
     if (expectedExits.has(instance)) return;
+    if (!worker) apiDown.push({ from: Date.now(), to: Number.POSITIVE_INFINITY });
     unexpectedExits.push(
-      [
-        `${instance.name} (pid ${instance.pid}) exited ${JSON.stringify(exit)} at ${at()}; last stderr:`,
-        ...lastLines(instance.stderr, 8).map((line) => `      ${line.slice(0, 400)}`),
-      ].join('\n'),
+      `${instance.name} (pid ${instance.pid}) exited ${JSON.stringify(exit)} at ${at()}: ${deathNote(instance.stderr)}`,
     );
     console.log(`  ${at()} UNEXPECTED EXIT of ${instance.name}: ${JSON.stringify(exit)}`);
   });
@@ -174,6 +190,8 @@ try {
     watchExit(instance, false);
     api = instance;
     await serveReady(instance);
+    const down = apiDown.at(-1);
+    if (down && down.to === Number.POSITIVE_INFINITY) down.to = Date.now();
   };
   const startWorker = async () => {
     const name = `w${++serial}`;
@@ -211,12 +229,16 @@ try {
       const answer = await send();
       statuses.set(String(answer.status), (statuses.get(String(answer.status)) ?? 0) + 1);
       if (answer.status >= 500 && answer.status !== 503)
-        serverErrors.push(
-          `${at()} ${label} → ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`,
-        );
+        serverErrors.push({
+          label: `${label} → ${answer.status}`,
+          at: at(),
+          body: JSON.stringify(answer.body).slice(0, 300),
+        });
       return answer;
     } catch (err) {
-      unanswered.push(`${at()} ${label}: ${err instanceof Error ? err.message : String(err)}`);
+      const cause = (err as { cause?: { code?: string } }).cause?.code;
+      const error = `${err instanceof Error ? err.message : String(err)}${cause ? ` (${cause})` : ''}`;
+      unanswered.push({ label, t: Date.now(), error });
       return null;
     }
   };
@@ -507,9 +529,19 @@ try {
   await admin.end();
   const ledger = readLedger(ledgerPath);
   const alive = [...instances.all].filter((instance) => instance.alive);
-  const errorLogs = instances.all.flatMap((instance) =>
-    instance.errorLogs().map((line) => `${instance.name}: ${line.slice(0, 300)}`),
-  );
+  // Errors the processes logged and survived, by message.
+  const errorLogs = new Map<string, number>();
+  for (const instance of instances.all) {
+    for (const line of instance.errorLogs()) {
+      const entry = JSON.parse(line) as {
+        msg?: string;
+        where?: string;
+        err?: { message?: string };
+      };
+      const key = `${instance.name.replace(/\d+$/, '')}: ${entry.msg ?? ''}${entry.where ? ` (${entry.where})` : ''}: ${entry.err?.message ?? ''}`;
+      errorLogs.set(key, (errorLogs.get(key) ?? 0) + 1);
+    }
+  }
   for (const instance of alive) expectedExits.add(instance);
   await Promise.all(alive.map((instance) => instance.kill('SIGTERM')));
   if (values.keep) {
@@ -521,7 +553,24 @@ try {
 
   const lost = finalRuns.filter((row) => !isTerminal(row.status));
   const overlaps = overlappingAttempts(ledger, diedAt);
-  const missed = unobservedCancels(ledger, accepted, { allowanceMs, diedAt, outages });
+  const verdicts = cancelVerdicts(ledger, accepted, { allowanceMs, diedAt, outages });
+  const missed = verdicts.filter((verdict) => verdict.fate === 'missed');
+  const fates: Record<string, number> = {};
+  for (const verdict of verdicts) fates[verdict.fate] = (fates[verdict.fate] ?? 0) + 1;
+  // Requests cut by a crash of the API process are that crash, counted once among the exits.
+  const whileApiDown = unanswered.filter((u) =>
+    apiDown.some((down) => u.t >= down.from - 1000 && u.t <= down.to),
+  );
+  /** Evidence lines grouped by label: one line per kind, with a count and the first case. */
+  const grouped = (list: { label: string; at: string; body: string }[]) => {
+    const byLabel = new Map<string, { count: number; first: string }>();
+    for (const item of list) {
+      const seen = byLabel.get(item.label);
+      if (seen) seen.count++;
+      else byLabel.set(item.label, { count: 1, first: `first at ${item.at}: ${item.body}` });
+    }
+    return [...byLabel].map(([label, { count, first }]) => `${label} ×${count} (${first})`);
+  };
   const finalStatuses: Record<string, number> = {};
   for (const row of finalRuns) finalStatuses[row.status] = (finalStatuses[row.status] ?? 0) + 1;
   const figures: [string, number, string[]][] = [
@@ -540,7 +589,7 @@ try {
           `${m.runId}#${m.attempt} ${m.mode} accepted at ${at(m.acceptedAt)} on ${m.workerId}: ${m.evidence}`,
       ),
     ],
-    ['HTTP 500s', serverErrors.length, serverErrors],
+    ['HTTP 500s', serverErrors.length, grouped(serverErrors)],
   ];
   console.log(
     [
@@ -548,9 +597,10 @@ try {
       `chaos soak over ${minutes} min (seed ${seed}):`,
       `  runs in the store ${finalRuns.length}: ${JSON.stringify(finalStatuses)}; ledger lines ${ledger.length}`,
       `  faults: ${faults.kills} worker SIGKILLs, ${faults.terminations} rounds of pg_terminate_backend (${faults.backends} backends), ${faults.restarts} PostgreSQL restarts (down ${faults.downMs} ms in all), ${faults.replaced} processes started in place of ones that died`,
-      `  cancels: ${cancelsSent.graceful} graceful and ${cancelsSent.force} forced sent, ${accepted.length} accepted; ${hostileSent} hostile requests`,
-      `  answers by status: ${JSON.stringify(Object.fromEntries(statuses))}; requests without an answer: ${unanswered.length}`,
-      `  error log lines of the processes: ${errorLogs.length}`,
+      `  cancels: ${cancelsSent.graceful} graceful and ${cancelsSent.force} forced sent, ${accepted.length} accepted; by the ledger: ${JSON.stringify(fates)} (allowance ${allowanceMs} ms)`,
+      `  ${hostileSent} hostile requests; answers by status: ${JSON.stringify(Object.fromEntries(statuses))}`,
+      `  requests without an answer: ${unanswered.length} (${whileApiDown.length} while the API process was down after a crash)`,
+      `  error log lines of the processes: ${[...errorLogs.values()].reduce((a, b) => a + b, 0)}`,
       '',
       ...figures.map(([name, count]) => `${name}: ${count}`),
     ].join('\n'),
@@ -561,13 +611,15 @@ try {
     for (const line of evidence.slice(0, 20)) console.log(`  ${line}`);
     if (evidence.length > 20) console.log(`  … and ${evidence.length - 20} more`);
   }
-  if (unanswered.length > 0) {
-    console.log('\nREQUESTS WITHOUT AN ANSWER (first 10):');
-    for (const line of unanswered.slice(0, 10)) console.log(`  ${line}`);
+  const otherUnanswered = unanswered.filter((u) => !whileApiDown.includes(u));
+  if (otherUnanswered.length > 0) {
+    console.log('\nREQUESTS WITHOUT AN ANSWER WHILE THE API PROCESS LIVED (first 10):');
+    for (const u of otherUnanswered.slice(0, 10))
+      console.log(`  ${at(u.t)} ${u.label}: ${u.error}`);
   }
-  if (errorLogs.length > 0) {
-    console.log('\nERROR LOG LINES (first 10):');
-    for (const line of errorLogs.slice(0, 10)) console.log(`  ${line}`);
+  if (errorLogs.size > 0) {
+    console.log('\nERROR LOG LINES, BY MESSAGE:');
+    for (const [key, count] of errorLogs) console.log(`  ${key} ×${count}`);
   }
   process.exitCode = figures.some(([, count]) => count > 0) ? 1 : 0;
 } catch (err) {

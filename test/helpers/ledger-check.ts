@@ -79,22 +79,35 @@ export interface AcceptedCancel {
   acceptedAt: number;
 }
 
-export interface UnobservedCancel extends AcceptedCancel {
-  workerId: string;
-  /** What the handler did instead of stopping. */
-  evidence: string;
+/** What became of an accepted cancel, by the ledger. */
+export type CancelFate =
+  /** The handler stopped because of it (a `stopped` line with `cancel`). */
+  | 'observed'
+  /** No handler of that attempt ever started: nothing to reach. */
+  | 'not-started'
+  /** The handler ended before it could be reached. */
+  | 'ended'
+  /** The handler's process died before it could be reached. */
+  | 'died'
+  /** The handler lived on without it: a cancel that did not reach a live handler. */
+  | 'missed';
+
+export interface CancelVerdict extends AcceptedCancel {
+  fate: CancelFate;
+  workerId?: string;
+  /** For `missed`: what the handler did instead of stopping. */
+  evidence?: string;
 }
 
 /**
- * Accepted cancels that did not reach the live handler of the attempt they named: the handler
- * went on `allowanceMs` after the acceptance (a graceful cancel: it started another step, i.e.
- * passed a checkpoint; a forced one: it did anything at all) or is still open at the end while its
- * process lives. A database outage starting within the allowance extends it to the outage's end
- * plus the allowance: nothing can be delivered meanwhile. Not counted: attempts that never
- * started, that observed the cancel (a `stopped` line with `cancel`), or that ended or whose
- * process died (`diedAt`) before the deadline — the cancel had nothing left to reach.
+ * What became of each accepted cancel. It is `missed` when the handler of the attempt it named
+ * went on `allowanceMs` after the acceptance — for a graceful cancel it started another step, i.e.
+ * passed a checkpoint; for a forced one it did anything at all — or is still open at the end while
+ * its process lives. A database outage starting within the allowance extends it to the outage's
+ * end plus the allowance: nothing can be delivered meanwhile. A handler that ended, or whose
+ * process died (`diedAt`), before that deadline had nothing left for the cancel to reach.
  */
-export function unobservedCancels(
+export function cancelVerdicts(
   lines: LedgerLine[],
   cancels: AcceptedCancel[],
   options: {
@@ -102,32 +115,42 @@ export function unobservedCancels(
     diedAt?: ReadonlyMap<string, number>;
     outages?: readonly { from: number; to: number }[];
   },
-): UnobservedCancel[] {
+): CancelVerdict[] {
   const outages = [...(options.outages ?? [])].sort((a, b) => a.from - b.from);
-  const found: UnobservedCancel[] = [];
-  for (const cancel of cancels) {
+  return cancels.map((cancel): CancelVerdict => {
     const attempt = attemptsOf(lines, cancel.runId).get(cancel.attempt) ?? [];
     const start = attempt.find((line) => line.event === 'start');
-    if (!start || attempt.some((line) => line.event === 'stopped' && line.cancel)) continue;
+    if (!start) return { ...cancel, fate: 'not-started' };
+    const workerId = start.workerId;
+    if (attempt.some((line) => line.event === 'stopped' && line.cancel))
+      return { ...cancel, fate: 'observed', workerId };
     let deadline = cancel.acceptedAt + options.allowanceMs;
     for (const outage of outages)
       if (outage.from <= deadline && outage.to >= cancel.acceptedAt)
         deadline = Math.max(deadline, outage.to + options.allowanceMs);
-    const died = options.diedAt?.get(start.workerId);
+    const died = options.diedAt?.get(workerId);
     const ended = attempt.find((line) => line.event === 'end' || line.event === 'stopped');
-    if ((died !== undefined && died <= deadline) || (ended && ended.t <= deadline)) continue;
+    if (ended && ended.t <= deadline && (died === undefined || ended.t <= died))
+      return { ...cancel, fate: 'ended', workerId };
+    if (died !== undefined && died <= deadline) return { ...cancel, fate: 'died', workerId };
     const wentOn = attempt.find(
       (line) =>
         line.t > deadline &&
         (cancel.mode === 'force' || line.event === 'start' || line.event === 'step-start'),
     );
     const after = (line: LedgerLine) => `${line.t - cancel.acceptedAt} ms after the cancel`;
-    const evidence = wentOn
-      ? `${wentOn.event}${wentOn.step === undefined ? '' : ` ${wentOn.step}`} ${after(wentOn)}`
-      : ended || died !== undefined
-        ? null
-        : 'still running at the end';
-    if (evidence) found.push({ ...cancel, workerId: start.workerId, evidence });
-  }
-  return found;
+    if (wentOn) {
+      const step = wentOn.step === undefined ? '' : ` ${wentOn.step}`;
+      return {
+        ...cancel,
+        fate: 'missed',
+        workerId,
+        evidence: `${wentOn.event}${step} ${after(wentOn)}`,
+      };
+    }
+    if (!ended && died === undefined)
+      return { ...cancel, fate: 'missed', workerId, evidence: 'still running at the end' };
+    // Ended (or died) after the deadline, but a graceful cancel's last step was already under way.
+    return { ...cancel, fate: ended ? 'ended' : 'died', workerId };
+  });
 }
