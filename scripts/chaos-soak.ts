@@ -476,16 +476,33 @@ try {
     await startWorker();
   };
 
+  // Faults and replacements take turns, each finished (processes ready, database up) before the
+  // next: a process is never started while the database is down.
+  let turn: Promise<void> = Promise.resolve();
+  const inTurn = (step: () => Promise<void>) => {
+    // A process that dies while starting is counted by its exit and replaced at the next turn.
+    turn = turn.then(step).catch((err: unknown) => {
+      console.log(`  ${at()} ${err instanceof Error ? err.message.slice(0, 300) : String(err)}`);
+    });
+    return turn;
+  };
   const chaosLoop = async () => {
     while (soaking()) {
       await delay(between(2000, 6000));
       if (!soaking()) break;
-      // One fault at a time, each finished (processes ready, database up) before the next.
-      await replaceDead();
-      const draw = random();
-      if (draw < 0.35) await killWorker();
-      else if (draw < 0.8) await terminateBackends();
-      else await restartPostgres();
+      await inTurn(async () => {
+        const draw = random();
+        if (draw < 0.35) await killWorker();
+        else if (draw < 0.8) await terminateBackends();
+        else await restartPostgres();
+      });
+    }
+  };
+  /** A process that died on its own is replaced at the next turn, so the soak goes on. */
+  const superviseLoop = async () => {
+    while (soaking()) {
+      await delay(500);
+      await inTurn(replaceDead);
     }
   };
 
@@ -495,7 +512,7 @@ try {
     );
   }, 30_000);
   try {
-    await Promise.all([createLoop(), cancelLoop(), hostileLoop(), chaosLoop()]);
+    await Promise.all([createLoop(), cancelLoop(), hostileLoop(), chaosLoop(), superviseLoop()]);
   } finally {
     clearInterval(progress);
   }
@@ -503,7 +520,7 @@ try {
 
   // Drain: every process up again, every run to a terminal status.
   console.log(`  ${at()} chaos over; waiting for every run to finish`);
-  await replaceDead();
+  await inTurn(replaceDead);
   const admin = new pg.Client({ connectionString: cluster.url, application_name: ADMIN_APP });
   admin.on('error', () => {});
   await admin.connect();
