@@ -101,9 +101,12 @@ const { dir, cleanup: removeDir } = tempDir('jobdeck-chaos-');
 const ledgerPath = join(dir, 'ledger.jsonl');
 let cluster: PrivateCluster | null = null;
 
+/** The exits the soak caused: its SIGKILLs and its final stop. */
+const expectedExits = new Set<Instance>();
 let cleaning: Promise<void> | null = null;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
+    for (const instance of instances.all) expectedExits.add(instance);
     await instances.killAll();
     await cluster?.destroy().catch((err: unknown) => console.error(err));
     if (!values.keep) removeDir();
@@ -121,7 +124,6 @@ process.once('SIGINT', interrupt);
 process.once('SIGTERM', interrupt);
 
 // What the soak did and saw.
-const expectedExits = new Set<Instance>();
 const unexpectedExits: string[] = [];
 const diedAt = new Map<string, number>();
 const outages: { from: number; to: number }[] = [];
