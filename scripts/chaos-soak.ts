@@ -246,11 +246,22 @@ try {
   };
 
   /** Runs a handler is executing right now, by the ledger, on a worker that is alive. */
-  const liveRunIds = () => {
+  const liveRunIds = (options: { longStartedWithinMs?: number } = {}) => {
     const ledger = readLedger(ledgerPath);
+    const startedAt = new Map(
+      ledger.filter((l) => l.event === 'start').map((l) => [`${l.runId}#${l.attempt}`, l.t]),
+    );
+    const within = options.longStartedWithinMs;
     return [...workers.values()]
       .filter((worker) => worker.alive)
-      .flatMap((worker) => openAttemptsOf(ledger, worker.name).map((open) => open.runId));
+      .flatMap((worker) => openAttemptsOf(ledger, worker.name))
+      .filter(
+        (open) =>
+          within === undefined ||
+          (longRuns.has(open.runId) &&
+            Date.now() - (startedAt.get(`${open.runId}#${open.attempt}`) ?? 0) < within),
+      )
+      .map((open) => open.runId);
   };
 
   const cancel = async (runId: string, mode: 'graceful' | 'force', reason: string) => {
@@ -263,21 +274,34 @@ try {
       accepted.push({ runId, attempt: run.attempt, mode, acceptedAt: Date.now() });
   };
 
+  /**
+   * Runs long enough (12 s) that a cancel sent in their first 3 s leaves more work than the
+   * allowance: a cancel that never arrives then shows as work done after it, not as a run that
+   * happened to finish.
+   */
+  const longRuns = new Set<string>();
+  const LONG_RUN: LedgerInput = { steps: 24, stepMs: 500 };
   const createLoop = async () => {
     while (soaking()) {
-      const input: LedgerInput = { steps: between(2, 9), stepMs: between(100, 400) };
-      await call('create', () =>
+      const long = random() < 0.25;
+      const input: LedgerInput = long
+        ? LONG_RUN
+        : { steps: between(2, 9), stepMs: between(100, 400) };
+      const answer = await call('create', () =>
         http.post(`/api/jobs/${LEDGER_JOB}/runs`, { input }, REQUEST_TIMEOUT_MS),
       );
+      const id = (answer?.body as { run?: { id?: string } } | undefined)?.run?.id;
+      if (long && answer?.status === 202 && id) longRuns.add(id);
       // Pacing of the load (about one run a second), not a synchronisation.
-      await delay(between(400, 1200));
+      await delay(between(600, 1400));
     }
   };
 
   const cancelLoop = async () => {
     while (soaking()) {
       await delay(between(800, 2500));
-      const live = liveRunIds();
+      const fresh = liveRunIds({ longStartedWithinMs: 3000 });
+      const live = fresh.length > 0 ? fresh : liveRunIds();
       if (live.length > 0) await cancel(pick(live), random() < 0.5 ? 'graceful' : 'force', 'soak');
     }
   };
