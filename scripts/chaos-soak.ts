@@ -66,11 +66,13 @@ const { values } = parseArgs({
 const minutes = Number(values.minutes);
 const allowanceMs = Number(values['allowance-ms']);
 const drainMs = Number(values['drain-ms']);
-if (!(minutes > 0) || !(allowanceMs > 0) || !(drainMs > 0)) {
-  console.error('--minutes, --allowance-ms and --drain-ms must be positive numbers');
+const seed = Number(values.seed ?? randomBytes(4).readUInt32BE());
+if (!(minutes > 0) || !(allowanceMs > 0) || !(drainMs > 0) || !Number.isInteger(seed)) {
+  console.error(
+    '--minutes, --allowance-ms and --drain-ms must be positive numbers, --seed an integer',
+  );
   process.exit(2);
 }
-const seed = Number(values.seed ?? randomBytes(4).readUInt32BE());
 
 /** mulberry32: the same seed draws the same faults (their timing still varies). */
 function seeded(state: number): () => number {
