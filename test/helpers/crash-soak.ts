@@ -259,7 +259,7 @@ export async function crashSoak(options: CrashSoakOptions): Promise<CrashSoakSum
 }
 
 /** Attempts `workerId` started and never ended in the ledger: the ones a kill cut. */
-function openAttemptsOf(
+export function openAttemptsOf(
   ledger: ReturnType<typeof readLedger>,
   workerId: string,
 ): { runId: string; attempt: number }[] {

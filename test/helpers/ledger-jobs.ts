@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
+import { isCancellation, type CancelMode } from '../../src/core/cancellation.js';
 import { defineJob, type JobDefinition } from '../../src/jobs/define.js';
 
 /** The job the multi-process tests run: it writes what it does to a ledger file shared by all processes. */
@@ -28,6 +29,8 @@ export interface LedgerLine {
   step?: number;
   /** For `stopped`: why the handler stopped (the error it threw). */
   error?: string;
+  /** For `stopped`: the cancel the handler observed, when a cancel is what stopped it. */
+  cancel?: CancelMode;
   t: number;
 }
 
@@ -75,7 +78,10 @@ export function ledgerJobs(options: { ledgerPath: string; workerId: string }): J
           ctx.progress({ processed: step + 1, total: input.steps });
         }
       } catch (err) {
-        record({ runId, attempt, event: 'stopped', error: String(err) });
+        // A forced cancel surfaces as the step's AbortError; the signal's reason says why.
+        const cause: unknown = ctx.signal.aborted ? ctx.signal.reason : err;
+        const cancel = isCancellation(cause) && cause.kind === 'cancel' ? cause.mode : undefined;
+        record({ runId, attempt, event: 'stopped', error: String(err), ...(cancel && { cancel }) });
         throw err;
       }
       record({ runId, attempt, event: 'end' });

@@ -239,15 +239,28 @@ export class Api {
     private readonly token: string,
   ) {}
 
-  async request(method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<Answer> {
+  request(method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<Answer> {
+    return this.send(method, path, {
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      timeoutMs,
+    });
+  }
+
+  /** A request with a body sent as given (malformed JSON, another content type…). */
+  async send(
+    method: string,
+    path: string,
+    options: { body?: string; contentType?: string; timeoutMs?: number } = {},
+  ): Promise<Answer> {
+    const { body, contentType = 'application/json', timeoutMs = 10_000 } = options;
     const started = Date.now();
     const response = await fetch(this.baseUrl + path, {
       method,
       headers: {
         authorization: `Bearer ${this.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(body === undefined ? {} : { 'content-type': contentType }),
       },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(body === undefined ? {} : { body }),
       signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await response.text();
