@@ -19,6 +19,7 @@ import {
   exitLoopJob,
   fanJobs,
   hogJobs,
+  leakyThreadJob,
   politeJobs,
   slowJobs,
   stepJobs,
@@ -43,6 +44,7 @@ const isolatedJobs = [
   ...slowJobs,
   exitLoopJob,
   threadIdJob,
+  leakyThreadJob,
   ...trivialThreadJobs,
 ];
 
@@ -92,8 +94,17 @@ async function waitForLog(
   return entry;
 }
 
+/** Generous deadlines: isolates start slowly on a loaded machine; a test waits for events, not time. */
+const DEADLINE_MS = 60_000;
+
 function waitForEnd(t: TestDeck, id: string): Promise<Run> {
-  return t.waitForStatus(id, 'completed', 'partial', 'failed', 'cancelled');
+  return pollUntil(
+    async () => {
+      const run = await t.deck.runs.get(id);
+      return ['completed', 'partial', 'failed', 'cancelled'].includes(run.status) ? run : undefined;
+    },
+    { what: `run ${id} to end`, timeoutMs: DEADLINE_MS, intervalMs: 20 },
+  );
 }
 
 /** Wait until the worker holds no run; returns how long that took from `since`. */
@@ -501,6 +512,64 @@ describe('the thread pool', () => {
     expect(fresh).not.toBe(first);
     expect(fresh).not.toBe(0);
     expect(await threadOf(await runWhere())).toBe(fresh);
+  });
+
+  /** What a run of `leaky.thread` (or any run) shows of another run's writes. */
+  async function staleWritesIn(t: TestDeck, id: string) {
+    const run = await t.deck.runs.get(id);
+    return {
+      logs: (await messages(t, id)).filter((m) => m === 'stale write'),
+      progress: run.progress?.message === 'stale progress' ? run.progress : null,
+      items: run.items.filter((i) => i.key === 'stale item'),
+    };
+  }
+  const none = { logs: [], progress: null, items: [] };
+
+  it("drops a finished run's late writes in the next run of its warm thread, then retires the thread", async () => {
+    const t = await deckWith();
+    const runLeaky = async (mode: 'leave' | 'trigger') => {
+      const { run } = await t.deck.runs.create({
+        job: 'leaky.thread',
+        input: { mode },
+        principal: alice,
+      });
+      const done = await t.waitForStatus(run.id, 'completed', 'failed', 'cancelled');
+      expect(done.status).toBe('completed');
+      return { id: run.id, ...(done.result as { threadId: number; triggered?: boolean }) };
+    };
+    const first = await runLeaky('leave');
+    // The next run lands in the same warm thread and makes the first run's ctx write during it.
+    const second = await runLeaky('trigger');
+    expect([second.threadId, second.triggered]).toEqual([first.threadId, true]);
+    expect(await staleWritesIn(t, second.id)).toEqual(none);
+    expect(await staleWritesIn(t, first.id)).toEqual(none); // its attempt was over
+    // A thread that wrote for a run it no longer serves is not trusted with a third.
+    const third = await runLeaky('trigger');
+    expect(third.threadId).not.toBe(first.threadId);
+    expect(third.triggered).toBe(false);
+  });
+
+  it('never reuses the thread of a run stopped by a graceful cancel', async () => {
+    const t = await deckWith();
+    const { run: stopped } = await t.deck.runs.create({
+      job: 'leaky.thread',
+      input: { mode: 'linger' },
+      principal: alice,
+    });
+    const lingering = await waitForLog(t, stopped.id, 'lingering');
+    await t.deck.cancels.cancel(stopped.id, { mode: 'graceful' }, alice);
+    expect((await waitForEnd(t, stopped.id)).status).toBe('cancelled');
+    const { run: next } = await t.deck.runs.create({
+      job: 'leaky.thread',
+      input: { mode: 'trigger' },
+      principal: alice,
+    });
+    const done = await t.waitForStatus(next.id, 'completed', 'failed');
+    expect(done).toMatchObject({ status: 'completed', result: { triggered: false } });
+    expect((done.result as { threadId: number }).threadId).not.toBe(
+      (lingering.data as { threadId: number }).threadId,
+    );
+    expect(await staleWritesIn(t, next.id)).toEqual(none);
   });
 
   it('a warm thread starts a run faster than a cold one', async () => {
