@@ -65,6 +65,58 @@ describe('schedules across instances', () => {
     expect(slots).toEqual([1, 2, 3].map((n) => `schedule:2030-01-01T00:00:0${n}.000Z`));
   });
 
+  /** The slots of the job's runs, in order, as ISO times; each run's runAt is its slot. */
+  async function slotsOf(deck: Jobdeck, job: string): Promise<string[]> {
+    const { runs } = await deck.runs.list({ job, limit: 500 });
+    for (const run of runs) expect(run.idempotencyKey).toBe(`schedule:${run.runAt.toISOString()}`);
+    return runs.map((r) => r.runAt.toISOString()).sort();
+  }
+  const minute = (n: number) => new Date(Date.UTC(2030, 0, 1, 0, n)).toISOString();
+
+  it('a job enabled again after a while replays no stale slot and gets its next one', async () => {
+    const clock = new TestClock(Date.UTC(2030, 0, 1, 0, 0, 30));
+    const job = defineJob({ name: 'minutely', schedule: { every: '1m' }, run: () => null });
+    const [a] = await instancesOnOneFile(1, [job], clock);
+    await a!.scheduler!.tick();
+    await a!.runs.setEnabled('minutely', false, { name: 'root', role: 'admin' });
+    for (let n = 0; n < 10; n++) {
+      clock.advance(60_000);
+      await a!.scheduler!.tick();
+    }
+    await a!.runs.setEnabled('minutely', true, { name: 'root', role: 'admin' });
+    await a!.scheduler!.tick(); // 00:10:30: the slots of 00:02 … 00:10 passed while it was disabled
+    expect(await slotsOf(a!, 'minutely')).toEqual([minute(1), minute(11)]);
+  });
+
+  it('a scheduler many slots late catches up with one run, the latest missed slot, and keeps the next', async () => {
+    const clock = new TestClock(Date.UTC(2030, 0, 1, 0, 0, 30));
+    const job = defineJob({ name: 'stalled', schedule: { every: '1m' }, run: () => null });
+    const [a] = await instancesOnOneFile(1, [job], clock);
+    await a!.scheduler!.tick();
+    clock.advance(10 * 60_000); // 00:10:30: ten slots came and went without a tick
+    await a!.scheduler!.tick();
+    expect(await slotsOf(a!, 'stalled')).toEqual([minute(1), minute(10), minute(11)]);
+    // And from then on one slot at a time.
+    clock.advance(60_000);
+    await a!.scheduler!.tick();
+    expect(await slotsOf(a!, 'stalled')).toEqual([minute(1), minute(10), minute(11), minute(12)]);
+  });
+
+  it.each([
+    ['1 ms before', -1, ['00:01', '00:02']],
+    ['1 ms after', 1, ['00:01', '00:02', '00:03']],
+  ])('a tick %s a slot inserts runs due exactly at their slots', async (_, offsetMs, expected) => {
+    const slot = Date.UTC(2030, 0, 1, 0, 0, 2);
+    // Ticks 1 ms before the previous slot, then 1 ms before or after this one (1 ms late).
+    const clock = new TestClock(slot - 1000 - 1);
+    const job = defineJob({ name: 'grid', schedule: { every: '1s' }, run: () => null });
+    const [a] = await instancesOnOneFile(1, [job], clock);
+    await a!.scheduler!.tick();
+    clock.set(slot + offsetMs);
+    await a!.scheduler!.tick();
+    expect(await slotsOf(a!, 'grid')).toEqual(expected.map((mmss) => `2030-01-01T00:${mmss}.000Z`));
+  });
+
   it('a disabled job gets no new slots', async () => {
     const clock = new TestClock(Date.UTC(2030, 0, 1));
     const job = defineJob({ name: 'hourly', schedule: { every: '1h' }, run: () => null });
