@@ -20,6 +20,7 @@ export interface SchedulerOptions {
 /**
  * Keeps the next slot of every enabled repeating job inserted as a `scheduled` run, so it starts
  * on time. Several instances may run it: the slot key makes the inserts idempotent, no leader needed.
+ * Missed slots give at most one run, for the latest of them (docs/concepts/lifecycle.md, Schedules).
  */
 export class Scheduler {
   private timer: NodeJS.Timeout | null = null;
