@@ -7,6 +7,8 @@
  * their attempt; threads are reused warm unless they were stopped; no child process outlives a run.
  * The tests wait for events (logs, statuses, a freed slot); how fast a stop is belongs to bench/.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Principal } from '../src/core/glossary.js';
@@ -14,12 +16,15 @@ import type { Run, StoredLogEntry } from '../src/core/run.js';
 import { Jobdeck } from '../src/jobdeck.js';
 import { defineJob } from '../src/jobs/define.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { ThreadPool } from '../src/runtime/isolation/hosts.js';
+import type { FromIsolate, ToIsolate } from '../src/runtime/isolation/protocol.js';
 import {
   busyJobs,
   crashJobs,
   exitLoopJob,
   fanJobs,
   hogJobs,
+  lateCrashThreadJob,
   leakyThreadJob,
   politeJobs,
   slowJobs,
@@ -31,6 +36,7 @@ import {
 import { deferred, openTestDeck, type TestDeck } from './helpers/deck.js';
 import { expectNoChildProcesses, processExists } from './helpers/processes.js';
 import { EVENT_DEADLINE_MS, pollUntil } from './helpers/poll.js';
+import { tempDir } from './helpers/temp.js';
 
 // Isolates start slowly on a loaded machine: a test may wait long, it never fails for being slow.
 vi.setConfig({ testTimeout: 4 * EVENT_DEADLINE_MS, hookTimeout: 2 * EVENT_DEADLINE_MS });
@@ -543,6 +549,42 @@ describe('the thread pool', () => {
       (lingering.data as { threadId: number }).threadId,
     );
     expect(await staleWritesIn(t, next.id)).toEqual(none);
+  });
+
+  it('an idle pooled thread that fails leaves the pool, not the process', async () => {
+    const pool = new ThreadPool();
+    const { dir, cleanup } = tempDir();
+    const marker = join(dir, 'marker');
+    writeFileSync(marker, 'idle');
+    try {
+      const thread = pool.take(lateCrashThreadJob);
+      const tag = { runId: 'run-1', attempt: 1 };
+      const done = new Promise<FromIsolate>((resolve) =>
+        thread.on('message', (message: FromIsolate) => {
+          if (message.type === 'done') resolve(message);
+        }),
+      );
+      thread.postMessage({
+        type: 'start',
+        ...tag,
+        moduleUrl: lateCrashThreadJob.module!,
+        job: lateCrashThreadJob.name,
+        run: { id: tag.runId, job: lateCrashThreadJob.name, attempt: 1, maxAttempts: 1 },
+        input: { marker },
+        cancel: null,
+      } satisfies ToIsolate);
+      expect(await done).toMatchObject({ ...tag, type: 'done', ok: true });
+      pool.give(lateCrashThreadJob, thread, 1);
+      expect(pool.idleCount).toBe(1);
+      writeFileSync(marker, 'wake'); // what the finished run left behind throws now
+      await pollUntil(() => pool.idleCount === 0, {
+        what: 'the failed thread to leave the pool',
+        timeoutMs: EVENT_DEADLINE_MS,
+      });
+    } finally {
+      await pool.close();
+      cleanup();
+    }
   });
 
   it("keeps warm threads per job: a job's first run starts a thread, its next runs reuse it", async () => {
