@@ -4,17 +4,20 @@
  * created, no token reaches the command's environment, a graceful cancel sends SIGINT, and a
  * non-zero exit fails the run with EXEC_EXIT.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Principal } from '../src/core/glossary.js';
 import type { Run, StoredLogEntry } from '../src/core/run.js';
 import { defineExecJob } from '../src/jobs/exec.js';
 import { openTestDeck, type TestDeck } from './helpers/deck.js';
-import { pollUntil } from './helpers/poll.js';
+import { EVENT_DEADLINE_MS, pollUntil } from './helpers/poll.js';
 import {
   expectNoChildProcesses,
   processGroupExists,
   processGroupMembers,
 } from './helpers/processes.js';
+
+// Commands start slowly on a loaded machine: a test may wait long, it never fails for being slow.
+vi.setConfig({ testTimeout: 2 * EVENT_DEADLINE_MS, hookTimeout: 2 * EVENT_DEADLINE_MS });
 
 const alice: Principal = { name: 'alice', role: 'operator' };
 const execJob = defineExecJob({ allow: ['sh', 'env'] });
@@ -29,7 +32,7 @@ afterEach(async () => {
   await Promise.all(open.map((t) => t.close()));
   open = [];
   // Nothing a command started is left as a child of this process.
-  await expectNoChildProcesses();
+  await expectNoChildProcesses(EVENT_DEADLINE_MS);
 });
 
 async function exec(t: TestDeck, command: string, args: string[] = []): Promise<string> {
@@ -48,6 +51,7 @@ function logsOf(t: TestDeck, id: string): Promise<StoredLogEntry[]> {
 async function waitForLog(t: TestDeck, id: string, message: string): Promise<StoredLogEntry> {
   return await pollUntil(async () => (await logsOf(t, id)).find((l) => l.message === message), {
     what: `log ${JSON.stringify(message)} of run ${id}`,
+    timeoutMs: EVENT_DEADLINE_MS,
   });
 }
 
@@ -81,6 +85,7 @@ describe('exec', () => {
     const pid = await commandPid(t, id);
     await pollUntil(() => processGroupMembers(pid).length >= 2, {
       what: `the command's group ${pid} to hold the shell's children`,
+      timeoutMs: EVENT_DEADLINE_MS,
     });
     expect(processGroupExists(pid)).toBe(true);
 
@@ -90,9 +95,12 @@ describe('exec', () => {
     // kill(-pgid, 0) fails with ESRCH once no process of the group is left.
     await pollUntil(() => !processGroupExists(pid), {
       what: `process group ${pid} to be gone`,
-      timeoutMs: 3000,
+      timeoutMs: EVENT_DEADLINE_MS,
     });
-    await pollUntil(() => t.deck.worker!.activeCount === 0, { what: 'the slot to be free' });
+    await pollUntil(() => t.deck.worker!.activeCount === 0, {
+      what: 'the slot to be free',
+      timeoutMs: EVENT_DEADLINE_MS,
+    });
     expect(await t.deck.runs.get(id)).toMatchObject({ status: 'cancelled', attempt: 1 });
     expect((await output(t, id)).map((o) => o.line)).not.toContain('never');
   });
@@ -171,6 +179,7 @@ describe('exec', () => {
     const pid = await commandPid(t, id);
     await pollUntil(() => processGroupMembers(pid).length >= 2, {
       what: 'the sleep to be running',
+      timeoutMs: EVENT_DEADLINE_MS,
     });
     const { run, action } = await t.deck.cancels.cancel(id, { mode: 'graceful' }, alice);
     expect(action).toBe('request');
@@ -182,7 +191,10 @@ describe('exec', () => {
     expect(messages.indexOf('sending SIGINT to the command')).toBeLessThan(
       messages.indexOf('got INT'),
     );
-    await pollUntil(() => !processGroupExists(pid), { what: `process group ${pid} to be gone` });
+    await pollUntil(() => !processGroupExists(pid), {
+      what: `process group ${pid} to be gone`,
+      timeoutMs: EVENT_DEADLINE_MS,
+    });
   });
 
   it('a non-zero exit fails the run with EXEC_EXIT', async () => {

@@ -23,6 +23,17 @@ describe('schedules', () => {
     );
   });
 
+  it('gives the latest slot at or before a time, for `every` and cron alike', () => {
+    for (const schedule of [parseSchedule({ every: '1h' }), parseSchedule({ cron: '0 * * * *' })]) {
+      expect(schedule.latestSlot(new Date('2030-01-01T11:00:00Z'))).toEqual(
+        new Date('2030-01-01T11:00:00Z'),
+      );
+      expect(schedule.latestSlot(new Date('2030-01-01T10:59:59.999Z'))).toEqual(
+        new Date('2030-01-01T10:00:00Z'),
+      );
+    }
+  });
+
   it('refuses bad schedules with the field', () => {
     expect(() => parseSchedule({ cron: 'not a cron' })).toThrow(/schedule.cron/);
     expect(() => parseSchedule({ every: '10ms' })).toThrow(/at least 1s/);

@@ -7,11 +7,12 @@ export type ScheduleOptions = ({ every: Duration } | { cron: string; timezone?: 
   input?: unknown;
 };
 
-/** A parsed schedule: gives the first slot strictly after a time. */
+/** A parsed schedule: gives the first slot strictly after a time, and the last one up to a time. */
 export interface Schedule {
   readonly description: ScheduleDescription;
   readonly input: unknown;
   nextSlot(after: Date): Date | null;
+  latestSlot(atOrBefore: Date): Date | null;
 }
 
 export type ScheduleDescription =
@@ -31,6 +32,7 @@ export function parseSchedule(options: ScheduleOptions): Schedule {
       description: { kind: 'every', everyMs },
       input: options.input ?? {},
       nextSlot: (after) => new Date((Math.floor(after.getTime() / everyMs) + 1) * everyMs),
+      latestSlot: (atOrBefore) => new Date(Math.floor(atOrBefore.getTime() / everyMs) * everyMs),
     };
   }
   let cron: Cron;
@@ -49,5 +51,7 @@ export function parseSchedule(options: ScheduleOptions): Schedule {
     description: { kind: 'cron', cron: options.cron, timezone: options.timezone ?? null },
     input: options.input ?? {},
     nextSlot: (after) => cron.nextRun(after),
+    // croner looks strictly before its reference.
+    latestSlot: (atOrBefore) => cron.previousRuns(1, new Date(atOrBefore.getTime() + 1))[0] ?? null,
   };
 }

@@ -92,7 +92,9 @@ export class RunService {
       });
     }
     const now = this.clock.now();
-    const runAt = params.runAt && params.runAt.getTime() > now.getTime() ? params.runAt : now;
+    // A schedule slot's run is due at its slot even when inserted late: its runAt stays on the grid.
+    const runAt =
+      params.runAt && (trigger === 'schedule' || params.runAt > now) ? params.runAt : now;
     const result = await this.insert(job, {
       input,
       priority: params.priority ?? job.priority,

@@ -20,10 +20,12 @@ export interface SchedulerOptions {
 /**
  * Keeps the next slot of every enabled repeating job inserted as a `scheduled` run, so it starts
  * on time. Several instances may run it: the slot key makes the inserts idempotent, no leader needed.
+ * Missed slots give at most one run, for the latest of them (docs/concepts/lifecycle.md, Schedules).
  */
 export class Scheduler {
   private timer: NodeJS.Timeout | null = null;
-  private readonly inserted = new Map<string, number>();
+  /** Per job: every slot up to this time was inserted by this instance, or given up on purpose. */
+  private readonly covered = new Map<string, number>();
   private ticking: Promise<void> | null = null;
 
   constructor(private readonly options: SchedulerOptions) {}
@@ -53,34 +55,36 @@ export class Scheduler {
     const { registry, runs, clock } = this.options;
     const now = clock.now();
     for (const job of registry.list()) {
-      if (!job.schedule) continue;
-      const next = job.schedule.nextSlot(now);
-      if (!next || this.inserted.get(job.name) === next.getTime()) continue;
+      const schedule = job.schedule;
+      if (!schedule) continue;
+      const next = schedule.nextSlot(now);
+      const covered = this.covered.get(job.name);
+      if (!next || (covered !== undefined && covered >= next.getTime())) continue;
       try {
-        if (!(await runs.isEnabled(job))) continue;
-        // A late tick must not skip a slot: insert every slot after the last one this instance
-        // inserted, up to the next one (a few at most; other instances insert the same keys).
-        const last = this.inserted.get(job.name);
-        let slot: Date | null = last === undefined ? next : job.schedule.nextSlot(new Date(last));
-        for (let n = 0; slot && slot.getTime() <= next.getTime() && n < MAX_CATCH_UP; n++) {
+        if (!(await runs.isEnabled(job))) {
+          // Slots that pass while a job is disabled are skipped on purpose, never caught up.
+          this.covered.set(job.name, Math.max(covered ?? now.getTime(), now.getTime()));
+          continue;
+        }
+        // Catch-up: slots missed since the last tick (a late tick, a stalled process) collapse
+        // into one run, for the latest of them; the next slot is inserted whatever happened.
+        const missed = covered === undefined ? null : schedule.latestSlot(now);
+        const slots =
+          missed && covered !== undefined && missed.getTime() > covered ? [missed, next] : [next];
+        for (const slot of slots) {
           await runs.create({
             job: job.name,
-            input: job.schedule.input,
+            input: schedule.input,
             runAt: slot,
             idempotencyKey: scheduleSlotKey(slot),
             trigger: 'schedule',
             principal: SYSTEM_PRINCIPAL,
           });
-          this.inserted.set(job.name, slot.getTime());
-          slot = job.schedule.nextSlot(slot);
+          this.covered.set(job.name, slot.getTime());
         }
-        this.inserted.set(job.name, next.getTime());
       } catch (err) {
         this.options.onError?.(err, `schedule ${job.name}`);
       }
     }
   }
 }
-
-/** Slots a late tick may still insert for one job; older ones are given up. */
-const MAX_CATCH_UP = 5;

@@ -8,7 +8,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { pollUntil } from './poll.js';
+import { EVENT_DEADLINE_MS, pollUntil } from './poll.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const BIN = join(ROOT, 'bin', 'jobdeck.js');
@@ -16,7 +16,7 @@ export const START_SCRIPT = join(ROOT, 'scripts', 'start.mjs');
 const ENTRY = join(ROOT, 'dist', 'cli', 'main.js');
 
 /** Starting node with fastify and better-sqlite3 can be slow on a loaded machine. */
-export const START_TIMEOUT = 20_000;
+export const START_TIMEOUT = EVENT_DEADLINE_MS;
 
 /** Fail with a clear message when the CLI has not been built. */
 export function requireBuild(): void {

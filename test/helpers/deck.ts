@@ -3,7 +3,7 @@ import type { JobDefinition } from '../../src/jobs/define.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Run } from '../../src/core/run.js';
 import type { RunStatus } from '../../src/core/status.js';
-import { pollUntil } from './poll.js';
+import { EVENT_DEADLINE_MS, pollUntil } from './poll.js';
 import { tempDbPath } from './temp.js';
 
 export interface TestDeck {
@@ -37,7 +37,7 @@ export async function openTestDeck(
           const run = await deck.runs.get(id);
           return statuses.includes(run.status) ? run : undefined;
         },
-        { what: `run ${id} to be ${statuses.join('|')}` },
+        { what: `run ${id} to be ${statuses.join('|')}`, timeoutMs: EVENT_DEADLINE_MS },
       ),
     close: async () => {
       await deck.close({ graceMs: 1000 });

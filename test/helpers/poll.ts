@@ -19,3 +19,9 @@ export async function pollUntil<T>(
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 10));
   }
 }
+
+/**
+ * The deadline of a wait for something that takes a second or two when the machine is idle:
+ * generous, so a loaded machine only makes a test slower, never red.
+ */
+export const EVENT_DEADLINE_MS = 60_000;

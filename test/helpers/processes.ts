@@ -67,36 +67,6 @@ export function processGroupMembers(pgid: number): number[] {
   return members;
 }
 
-/** CPU time (user + system, ms) of each thread of this process (Linux, 100 clock ticks a second). */
-function threadCpuMs(): Map<string, number> {
-  const times = new Map<string, number>();
-  for (const task of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
-      times.set(task, (Number(fields[11]) + Number(fields[12])) * 10);
-    } catch {
-      // The thread ended while we looked.
-    }
-  }
-  return times;
-}
-
-/**
- * How many threads of this process spin: busy for at least `share` of a `windowMs` window. A
- * terminated worker thread no longer does; one that was only told to stop goes on.
- */
-export async function spinningThreads(windowMs = 300, share = 0.25): Promise<number> {
-  const before = threadCpuMs();
-  await new Promise((resolve) => setTimeout(resolve, windowMs));
-  let spinning = 0;
-  for (const [task, ms] of threadCpuMs()) {
-    if (ms - (before.get(task) ?? ms) >= windowMs * share) spinning++;
-  }
-  return spinning;
-}
-
 /**
  * The children a test may find besides its own: tsx, loaded into worker threads when Jobdeck runs
  * from its TypeScript sources, starts an esbuild service on a cache miss. It is the loader, not a

@@ -5,7 +5,14 @@ import type { CancelRecord, RunCancelledError } from '../../core/cancellation.js
 import type { JobDefinition } from '../../jobs/define.js';
 import type { Attempt } from '../attempt.js';
 import { inheritedExecArgv, isolateEntry } from './entry.js';
-import { deserializeError, type FromIsolate, type ToIsolate } from './protocol.js';
+import {
+  deserializeError,
+  isForAttempt,
+  type AttemptTag,
+  type FromIsolate,
+  type ToIsolate,
+  type Untagged,
+} from './protocol.js';
 
 export type Settled =
   | { ok: true; value: unknown }
@@ -56,11 +63,21 @@ abstract class IsolateHost implements HandlerHost {
   private settle: ((settled: Settled) => void) | null = null;
   private cleanupDone: (() => void) | null = null;
   private readonly unhook: (() => void)[] = [];
+  /** The isolate wrote for another run or attempt: what ran there before has not let go of it. */
+  protected strayWrites = false;
+  protected readonly tag: AttemptTag;
 
-  constructor(protected readonly attempt: Attempt) {}
+  constructor(protected readonly attempt: Attempt) {
+    this.tag = { runId: attempt.run.id, attempt: attempt.run.attempt };
+  }
 
-  protected abstract post(message: ToIsolate): void;
+  protected abstract postTagged(message: ToIsolate): void;
   protected abstract startIsolate(): void;
+
+  /** Send to the isolate, tagged with this attempt. */
+  protected post(message: Untagged<ToIsolate>): void {
+    this.postTagged({ ...message, ...this.tag });
+  }
 
   run(input: unknown): Promise<Settled> {
     const { attempt } = this;
@@ -113,6 +130,11 @@ abstract class IsolateHost implements HandlerHost {
   /** A message from the isolate. */
   protected receive(message: FromIsolate): void {
     const { attempt } = this;
+    // Late writes of an earlier run in this isolate are not this run's: dropped, never delivered.
+    if (!isForAttempt(message, this.tag)) {
+      this.strayWrites = true;
+      return;
+    }
     switch (message.type) {
       case 'log':
         attempt.log(message.level, message.message, message.data);
@@ -180,7 +202,7 @@ export class ThreadPool {
 
   take(job: JobDefinition): Thread {
     const thread = this.idle.get(job.name)?.pop();
-    if (thread) return thread;
+    if (thread) return thread.removeAllListeners('error').removeAllListeners('exit');
     const entry = isolateEntry('thread-entry');
     // From TypeScript sources a thread cannot take --import hooks: it registers tsx itself first.
     const script =
@@ -206,6 +228,13 @@ export class ThreadPool {
       return;
     }
     thread.removeAllListeners('message').removeAllListeners('error').removeAllListeners('exit');
+    // An idle thread can still fail (a timer an earlier run left): it leaves the pool, not the process.
+    const leave = () => {
+      const at = list.indexOf(thread);
+      if (at >= 0) list.splice(at, 1);
+      void thread.terminate();
+    };
+    thread.on('error', leave).on('exit', leave);
     thread.unref();
     list.push(thread);
     this.idle.set(job.name, list);
@@ -255,7 +284,7 @@ export class ThreadHost extends IsolateHost {
     });
   }
 
-  protected post(message: ToIsolate): void {
+  protected postTagged(message: ToIsolate): void {
     if (!this.dead) this.thread?.postMessage(message);
   }
 
@@ -270,8 +299,14 @@ export class ThreadHost extends IsolateHost {
     const thread = this.thread;
     this.thread = null;
     if (!thread || this.dead) return;
-    // A thread that was stopped may hold state of the aborted run: start afresh next time.
-    if (this.attempt.abortReason) {
+    // A thread whose handler was stopped, has not settled, or wrote for another run may still run
+    // code of that run: it is not trusted with the next one.
+    if (
+      this.attempt.abortReason ||
+      this.attempt.cancelRequested ||
+      this.settled.ok === 'pending' ||
+      this.strayWrites
+    ) {
       this.dead = true;
       await thread.terminate();
       return;
@@ -322,7 +357,7 @@ export class ProcessHost extends IsolateHost {
     }
   }
 
-  protected post(message: ToIsolate): void {
+  protected postTagged(message: ToIsolate): void {
     const child = this.child;
     if (child?.connected) child.send(message, (err) => err && undefined);
   }

@@ -3,7 +3,14 @@ import { JobdeckError } from '../../core/errors.js';
 import type { JobDefinition } from '../../jobs/define.js';
 import { loadJobsModule } from '../../jobs/load.js';
 import { buildContext, type ContextPort } from '../context.js';
-import { serializeError, type FromIsolate, type ToIsolate } from './protocol.js';
+import {
+  isForAttempt,
+  serializeError,
+  type AttemptTag,
+  type FromIsolate,
+  type ToIsolate,
+  type Untagged,
+} from './protocol.js';
 
 export interface IsolateTransport {
   send(message: FromIsolate): void;
@@ -14,47 +21,60 @@ export interface IsolateTransport {
 
 const TOUCH_EVERY_MS = 250;
 
+/** One attempt served by the isolate; its `ctx` keeps writing under its own tag, even once over. */
+interface Served {
+  tag: AttemptTag;
+  controller: AbortController;
+  cancel: { mode: CancelMode; reason: string | null } | null;
+  cleanups: ((reason: RunCancelledError) => Promise<void> | void)[];
+  lastTouch: number;
+}
+
 /**
  * The inside of a thread or process isolate: imports the job's module, runs the handler with a
  * `ctx` whose writes go to the parent as messages, and obeys cancels, aborts and cleanup requests.
  */
 export function serveIsolate(transport: IsolateTransport): void {
   const modules = new Map<string, Promise<JobDefinition[]>>();
-  let current: {
-    controller: AbortController;
-    cancel: { mode: CancelMode; reason: string | null } | null;
-    cleanups: ((reason: RunCancelledError) => Promise<void> | void)[];
-  } | null = null;
-  let lastTouch = 0;
+  let current: Served | null = null;
 
-  const port = (): ContextPort => {
-    const attempt = current!;
-    return {
-      signal: attempt.controller.signal,
-      cancelState: () => attempt.cancel,
-      touch: () => {
-        const now = Date.now();
-        if (now - lastTouch < TOUCH_EVERY_MS) return;
-        lastTouch = now;
-        transport.send({ type: 'touch' });
-      },
-      log: (level, message, data) =>
-        transport.send(
-          data === undefined
-            ? { type: 'log', level, message }
-            : { type: 'log', level, message, data },
-        ),
-      progress: (progress) => transport.send({ type: 'progress', progress }),
-      item: (key, status, error) =>
-        transport.send(
-          error ? { type: 'item', key, status, error } : { type: 'item', key, status },
-        ),
-      onCancel: (cleanup) => attempt.cleanups.push(cleanup),
-    };
-  };
+  const sendFor = (attempt: Served, message: Untagged<FromIsolate>) =>
+    transport.send({ ...message, ...attempt.tag });
+
+  const port = (attempt: Served): ContextPort => ({
+    signal: attempt.controller.signal,
+    cancelState: () => attempt.cancel,
+    touch: () => {
+      const now = Date.now();
+      if (now - attempt.lastTouch < TOUCH_EVERY_MS) return;
+      attempt.lastTouch = now;
+      sendFor(attempt, { type: 'touch' });
+    },
+    log: (level, message, data) =>
+      sendFor(
+        attempt,
+        data === undefined
+          ? { type: 'log', level, message }
+          : { type: 'log', level, message, data },
+      ),
+    progress: (progress) => sendFor(attempt, { type: 'progress', progress }),
+    item: (key, status, error) =>
+      sendFor(
+        attempt,
+        error ? { type: 'item', key, status, error } : { type: 'item', key, status },
+      ),
+    onCancel: (cleanup) => attempt.cleanups.push(cleanup),
+  });
 
   const start = async (message: Extract<ToIsolate, { type: 'start' }>) => {
-    current = { controller: new AbortController(), cancel: message.cancel, cleanups: [] };
+    const attempt: Served = {
+      tag: { runId: message.runId, attempt: message.attempt },
+      controller: new AbortController(),
+      cancel: message.cancel,
+      cleanups: [],
+      lastTouch: 0,
+    };
+    current = attempt;
     try {
       let loading = modules.get(message.moduleUrl);
       if (!loading) {
@@ -67,20 +87,20 @@ export function serveIsolate(transport: IsolateTransport): void {
           'JOB_NOT_FOUND',
           `${message.moduleUrl} exports no job named ${message.job}.`,
         );
-      const ctx = buildContext(port(), message.run, message.input);
+      const ctx = buildContext(port(attempt), message.run, message.input);
       const value: unknown = await job.run(ctx, message.input);
-      send({ type: 'done', ok: true, value });
+      sendResult(attempt, { type: 'done', ok: true, value });
     } catch (err) {
-      send({ type: 'done', ok: false, error: serializeError(err) });
+      sendResult(attempt, { type: 'done', ok: false, error: serializeError(err) });
     }
   };
 
   /** Send, and report a value that cannot cross the boundary as the handler's error. */
-  const send = (message: FromIsolate) => {
+  const sendResult = (attempt: Served, message: Untagged<FromIsolate>) => {
     try {
-      transport.send(message);
+      sendFor(attempt, message);
     } catch (err) {
-      transport.send({
+      sendFor(attempt, {
         type: 'done',
         ok: false,
         error: {
@@ -93,22 +113,25 @@ export function serveIsolate(transport: IsolateTransport): void {
   };
 
   transport.onMessage((message) => {
+    if (message.type === 'start') {
+      void start(message);
+      return;
+    }
+    // Only the attempt being served is steered; anything else is late and ignored.
+    const attempt = current;
+    if (!attempt || !isForAttempt(message, attempt.tag)) return;
     switch (message.type) {
-      case 'start':
-        void start(message);
-        return;
       case 'cancel':
-        if (!current) return;
-        current.cancel = { mode: message.mode, reason: message.reason };
-        if (message.mode === 'force' && !current.controller.signal.aborted) {
-          current.controller.abort(
+        attempt.cancel = { mode: message.mode, reason: message.reason };
+        if (message.mode === 'force' && !attempt.controller.signal.aborted) {
+          attempt.controller.abort(
             new RunCancelledError({ kind: 'cancel', mode: 'force', reason: message.reason }),
           );
         }
         return;
       case 'abort':
-        if (current && !current.controller.signal.aborted) {
-          current.controller.abort(
+        if (!attempt.controller.signal.aborted) {
+          attempt.controller.abort(
             new RunCancelledError({
               kind: message.kind,
               mode: 'force',
@@ -119,18 +142,17 @@ export function serveIsolate(transport: IsolateTransport): void {
         }
         return;
       case 'cleanup': {
-        const cleanups = current?.cleanups ?? [];
         const reason = new RunCancelledError({
           kind: message.kind,
           mode: message.mode,
           reason: message.reason,
         });
         void Promise.allSettled(
-          cleanups.map(async (cleanup) => {
+          attempt.cleanups.map(async (cleanup) => {
             try {
               await cleanup(reason);
             } catch (err) {
-              transport.send({
+              sendFor(attempt, {
                 type: 'log',
                 level: 'warn',
                 message: 'cleanup failed',
@@ -138,7 +160,7 @@ export function serveIsolate(transport: IsolateTransport): void {
               });
             }
           }),
-        ).then(() => transport.send({ type: 'cleanup-done' }));
+        ).then(() => sendFor(attempt, { type: 'cleanup-done' }));
         return;
       }
       case 'exit':

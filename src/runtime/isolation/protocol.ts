@@ -3,38 +3,59 @@ import type { ItemStatus, LogLevel, RunProgress } from '../../core/run.js';
 import type { RunError } from '../../core/errors.js';
 import type { RunInfo } from '../context.js';
 
-/** Messages between a worker and a thread or process isolate. Plain JSON, so both transports carry them. */
-export type ToIsolate =
-  | {
-      type: 'start';
-      moduleUrl: string;
-      job: string;
-      run: RunInfo;
-      input: unknown;
-      cancel: { mode: CancelMode; reason: string | null } | null;
-    }
-  /** A delivered cancel: graceful sets the flag checkpoints read; force also aborts the signal. */
-  | { type: 'cancel'; mode: CancelMode; reason: string | null }
-  /** The system stops the attempt (timeout, shutdown, lost lease). */
-  | {
-      type: 'abort';
-      kind: AbortKind;
-      reason: string | null;
-      code: 'CANCELLED' | 'TIMEOUT' | 'HEARTBEAT_TIMEOUT';
-    }
-  /** Run the onCancel cleanups now. */
-  | { type: 'cleanup'; kind: AbortKind; mode: CancelMode; reason: string | null }
-  /** The attempt is over: a process exits; a thread waits for the next run. */
-  | { type: 'exit' };
+/**
+ * The attempt a message belongs to. Every message across the boundary carries it: a thread serves
+ * many runs one after another, and what an earlier handler left running must not reach a later one.
+ */
+export interface AttemptTag {
+  runId: string;
+  attempt: number;
+}
 
-export type FromIsolate =
-  | { type: 'log'; level: LogLevel; message: string; data?: unknown }
-  | { type: 'progress'; progress: RunProgress }
-  | { type: 'item'; key: string; status: ItemStatus; error?: RunError }
-  | { type: 'touch' }
-  | { type: 'done'; ok: true; value: unknown }
-  | { type: 'done'; ok: false; error: SerializedError }
-  | { type: 'cleanup-done' };
+/** Messages between a worker and a thread or process isolate. Plain JSON, so both transports carry them. */
+export type ToIsolate = AttemptTag &
+  (
+    | {
+        type: 'start';
+        moduleUrl: string;
+        job: string;
+        run: RunInfo;
+        input: unknown;
+        cancel: { mode: CancelMode; reason: string | null } | null;
+      }
+    /** A delivered cancel: graceful sets the flag checkpoints read; force also aborts the signal. */
+    | { type: 'cancel'; mode: CancelMode; reason: string | null }
+    /** The system stops the attempt (timeout, shutdown, lost lease). */
+    | {
+        type: 'abort';
+        kind: AbortKind;
+        reason: string | null;
+        code: 'CANCELLED' | 'TIMEOUT' | 'HEARTBEAT_TIMEOUT';
+      }
+    /** Run the onCancel cleanups now. */
+    | { type: 'cleanup'; kind: AbortKind; mode: CancelMode; reason: string | null }
+    /** The attempt is over: a process exits; a thread waits for the next run. */
+    | { type: 'exit' }
+  );
+
+export type FromIsolate = AttemptTag &
+  (
+    | { type: 'log'; level: LogLevel; message: string; data?: unknown }
+    | { type: 'progress'; progress: RunProgress }
+    | { type: 'item'; key: string; status: ItemStatus; error?: RunError }
+    | { type: 'touch' }
+    | { type: 'done'; ok: true; value: unknown }
+    | { type: 'done'; ok: false; error: SerializedError }
+    | { type: 'cleanup-done' }
+  );
+
+/** A message as its sender writes it, before the attempt's tag is added. */
+export type Untagged<M> = M extends unknown ? Omit<M, keyof AttemptTag> : never;
+
+/** Whether a message belongs to the attempt `tag` names. */
+export function isForAttempt(message: AttemptTag, tag: AttemptTag): boolean {
+  return message.runId === tag.runId && message.attempt === tag.attempt;
+}
 
 /** An error as it crosses the boundary: matched by `code`, rebuilt as a RunCancelledError when it was one. */
 export interface SerializedError {
