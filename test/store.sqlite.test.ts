@@ -60,19 +60,19 @@ describe('SqliteStore specifics', () => {
     return store;
   }
 
-  it('migrate() on a new file applies 0001_init, then nothing', async () => {
+  it('migrate() on a new file applies every migration, then nothing', async () => {
     const store = open(fresh());
     const first = await store.migrate();
-    expect(first.applied).toEqual(['0001_init']);
-    expect(first.current).toBe(1);
-    expect(await store.migrate()).toEqual({ applied: [], current: 1 });
+    expect(first.applied).toEqual(['0001_init', '0002_leases']);
+    expect(first.current).toBe(2);
+    expect(await store.migrate()).toEqual({ applied: [], current: 2 });
   });
 
   it('two instances migrating one new file at once apply each migration once', async () => {
     const path = fresh();
     const [a, b] = [open(path), open(path)];
     const reports = await Promise.all([a.migrate(), b.migrate()]);
-    expect(reports.flatMap((r) => r.applied)).toEqual(['0001_init']);
+    expect(reports.flatMap((r) => r.applied)).toEqual(['0001_init', '0002_leases']);
     await expect(b.jobStateList()).resolves.toEqual([]);
   });
 

@@ -496,11 +496,12 @@ export class Worker {
       now: this.clock.now(),
     });
     // Nothing to write: the store already holds the outcome (forced cancel) or another attempt owns the run.
-    if (outcome === null) return;
+    if (outcome === null) return this.releaseLease(attempt);
     if (outcome.status === 'completed' && attempt.itemList().length === 0) {
       // The common case goes in a batch with the other completions of this turn.
       const stored = await this.completions.complete(attempt.ref, outcome.result);
       if (stored) this.bus.emit('run.finished', { run: stored });
+      else await this.releaseLease(attempt);
       return;
     }
     try {
@@ -511,7 +512,7 @@ export class Worker {
       });
       this.bus.emit(isTerminal(stored.status) ? 'run.finished' : 'run.retrying', { run: stored });
     } catch (err) {
-      if (hasErrorCode(err, 'LEASE_LOST')) return;
+      if (hasErrorCode(err, 'LEASE_LOST')) return this.releaseLease(attempt);
       if (hasErrorCode(err, 'INVALID_TRANSITION')) {
         // A cancel landed between the attempt's end and this write (e.g. retry of a cancelling run): end it cancelled.
         const stored = await this.store.runFinishIfAttempt({
@@ -523,6 +524,20 @@ export class Worker {
         return;
       }
       throw err;
+    }
+  }
+
+  /**
+   * The handler has stopped, but the run's end was not this attempt's to write (a force cancel
+   * ended it in the store): give back the lease the run kept meanwhile, and with it its slot.
+   */
+  private async releaseLease(attempt: Attempt): Promise<void> {
+    try {
+      await this.store.leaseRelease({ ref: attempt.ref, now: this.clock.now() });
+    } catch (err) {
+      // LEASE_LOST: another attempt holds the run, nothing of ours to give back. Otherwise the
+      // lease expires on its own.
+      if (!hasErrorCode(err, 'LEASE_LOST')) this.onError(err, 'lease-release');
     }
   }
 }

@@ -57,8 +57,17 @@ export interface Store {
   /** Runs held by this worker that someone asked to stop: the polling path of cancel delivery. */
   runListCancelRequested(params: { workerId: string; ids: string[] }): Promise<CancelRequest[]>;
 
-  /** Extend the leases of a worker's runs; reports per run whether it is still held and any cancel. */
+  /**
+   * Extend the leases of a worker's runs; reports per run whether it is still held and any cancel.
+   * A force-cancelled attempt keeps (and renews) its lease while its handler stops, unheld.
+   */
   leaseRenew(params: LeaseRenewParams): Promise<LeaseRenewal[]>;
+  /**
+   * The handler of this attempt has stopped (fenced): a run that ended without the attempt's own
+   * write (a force cancel) keeps the lease, and with it its concurrency slot, until this call or
+   * until the lease expires. A run the attempt still holds is left as it is.
+   */
+  leaseRelease(params: { ref: AttemptRef; now: Date }): Promise<void>;
 
   /** Create or update items of a fan-out (fenced). */
   itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void>;
@@ -162,7 +171,10 @@ export interface RunClaimParams {
   now: Date;
   leaseMs: number;
   limit: number;
-  /** The jobs this worker can execute; `concurrency` caps active runs of the job across all instances. */
+  /**
+   * The jobs this worker can execute; `concurrency` caps active runs of the job across all
+   * instances. A force-cancelled run whose handler is still stopping (its lease kept) counts.
+   */
   jobs: { name: string; concurrency: number | null }[];
 }
 

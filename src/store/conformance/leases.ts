@@ -4,6 +4,7 @@ import {
   MINUTE,
   at,
   claimParams,
+  expectErrorCode,
   getRun,
   insertRun,
   refOf,
@@ -117,6 +118,67 @@ export function describeLeases(ctx: ConformanceContext): void {
         runs: [{ id: run.id, attempt: 1 }],
       });
       expect(stranger).toMatchObject({ held: false, cancel: null });
+    });
+
+    it('leaseRenew keeps the lease of a force-cancelled attempt whose handler is still stopping', async () => {
+      const run = await startRun(store());
+      await store().runCancel({
+        id: run.id,
+        mode: 'force',
+        reason: null,
+        requestedBy: 'bob',
+        now: at(5),
+      });
+      const [renewal] = await store().leaseRenew({
+        workerId: 'worker-a',
+        now: at(10),
+        leaseMs: LEASE_MS,
+        runs: [{ id: run.id, attempt: 1 }],
+      });
+      expect(renewal).toMatchObject({ held: false, cancel: { mode: 'force' } });
+      expect(await getRun(store(), run.id)).toMatchObject({
+        status: 'cancelled',
+        leaseExpiresAt: at(10 + LEASE_MS),
+      });
+      // A stopped attempt is not rescued: its end is already stored.
+      expect(await store().runRescueExpired({ now: at(11 + LEASE_MS) })).toEqual([]);
+    });
+
+    it('leaseRelease is fenced: only the attempt that held the run releases its lease', async () => {
+      const run = await startRun(store());
+      await store().runCancel({
+        id: run.id,
+        mode: 'force',
+        reason: null,
+        requestedBy: 'bob',
+        now: at(5),
+      });
+      await expectErrorCode(
+        store().leaseRelease({ ref: { ...refOf(run), workerId: 'worker-b' }, now: at(6) }),
+        'LEASE_LOST',
+      );
+      await expectErrorCode(
+        store().leaseRelease({ ref: { ...refOf(run), attempt: 2 }, now: at(6) }),
+        'LEASE_LOST',
+      );
+      expect((await getRun(store(), run.id)).leaseExpiresAt).toEqual(at(LEASE_MS));
+      await store().leaseRelease({ ref: refOf(run), now: at(7) });
+      // Idempotent: a second report changes nothing.
+      await store().leaseRelease({ ref: refOf(run), now: at(8) });
+      expect(await getRun(store(), run.id)).toMatchObject({
+        status: 'cancelled',
+        workerId: 'worker-a',
+        leaseExpiresAt: null,
+      });
+    });
+
+    it('leaseRelease leaves the lease of a run its attempt still holds', async () => {
+      const run = await startRun(store());
+      await store().leaseRelease({ ref: refOf(run), now: at(1) });
+      expect(await getRun(store(), run.id)).toMatchObject({
+        status: 'running',
+        leaseExpiresAt: at(LEASE_MS),
+      });
     });
 
     it('runRescueExpired leaves runs whose lease has not passed', async () => {

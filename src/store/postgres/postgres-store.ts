@@ -13,6 +13,7 @@ import {
   runFromRow,
   jobStateFromRow,
   leaseLost,
+  renewalFromRow,
   toJson,
   workerLost,
   type CancelRow,
@@ -392,7 +393,7 @@ export class PostgresStore implements Store {
           (
             await this.query<{ job: string; n: number }>(
               'runCountActiveByJob',
-              { jobs: lockedCapped.map((j) => j.name) },
+              { jobs: lockedCapped.map((j) => j.name), now },
               client,
             )
           ).map((r) => [r.job, r.n]),
@@ -595,7 +596,7 @@ export class PostgresStore implements Store {
 
   async leaseRenew(params: LeaseRenewParams): Promise<LeaseRenewal[]> {
     if (params.runs.length === 0) return [];
-    const renewed = await this.query<CancelRow>('leaseRenew', {
+    const renewed = await this.query<CancelRow & { status: RunStatus }>('leaseRenew', {
       ids: params.runs.map((r) => r.id),
       attempts: params.runs.map((r) => r.attempt),
       workerId: params.workerId,
@@ -614,8 +615,7 @@ export class PostgresStore implements Store {
       : new Map<string, CancelRow & { worker_id: string | null }>();
     return params.runs.map((run) => {
       const row = held.get(run.id);
-      if (row && row.attempt === run.attempt)
-        return { id: run.id, attempt: run.attempt, held: true, cancel: cancelFromRow(row) };
+      if (row && row.attempt === run.attempt) return renewalFromRow(row);
       const other = lookedUp.get(run.id);
       // A force-cancelled run of this very attempt is no longer held, but its cancel must still reach the handler.
       const sameAttempt =
@@ -627,6 +627,10 @@ export class PostgresStore implements Store {
         cancel: sameAttempt ? cancelFromRow(other) : null,
       };
     });
+  }
+
+  async leaseRelease(params: { ref: AttemptRef; now: Date }): Promise<void> {
+    if ((await this.run('leaseRelease', { ...params.ref })) === 0) throw leaseLost(params.ref);
   }
 
   async itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void> {

@@ -14,6 +14,7 @@ import {
   runFromRow,
   jobStateFromRow,
   leaseLost,
+  renewalFromRow,
   toJson,
   workerLost,
   type CancelRow,
@@ -227,6 +228,7 @@ export class SqliteStore implements Store {
         const active = new Map(
           this.all<{ job: string; n: number }>('runCountActiveByJob', {
             jobs: JSON.stringify(capped.map((j) => j.name)),
+            now: params.now.getTime(),
           }).map((r) => [r.job, r.n]),
         );
         for (const j of capped) room.set(j.name, j.concurrency! - (active.get(j.name) ?? 0));
@@ -391,14 +393,13 @@ export class SqliteStore implements Store {
     const leaseUntil = params.now.getTime() + params.leaseMs;
     return this.write(() =>
       params.runs.map((run) => {
-        const renewed = this.get<CancelRow>('leaseRenew', {
+        const renewed = this.get<CancelRow & { status: RunStatus }>('leaseRenew', {
           id: run.id,
           attempt: run.attempt,
           workerId: params.workerId,
           leaseUntil,
         });
-        if (renewed)
-          return { id: run.id, attempt: run.attempt, held: true, cancel: cancelFromRow(renewed) };
+        if (renewed) return renewalFromRow(renewed);
         const row = this.get<CancelRow & { worker_id: string | null }>('leaseLookup', {
           id: run.id,
         });
@@ -413,6 +414,11 @@ export class SqliteStore implements Store {
         };
       }),
     );
+  }
+
+  async leaseRelease(params: { ref: AttemptRef; now: Date }): Promise<void> {
+    const released = this.write(() => this.get('leaseRelease', { ...params.ref }));
+    if (!released) throw leaseLost(params.ref);
   }
 
   async itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void> {

@@ -43,8 +43,11 @@ SELECT name FROM jobdeck_jobs WHERE NOT enabled;
 SELECT pg_try_advisory_xact_lock(hashtext('jobdeck:claim:' || @job)) AS locked;
 
 -- name: runCountActiveByJob
+-- A force-cancelled run whose handler is still stopping keeps its lease, and its slot, meanwhile.
 SELECT job, count(*) AS n FROM jobdeck_runs
-WHERE status IN ('running', 'cancelling') AND job = ANY (@jobs::text[])
+WHERE job = ANY (@jobs::text[])
+  AND (status IN ('running', 'cancelling')
+    OR (status IN ('partial', 'cancelled') AND lease_expires_at >= @now))
 GROUP BY job;
 
 -- name: runClaimCandidates
@@ -100,7 +103,8 @@ FOR UPDATE;
 
 -- name: runFinish
 UPDATE jobdeck_runs
-SET status = @status, finished_at = @now, result = @result::jsonb, error = @error::jsonb
+SET status = @status, finished_at = @now, lease_expires_at = NULL, result = @result::jsonb,
+    error = @error::jsonb
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
   AND status IN ('running', 'cancelling')
 RETURNING *;
@@ -110,7 +114,7 @@ UPDATE jobdeck_runs
 SET status = CASE WHEN EXISTS (
       SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
     ) THEN 'partial' ELSE 'cancelled' END,
-    finished_at = @now, result = @result::jsonb
+    finished_at = @now, lease_expires_at = NULL, result = @result::jsonb
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
   AND status IN ('running', 'cancelling')
 RETURNING *;
@@ -141,11 +145,22 @@ FROM jobdeck_runs
 WHERE worker_id = @workerId AND cancel_mode IS NOT NULL AND id = ANY (@ids::text[]);
 
 -- name: leaseRenew
+-- Also the lease a force-cancelled attempt keeps while its handler stops (not held: its end is stored).
 UPDATE jobdeck_runs AS r SET lease_expires_at = @leaseUntil
 FROM unnest(@ids::text[], @attempts::integer[]) AS held (id, attempt)
 WHERE r.id = held.id AND r.attempt = held.attempt AND r.worker_id = @workerId
-  AND r.status IN ('running', 'cancelling')
-RETURNING r.id, r.attempt, r.cancel_mode, r.cancel_reason, r.cancel_requested_by, r.cancel_requested_at;
+  AND (r.status IN ('running', 'cancelling')
+    OR (r.status IN ('partial', 'cancelled') AND r.lease_expires_at IS NOT NULL))
+RETURNING r.id, r.attempt, r.status, r.cancel_mode, r.cancel_reason, r.cancel_requested_by,
+  r.cancel_requested_at;
+
+-- name: leaseRelease
+-- The attempt's handler stopped: a finished run gives up the lease it kept meanwhile.
+UPDATE jobdeck_runs
+SET lease_expires_at = CASE
+  WHEN status IN ('running', 'cancelling') THEN lease_expires_at ELSE NULL END
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
+RETURNING id;
 
 -- name: leaseLookup
 SELECT id, attempt, worker_id, status, cancel_mode, cancel_reason, cancel_requested_by,
@@ -222,7 +237,8 @@ SELECT pg_notify(@channel, @payload);
 
 -- name: runCompleteMany
 UPDATE jobdeck_runs AS r
-SET status = 'completed', finished_at = @now, result = done.result::jsonb, error = NULL
+SET status = 'completed', finished_at = @now, lease_expires_at = NULL,
+    result = done.result::jsonb, error = NULL
 FROM unnest(@ids::text[], @attempts::integer[], @workers::text[], @results::text[])
   AS done (id, attempt, worker_id, result)
 WHERE r.id = done.id AND r.attempt = done.attempt AND r.worker_id = done.worker_id
