@@ -369,8 +369,6 @@ export class PostgresStore implements Store {
         limit: params.limit,
       });
       this.refreshStatisticsIfSlow(Date.now() - started);
-      const retried = claimed.filter((r) => r.attempt > 1).map((r) => r.id);
-      if (retried.length > 0) await this.query('itemClearForAttempt', { ids: retried });
       return sortClaimed(claimed);
     }
     const rows = await this.tx(async (client) => {

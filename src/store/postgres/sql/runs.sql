@@ -246,20 +246,27 @@ WHERE r.id = done.id AND r.attempt = done.attempt AND r.worker_id = done.worker_
 RETURNING r.*;
 
 -- name: runClaimSimple
--- One statement for a worker whose jobs have no concurrency cap: select, lock and take.
-UPDATE jobdeck_runs AS r
-SET status = 'running', attempt = r.attempt + 1, worker_id = @workerId,
-    lease_expires_at = @leaseUntil, started_at = @now
-FROM (
-  SELECT id FROM jobdeck_runs
-  WHERE status IN ('pending', 'scheduled') AND run_at <= @now AND job = ANY (@jobs::text[])
-    AND NOT EXISTS (SELECT 1 FROM jobdeck_jobs j WHERE j.name = jobdeck_runs.job AND NOT j.enabled)
-  ORDER BY priority DESC, run_at, id
-  LIMIT @limit
-  FOR UPDATE SKIP LOCKED
-) AS picked
-WHERE r.id = picked.id
-RETURNING r.*;
+-- One statement for a worker whose jobs have no concurrency cap: select, lock and take. A retried
+-- run's items of its earlier attempt go in the same statement: no cancel can see them in between.
+WITH claimed AS (
+  UPDATE jobdeck_runs AS r
+  SET status = 'running', attempt = r.attempt + 1, worker_id = @workerId,
+      lease_expires_at = @leaseUntil, started_at = @now
+  FROM (
+    SELECT id FROM jobdeck_runs
+    WHERE status IN ('pending', 'scheduled') AND run_at <= @now AND job = ANY (@jobs::text[])
+      AND NOT EXISTS (SELECT 1 FROM jobdeck_jobs j WHERE j.name = jobdeck_runs.job AND NOT j.enabled)
+    ORDER BY priority DESC, run_at, id
+    LIMIT @limit
+    FOR UPDATE SKIP LOCKED
+  ) AS picked
+  WHERE r.id = picked.id
+  RETURNING r.*
+), cleared AS (
+  DELETE FROM jobdeck_run_items AS i USING claimed
+  WHERE i.run_id = claimed.id AND claimed.attempt > 1
+)
+SELECT * FROM claimed;
 
 -- name: runInsertNotify
 -- Insert a due run and wake the workers in one round trip.
