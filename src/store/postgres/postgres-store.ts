@@ -81,6 +81,8 @@ type Params = Record<string, unknown>;
 type Queryable = pg.Pool | pg.PoolClient;
 
 const ADVISORY_MIGRATE = 0x6a6f6264; // 'jobd'
+/** Idle time before TCP keepalive probes start on every connection. */
+const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
 /** A claim slower than this suggests a plan without statistics. */
 const SLOW_CLAIM_MS = 10;
 const ANALYZE_EVERY_MS = 60_000;
@@ -113,7 +115,9 @@ export class PostgresStore implements Store {
       statement_timeout: options.statementTimeoutMs ?? 30_000,
       options: `-c search_path=${this.schema}`,
       types: TYPES,
+      // A peer gone without a word (half-open connection) is found in seconds, not the OS's 2 h.
       keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
     };
     this.pool = new pg.Pool({
       ...this.connection,
