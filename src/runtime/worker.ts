@@ -1,5 +1,5 @@
 import { RunCancelledError, type CancelRecord } from '../core/cancellation.js';
-import { systemClock, type Clock } from '../core/clock.js';
+import { storeTime, systemClock, type Clock } from '../core/clock.js';
 import { JobdeckError, hasErrorCode } from '../core/errors.js';
 import { newWorkerId } from '../core/ids.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -244,7 +244,7 @@ export class Worker {
         try {
           const runs = await this.store.runClaim({
             workerId: this.id,
-            now: this.clock.now(),
+            now: storeTime(this.clock),
             leaseMs: this.leaseMs,
             limit: free,
             jobs: this.registry
@@ -317,7 +317,7 @@ export class Worker {
     try {
       const renewals = await this.store.leaseRenew({
         workerId: this.id,
-        now: this.clock.now(),
+        now: storeTime(this.clock),
         leaseMs: this.leaseMs,
         runs: attempts.map((a) => ({ id: a.run.id, attempt: a.run.attempt })),
       });

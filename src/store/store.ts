@@ -86,13 +86,13 @@ export interface Store {
   logList(params: { runId: string; afterSeq?: number; limit?: number }): Promise<StoredLogEntry[]>;
 
   /** Runs whose lease expired: back to `scheduled` (attempts left) or `failed`; `cancelling` ones end cancelled. */
-  runRescueExpired(params: { now: Date }): Promise<Run[]>;
+  runRescueExpired(params: { now: StoreNow }): Promise<Run[]>;
   /** Waiting runs past their `expireAt`: cancelled with reason `expired`. */
-  runExpireUnstarted(params: { now: Date }): Promise<Run[]>;
+  runExpireUnstarted(params: { now: StoreNow }): Promise<Run[]>;
   /** `scheduled` runs whose time has come become `pending`. */
-  runPromoteDue(params: { now: Date }): Promise<number>;
+  runPromoteDue(params: { now: StoreNow }): Promise<number>;
   /** Delete finished runs older than their retention (with their items and logs). */
-  runDeleteFinished(params: { now: Date; limit: number }): Promise<number>;
+  runDeleteFinished(params: { now: StoreNow; limit: number }): Promise<number>;
 
   /** How many runs are in each unfinished status (for metrics and health). */
   runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>>;
@@ -132,6 +132,12 @@ export interface MigrationReport {
   current: number;
 }
 
+/**
+ * The time of a comparison with leases, due times or retention; null: the store's own clock (the
+ * database's on PostgreSQL, so that instances on hosts whose clocks differ agree).
+ */
+export type StoreNow = Date | null;
+
 /** The identity of one attempt: the fence of its writes. */
 export interface AttemptRef {
   id: string;
@@ -168,7 +174,7 @@ export interface RunListParams {
 
 export interface RunClaimParams {
   workerId: string;
-  now: Date;
+  now: StoreNow;
   leaseMs: number;
   limit: number;
   /**
@@ -214,7 +220,7 @@ export interface CancelRequest {
 
 export interface LeaseRenewParams {
   workerId: string;
-  now: Date;
+  now: StoreNow;
   leaseMs: number;
   runs: { id: string; attempt: number }[];
 }

@@ -181,6 +181,27 @@ export function describeLeases(ctx: ConformanceContext): void {
       });
     });
 
+    it("with no time given, leases are set and compared on the store's own clock", async () => {
+      const longAgo = new Date(Date.now() - 10 * MINUTE);
+      const stale = await startRun(store(), { now: longAgo, insert: { runAt: longAgo } });
+      const fresh = await insertRun(store(), { now: longAgo, runAt: longAgo });
+      const [claimed] = await store().runClaim(claimParams({ now: null, limit: 1 }));
+      expect(claimed!.id).toBe(fresh.id);
+      // The store's clock is this machine's real time, give or take clock noise.
+      expect(Math.abs(claimed!.leaseExpiresAt!.getTime() - (Date.now() + LEASE_MS))).toBeLessThan(
+        MINUTE,
+      );
+      const rescued = await store().runRescueExpired({ now: null });
+      expect(rescued.map((r) => r.id)).toEqual([stale.id]);
+    });
+
+    it('a pending run is claimed even when its runAt is ahead of the claimer (clocks differ)', async () => {
+      const run = await insertRun(store(), { now: at(MINUTE), runAt: at(MINUTE) });
+      expect(run.status).toBe('pending');
+      const claimed = await store().runClaim(claimParams({ now: at(0) }));
+      expect(claimed.map((r) => r.id)).toEqual([run.id]);
+    });
+
     it('runRescueExpired leaves runs whose lease has not passed', async () => {
       const run = await startRun(store());
       await insertRun(store());

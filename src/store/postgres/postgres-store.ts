@@ -38,6 +38,7 @@ import type {
   Store,
   StoreCapabilities,
   StoreNotifications,
+  StoreNow,
 } from '../store.js';
 import { PgListener, cancelPayload } from './listener.js';
 
@@ -361,13 +362,13 @@ export class PostgresStore implements Store {
 
   async runClaim(params: RunClaimParams): Promise<Run[]> {
     if (params.limit <= 0 || params.jobs.length === 0) return [];
-    const now = params.now.getTime();
+    const now = databaseTime(params.now);
     if (params.jobs.every((j) => j.concurrency === null)) {
       // No caps to count: one statement selects, locks and takes the runs.
       const started = Date.now();
       const claimed = await this.query<RunRow>('runClaimSimple', {
         workerId: params.workerId,
-        leaseUntil: now + params.leaseMs,
+        leaseMs: params.leaseMs,
         now,
         jobs: params.jobs.map((j) => j.name),
         limit: params.limit,
@@ -432,7 +433,7 @@ export class PostgresStore implements Store {
       if (chosen.length === 0) return [];
       const claimed = await this.query<RunRow>(
         'runClaim',
-        { ids: chosen, workerId: params.workerId, leaseUntil: now + params.leaseMs, now },
+        { ids: chosen, workerId: params.workerId, leaseMs: params.leaseMs, now },
         client,
       );
       const retried = claimed.filter((r) => r.attempt > 1).map((r) => r.id);
@@ -602,7 +603,8 @@ export class PostgresStore implements Store {
       ids: params.runs.map((r) => r.id),
       attempts: params.runs.map((r) => r.attempt),
       workerId: params.workerId,
-      leaseUntil: params.now.getTime() + params.leaseMs,
+      leaseMs: params.leaseMs,
+      now: databaseTime(params.now),
     });
     const held = new Map(renewed.map((r) => [r.id, r]));
     const missing = params.runs.filter((r) => !held.has(r.id));
@@ -715,8 +717,8 @@ export class PostgresStore implements Store {
     return rows.map(logFromRow);
   }
 
-  async runRescueExpired(params: { now: Date }): Promise<Run[]> {
-    const now = params.now.getTime();
+  async runRescueExpired(params: { now: StoreNow }): Promise<Run[]> {
+    const now = databaseTime(params.now);
     return this.tx(async (client) => {
       const rescued: RunRow[] = [];
       for (const row of await this.query<RunRow>('runListExpiredLeases', { now }, client)) {
@@ -738,20 +740,20 @@ export class PostgresStore implements Store {
     });
   }
 
-  async runExpireUnstarted(params: { now: Date }): Promise<Run[]> {
+  async runExpireUnstarted(params: { now: StoreNow }): Promise<Run[]> {
     return this.toRuns(
-      await this.query<RunRow>('runExpireUnstarted', { now: params.now.getTime() }),
+      await this.query<RunRow>('runExpireUnstarted', { now: databaseTime(params.now) }),
     );
   }
 
-  async runPromoteDue(params: { now: Date }): Promise<number> {
-    const promoted = await this.run('runPromoteDue', { now: params.now.getTime() });
+  async runPromoteDue(params: { now: StoreNow }): Promise<number> {
+    const promoted = await this.run('runPromoteDue', { now: databaseTime(params.now) });
     if (promoted > 0) await this.query('runNotifyAvailable', { channel: this.runChannel, job: '' });
     return promoted;
   }
 
-  async runDeleteFinished(params: { now: Date; limit: number }): Promise<number> {
-    return this.run('runDeleteFinished', { now: params.now.getTime(), limit: params.limit });
+  async runDeleteFinished(params: { now: StoreNow; limit: number }): Promise<number> {
+    return this.run('runDeleteFinished', { now: databaseTime(params.now), limit: params.limit });
   }
 
   async runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>> {
@@ -774,6 +776,14 @@ export class PostgresStore implements Store {
       }))!,
     );
   }
+}
+
+/**
+ * The time of a comparison as the SQL takes it (`jobdeck_now_ms(@now)`): the caller's, or null
+ * for the database's own clock, so instances on hosts whose clocks differ agree.
+ */
+function databaseTime(now: StoreNow): number | null {
+  return now?.getTime() ?? null;
 }
 
 /** Claimed runs in the order of the claim: priority, runAt, id. */

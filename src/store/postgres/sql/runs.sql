@@ -47,12 +47,13 @@ SELECT pg_try_advisory_xact_lock(hashtext('jobdeck:claim:' || @job)) AS locked;
 SELECT job, count(*) AS n FROM jobdeck_runs
 WHERE job = ANY (@jobs::text[])
   AND (status IN ('running', 'cancelling')
-    OR (status IN ('partial', 'cancelled') AND lease_expires_at >= @now))
+    OR (status IN ('partial', 'cancelled') AND lease_expires_at >= jobdeck_now_ms(@now)))
 GROUP BY job;
 
 -- name: runClaimCandidates
 SELECT id, job FROM jobdeck_runs
-WHERE status IN ('pending', 'scheduled') AND run_at <= @now AND job = ANY (@jobs::text[])
+WHERE status IN ('pending', 'scheduled')
+  AND (status = 'pending' OR run_at <= jobdeck_now_ms(@now)) AND job = ANY (@jobs::text[])
 ORDER BY priority DESC, run_at, id
 LIMIT @limit
 FOR UPDATE SKIP LOCKED;
@@ -64,7 +65,7 @@ DELETE FROM jobdeck_run_items WHERE run_id = ANY (@ids::text[]);
 -- name: runClaim
 UPDATE jobdeck_runs
 SET status = 'running', attempt = attempt + 1, worker_id = @workerId,
-    lease_expires_at = @leaseUntil, started_at = @now
+    lease_expires_at = jobdeck_now_ms(@now) + @leaseMs, started_at = jobdeck_now_ms(@now)
 WHERE id = ANY (@ids::text[]) AND status IN ('pending', 'scheduled')
 RETURNING *;
 
@@ -146,7 +147,7 @@ WHERE worker_id = @workerId AND cancel_mode IS NOT NULL AND id = ANY (@ids::text
 
 -- name: leaseRenew
 -- Also the lease a force-cancelled attempt keeps while its handler stops (not held: its end is stored).
-UPDATE jobdeck_runs AS r SET lease_expires_at = @leaseUntil
+UPDATE jobdeck_runs AS r SET lease_expires_at = jobdeck_now_ms(@now) + @leaseMs
 FROM unnest(@ids::text[], @attempts::integer[]) AS held (id, attempt)
 WHERE r.id = held.id AND r.attempt = held.attempt AND r.worker_id = @workerId
   AND (r.status IN ('running', 'cancelling')
@@ -169,23 +170,25 @@ FROM jobdeck_runs WHERE id = ANY (@ids::text[]);
 
 -- name: runListExpiredLeases
 SELECT * FROM jobdeck_runs
-WHERE status IN ('running', 'cancelling') AND lease_expires_at < @now
+WHERE status IN ('running', 'cancelling') AND lease_expires_at < jobdeck_now_ms(@now)
 ORDER BY lease_expires_at
 LIMIT 500
 FOR UPDATE SKIP LOCKED;
 
 -- name: runRescueRetry
 UPDATE jobdeck_runs
-SET status = 'scheduled', run_at = @now, last_error = @error::jsonb, worker_id = NULL,
-    lease_expires_at = NULL
-WHERE id = @id AND attempt = @attempt AND status = 'running' AND lease_expires_at < @now
+SET status = 'scheduled', run_at = jobdeck_now_ms(@now), last_error = @error::jsonb,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND status = 'running'
+  AND lease_expires_at < jobdeck_now_ms(@now)
 RETURNING *;
 
 -- name: runRescueFail
 UPDATE jobdeck_runs
-SET status = 'failed', finished_at = @now, error = @error::jsonb, worker_id = NULL,
-    lease_expires_at = NULL
-WHERE id = @id AND attempt = @attempt AND status = 'running' AND lease_expires_at < @now
+SET status = 'failed', finished_at = jobdeck_now_ms(@now), error = @error::jsonb,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND status = 'running'
+  AND lease_expires_at < jobdeck_now_ms(@now)
 RETURNING *;
 
 -- name: runRescueCancelled
@@ -193,18 +196,20 @@ UPDATE jobdeck_runs
 SET status = CASE WHEN EXISTS (
       SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
     ) THEN 'partial' ELSE 'cancelled' END,
-    finished_at = @now, worker_id = NULL, lease_expires_at = NULL
-WHERE id = @id AND attempt = @attempt AND status = 'cancelling' AND lease_expires_at < @now
+    finished_at = jobdeck_now_ms(@now), worker_id = NULL, lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND status = 'cancelling'
+  AND lease_expires_at < jobdeck_now_ms(@now)
 RETURNING *;
 
 -- name: runExpireUnstarted
 -- Only runs that never started: a run waiting for a retry has begun and is not expired.
 UPDATE jobdeck_runs
-SET status = 'cancelled', finished_at = @now, cancel_mode = 'force', cancel_reason = 'expired',
-    cancel_requested_by = 'system', cancel_requested_at = @now
+SET status = 'cancelled', finished_at = jobdeck_now_ms(@now), cancel_mode = 'force',
+    cancel_reason = 'expired', cancel_requested_by = 'system',
+    cancel_requested_at = jobdeck_now_ms(@now)
 WHERE id IN (
   SELECT id FROM jobdeck_runs
-  WHERE status IN ('pending', 'scheduled') AND attempt = 0 AND expire_at <= @now
+  WHERE status IN ('pending', 'scheduled') AND attempt = 0 AND expire_at <= jobdeck_now_ms(@now)
   FOR UPDATE SKIP LOCKED
 )
 RETURNING *;
@@ -212,14 +217,14 @@ RETURNING *;
 -- name: runPromoteDue
 UPDATE jobdeck_runs SET status = 'pending'
 WHERE id IN (
-  SELECT id FROM jobdeck_runs WHERE status = 'scheduled' AND run_at <= @now
+  SELECT id FROM jobdeck_runs WHERE status = 'scheduled' AND run_at <= jobdeck_now_ms(@now)
   FOR UPDATE SKIP LOCKED
 );
 
 -- name: runDeleteFinished
 DELETE FROM jobdeck_runs
 WHERE id IN (
-  SELECT id FROM jobdeck_runs WHERE delete_at IS NOT NULL AND delete_at <= @now
+  SELECT id FROM jobdeck_runs WHERE delete_at IS NOT NULL AND delete_at <= jobdeck_now_ms(@now)
   LIMIT @limit
   FOR UPDATE SKIP LOCKED
 );
@@ -251,10 +256,11 @@ RETURNING r.*;
 WITH claimed AS (
   UPDATE jobdeck_runs AS r
   SET status = 'running', attempt = r.attempt + 1, worker_id = @workerId,
-      lease_expires_at = @leaseUntil, started_at = @now
+      lease_expires_at = jobdeck_now_ms(@now) + @leaseMs, started_at = jobdeck_now_ms(@now)
   FROM (
     SELECT id FROM jobdeck_runs
-    WHERE status IN ('pending', 'scheduled') AND run_at <= @now AND job = ANY (@jobs::text[])
+    WHERE status IN ('pending', 'scheduled')
+      AND (status = 'pending' OR run_at <= jobdeck_now_ms(@now)) AND job = ANY (@jobs::text[])
       AND NOT EXISTS (SELECT 1 FROM jobdeck_jobs j WHERE j.name = jobdeck_runs.job AND NOT j.enabled)
     ORDER BY priority DESC, run_at, id
     LIMIT @limit

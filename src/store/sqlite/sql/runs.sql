@@ -45,7 +45,7 @@ GROUP BY job;
 -- The waiting-runs index is already in claim order, so the first rows found are the ones taken;
 -- without the hint SQLite may pick the status index and sort every waiting run on each claim.
 SELECT id, job FROM jobdeck_runs INDEXED BY jobdeck_runs_waiting
-WHERE status IN ('pending', 'scheduled') AND run_at <= @now
+WHERE status IN ('pending', 'scheduled') AND (status = 'pending' OR run_at <= @now)
   AND job IN (SELECT value FROM json_each(@jobs))
 ORDER BY priority DESC, run_at, id
 LIMIT @limit;
