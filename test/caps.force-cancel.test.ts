@@ -3,7 +3,7 @@
  * `forceGrace`). Until it has stopped, the run keeps its slot: a job with `concurrency: 1` (or
  * `allowConcurrent: false`) never has two handlers running, on either backend.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { storeTime } from '../src/core/clock.js';
 import type { Principal } from '../src/core/glossary.js';
 import type { RunStatus } from '../src/core/status.js';
@@ -11,6 +11,7 @@ import { Jobdeck } from '../src/jobdeck.js';
 import { defineJob, type JobDefinition } from '../src/jobs/define.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
 import { cappedSpinThreadJob } from './fixtures/capped-jobs.js';
 import { deferred } from './helpers/deck.js';
 import { pollUntil } from './helpers/poll.js';
@@ -22,11 +23,7 @@ const alice: Principal = { name: 'alice', role: 'operator' };
 /** Far longer than any test: a slot that waited for its lease to expire would never free in time. */
 const LEASE_MS = 10 * 60_000;
 
-let cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const defer = cleanupAfterEach();
 
 async function openDeck(backend: 'sqlite' | 'postgres', jobs: JobDefinition[]): Promise<Jobdeck> {
   let store: SqliteStore | PostgresStore;
@@ -47,7 +44,7 @@ async function openDeck(backend: 'sqlite' | 'postgres', jobs: JobDefinition[]): 
     maintenance: { intervalMs: 50 },
     scheduler: false,
   });
-  cleanups.push(async () => {
+  defer(async () => {
     await deck.stop({ graceMs: 1000 });
     await dispose();
     await store.close();
@@ -97,7 +94,7 @@ describe.each(backends)('caps under a force cancel (%s)', (backend, available) =
       });
       const deck = await openDeck(backend, [job]);
       // Registered after the deck's own clean-up, so it runs first: the handler may end then.
-      cleanups.push(async () => letFirstEnd.resolve());
+      defer(async () => letFirstEnd.resolve());
       const { run: first } = await deck.runs.create({
         job: job.name,
         input: { n: 1 },
@@ -154,7 +151,7 @@ describe.each(backends)('caps under a force cancel (%s)', (backend, available) =
       const off = deck.events.on('run.started', ({ payload }) => {
         if (payload.run.id !== first.id) atSecondStart ??= logsOfFirst();
       });
-      cleanups.push(async () => off());
+      defer(async () => off());
       await deck.cancels.cancel(first.id, { mode: 'force' }, alice);
       const { run: second } = await deck.runs.create({ job, input: { ms: 1 }, principal: alice });
       expect((await waitForStatus(deck, second.id, 'completed', 'failed')).status).toBe(

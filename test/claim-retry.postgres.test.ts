@@ -3,23 +3,20 @@
  * atomic step, so a force cancel can never see the old attempt's items on the new attempt.
  */
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { at, claimParams, insertRun, refOf } from '../src/store/conformance/fixture.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
 import { pollUntil } from './helpers/poll.js';
 import { PG_URL, makePostgresStore, postgresReachable } from './helpers/postgres.js';
 
 const reachable = await postgresReachable();
 
-let cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const defer = cleanupAfterEach();
 
 describe.skipIf(!reachable)('claim of a retried run on PostgreSQL', () => {
   it('a force cancel during the claim of attempt 2 never ends the run partial from attempt 1 items', async () => {
     const { store, schema, cleanup } = await makePostgresStore({ notify: false });
-    cleanups.push(cleanup);
+    defer(cleanup);
     const run = await insertRun(store);
     const [first] = await store.runClaim(claimParams({ now: at(0) }));
     await store.itemsUpsert({ ref: refOf(first!), items: [{ key: 'a', status: 'succeeded' }] });
@@ -32,7 +29,7 @@ describe.skipIf(!reachable)('claim of a retried run on PostgreSQL', () => {
     // Another session holds attempt 1's item, so the clearing of the items waits on it.
     const blocker = new pg.Client({ connectionString: PG_URL });
     await blocker.connect();
-    cleanups.push(() => blocker.end());
+    defer(() => blocker.end());
     await blocker.query('BEGIN');
     await blocker.query(
       `SELECT * FROM ${pg.escapeIdentifier(schema)}.jobdeck_run_items WHERE run_id = $1 FOR UPDATE`,

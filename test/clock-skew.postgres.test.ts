@@ -3,22 +3,19 @@
  * host whose clock stepped ahead (between two samples of its offset) must not rescue the healthy
  * runs of other hosts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Clock } from '../src/core/clock.js';
 import { Jobdeck } from '../src/jobdeck.js';
 import { defineJob } from '../src/jobs/define.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
 import { deferred } from './helpers/deck.js';
 import { PG_URL, freshSchema, postgresReachable } from './helpers/postgres.js';
 
 const reachable = await postgresReachable();
 const admin = { name: 'root', role: 'admin' as const };
 
-let cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const defer = cleanupAfterEach();
 
 /** A host clock that stepped `ms` ahead of the others (and of the database). */
 function steppedClock(ms: number): Clock {
@@ -42,7 +39,7 @@ describe.skipIf(!reachable)('clock skew between hosts on PostgreSQL', () => {
     });
     const open = (options: ConstructorParameters<typeof Jobdeck>[0]) => {
       const deck = new Jobdeck(options);
-      cleanups.push(async () => {
+      defer(async () => {
         stopHandler.resolve();
         await deck.close({ graceMs: 1000 });
       });
@@ -65,7 +62,7 @@ describe.skipIf(!reachable)('clock skew between hosts on PostgreSQL', () => {
       // Passes run only when the test asks.
       maintenance: { intervalMs: 3_600_000, retentionIntervalMs: 3_600_000 },
     });
-    cleanups.push(async () => {
+    defer(async () => {
       const dropper = new PostgresStore({ connectionString: PG_URL, schema, notify: false });
       await dropper.dropSchema();
       await dropper.close();

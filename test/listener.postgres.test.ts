@@ -4,25 +4,22 @@
  * listener reconnects, instead of staying "healthy" while no notification can arrive.
  */
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PgListener } from '../src/store/postgres/listener.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
 import { pollUntil } from './helpers/poll.js';
 import { PG_URL, postgresReachable } from './helpers/postgres.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
 
 const reachable = await postgresReachable();
 
-let cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
+const defer = cleanupAfterEach();
 
 describe.skipIf(!reachable)('PgListener health', () => {
   it('a LISTEN connection that stops answering is given up at its health-check time-out and replaced', async () => {
     const server = new URL(PG_URL);
     const proxy = await TcpProxy.start({ host: server.hostname, port: Number(server.port) });
-    cleanups.push(() => proxy.close());
+    defer(() => proxy.close());
     const viaProxy = new URL(PG_URL);
     viaProxy.hostname = '127.0.0.1';
     viaProxy.port = String(proxy.port);
@@ -36,7 +33,7 @@ describe.skipIf(!reachable)('PgListener health', () => {
       healthCheckTimeoutMs: 500,
       onError: (err) => errors.push(err),
     });
-    cleanups.push(() => listener.stop());
+    defer(() => listener.stop());
     await listener.subscribe({ runAvailable: () => {} });
     expect(await listener.waitHealthy()).toBe(true);
     const before = { pid: listener.backendPid, reconnects: listener.reconnects };

@@ -4,6 +4,7 @@ import {
   MINUTE,
   at,
   claimParams,
+  forceCancel,
   getRun,
   insertRun,
   refOf,
@@ -129,13 +130,7 @@ export function describeClaim(ctx: ConformanceContext): void {
       const waiting = await insertRun(store());
       const capped = [{ name: 'email', concurrency: 1 }];
       const [first] = await store().runClaim(claimParams({ jobs: capped }));
-      const { run: cancelled } = await store().runCancel({
-        id: first!.id,
-        mode: 'force',
-        reason: null,
-        requestedBy: 'alice',
-        now: at(1),
-      });
+      const cancelled = await forceCancel(store(), first!.id, at(1));
       // The user sees the run cancelled at once; its handler may still be stopping.
       expect(cancelled.status).toBe('cancelled');
       expect(await store().runClaim(claimParams({ jobs: capped, now: at(2) }))).toEqual([]);
@@ -150,13 +145,7 @@ export function describeClaim(ctx: ConformanceContext): void {
       const waiting = await insertRun(store());
       const capped = [{ name: 'email', concurrency: 1 }];
       const [first] = await store().runClaim(claimParams({ jobs: capped }));
-      await store().runCancel({
-        id: first!.id,
-        mode: 'force',
-        reason: null,
-        requestedBy: 'alice',
-        now: at(1),
-      });
+      await forceCancel(store(), first!.id, at(1));
       expect(await store().runClaim(claimParams({ jobs: capped, now: at(LEASE_MS) }))).toEqual([]);
       const next = await store().runClaim(claimParams({ jobs: capped, now: at(LEASE_MS + 1) }));
       expect(next.map((r) => r.id)).toEqual([waiting.id]);

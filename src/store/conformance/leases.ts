@@ -5,6 +5,7 @@ import {
   at,
   claimParams,
   expectErrorCode,
+  forceCancel,
   getRun,
   insertRun,
   refOf,
@@ -90,15 +91,9 @@ export function describeLeases(ctx: ConformanceContext): void {
       expect((await getRun(store(), run.id)).leaseExpiresAt).toEqual(at(10 + LEASE_MS));
     });
 
-    it('leaseRenew tells the attempt of a force cancel, no longer held', async () => {
+    it('leaseRenew tells the attempt of a force cancel, no longer held, and keeps its lease while the handler stops', async () => {
       const run = await startRun(store());
-      await store().runCancel({
-        id: run.id,
-        mode: 'force',
-        reason: null,
-        requestedBy: 'bob',
-        now: at(5),
-      });
+      await forceCancel(store(), run.id, at(5));
       const [renewal] = await store().leaseRenew({
         workerId: 'worker-a',
         now: at(10),
@@ -118,41 +113,17 @@ export function describeLeases(ctx: ConformanceContext): void {
         runs: [{ id: run.id, attempt: 1 }],
       });
       expect(stranger).toMatchObject({ held: false, cancel: null });
-    });
-
-    it('leaseRenew keeps the lease of a force-cancelled attempt whose handler is still stopping', async () => {
-      const run = await startRun(store());
-      await store().runCancel({
-        id: run.id,
-        mode: 'force',
-        reason: null,
-        requestedBy: 'bob',
-        now: at(5),
-      });
-      const [renewal] = await store().leaseRenew({
-        workerId: 'worker-a',
-        now: at(10),
-        leaseMs: LEASE_MS,
-        runs: [{ id: run.id, attempt: 1 }],
-      });
-      expect(renewal).toMatchObject({ held: false, cancel: { mode: 'force' } });
       expect(await getRun(store(), run.id)).toMatchObject({
         status: 'cancelled',
         leaseExpiresAt: at(10 + LEASE_MS),
       });
-      // A stopped attempt is not rescued: its end is already stored.
+      // A stopping attempt is not rescued: its end is already stored.
       expect(await store().runRescueExpired({ now: at(11 + LEASE_MS) })).toEqual([]);
     });
 
     it('leaseRelease is fenced: only the attempt that held the run releases its lease', async () => {
       const run = await startRun(store());
-      await store().runCancel({
-        id: run.id,
-        mode: 'force',
-        reason: null,
-        requestedBy: 'bob',
-        now: at(5),
-      });
+      await forceCancel(store(), run.id, at(5));
       await expectErrorCode(
         store().leaseRelease({ ref: { ...refOf(run), workerId: 'worker-b' }, now: at(6) }),
         'LEASE_LOST',
