@@ -80,3 +80,6 @@ jobdeck_runs CHECK ((trigger = ANY (ARRAY['api'::text, 'schedule'::text, 'retry'
 jobdeck_runs PRIMARY KEY (id)
 
 jobdeck_runs jobdeck_runs_transition BEFORE UPDATE
+
+jobdeck_check_transition() trigger volatile
+jobdeck_now_ms(given bigint) bigint stable
