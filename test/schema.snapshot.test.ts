@@ -62,7 +62,13 @@ describe('schema snapshots', () => {
          FROM information_schema.triggers WHERE trigger_schema = $1 ORDER BY 1`,
         [schema],
       );
-      const text = [columns, indexes, constraints, triggers]
+      const functions = await client.query<{ line: string }>(
+        `SELECT p.proname || '(' || pg_get_function_arguments(p.oid) || ') ' || pg_get_function_result(p.oid)
+           || ' ' || CASE p.provolatile WHEN 'i' THEN 'immutable' WHEN 's' THEN 'stable' ELSE 'volatile' END AS line
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 ORDER BY 1`,
+        [schema],
+      );
+      const text = [columns, indexes, constraints, triggers, functions]
         .map((result) => result.rows.map((r) => r.line.replaceAll(`${schema}.`, '')).join('\n'))
         .join('\n\n');
       compare('postgres', `${text}\n`);

@@ -63,9 +63,9 @@ describe('SqliteStore specifics', () => {
   it('migrate() on a new file applies every migration, then nothing', async () => {
     const store = open(fresh());
     const first = await store.migrate();
-    expect(first.applied).toEqual(['0001_init', '0002_idempotency_per_principal']);
-    expect(first.current).toBe(2);
-    expect(await store.migrate()).toEqual({ applied: [], current: 2 });
+    expect(first.applied).toEqual(['0001_init', '0002_idempotency_per_principal', '0003_leases']);
+    expect(first.current).toBe(3);
+    expect(await store.migrate()).toEqual({ applied: [], current: 3 });
   });
 
   it('two instances migrating one new file at once apply each migration once', async () => {
@@ -75,6 +75,7 @@ describe('SqliteStore specifics', () => {
     expect(reports.flatMap((r) => r.applied)).toEqual([
       '0001_init',
       '0002_idempotency_per_principal',
+      '0003_leases',
     ]);
     await expect(b.jobStateList()).resolves.toEqual([]);
   });

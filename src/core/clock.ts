@@ -1,9 +1,21 @@
 /** Time, injected: the runtime and the stores never read the system clock directly. */
 export interface Clock {
   now(): Date;
+  /**
+   * The time the store compares leases, due times and retention with. A clock that follows its
+   * host (the default) has none: a store with a clock of its own (PostgreSQL) then uses the
+   * database's, so hosts whose clocks differ still agree. A test clock gives its time, so that
+   * it reaches the SQL.
+   */
+  storeNow?(): Date;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+/** What to pass as a store call's comparison time: null lets the store use its own clock. */
+export function storeTime(clock: Clock): Date | null {
+  return clock.storeNow?.() ?? null;
+}
 
 /** A clock that only moves when told to; for tests. */
 export class TestClock implements Clock {
@@ -17,6 +29,10 @@ export class TestClock implements Clock {
     return new Date(this.current);
   }
 
+  storeNow(): Date {
+    return this.now();
+  }
+
   advance(ms: number): Date {
     this.current += ms;
     return this.now();
@@ -28,8 +44,10 @@ export class TestClock implements Clock {
 }
 
 /**
- * The system clock corrected by an offset to a reference clock (the database's), so that
- * instances on many hosts compute leases and due times on one time base.
+ * The system clock corrected by an offset to a reference clock (the database's), sampled now and
+ * then, so that the times instances on many hosts write (creation, due times, logs) are close to
+ * one time base. Comparisons that must agree exactly (leases, rescue, claims) are made by the
+ * store on its own clock instead: a host's clock may step between two samples.
  */
 export class OffsetClock implements Clock {
   private offsetMs = 0;

@@ -1,4 +1,4 @@
-import type { Clock } from '../core/clock.js';
+import { storeTime, type Clock } from '../core/clock.js';
 import { isTerminal } from '../core/status.js';
 import type { EventBus } from '../events/bus.js';
 import type { Store } from '../store/store.js';
@@ -50,7 +50,8 @@ export class Maintenance {
   private async pass(): Promise<void> {
     const { store, bus, clock } = this.options;
     try {
-      const now = clock.now();
+      // The store's own clock unless a test injects one: a host's clock may be off by seconds.
+      const now = storeTime(clock);
       for (const run of await store.runRescueExpired({ now })) {
         bus.emit(isTerminal(run.status) ? 'run.finished' : 'run.retrying', { run });
       }
@@ -67,7 +68,7 @@ export class Maintenance {
     let total = 0;
     try {
       for (;;) {
-        const deleted = await store.runDeleteFinished({ now: clock.now(), limit: 500 });
+        const deleted = await store.runDeleteFinished({ now: storeTime(clock), limit: 500 });
         total += deleted;
         if (deleted < 500) break;
       }

@@ -1,5 +1,5 @@
 import { RunCancelledError, type CancelRecord } from '../core/cancellation.js';
-import { systemClock, type Clock } from '../core/clock.js';
+import { storeTime, systemClock, type Clock } from '../core/clock.js';
 import { JobdeckError, hasErrorCode, toRunError } from '../core/errors.js';
 import { newWorkerId } from '../core/ids.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -249,7 +249,7 @@ export class Worker {
         try {
           const runs = await this.store.runClaim({
             workerId: this.id,
-            now: this.clock.now(),
+            now: storeTime(this.clock),
             leaseMs: this.leaseMs,
             limit: free,
             jobs: this.registry
@@ -322,7 +322,7 @@ export class Worker {
     try {
       const renewals = await this.store.leaseRenew({
         workerId: this.id,
-        now: this.clock.now(),
+        now: storeTime(this.clock),
         leaseMs: this.leaseMs,
         runs: attempts.map((a) => ({ id: a.run.id, attempt: a.run.attempt })),
       });
@@ -501,12 +501,13 @@ export class Worker {
       now: this.clock.now(),
     });
     // Nothing to write: the store already holds the outcome (forced cancel) or another attempt owns the run.
-    if (outcome === null) return;
+    if (outcome === null) return this.releaseLease(attempt);
     if (outcome.status === 'completed' && attempt.itemList().length === 0) {
       // The common case goes in a batch with the other completions of this turn.
       try {
         const stored = await this.completions.complete(attempt.ref, outcome.result);
         if (stored) this.bus.emit('run.finished', { run: stored });
+        else await this.releaseLease(attempt);
         return;
       } catch (err) {
         if (!hasErrorCode(err, 'RESULT_NOT_STORABLE')) throw err;
@@ -526,7 +527,7 @@ export class Worker {
       );
       this.bus.emit(isTerminal(stored.status) ? 'run.finished' : 'run.retrying', { run: stored });
     } catch (err) {
-      if (hasErrorCode(err, 'LEASE_LOST')) return;
+      if (hasErrorCode(err, 'LEASE_LOST')) return this.releaseLease(attempt);
       if (hasErrorCode(err, 'INVALID_TRANSITION')) {
         // A cancel landed between the attempt's end and this write (e.g. retry of a cancelling run): end it cancelled.
         const stored = await this.store.runFinishIfAttempt({
@@ -538,6 +539,20 @@ export class Worker {
         return;
       }
       throw err;
+    }
+  }
+
+  /**
+   * The handler has stopped, but the run's end was not this attempt's to write (a force cancel
+   * ended it in the store): give back the lease the run kept meanwhile, and with it its slot.
+   */
+  private async releaseLease(attempt: Attempt): Promise<void> {
+    try {
+      await this.store.leaseRelease({ ref: attempt.ref, now: this.clock.now() });
+    } catch (err) {
+      // LEASE_LOST: another attempt holds the run, nothing of ours to give back. Otherwise the
+      // lease expires on its own.
+      if (!hasErrorCode(err, 'LEASE_LOST')) this.onError(err, 'lease-release');
     }
   }
 }

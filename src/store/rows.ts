@@ -2,7 +2,7 @@ import type { CancelMode, CancelRecord } from '../core/cancellation.js';
 import { JobdeckError, type RunError } from '../core/errors.js';
 import type { ItemStatus, LogLevel, Run, RunItem, RunProgress, RunTrigger } from '../core/run.js';
 import type { RunStatus } from '../core/status.js';
-import type { AttemptRef, JobState } from './store.js';
+import type { AttemptRef, JobState, LeaseRenewal } from './store.js';
 
 /** A runs-table row as both backends return it (times as ms or Date, JSON as text or object). */
 export interface RunRow {
@@ -143,6 +143,19 @@ export interface CancelRow {
   cancel_reason: string | null;
   cancel_requested_by: string | null;
   cancel_requested_at: TimeValue | null;
+}
+
+/**
+ * A lease the renewal extended: held while the run is running or cancelling; a force-cancelled
+ * attempt's lease is renewed while its handler stops, but the run is no longer its to write.
+ */
+export function renewalFromRow(row: CancelRow & { status: string }): LeaseRenewal {
+  return {
+    id: row.id,
+    attempt: Number(row.attempt),
+    held: row.status === 'running' || row.status === 'cancelling',
+    cancel: cancelFromRow(row),
+  };
 }
 
 /** A jobs-table row: `enabled` is 0/1 in SQLite and a boolean in PostgreSQL. */

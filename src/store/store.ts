@@ -57,8 +57,17 @@ export interface Store {
   /** Runs held by this worker that someone asked to stop: the polling path of cancel delivery. */
   runListCancelRequested(params: { workerId: string; ids: string[] }): Promise<CancelRequest[]>;
 
-  /** Extend the leases of a worker's runs; reports per run whether it is still held and any cancel. */
+  /**
+   * Extend the leases of a worker's runs; reports per run whether it is still held and any cancel.
+   * A force-cancelled attempt keeps (and renews) its lease while its handler stops, unheld.
+   */
   leaseRenew(params: LeaseRenewParams): Promise<LeaseRenewal[]>;
+  /**
+   * The handler of this attempt has stopped (fenced): a run that ended without the attempt's own
+   * write (a force cancel) keeps the lease, and with it its concurrency slot, until this call or
+   * until the lease expires. A run the attempt still holds is left as it is.
+   */
+  leaseRelease(params: { ref: AttemptRef; now: Date }): Promise<void>;
 
   /** Create or update items of a fan-out (fenced). */
   itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void>;
@@ -77,13 +86,13 @@ export interface Store {
   logList(params: { runId: string; afterSeq?: number; limit?: number }): Promise<StoredLogEntry[]>;
 
   /** Runs whose lease expired: back to `scheduled` (attempts left) or `failed`; `cancelling` ones end cancelled. */
-  runRescueExpired(params: { now: Date }): Promise<Run[]>;
+  runRescueExpired(params: { now: StoreNow }): Promise<Run[]>;
   /** Waiting runs past their `expireAt`: cancelled with reason `expired`. */
-  runExpireUnstarted(params: { now: Date }): Promise<Run[]>;
+  runExpireUnstarted(params: { now: StoreNow }): Promise<Run[]>;
   /** `scheduled` runs whose time has come become `pending`. */
-  runPromoteDue(params: { now: Date }): Promise<number>;
+  runPromoteDue(params: { now: StoreNow }): Promise<number>;
   /** Delete finished runs older than their retention (with their items and logs). */
-  runDeleteFinished(params: { now: Date; limit: number }): Promise<number>;
+  runDeleteFinished(params: { now: StoreNow; limit: number }): Promise<number>;
 
   /** How many runs are in each unfinished status (for metrics and health). */
   runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>>;
@@ -123,6 +132,12 @@ export interface MigrationReport {
   current: number;
 }
 
+/**
+ * The time of a comparison with leases, due times or retention; null: the store's own clock (the
+ * database's on PostgreSQL, so that instances on hosts whose clocks differ agree).
+ */
+export type StoreNow = Date | null;
+
 /** The identity of one attempt: the fence of its writes. */
 export interface AttemptRef {
   id: string;
@@ -159,10 +174,13 @@ export interface RunListParams {
 
 export interface RunClaimParams {
   workerId: string;
-  now: Date;
+  now: StoreNow;
   leaseMs: number;
   limit: number;
-  /** The jobs this worker can execute; `concurrency` caps active runs of the job across all instances. */
+  /**
+   * The jobs this worker can execute; `concurrency` caps active runs of the job across all
+   * instances. A force-cancelled run whose handler is still stopping (its lease kept) counts.
+   */
   jobs: { name: string; concurrency: number | null }[];
 }
 
@@ -202,7 +220,7 @@ export interface CancelRequest {
 
 export interface LeaseRenewParams {
   workerId: string;
-  now: Date;
+  now: StoreNow;
   leaseMs: number;
   runs: { id: string; attempt: number }[];
 }

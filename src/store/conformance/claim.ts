@@ -4,6 +4,8 @@ import {
   MINUTE,
   at,
   claimParams,
+  forceCancel,
+  getRun,
   insertRun,
   refOf,
   useStore,
@@ -121,6 +123,51 @@ export function describeClaim(ctx: ConformanceContext): void {
         now: at(1),
       });
       expect(await store().runClaim(claimParams({ jobs: capped, now: at(2) }))).toEqual([]);
+    });
+
+    it('a force-cancelled run keeps its cap slot until its attempt releases the lease', async () => {
+      await insertRun(store());
+      const waiting = await insertRun(store());
+      const capped = [{ name: 'email', concurrency: 1 }];
+      const [first] = await store().runClaim(claimParams({ jobs: capped }));
+      const cancelled = await forceCancel(store(), first!.id, at(1));
+      // The user sees the run cancelled at once; its handler may still be stopping.
+      expect(cancelled.status).toBe('cancelled');
+      expect(await store().runClaim(claimParams({ jobs: capped, now: at(2) }))).toEqual([]);
+      await store().leaseRelease({ ref: refOf(first!), now: at(3) });
+      expect((await getRun(store(), first!.id)).leaseExpiresAt).toBeNull();
+      const next = await store().runClaim(claimParams({ jobs: capped, now: at(4) }));
+      expect(next.map((r) => r.id)).toEqual([waiting.id]);
+    });
+
+    it('the slot of a force-cancelled run frees itself when its lease expires', async () => {
+      await insertRun(store());
+      const waiting = await insertRun(store());
+      const capped = [{ name: 'email', concurrency: 1 }];
+      const [first] = await store().runClaim(claimParams({ jobs: capped }));
+      await forceCancel(store(), first!.id, at(1));
+      expect(await store().runClaim(claimParams({ jobs: capped, now: at(LEASE_MS) }))).toEqual([]);
+      const next = await store().runClaim(claimParams({ jobs: capped, now: at(LEASE_MS + 1) }));
+      expect(next.map((r) => r.id)).toEqual([waiting.id]);
+    });
+
+    it('runs that ended by their own write hold no slot and no lease', async () => {
+      for (let i = 0; i < 3; i++) await insertRun(store());
+      const capped = [{ name: 'email', concurrency: 1 }];
+      const [first] = await store().runClaim(claimParams({ jobs: capped }));
+      const done = await store().runFinishIfAttempt({
+        ref: refOf(first!),
+        now: at(1),
+        outcome: { status: 'cancelled' },
+      });
+      expect(done.leaseExpiresAt).toBeNull();
+      const [second] = await store().runClaim(claimParams({ jobs: capped, now: at(2) }));
+      const [completed] = await store().runCompleteMany({
+        now: at(3),
+        runs: [{ ref: refOf(second!), result: null }],
+      });
+      expect(completed!.leaseExpiresAt).toBeNull();
+      expect(await store().runClaim(claimParams({ jobs: capped, now: at(4) }))).toHaveLength(1);
     });
 
     it('a job at its cap does not stop the claim of other jobs', async () => {

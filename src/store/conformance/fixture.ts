@@ -137,6 +137,11 @@ export async function startRun(
   return claimed[0]!;
 }
 
+/** Force-cancel a run (asked by `bob` at `now`); the run as the cancel left it. */
+export async function forceCancel(store: Store, id: string, now: Date): Promise<Run> {
+  return (await store.runCancel({ id, mode: 'force', reason: null, requestedBy: 'bob', now })).run;
+}
+
 /** The fence of a claimed run's attempt. */
 export function refOf(run: Run): AttemptRef {
   if (run.workerId === null) throw new Error(`run ${run.id} is not held by a worker`);

@@ -4,6 +4,8 @@ import {
   MINUTE,
   at,
   claimParams,
+  expectErrorCode,
+  forceCancel,
   getRun,
   insertRun,
   refOf,
@@ -89,15 +91,9 @@ export function describeLeases(ctx: ConformanceContext): void {
       expect((await getRun(store(), run.id)).leaseExpiresAt).toEqual(at(10 + LEASE_MS));
     });
 
-    it('leaseRenew tells the attempt of a force cancel, no longer held', async () => {
+    it('leaseRenew tells the attempt of a force cancel, no longer held, and keeps its lease while the handler stops', async () => {
       const run = await startRun(store());
-      await store().runCancel({
-        id: run.id,
-        mode: 'force',
-        reason: null,
-        requestedBy: 'bob',
-        now: at(5),
-      });
+      await forceCancel(store(), run.id, at(5));
       const [renewal] = await store().leaseRenew({
         workerId: 'worker-a',
         now: at(10),
@@ -117,6 +113,64 @@ export function describeLeases(ctx: ConformanceContext): void {
         runs: [{ id: run.id, attempt: 1 }],
       });
       expect(stranger).toMatchObject({ held: false, cancel: null });
+      expect(await getRun(store(), run.id)).toMatchObject({
+        status: 'cancelled',
+        leaseExpiresAt: at(10 + LEASE_MS),
+      });
+      // A stopping attempt is not rescued: its end is already stored.
+      expect(await store().runRescueExpired({ now: at(11 + LEASE_MS) })).toEqual([]);
+    });
+
+    it('leaseRelease is fenced: only the attempt that held the run releases its lease', async () => {
+      const run = await startRun(store());
+      await forceCancel(store(), run.id, at(5));
+      await expectErrorCode(
+        store().leaseRelease({ ref: { ...refOf(run), workerId: 'worker-b' }, now: at(6) }),
+        'LEASE_LOST',
+      );
+      await expectErrorCode(
+        store().leaseRelease({ ref: { ...refOf(run), attempt: 2 }, now: at(6) }),
+        'LEASE_LOST',
+      );
+      expect((await getRun(store(), run.id)).leaseExpiresAt).toEqual(at(LEASE_MS));
+      await store().leaseRelease({ ref: refOf(run), now: at(7) });
+      // Idempotent: a second report changes nothing.
+      await store().leaseRelease({ ref: refOf(run), now: at(8) });
+      expect(await getRun(store(), run.id)).toMatchObject({
+        status: 'cancelled',
+        workerId: 'worker-a',
+        leaseExpiresAt: null,
+      });
+    });
+
+    it('leaseRelease leaves the lease of a run its attempt still holds', async () => {
+      const run = await startRun(store());
+      await store().leaseRelease({ ref: refOf(run), now: at(1) });
+      expect(await getRun(store(), run.id)).toMatchObject({
+        status: 'running',
+        leaseExpiresAt: at(LEASE_MS),
+      });
+    });
+
+    it("with no time given, leases are set and compared on the store's own clock", async () => {
+      const longAgo = new Date(Date.now() - 10 * MINUTE);
+      const stale = await startRun(store(), { now: longAgo, insert: { runAt: longAgo } });
+      const fresh = await insertRun(store(), { now: longAgo, runAt: longAgo });
+      const [claimed] = await store().runClaim(claimParams({ now: null, limit: 1 }));
+      expect(claimed!.id).toBe(fresh.id);
+      // The store's clock is this machine's real time, give or take clock noise.
+      expect(Math.abs(claimed!.leaseExpiresAt!.getTime() - (Date.now() + LEASE_MS))).toBeLessThan(
+        MINUTE,
+      );
+      const rescued = await store().runRescueExpired({ now: null });
+      expect(rescued.map((r) => r.id)).toEqual([stale.id]);
+    });
+
+    it('a pending run is claimed even when its runAt is ahead of the claimer (clocks differ)', async () => {
+      const run = await insertRun(store(), { now: at(MINUTE), runAt: at(MINUTE) });
+      expect(run.status).toBe('pending');
+      const claimed = await store().runClaim(claimParams({ now: at(0) }));
+      expect(claimed.map((r) => r.id)).toEqual([run.id]);
     });
 
     it('runRescueExpired leaves runs whose lease has not passed', async () => {

@@ -15,6 +15,11 @@ export interface PgListenerOptions {
   onError?: (err: unknown) => void;
   /** How often the connection is checked. Default 5 s. */
   healthCheckMs?: number;
+  /**
+   * A check unanswered for this long marks the connection dead (half-open: the server or the
+   * network went away without a word) and reconnects. Default 3 s.
+   */
+  healthCheckTimeoutMs?: number;
 }
 
 /**
@@ -32,6 +37,7 @@ export class PgListener {
   private retryTimer: NodeJS.Timeout | null = null;
   private retryDelay = 100;
   private probe: { nonce: string; resolve: () => void } | null = null;
+  private checking = false;
   /** True while notifications are known to arrive. */
   healthy = false;
   /** Reconnects so far, for health reports and tests. */
@@ -161,12 +167,27 @@ export class PgListener {
 
   private async check(): Promise<void> {
     const client = this.client;
-    if (!client) return;
+    if (!client || this.checking) return;
+    this.checking = true;
+    const timeoutMs = this.options.healthCheckTimeoutMs ?? 3000;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await client.query('SELECT 1');
+      await Promise.race([
+        client.query('SELECT 1'),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`listener health check unanswered after ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
     } catch (err) {
       this.options.onError?.(err);
+      // Ends the connection (destroying its socket when the query is still pending) and reconnects.
       client.emit('end');
+    } finally {
+      clearTimeout(timer);
+      this.checking = false;
     }
   }
 

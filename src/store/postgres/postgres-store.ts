@@ -13,6 +13,7 @@ import {
   runFromRow,
   jobStateFromRow,
   leaseLost,
+  renewalFromRow,
   toJson,
   workerLost,
   type CancelRow,
@@ -37,6 +38,7 @@ import type {
   Store,
   StoreCapabilities,
   StoreNotifications,
+  StoreNow,
 } from '../store.js';
 import { PgListener, cancelPayload } from './listener.js';
 
@@ -82,6 +84,8 @@ type Params = Record<string, unknown>;
 type Queryable = pg.Pool | pg.PoolClient;
 
 const ADVISORY_MIGRATE = 0x6a6f6264; // 'jobd'
+/** Idle time before TCP keepalive probes start on every connection. */
+const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
 /** A claim slower than this suggests a plan without statistics. */
 const SLOW_CLAIM_MS = 10;
 const ANALYZE_EVERY_MS = 60_000;
@@ -114,8 +118,10 @@ export class PostgresStore implements Store {
       statement_timeout: options.statementTimeoutMs ?? 30_000,
       options: `-c search_path=${this.schema}`,
       types: TYPES,
+      // A peer gone without a word (half-open connection) is found in seconds, not the OS's 2 h.
       keepAlive: true,
       application_name: options.applicationName ?? 'jobdeck',
+      keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
     };
     this.pool = new pg.Pool({
       ...this.connection,
@@ -400,20 +406,18 @@ export class PostgresStore implements Store {
 
   async runClaim(params: RunClaimParams): Promise<Run[]> {
     if (params.limit <= 0 || params.jobs.length === 0) return [];
-    const now = params.now.getTime();
+    const now = databaseTime(params.now);
     if (params.jobs.every((j) => j.concurrency === null)) {
       // No caps to count: one statement selects, locks and takes the runs.
       const started = Date.now();
       const claimed = await this.query<RunRow>('runClaimSimple', {
         workerId: params.workerId,
-        leaseUntil: now + params.leaseMs,
+        leaseMs: params.leaseMs,
         now,
         jobs: params.jobs.map((j) => j.name),
         limit: params.limit,
       });
       this.refreshStatisticsIfSlow(Date.now() - started);
-      const retried = claimed.filter((r) => r.attempt > 1).map((r) => r.id);
-      if (retried.length > 0) await this.query('itemClearForAttempt', { ids: retried });
       return sortClaimed(claimed);
     }
     const rows = await this.tx(async (client) => {
@@ -436,7 +440,7 @@ export class PostgresStore implements Store {
           (
             await this.query<{ job: string; n: number }>(
               'runCountActiveByJob',
-              { jobs: lockedCapped.map((j) => j.name) },
+              { jobs: lockedCapped.map((j) => j.name), now },
               client,
             )
           ).map((r) => [r.job, r.n]),
@@ -473,7 +477,7 @@ export class PostgresStore implements Store {
       if (chosen.length === 0) return [];
       const claimed = await this.query<RunRow>(
         'runClaim',
-        { ids: chosen, workerId: params.workerId, leaseUntil: now + params.leaseMs, now },
+        { ids: chosen, workerId: params.workerId, leaseMs: params.leaseMs, now },
         client,
       );
       const retried = claimed.filter((r) => r.attempt > 1).map((r) => r.id);
@@ -639,11 +643,12 @@ export class PostgresStore implements Store {
 
   async leaseRenew(params: LeaseRenewParams): Promise<LeaseRenewal[]> {
     if (params.runs.length === 0) return [];
-    const renewed = await this.query<CancelRow>('leaseRenew', {
+    const renewed = await this.query<CancelRow & { status: RunStatus }>('leaseRenew', {
       ids: params.runs.map((r) => r.id),
       attempts: params.runs.map((r) => r.attempt),
       workerId: params.workerId,
-      leaseUntil: params.now.getTime() + params.leaseMs,
+      leaseMs: params.leaseMs,
+      now: databaseTime(params.now),
     });
     const held = new Map(renewed.map((r) => [r.id, r]));
     const missing = params.runs.filter((r) => !held.has(r.id));
@@ -658,8 +663,7 @@ export class PostgresStore implements Store {
       : new Map<string, CancelRow & { worker_id: string | null }>();
     return params.runs.map((run) => {
       const row = held.get(run.id);
-      if (row && row.attempt === run.attempt)
-        return { id: run.id, attempt: run.attempt, held: true, cancel: cancelFromRow(row) };
+      if (row && row.attempt === run.attempt) return renewalFromRow(row);
       const other = lookedUp.get(run.id);
       // A force-cancelled run of this very attempt is no longer held, but its cancel must still reach the handler.
       const sameAttempt =
@@ -671,6 +675,10 @@ export class PostgresStore implements Store {
         cancel: sameAttempt ? cancelFromRow(other) : null,
       };
     });
+  }
+
+  async leaseRelease(params: { ref: AttemptRef; now: Date }): Promise<void> {
+    if ((await this.run('leaseRelease', { ...params.ref })) === 0) throw leaseLost(params.ref);
   }
 
   async itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void> {
@@ -753,8 +761,8 @@ export class PostgresStore implements Store {
     return rows.map(logFromRow);
   }
 
-  async runRescueExpired(params: { now: Date }): Promise<Run[]> {
-    const now = params.now.getTime();
+  async runRescueExpired(params: { now: StoreNow }): Promise<Run[]> {
+    const now = databaseTime(params.now);
     return this.tx(async (client) => {
       const rescued: RunRow[] = [];
       for (const row of await this.query<RunRow>('runListExpiredLeases', { now }, client)) {
@@ -776,20 +784,20 @@ export class PostgresStore implements Store {
     });
   }
 
-  async runExpireUnstarted(params: { now: Date }): Promise<Run[]> {
+  async runExpireUnstarted(params: { now: StoreNow }): Promise<Run[]> {
     return this.toRuns(
-      await this.query<RunRow>('runExpireUnstarted', { now: params.now.getTime() }),
+      await this.query<RunRow>('runExpireUnstarted', { now: databaseTime(params.now) }),
     );
   }
 
-  async runPromoteDue(params: { now: Date }): Promise<number> {
-    const promoted = await this.run('runPromoteDue', { now: params.now.getTime() });
+  async runPromoteDue(params: { now: StoreNow }): Promise<number> {
+    const promoted = await this.run('runPromoteDue', { now: databaseTime(params.now) });
     if (promoted > 0) await this.query('runNotifyAvailable', { channel: this.runChannel, job: '' });
     return promoted;
   }
 
-  async runDeleteFinished(params: { now: Date; limit: number }): Promise<number> {
-    return this.run('runDeleteFinished', { now: params.now.getTime(), limit: params.limit });
+  async runDeleteFinished(params: { now: StoreNow; limit: number }): Promise<number> {
+    return this.run('runDeleteFinished', { now: databaseTime(params.now), limit: params.limit });
   }
 
   async runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>> {
@@ -812,6 +820,14 @@ export class PostgresStore implements Store {
       }))!,
     );
   }
+}
+
+/**
+ * The time of a comparison as the SQL takes it (`jobdeck_now_ms(@now)`): the caller's, or null
+ * for the database's own clock, so instances on hosts whose clocks differ agree.
+ */
+function databaseTime(now: StoreNow): number | null {
+  return now?.getTime() ?? null;
 }
 
 /** Claimed runs in the order of the claim: priority, runAt, id. */

@@ -57,6 +57,7 @@ CREATE INDEX jobdeck_runs_job ON jobdeck_runs USING btree (job, id)
 CREATE INDEX jobdeck_runs_lease ON jobdeck_runs USING btree (lease_expires_at) WHERE (status = ANY (ARRAY['running'::text, 'cancelling'::text]))
 CREATE UNIQUE INDEX jobdeck_runs_pkey ON jobdeck_runs USING btree (id)
 CREATE INDEX jobdeck_runs_status ON jobdeck_runs USING btree (status, id)
+CREATE INDEX jobdeck_runs_stopping ON jobdeck_runs USING btree (job, lease_expires_at) WHERE ((status = ANY (ARRAY['partial'::text, 'cancelled'::text])) AND (lease_expires_at IS NOT NULL))
 CREATE INDEX jobdeck_runs_waiting ON jobdeck_runs USING btree (priority DESC, run_at, id) WHERE (status = ANY (ARRAY['pending'::text, 'scheduled'::text]))
 
 jobdeck_jobs PRIMARY KEY (name)
@@ -79,3 +80,6 @@ jobdeck_runs CHECK ((trigger = ANY (ARRAY['api'::text, 'schedule'::text, 'retry'
 jobdeck_runs PRIMARY KEY (id)
 
 jobdeck_runs jobdeck_runs_transition BEFORE UPDATE
+
+jobdeck_check_transition() trigger volatile
+jobdeck_now_ms(given bigint) bigint stable

@@ -19,6 +19,10 @@ CREATE INDEX jobdeck_runs_lease ON jobdeck_runs (lease_expires_at) WHERE status 
 -- index jobdeck_runs_status
 CREATE INDEX jobdeck_runs_status ON jobdeck_runs (status, id);
 
+-- index jobdeck_runs_stopping
+CREATE INDEX jobdeck_runs_stopping ON jobdeck_runs (job, lease_expires_at)
+WHERE status IN ('partial', 'cancelled') AND lease_expires_at IS NOT NULL;
+
 -- index jobdeck_runs_waiting
 CREATE INDEX jobdeck_runs_waiting ON jobdeck_runs (priority DESC, run_at, id) WHERE status IN ('pending', 'scheduled');
 

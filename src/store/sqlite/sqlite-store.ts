@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cancelAction } from '../../core/cancellation.js';
+import { systemClock } from '../../core/clock.js';
 import { JobdeckError } from '../../core/errors.js';
 import type { LogEntry, Run, RunItem, RunProgress, StoredLogEntry } from '../../core/run.js';
 import { canTransition, type RunStatus } from '../../core/status.js';
@@ -14,6 +15,7 @@ import {
   runFromRow,
   jobStateFromRow,
   leaseLost,
+  renewalFromRow,
   toJson,
   workerLost,
   type CancelRow,
@@ -37,6 +39,7 @@ import type {
   RunListParams,
   Store,
   StoreCapabilities,
+  StoreNow,
 } from '../store.js';
 
 const SQL_DIR = fileURLToPath(new URL('./sql/', import.meta.url));
@@ -135,8 +138,7 @@ export class SqliteStore implements Store {
   }
 
   async timeNow(): Promise<Date> {
-    // Every process sharing the file is on this host, so this host's clock is the store's.
-    return new Date();
+    return new Date(hostMs(null));
   }
 
   async close(): Promise<void> {
@@ -228,12 +230,13 @@ export class SqliteStore implements Store {
         const active = new Map(
           this.all<{ job: string; n: number }>('runCountActiveByJob', {
             jobs: JSON.stringify(capped.map((j) => j.name)),
+            now: hostMs(params.now),
           }).map((r) => [r.job, r.n]),
         );
         for (const j of capped) room.set(j.name, j.concurrency! - (active.get(j.name) ?? 0));
       }
       const claimed: RunRow[] = [];
-      const now = params.now.getTime();
+      const now = hostMs(params.now);
       let eligible = jobs.filter((j) => (room.get(j.name) ?? 1) > 0).map((j) => j.name);
       // Re-select while a job's cap made us skip candidates that another job could replace.
       while (claimed.length < params.limit && eligible.length > 0) {
@@ -389,17 +392,16 @@ export class SqliteStore implements Store {
 
   async leaseRenew(params: LeaseRenewParams): Promise<LeaseRenewal[]> {
     if (params.runs.length === 0) return [];
-    const leaseUntil = params.now.getTime() + params.leaseMs;
+    const leaseUntil = hostMs(params.now) + params.leaseMs;
     return this.write(() =>
       params.runs.map((run) => {
-        const renewed = this.get<CancelRow>('leaseRenew', {
+        const renewed = this.get<CancelRow & { status: RunStatus }>('leaseRenew', {
           id: run.id,
           attempt: run.attempt,
           workerId: params.workerId,
           leaseUntil,
         });
-        if (renewed)
-          return { id: run.id, attempt: run.attempt, held: true, cancel: cancelFromRow(renewed) };
+        if (renewed) return renewalFromRow(renewed);
         const row = this.get<CancelRow & { worker_id: string | null }>('leaseLookup', {
           id: run.id,
         });
@@ -414,6 +416,11 @@ export class SqliteStore implements Store {
         };
       }),
     );
+  }
+
+  async leaseRelease(params: { ref: AttemptRef; now: Date }): Promise<void> {
+    const released = this.write(() => this.get('leaseRelease', { ...params.ref }));
+    if (!released) throw leaseLost(params.ref);
   }
 
   async itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void> {
@@ -484,8 +491,8 @@ export class SqliteStore implements Store {
     }).map(logFromRow);
   }
 
-  async runRescueExpired(params: { now: Date }): Promise<Run[]> {
-    const now = params.now.getTime();
+  async runRescueExpired(params: { now: StoreNow }): Promise<Run[]> {
+    const now = hostMs(params.now);
     return this.write(() => {
       const rescued: RunRow[] = [];
       for (const row of this.all<RunRow>('runListExpiredLeases', { now })) {
@@ -507,19 +514,19 @@ export class SqliteStore implements Store {
     });
   }
 
-  async runExpireUnstarted(params: { now: Date }): Promise<Run[]> {
+  async runExpireUnstarted(params: { now: StoreNow }): Promise<Run[]> {
     return this.write(() =>
-      this.toRuns(this.all<RunRow>('runExpireUnstarted', { now: params.now.getTime() })),
+      this.toRuns(this.all<RunRow>('runExpireUnstarted', { now: hostMs(params.now) })),
     );
   }
 
-  async runPromoteDue(params: { now: Date }): Promise<number> {
-    return this.write(() => this.run('runPromoteDue', { now: params.now.getTime() }));
+  async runPromoteDue(params: { now: StoreNow }): Promise<number> {
+    return this.write(() => this.run('runPromoteDue', { now: hostMs(params.now) }));
   }
 
-  async runDeleteFinished(params: { now: Date; limit: number }): Promise<number> {
+  async runDeleteFinished(params: { now: StoreNow; limit: number }): Promise<number> {
     return this.write(() =>
-      this.run('runDeleteFinished', { now: params.now.getTime(), limit: params.limit }),
+      this.run('runDeleteFinished', { now: hostMs(params.now), limit: params.limit }),
     );
   }
 
@@ -545,6 +552,14 @@ export class SqliteStore implements Store {
       ),
     );
   }
+}
+
+/**
+ * The time of a comparison: the caller's, else this host's clock. Every process sharing the file
+ * is on this host, so this host's clock is the store's.
+ */
+function hostMs(now: StoreNow): number {
+  return (now ?? systemClock.now()).getTime();
 }
 
 /** The database's own refusal of a transition becomes the typed error. */

@@ -10,4 +10,4 @@ RETURNING name, enabled, updated_at;
 SELECT 1 AS ok;
 
 -- name: timeNow
-SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now;
+SELECT jobdeck_now_ms(NULL) AS now;

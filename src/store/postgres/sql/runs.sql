@@ -44,13 +44,17 @@ SELECT name FROM jobdeck_jobs WHERE NOT enabled;
 SELECT pg_try_advisory_xact_lock(hashtext('jobdeck:claim:' || @job)) AS locked;
 
 -- name: runCountActiveByJob
+-- A force-cancelled run whose handler is still stopping keeps its lease, and its slot, meanwhile.
 SELECT job, count(*) AS n FROM jobdeck_runs
-WHERE status IN ('running', 'cancelling') AND job = ANY (@jobs::text[])
+WHERE job = ANY (@jobs::text[])
+  AND (status IN ('running', 'cancelling')
+    OR (status IN ('partial', 'cancelled') AND lease_expires_at >= jobdeck_now_ms(@now)))
 GROUP BY job;
 
 -- name: runClaimCandidates
 SELECT id, job FROM jobdeck_runs
-WHERE status IN ('pending', 'scheduled') AND run_at <= @now AND job = ANY (@jobs::text[])
+WHERE status IN ('pending', 'scheduled')
+  AND (status = 'pending' OR run_at <= jobdeck_now_ms(@now)) AND job = ANY (@jobs::text[])
 ORDER BY priority DESC, run_at, id
 LIMIT @limit
 FOR UPDATE SKIP LOCKED;
@@ -62,7 +66,7 @@ DELETE FROM jobdeck_run_items WHERE run_id = ANY (@ids::text[]);
 -- name: runClaim
 UPDATE jobdeck_runs
 SET status = 'running', attempt = attempt + 1, worker_id = @workerId,
-    lease_expires_at = @leaseUntil, started_at = @now
+    lease_expires_at = jobdeck_now_ms(@now) + @leaseMs, started_at = jobdeck_now_ms(@now)
 WHERE id = ANY (@ids::text[]) AND status IN ('pending', 'scheduled')
 RETURNING *;
 
@@ -101,7 +105,8 @@ FOR UPDATE;
 
 -- name: runFinish
 UPDATE jobdeck_runs
-SET status = @status, finished_at = @now, result = @result::jsonb, error = @error::jsonb
+SET status = @status, finished_at = @now, lease_expires_at = NULL, result = @result::jsonb,
+    error = @error::jsonb
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
   AND status IN ('running', 'cancelling')
 RETURNING *;
@@ -111,7 +116,7 @@ UPDATE jobdeck_runs
 SET status = CASE WHEN EXISTS (
       SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
     ) THEN 'partial' ELSE 'cancelled' END,
-    finished_at = @now, result = @result::jsonb
+    finished_at = @now, lease_expires_at = NULL, result = @result::jsonb
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
   AND status IN ('running', 'cancelling')
 RETURNING *;
@@ -142,11 +147,22 @@ FROM jobdeck_runs
 WHERE worker_id = @workerId AND cancel_mode IS NOT NULL AND id = ANY (@ids::text[]);
 
 -- name: leaseRenew
-UPDATE jobdeck_runs AS r SET lease_expires_at = @leaseUntil
+-- Also the lease a force-cancelled attempt keeps while its handler stops (not held: its end is stored).
+UPDATE jobdeck_runs AS r SET lease_expires_at = jobdeck_now_ms(@now) + @leaseMs
 FROM unnest(@ids::text[], @attempts::integer[]) AS held (id, attempt)
 WHERE r.id = held.id AND r.attempt = held.attempt AND r.worker_id = @workerId
-  AND r.status IN ('running', 'cancelling')
-RETURNING r.id, r.attempt, r.cancel_mode, r.cancel_reason, r.cancel_requested_by, r.cancel_requested_at;
+  AND (r.status IN ('running', 'cancelling')
+    OR (r.status IN ('partial', 'cancelled') AND r.lease_expires_at IS NOT NULL))
+RETURNING r.id, r.attempt, r.status, r.cancel_mode, r.cancel_reason, r.cancel_requested_by,
+  r.cancel_requested_at;
+
+-- name: leaseRelease
+-- The attempt's handler stopped: a finished run gives up the lease it kept meanwhile.
+UPDATE jobdeck_runs
+SET lease_expires_at = CASE
+  WHEN status IN ('running', 'cancelling') THEN lease_expires_at ELSE NULL END
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
+RETURNING id;
 
 -- name: leaseLookup
 SELECT id, attempt, worker_id, status, cancel_mode, cancel_reason, cancel_requested_by,
@@ -155,23 +171,25 @@ FROM jobdeck_runs WHERE id = ANY (@ids::text[]);
 
 -- name: runListExpiredLeases
 SELECT * FROM jobdeck_runs
-WHERE status IN ('running', 'cancelling') AND lease_expires_at < @now
+WHERE status IN ('running', 'cancelling') AND lease_expires_at < jobdeck_now_ms(@now)
 ORDER BY lease_expires_at
 LIMIT 500
 FOR UPDATE SKIP LOCKED;
 
 -- name: runRescueRetry
 UPDATE jobdeck_runs
-SET status = 'scheduled', run_at = @now, last_error = @error::jsonb, worker_id = NULL,
-    lease_expires_at = NULL
-WHERE id = @id AND attempt = @attempt AND status = 'running' AND lease_expires_at < @now
+SET status = 'scheduled', run_at = jobdeck_now_ms(@now), last_error = @error::jsonb,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND status = 'running'
+  AND lease_expires_at < jobdeck_now_ms(@now)
 RETURNING *;
 
 -- name: runRescueFail
 UPDATE jobdeck_runs
-SET status = 'failed', finished_at = @now, error = @error::jsonb, worker_id = NULL,
-    lease_expires_at = NULL
-WHERE id = @id AND attempt = @attempt AND status = 'running' AND lease_expires_at < @now
+SET status = 'failed', finished_at = jobdeck_now_ms(@now), error = @error::jsonb,
+    worker_id = NULL, lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND status = 'running'
+  AND lease_expires_at < jobdeck_now_ms(@now)
 RETURNING *;
 
 -- name: runRescueCancelled
@@ -179,18 +197,20 @@ UPDATE jobdeck_runs
 SET status = CASE WHEN EXISTS (
       SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
     ) THEN 'partial' ELSE 'cancelled' END,
-    finished_at = @now, worker_id = NULL, lease_expires_at = NULL
-WHERE id = @id AND attempt = @attempt AND status = 'cancelling' AND lease_expires_at < @now
+    finished_at = jobdeck_now_ms(@now), worker_id = NULL, lease_expires_at = NULL
+WHERE id = @id AND attempt = @attempt AND status = 'cancelling'
+  AND lease_expires_at < jobdeck_now_ms(@now)
 RETURNING *;
 
 -- name: runExpireUnstarted
 -- Only runs that never started: a run waiting for a retry has begun and is not expired.
 UPDATE jobdeck_runs
-SET status = 'cancelled', finished_at = @now, cancel_mode = 'force', cancel_reason = 'expired',
-    cancel_requested_by = 'system', cancel_requested_at = @now
+SET status = 'cancelled', finished_at = jobdeck_now_ms(@now), cancel_mode = 'force',
+    cancel_reason = 'expired', cancel_requested_by = 'system',
+    cancel_requested_at = jobdeck_now_ms(@now)
 WHERE id IN (
   SELECT id FROM jobdeck_runs
-  WHERE status IN ('pending', 'scheduled') AND attempt = 0 AND expire_at <= @now
+  WHERE status IN ('pending', 'scheduled') AND attempt = 0 AND expire_at <= jobdeck_now_ms(@now)
   FOR UPDATE SKIP LOCKED
 )
 RETURNING *;
@@ -198,14 +218,14 @@ RETURNING *;
 -- name: runPromoteDue
 UPDATE jobdeck_runs SET status = 'pending'
 WHERE id IN (
-  SELECT id FROM jobdeck_runs WHERE status = 'scheduled' AND run_at <= @now
+  SELECT id FROM jobdeck_runs WHERE status = 'scheduled' AND run_at <= jobdeck_now_ms(@now)
   FOR UPDATE SKIP LOCKED
 );
 
 -- name: runDeleteFinished
 DELETE FROM jobdeck_runs
 WHERE id IN (
-  SELECT id FROM jobdeck_runs WHERE delete_at IS NOT NULL AND delete_at <= @now
+  SELECT id FROM jobdeck_runs WHERE delete_at IS NOT NULL AND delete_at <= jobdeck_now_ms(@now)
   LIMIT @limit
   FOR UPDATE SKIP LOCKED
 );
@@ -223,7 +243,8 @@ SELECT pg_notify(@channel, @payload);
 
 -- name: runCompleteMany
 UPDATE jobdeck_runs AS r
-SET status = 'completed', finished_at = @now, result = done.result::jsonb, error = NULL
+SET status = 'completed', finished_at = @now, lease_expires_at = NULL,
+    result = done.result::jsonb, error = NULL
 FROM unnest(@ids::text[], @attempts::integer[], @workers::text[], @results::text[])
   AS done (id, attempt, worker_id, result)
 WHERE r.id = done.id AND r.attempt = done.attempt AND r.worker_id = done.worker_id
@@ -231,20 +252,28 @@ WHERE r.id = done.id AND r.attempt = done.attempt AND r.worker_id = done.worker_
 RETURNING r.*;
 
 -- name: runClaimSimple
--- One statement for a worker whose jobs have no concurrency cap: select, lock and take.
-UPDATE jobdeck_runs AS r
-SET status = 'running', attempt = r.attempt + 1, worker_id = @workerId,
-    lease_expires_at = @leaseUntil, started_at = @now
-FROM (
-  SELECT id FROM jobdeck_runs
-  WHERE status IN ('pending', 'scheduled') AND run_at <= @now AND job = ANY (@jobs::text[])
-    AND NOT EXISTS (SELECT 1 FROM jobdeck_jobs j WHERE j.name = jobdeck_runs.job AND NOT j.enabled)
-  ORDER BY priority DESC, run_at, id
-  LIMIT @limit
-  FOR UPDATE SKIP LOCKED
-) AS picked
-WHERE r.id = picked.id
-RETURNING r.*;
+-- One statement for a worker whose jobs have no concurrency cap: select, lock and take. A retried
+-- run's items of its earlier attempt go in the same statement: no cancel can see them in between.
+WITH claimed AS (
+  UPDATE jobdeck_runs AS r
+  SET status = 'running', attempt = r.attempt + 1, worker_id = @workerId,
+      lease_expires_at = jobdeck_now_ms(@now) + @leaseMs, started_at = jobdeck_now_ms(@now)
+  FROM (
+    SELECT id FROM jobdeck_runs
+    WHERE status IN ('pending', 'scheduled')
+      AND (status = 'pending' OR run_at <= jobdeck_now_ms(@now)) AND job = ANY (@jobs::text[])
+      AND NOT EXISTS (SELECT 1 FROM jobdeck_jobs j WHERE j.name = jobdeck_runs.job AND NOT j.enabled)
+    ORDER BY priority DESC, run_at, id
+    LIMIT @limit
+    FOR UPDATE SKIP LOCKED
+  ) AS picked
+  WHERE r.id = picked.id
+  RETURNING r.*
+), cleared AS (
+  DELETE FROM jobdeck_run_items AS i USING claimed
+  WHERE i.run_id = claimed.id AND claimed.attempt > 1
+)
+SELECT * FROM claimed;
 
 -- name: runInsertNotify
 -- Insert a due run and wake the workers in one round trip.

@@ -35,15 +35,18 @@ LIMIT @limit;
 SELECT name FROM jobdeck_jobs WHERE enabled = 0;
 
 -- name: runCountActiveByJob
+-- A force-cancelled run whose handler is still stopping keeps its lease, and its slot, meanwhile.
 SELECT job, count(*) AS n FROM jobdeck_runs
-WHERE status IN ('running', 'cancelling') AND job IN (SELECT value FROM json_each(@jobs))
+WHERE job IN (SELECT value FROM json_each(@jobs))
+  AND (status IN ('running', 'cancelling')
+    OR (status IN ('partial', 'cancelled') AND lease_expires_at >= @now))
 GROUP BY job;
 
 -- name: runClaimCandidates
 -- The waiting-runs index is already in claim order, so the first rows found are the ones taken;
 -- without the hint SQLite may pick the status index and sort every waiting run on each claim.
 SELECT id, job FROM jobdeck_runs INDEXED BY jobdeck_runs_waiting
-WHERE status IN ('pending', 'scheduled') AND run_at <= @now
+WHERE status IN ('pending', 'scheduled') AND (status = 'pending' OR run_at <= @now)
   AND job IN (SELECT value FROM json_each(@jobs))
 ORDER BY priority DESC, run_at, id
 LIMIT @limit;
@@ -90,7 +93,8 @@ WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
 
 -- name: runFinish
 UPDATE jobdeck_runs
-SET status = @status, finished_at = @now, result = @result, error = @error
+SET status = @status, finished_at = @now, lease_expires_at = NULL, result = @result,
+    error = @error
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
   AND status IN ('running', 'cancelling')
 RETURNING *;
@@ -100,7 +104,7 @@ UPDATE jobdeck_runs
 SET status = CASE WHEN EXISTS (
       SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
     ) THEN 'partial' ELSE 'cancelled' END,
-    finished_at = @now, result = @result
+    finished_at = @now, lease_expires_at = NULL, result = @result
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
   AND status IN ('running', 'cancelling')
 RETURNING *;
@@ -132,10 +136,20 @@ WHERE worker_id = @workerId AND cancel_mode IS NOT NULL
   AND id IN (SELECT value FROM json_each(@ids));
 
 -- name: leaseRenew
+-- Also the lease a force-cancelled attempt keeps while its handler stops (not held: its end is stored).
 UPDATE jobdeck_runs SET lease_expires_at = @leaseUntil
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
-  AND status IN ('running', 'cancelling')
-RETURNING id, attempt, cancel_mode, cancel_reason, cancel_requested_by, cancel_requested_at;
+  AND (status IN ('running', 'cancelling')
+    OR (status IN ('partial', 'cancelled') AND lease_expires_at IS NOT NULL))
+RETURNING id, attempt, status, cancel_mode, cancel_reason, cancel_requested_by, cancel_requested_at;
+
+-- name: leaseRelease
+-- The attempt's handler stopped: a finished run gives up the lease it kept meanwhile.
+UPDATE jobdeck_runs
+SET lease_expires_at = CASE
+  WHEN status IN ('running', 'cancelling') THEN lease_expires_at ELSE NULL END
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
+RETURNING id;
 
 -- name: leaseLookup
 SELECT id, attempt, worker_id, status, cancel_mode, cancel_reason, cancel_requested_by,
@@ -194,7 +208,8 @@ GROUP BY status;
 
 -- name: runComplete
 UPDATE jobdeck_runs
-SET status = 'completed', finished_at = @now, result = @result, error = NULL
+SET status = 'completed', finished_at = @now, lease_expires_at = NULL, result = @result,
+    error = NULL
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
   AND status IN ('running', 'cancelling')
 RETURNING *;

@@ -1,0 +1,8 @@
+-- A lease on a finished run means its handler is still stopping (a force cancel ends the run at
+-- once): the run keeps its concurrency slot until its worker reports the handler stopped
+-- (leaseRelease) or the lease expires. Runs that ended by their own write keep no lease.
+UPDATE jobdeck_runs SET lease_expires_at = NULL
+WHERE status IN ('completed', 'partial', 'failed', 'cancelled') AND lease_expires_at IS NOT NULL;
+
+CREATE INDEX jobdeck_runs_stopping ON jobdeck_runs (job, lease_expires_at)
+WHERE status IN ('partial', 'cancelled') AND lease_expires_at IS NOT NULL;

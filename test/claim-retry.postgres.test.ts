@@ -1,0 +1,77 @@
+/**
+ * PostgreSQL: the claim of a retried run and the clearing of its previous attempt's items are one
+ * atomic step, so a force cancel can never see the old attempt's items on the new attempt.
+ */
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { at, claimParams, insertRun, refOf } from '../src/store/conformance/fixture.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { pollUntil } from './helpers/poll.js';
+import { PG_URL, makePostgresStore, postgresReachable } from './helpers/postgres.js';
+
+const reachable = await postgresReachable();
+
+const defer = cleanupAfterEach();
+
+describe.skipIf(!reachable)('claim of a retried run on PostgreSQL', () => {
+  it('a force cancel during the claim of attempt 2 never ends the run partial from attempt 1 items', async () => {
+    const { store, schema, cleanup } = await makePostgresStore({ notify: false });
+    defer(cleanup);
+    const run = await insertRun(store);
+    const [first] = await store.runClaim(claimParams({ now: at(0) }));
+    await store.itemsUpsert({ ref: refOf(first!), items: [{ key: 'a', status: 'succeeded' }] });
+    await store.runFinishIfAttempt({
+      ref: refOf(first!),
+      now: at(1),
+      outcome: { status: 'scheduled', runAt: at(1), error: { code: 'X', message: 'retry' } },
+    });
+
+    // Another session holds attempt 1's item, so the clearing of the items waits on it.
+    const blocker = new pg.Client({ connectionString: PG_URL });
+    await blocker.connect();
+    defer(() => blocker.end());
+    await blocker.query('BEGIN');
+    await blocker.query(
+      `SELECT * FROM ${pg.escapeIdentifier(schema)}.jobdeck_run_items WHERE run_id = $1 FOR UPDATE`,
+      [run.id],
+    );
+    const pidOf = async (client: pg.Client) =>
+      (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    /** The first session waiting on a lock that `pid` holds. */
+    const waiterOf = async (pid: number) =>
+      (
+        await blocker.query<{ pid: number }>(
+          'SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)) LIMIT 1',
+          [pid],
+        )
+      ).rows[0]?.pid;
+
+    const claiming = store.runClaim(claimParams({ now: at(2) }));
+    const claimPid = await pollUntil(async () => waiterOf(await pidOf(blocker)), {
+      what: 'the claim to wait for the item lock',
+    });
+    const cancelling = store.runCancel({
+      id: run.id,
+      mode: 'force',
+      reason: null,
+      requestedBy: 'alice',
+      now: at(3),
+    });
+    // Either the cancel finishes at once (the claim already committed) or it waits too.
+    let cancelSettled = false;
+    const settle = () => {
+      cancelSettled = true;
+    };
+    cancelling.then(settle, settle);
+    await pollUntil(async () => cancelSettled || (await waiterOf(claimPid)) !== undefined, {
+      what: 'the cancel to finish or to wait behind the claim',
+    });
+    await blocker.query('COMMIT');
+
+    const [claimed] = await claiming;
+    expect(claimed).toMatchObject({ id: run.id, attempt: 2 });
+    const { run: cancelled } = await cancelling;
+    expect(cancelled.status).toBe('cancelled');
+    expect(cancelled.items).toEqual([]);
+  });
+});
