@@ -39,6 +39,11 @@ export class Attempt implements ContextPort {
   /** The strongest cancel delivered so far. */
   cancel: CancelRecord | null = null;
   lastActivity: number;
+  /**
+   * Until when (performance.now()) this worker surely holds the lease: the time a claim or renewal
+   * that succeeded was sent, plus the lease. The store sets the lease from a moment no earlier.
+   */
+  leaseSureUntil = Number.POSITIVE_INFINITY;
   private readonly cleanups: ((reason: RunCancelledError) => Promise<void> | void)[] = [];
   private cleanupsRun: Promise<void> | null = null;
   private cancelListeners: ((record: CancelRecord) => void)[] = [];

@@ -2,7 +2,7 @@ import { RunCancelledError, type CancelRecord } from '../core/cancellation.js';
 import { storeTime, systemClock, type Clock } from '../core/clock.js';
 import { JobdeckError, hasErrorCode, toRunError } from '../core/errors.js';
 import { newWorkerId } from '../core/ids.js';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Run } from '../core/run.js';
 import { isTerminal } from '../core/status.js';
 import type { EventBus } from '../events/bus.js';
@@ -247,6 +247,7 @@ export class Worker {
       if (free > 0) {
         this.wakePending = false;
         try {
+          const askedAt = performance.now();
           const runs = await this.store.runClaim({
             workerId: this.id,
             now: storeTime(this.clock),
@@ -257,7 +258,7 @@ export class Worker {
               .map((job) => ({ name: job.name, concurrency: claimConcurrency(job) })),
           });
           claimed = runs.length;
-          for (const run of runs) this.execute(run);
+          for (const run of runs) this.execute(run, askedAt + this.leaseMs);
         } catch (err) {
           this.onError(err, 'claim');
         }
@@ -318,7 +319,9 @@ export class Worker {
       );
     }
     if (this.held.size === 0) return;
+    this.stopAttemptsPastTheirLease();
     const attempts = this.held.all();
+    const sentAt = performance.now();
     try {
       const renewals = await this.store.leaseRenew({
         workerId: this.id,
@@ -329,11 +332,32 @@ export class Worker {
       for (const renewal of renewals) {
         const attempt = this.held.get(renewal.id, renewal.attempt);
         if (!attempt) continue;
+        if (renewal.held) attempt.leaseSureUntil = sentAt + this.leaseMs;
         if (renewal.cancel) attempt.deliverCancel(renewal.cancel);
         else if (!renewal.held) attempt.abort({ kind: 'lease-lost' });
       }
     } catch (err) {
       this.onError(err, 'heartbeat');
+    }
+  }
+
+  /**
+   * An attempt whose lease could not be renewed (the store unreachable or stalled) is stopped
+   * before the lease can run out, so that it never runs beside the attempt another worker starts
+   * once the run is rescued. Checked each heartbeat, so stopped at most a heartbeat early.
+   */
+  private stopAttemptsPastTheirLease(): void {
+    const margin = Math.min(this.heartbeatMs, this.leaseMs / 2);
+    const now = performance.now();
+    for (const attempt of this.held.all()) {
+      if (attempt.signal.aborted || now < attempt.leaseSureUntil - margin) continue;
+      this.onError(
+        new Error(
+          `run ${attempt.run.id} attempt ${attempt.run.attempt}: its lease could not be renewed in time; the handler is stopped before another worker may take the run`,
+        ),
+        'lease',
+      );
+      attempt.abort({ kind: 'lease-lost' });
     }
   }
 
@@ -349,7 +373,7 @@ export class Worker {
     }
   }
 
-  private execute(run: Run): void {
+  private execute(run: Run, leaseSureUntil: number): void {
     const job = this.registry.get(run.job);
     if (!job) return;
     const attempt = new Attempt(
@@ -358,6 +382,7 @@ export class Worker {
       { store: this.store, bus: this.bus, clock: this.clock },
       this.id,
     );
+    attempt.leaseSureUntil = leaseSureUntil;
     this.held.add(attempt);
     this.busy++;
     let released = false;

@@ -4,6 +4,7 @@ import { defineJob } from '../../src/jobs/define.js';
 import { deferred } from '../helpers/deck.js';
 import { pollUntil } from '../helpers/poll.js';
 import {
+  aborted,
   admin,
   stepUntilCancelled,
   useInstances,
@@ -78,5 +79,43 @@ export function describeLeaseLoss(ctx: RuntimeConformanceContext): void {
       const done = await instances().waitForStatus(api, run.id, 'cancelled', 'failed');
       expect(done).toMatchObject({ status: 'cancelled', attempt: 2 });
     });
+
+    it.runIf(ctx.rowLocks)(
+      'a worker that cannot renew its lease stops the handler before the lease can run out; the run is retried',
+      async () => {
+        const firstSignal = deferred<AbortSignal>();
+        const job = defineJob({
+          name: 'renewal-blocked',
+          maxAttempts: 2,
+          async run(ctx) {
+            if (ctx.run.attempt > 1) return 'second';
+            firstSignal.resolve(ctx.signal);
+            await aborted(ctx.signal);
+            return 'first';
+          },
+        });
+        const worker = await instances().open([job], {
+          maintenance: false,
+          worker: { pollMs: 20, cancelPollMs: 60_000, heartbeatMs: 100, leaseMs: LEASE_MS },
+        });
+        const { run } = await worker.runs.create({ job: 'renewal-blocked', principal: admin });
+        const signal = await firstSignal.promise;
+
+        // Its renewals wait on the row, as they would on a stalled or unreachable database.
+        const lock = await instances().db.lockRun!(run.id);
+        try {
+          await aborted(signal);
+          // Stopped while the row is still locked: no other attempt could have been claimed yet.
+          expect(signal.reason).toEqual({ kind: 'lease-lost' });
+          expect(await lock.waiting()).toBeGreaterThan(0);
+        } finally {
+          await lock.release();
+        }
+        // Once the lease has run out the rescuer gives the run its second attempt.
+        await instances().open([job], { worker: false, maintenance: { intervalMs: 50 } });
+        const done = await instances().waitForStatus(worker, run.id, 'completed', 'failed');
+        expect(done).toMatchObject({ status: 'completed', attempt: 2, result: 'second' });
+      },
+    );
   });
 }
