@@ -172,7 +172,9 @@ export async function crashSoak(options: CrashSoakOptions): Promise<CrashSoakSum
       const at = Date.now();
       await victim.kill('SIGKILL');
       alive.delete(victim.name);
-      deaths.set(victim.name, Date.now());
+      // It ran no more once signalled; when its exit was seen here (late on a loaded machine) says
+      // nothing about when it stopped.
+      deaths.set(victim.name, at);
       killedAt.set(victim.name, at);
       spawn();
       const open = openAttemptsOf(readLedger(ledgerPath), victim.name);
