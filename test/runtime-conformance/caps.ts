@@ -5,9 +5,8 @@ import { cappedSpinThreadJob } from '../fixtures/capped-jobs.js';
 import { cleanupAfterEach } from '../helpers/cleanups.js';
 import { deferred } from '../helpers/deck.js';
 import { EVENT_DEADLINE_MS, pollUntil } from '../helpers/poll.js';
-import { FAST_WORKER, useInstances, type RuntimeConformanceContext } from './fixture.js';
+import { FAST_WORKER, operator, useInstances, type RuntimeConformanceContext } from './fixture.js';
 
-const alice = { name: 'alice', role: 'operator' as const };
 /** Far longer than any test: a slot that waited for its lease to expire would never free in time. */
 const LEASE_MS = 10 * 60_000;
 
@@ -52,15 +51,15 @@ export function describeCaps(ctx: RuntimeConformanceContext): void {
       const { run: first } = await deck.runs.create({
         job: job.name,
         input: { n: 1 },
-        principal: alice,
+        principal: operator,
       });
       await firstStarted.promise;
-      const { run: cancelled } = await deck.cancels.cancel(first.id, { mode: 'force' }, alice);
+      const { run: cancelled } = await deck.cancels.cancel(first.id, { mode: 'force' }, operator);
       expect(cancelled.status).toBe('cancelled');
       const { run: second } = await deck.runs.create({
         job: job.name,
         input: { n: 2 },
-        principal: alice,
+        principal: operator,
       });
       // Any claimer, this instance's worker or another, finds the job at its cap.
       const probe = await deck.store.runClaim({
@@ -90,7 +89,7 @@ export function describeCaps(ctx: RuntimeConformanceContext): void {
       const { run: first } = await deck.runs.create({
         job,
         input: { ms: 120_000 },
-        principal: alice,
+        principal: operator,
       });
       const logsOfFirst = async () => (await deck.runs.logs(first.id)).map((l) => l.message);
       await pollUntil(async () => (await logsOfFirst()).includes('spin started'), {
@@ -103,8 +102,12 @@ export function describeCaps(ctx: RuntimeConformanceContext): void {
         if (payload.run.id !== first.id) atSecondStart ??= logsOfFirst();
       });
       defer(async () => off());
-      await deck.cancels.cancel(first.id, { mode: 'force' }, alice);
-      const { run: second } = await deck.runs.create({ job, input: { ms: 1 }, principal: alice });
+      await deck.cancels.cancel(first.id, { mode: 'force' }, operator);
+      const { run: second } = await deck.runs.create({
+        job,
+        input: { ms: 1 },
+        principal: operator,
+      });
       expect((await instances().waitForStatus(deck, second.id, 'completed', 'failed')).status).toBe(
         'completed',
       );

@@ -52,6 +52,7 @@ export const QUIET_WORKER = {
 };
 
 export const admin = { name: 'root', role: 'admin' as const };
+export const operator = { name: 'alice', role: 'operator' as const };
 
 /** The instances of one test, over its database. */
 export interface Instances {

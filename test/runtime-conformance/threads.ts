@@ -3,9 +3,7 @@ import type { StoredLogEntry } from '../../src/core/run.js';
 import type { Jobdeck } from '../../src/jobdeck.js';
 import { leakyThreadJob, threadIdJob } from '../fixtures/isolated-jobs.js';
 import { EVENT_DEADLINE_MS, pollUntil } from '../helpers/poll.js';
-import { useInstances, type RuntimeConformanceContext } from './fixture.js';
-
-const alice = { name: 'alice', role: 'operator' as const };
+import { operator, useInstances, type RuntimeConformanceContext } from './fixture.js';
 
 /** Warm threads are reused for the next run, unless the run before was stopped or wrote late. */
 export function describeThreads(ctx: RuntimeConformanceContext): void {
@@ -24,8 +22,8 @@ export function describeThreads(ctx: RuntimeConformanceContext): void {
     it('reuses a warm thread, but never one that was force-terminated', async () => {
       const deck = await open();
       const runWhere = async (spinMs = 0) =>
-        (await deck.runs.create({ job: 'where.thread', input: { spinMs }, principal: alice })).run
-          .id;
+        (await deck.runs.create({ job: 'where.thread', input: { spinMs }, principal: operator }))
+          .run.id;
       const threadOf = async (id: string) =>
         ((await instances().waitForStatus(deck, id, 'completed')).result as { threadId: number })
           .threadId;
@@ -37,7 +35,7 @@ export function describeThreads(ctx: RuntimeConformanceContext): void {
       // A run that ignores its stop, in that same warm thread, is terminated with its thread.
       const stuck = await runWhere(60_000);
       expect((await waitForLog(deck, stuck, 'where')).data).toMatchObject({ threadId: first });
-      await deck.cancels.cancel(stuck, { mode: 'force' }, alice);
+      await deck.cancels.cancel(stuck, { mode: 'force' }, operator);
       await pollUntil(() => deck.worker!.activeCount === 0, {
         what: 'the worker slot to be free',
         timeoutMs: EVENT_DEADLINE_MS,
@@ -71,7 +69,7 @@ export function describeThreads(ctx: RuntimeConformanceContext): void {
         const { run } = await deck.runs.create({
           job: 'leaky.thread',
           input: { mode },
-          principal: alice,
+          principal: operator,
         });
         const done = await instances().waitForStatus(
           deck,
@@ -100,10 +98,10 @@ export function describeThreads(ctx: RuntimeConformanceContext): void {
       const { run: stopped } = await deck.runs.create({
         job: 'leaky.thread',
         input: { mode: 'linger' },
-        principal: alice,
+        principal: operator,
       });
       const lingering = await waitForLog(deck, stopped.id, 'lingering');
-      await deck.cancels.cancel(stopped.id, { mode: 'graceful' }, alice);
+      await deck.cancels.cancel(stopped.id, { mode: 'graceful' }, operator);
       const ended = await instances().waitForStatus(
         deck,
         stopped.id,
@@ -116,7 +114,7 @@ export function describeThreads(ctx: RuntimeConformanceContext): void {
       const { run: next } = await deck.runs.create({
         job: 'leaky.thread',
         input: { mode: 'trigger' },
-        principal: alice,
+        principal: operator,
       });
       const done = await instances().waitForStatus(deck, next.id, 'completed', 'failed');
       expect(done).toMatchObject({ status: 'completed', result: { triggered: false } });
