@@ -4,8 +4,9 @@
  * while the worker's heartbeats keep their lease; `inline` keeps its documented behaviour (the
  * store says `cancelled` at once and the attempt's later writes are fenced). The cancellation
  * table of the inline runtime tests holds in threads and processes; crashing isolates fail only
- * their attempt; threads are reused warm unless they were stopped; no child process outlives a run.
- * The tests wait for events (logs, statuses, a freed slot); how fast a stop is belongs to bench/.
+ * their attempt; no child process outlives a run. Which warm threads are reused, on every backend,
+ * is in test/runtime-conformance/threads.ts. The tests wait for events (logs, statuses, a freed
+ * slot); how fast a stop is belongs to bench/.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,11 +26,9 @@ import {
   fanJobs,
   hogJobs,
   lateCrashThreadJob,
-  leakyThreadJob,
   politeJobs,
   slowJobs,
   stepJobs,
-  threadIdJob,
   trivialThreadJobs,
   waiterJobs,
 } from './fixtures/isolated-jobs.js';
@@ -53,8 +52,6 @@ const isolatedJobs = [
   ...fanJobs,
   ...slowJobs,
   exitLoopJob,
-  threadIdJob,
-  leakyThreadJob,
   ...trivialThreadJobs,
 ];
 
@@ -468,89 +465,6 @@ describe('isolates that crash', () => {
 });
 
 describe('the thread pool', () => {
-  it('reuses a warm thread, but never one that was force-terminated', async () => {
-    const t = await deckWith();
-    const runWhere = async (spinMs = 0) =>
-      (await t.deck.runs.create({ job: 'where.thread', input: { spinMs }, principal: alice })).run
-        .id;
-    const threadOf = async (id: string) =>
-      ((await t.waitForStatus(id, 'completed')).result as { threadId: number }).threadId;
-
-    const first = await threadOf(await runWhere());
-    expect(first).not.toBe(0); // not the test's own thread
-    expect(await threadOf(await runWhere())).toBe(first);
-
-    // A run that ignores its stop, in that same warm thread, is terminated with its thread.
-    const stuck = await runWhere(60_000);
-    expect((await waitForLog(t, stuck, 'where')).data).toMatchObject({ threadId: first });
-    await t.deck.cancels.cancel(stuck, { mode: 'force' }, alice);
-    await slotFreed(t);
-    await waitForLog(t, stuck, 'handler did not settle after the stop; its thread was terminated');
-
-    const fresh = await threadOf(await runWhere());
-    expect(fresh).not.toBe(first);
-    expect(fresh).not.toBe(0);
-    expect(await threadOf(await runWhere())).toBe(fresh);
-  });
-
-  /** What a run of `leaky.thread` (or any run) shows of another run's writes. */
-  async function staleWritesIn(t: TestDeck, id: string) {
-    const run = await t.deck.runs.get(id);
-    return {
-      logs: (await messages(t, id)).filter((m) => m === 'stale write'),
-      progress: run.progress?.message === 'stale progress' ? run.progress : null,
-      items: run.items.filter((i) => i.key === 'stale item'),
-    };
-  }
-  const none = { logs: [], progress: null, items: [] };
-
-  it("drops a finished run's late writes in the next run of its warm thread, then retires the thread", async () => {
-    const t = await deckWith();
-    const runLeaky = async (mode: 'leave' | 'trigger') => {
-      const { run } = await t.deck.runs.create({
-        job: 'leaky.thread',
-        input: { mode },
-        principal: alice,
-      });
-      const done = await t.waitForStatus(run.id, 'completed', 'failed', 'cancelled');
-      expect(done.status).toBe('completed');
-      return { id: run.id, ...(done.result as { threadId: number; triggered?: boolean }) };
-    };
-    const first = await runLeaky('leave');
-    // The next run lands in the same warm thread and makes the first run's ctx write during it.
-    const second = await runLeaky('trigger');
-    expect([second.threadId, second.triggered]).toEqual([first.threadId, true]);
-    expect(await staleWritesIn(t, second.id)).toEqual(none);
-    expect(await staleWritesIn(t, first.id)).toEqual(none); // its attempt was over
-    // A thread that wrote for a run it no longer serves is not trusted with a third.
-    const third = await runLeaky('trigger');
-    expect(third.threadId).not.toBe(first.threadId);
-    expect(third.triggered).toBe(false);
-  });
-
-  it('never reuses the thread of a run stopped by a graceful cancel', async () => {
-    const t = await deckWith();
-    const { run: stopped } = await t.deck.runs.create({
-      job: 'leaky.thread',
-      input: { mode: 'linger' },
-      principal: alice,
-    });
-    const lingering = await waitForLog(t, stopped.id, 'lingering');
-    await t.deck.cancels.cancel(stopped.id, { mode: 'graceful' }, alice);
-    expect((await waitForEnd(t, stopped.id)).status).toBe('cancelled');
-    const { run: next } = await t.deck.runs.create({
-      job: 'leaky.thread',
-      input: { mode: 'trigger' },
-      principal: alice,
-    });
-    const done = await t.waitForStatus(next.id, 'completed', 'failed');
-    expect(done).toMatchObject({ status: 'completed', result: { triggered: false } });
-    expect((done.result as { threadId: number }).threadId).not.toBe(
-      (lingering.data as { threadId: number }).threadId,
-    );
-    expect(await staleWritesIn(t, next.id)).toEqual(none);
-  });
-
   it('an idle pooled thread that fails leaves the pool, not the process', async () => {
     const pool = new ThreadPool();
     const { dir, cleanup } = tempDir();

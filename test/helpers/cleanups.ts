@@ -2,7 +2,7 @@ import { afterEach } from 'vitest';
 
 /**
  * The clean-ups a test registers as it opens things (stores, instances, clients, servers), run
- * after each test, newest first. Call once at the top level of a test file; it returns `defer`.
+ * after each test, newest first. Call once at the top level of a test file (or of a describe); it returns `defer`.
  */
 export function cleanupAfterEach(): (cleanup: () => unknown) => void {
   let cleanups: (() => unknown)[] = [];

@@ -6,7 +6,7 @@ import { Jobdeck, type JobdeckOptions } from '../../src/jobdeck.js';
 import type { JobContext } from '../../src/jobs/context.js';
 import { defineJob, type JobDefinition } from '../../src/jobs/define.js';
 import type { Store } from '../../src/store/store.js';
-import { pollUntil } from '../helpers/poll.js';
+import { EVENT_DEADLINE_MS, pollUntil } from '../helpers/poll.js';
 
 /** One test's database, which several instances of the application may open. */
 export interface RuntimeDatabase {
@@ -52,6 +52,7 @@ export const QUIET_WORKER = {
 };
 
 export const admin = { name: 'root', role: 'admin' as const };
+export const operator = { name: 'alice', role: 'operator' as const };
 
 /** The instances of one test, over its database. */
 export interface Instances {
@@ -104,7 +105,7 @@ export function useInstances(makeDatabase: MakeRuntimeDatabase): () => Instances
           const run = await deck.runs.get(id);
           return statuses.includes(run.status) ? run : undefined;
         },
-        { what: `run ${id} to be ${statuses.join('|')}` },
+        { what: `run ${id} to be ${statuses.join('|')}`, timeoutMs: EVENT_DEADLINE_MS },
       ),
   };
   return () => instances;

@@ -1,16 +1,20 @@
 import { describe } from 'vitest';
 import { describeCancelDelivery } from './cancel-delivery.js';
+import { describeCaps } from './caps.js';
 import { describeCompletions } from './completions.js';
 import type { MakeRuntimeDatabase } from './fixture.js';
 import { describeLeaseLoss } from './lease-loss.js';
+import { describeSchedules } from './schedules.js';
 import { describeShutdown } from './shutdown.js';
+import { describeThreads } from './threads.js';
 
 export type { MakeRuntimeDatabase, RowLock, RuntimeDatabase } from './fixture.js';
 
 /**
  * The runtime's conformance suite: the same scenarios — claim, heartbeats, cancel delivery, lease
- * loss, shutdown, completion batches — run by real instances (worker, API-only) over each backend,
- * with the store's push on where it has one. Each test gets a fresh database from `makeDatabase`.
+ * loss, shutdown, completion batches, caps under force cancel, schedule catch-up, thread reuse —
+ * run by real instances (worker, API-only, scheduler-only) over each backend, with the store's
+ * push on where it has one. Each test gets a fresh database from `makeDatabase`.
  *
  * To add an area: write `describe<Area>(ctx)` in a file of its own here (use `useInstances` from
  * fixture.ts for instances that are closed after each test) and call it below.
@@ -26,5 +30,8 @@ export function describeRuntimeConformance(
     describeLeaseLoss(ctx);
     describeShutdown(ctx);
     describeCompletions(ctx);
+    describeCaps(ctx);
+    describeSchedules(ctx);
+    describeThreads(ctx);
   });
 }
