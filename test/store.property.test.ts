@@ -237,7 +237,9 @@ describe('store state machine (property)', () => {
           cleanup();
         }
       }),
-      { numRuns: 100 },
+      // A fixed seed: the same 100 sequences every run, so the coverage check below cannot fail
+      // by chance. JOBDECK_PROPERTY_SEED explores others.
+      { numRuns: 100, seed: Number(process.env.JOBDECK_PROPERTY_SEED ?? 20261201) },
     );
     // The generator must explore the whole lifecycle, or the property proves little.
     expect([...reached].sort()).toEqual([
