@@ -251,11 +251,17 @@ describe.skipIf(!reachable)('worker processes that die or freeze on PostgreSQL',
     expect(nextDone.workerId).toBe(frozen.name);
     expect(await frozen.kill('SIGTERM')).toEqual({ code: 0, signal: null });
     expect(other.stderr).toBe('');
-    // The frozen worker saw its own freeze as a blocked event loop, and nothing else went wrong.
+    // The frozen worker saw its own freeze as a blocked event loop and a lease it could not renew
+    // (stopping that attempt), and nothing else went wrong.
+    const reported = frozen.stderr.split('\n').filter(Boolean);
     expect(
-      frozen.stderr
-        .split('\n')
-        .filter((line) => line && !line.startsWith('loop-error event-loop ')),
+      reported.some((line) => line.startsWith(`loop-error lease run ${run.id} attempt 1:`)),
+    ).toBe(true);
+    expect(
+      reported.filter(
+        (line) =>
+          !line.startsWith('loop-error event-loop ') && !line.startsWith('loop-error lease '),
+      ),
     ).toEqual([]);
   }, 60_000);
 });
