@@ -63,6 +63,9 @@ export const SECURITY_HEADERS = {
 /** Logged errors are summaries (type, code, message, stack), never the objects attached to them. */
 export const LOG_SERIALIZERS = { err: errorSummary, error: errorSummary };
 
+/** What every logger of an instance redacts and how it writes errors. */
+export const LOG_OPTIONS = { redact: REDACTED_PATHS, serializers: LOG_SERIALIZERS };
+
 /** The HTTP API, the SSE stream, metrics and the dashboard of one instance. */
 export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   const { deck, tokens } = options;
@@ -71,10 +74,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
     typeof options.logger === 'object'
       ? { loggerInstance: options.logger }
       : {
-          logger:
-            options.logger === true
-              ? { redact: REDACTED_PATHS, serializers: LOG_SERIALIZERS }
-              : false,
+          logger: options.logger === true ? LOG_OPTIONS : false,
         };
   const app = Fastify({
     ...logging,

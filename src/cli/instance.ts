@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { LOG_SERIALIZERS, REDACTED_PATHS } from '../api/server.js';
+import { LOG_OPTIONS } from '../api/server.js';
 import { demoJobs } from '../demo/jobs.js';
 import type { JobDefinition } from '../jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../jobdeck.js';
@@ -95,8 +95,7 @@ export function createLogger(
   return pino(
     {
       level: process.env.JOBDECK_LOG_LEVEL ?? 'info',
-      redact: REDACTED_PATHS,
-      serializers: LOG_SERIALIZERS,
+      ...LOG_OPTIONS,
       base: { service },
     },
     destination,

@@ -199,9 +199,10 @@ const refresh = (runId) => {
 // The names of the streamed events come from the server (one list, in src/api/sse.ts).
 const streamed = document.querySelector('meta[name="jobdeck-events"]').content.split(',');
 for (const name of streamed) {
-  events.addEventListener(name, (e) =>
-    refresh(JSON.parse(e.data).run?.id ?? JSON.parse(e.data).runId),
-  );
+  events.addEventListener(name, (e) => {
+    const data = JSON.parse(e.data);
+    refresh(data.run?.id ?? data.runId);
+  });
 }
 // The server no longer holds what we missed (or restarted): reload everything.
 events.addEventListener('reset', () => refresh(null));

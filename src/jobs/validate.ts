@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { JobdeckError, type FieldIssue } from '../core/errors.js';
+import { UNSTORABLE_TEXT_MESSAGE, findUnstorableText } from '../core/text.js';
 
 /** Parse with a schema, or throw INVALID_INPUT with the path of each bad field. */
 export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what = 'input'): T {
@@ -11,4 +12,13 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what = 'in
     message: issue.message,
   }));
   throw new JobdeckError('INVALID_INPUT', `The ${what} is not valid.`, { details });
+}
+
+/** Refuse a value holding text no store can keep, with INVALID_INPUT naming the field as above. */
+export function assertStorable(value: unknown, what = 'input'): void {
+  const path = findUnstorableText(value);
+  if (path === null) return;
+  throw new JobdeckError('INVALID_INPUT', `The ${what} is not valid.`, {
+    details: [{ path: [what, ...path], message: UNSTORABLE_TEXT_MESSAGE }],
+  });
 }

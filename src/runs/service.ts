@@ -7,8 +7,7 @@ import type { RunStatus } from '../core/status.js';
 import type { EventBus } from '../events/bus.js';
 import type { JobDefinition } from '../jobs/define.js';
 import type { JobRegistry } from '../jobs/registry.js';
-import { parseOrThrow } from '../jobs/validate.js';
-import { UNSTORABLE_TEXT_MESSAGE, findUnstorableText } from '../core/text.js';
+import { assertStorable, parseOrThrow } from '../jobs/validate.js';
 import type { JobState, RunInsertParams, Store } from '../store/store.js';
 
 export interface CreateRunParams {
@@ -85,12 +84,7 @@ export class RunService {
       job.input,
       params.input ?? (job.schedule ? job.schedule.input : undefined),
     );
-    const unstorable = findUnstorableText(input);
-    if (unstorable) {
-      throw new JobdeckError('INVALID_INPUT', 'The input is not valid.', {
-        details: [{ path: ['input', ...unstorable], message: UNSTORABLE_TEXT_MESSAGE }],
-      });
-    }
+    assertStorable(input);
     const now = this.clock.now();
     // A schedule slot's run is due at its slot even when inserted late: its runAt stays on the grid.
     const runAt =

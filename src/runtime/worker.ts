@@ -318,7 +318,7 @@ export class Worker {
         'event-loop',
       );
     }
-    if (this.held.size === 0) return;
+    if (this.held.isEmpty) return;
     this.stopAttemptsPastTheirLease();
     const attempts = this.held.all();
     const sentAt = performance.now();
@@ -573,7 +573,7 @@ export class Worker {
    */
   private async releaseLease(attempt: Attempt): Promise<void> {
     try {
-      await this.store.leaseRelease({ ref: attempt.ref, now: this.clock.now() });
+      await this.store.leaseRelease({ ref: attempt.ref });
     } catch (err) {
       // LEASE_LOST: another attempt holds the run, nothing of ours to give back. Otherwise the
       // lease expires on its own.
@@ -587,40 +587,41 @@ export class Worker {
  * the run was rescued from it (a stall past the lease) while the old attempt still winds down.
  */
 class HeldAttempts {
-  private readonly byKey = new Map<string, Attempt>();
+  /** Run id → attempt number → attempt: a pushed cancel of any run looks its id up directly. */
+  private readonly byRun = new Map<string, Map<number, Attempt>>();
 
-  private static key(runId: string, attempt: number): string {
-    return `${runId}#${attempt}`;
-  }
-
-  get size(): number {
-    return this.byKey.size;
+  get isEmpty(): boolean {
+    return this.byRun.size === 0;
   }
 
   add(attempt: Attempt): void {
-    this.byKey.set(HeldAttempts.key(attempt.run.id, attempt.run.attempt), attempt);
+    const ofRun = this.byRun.get(attempt.run.id) ?? new Map<number, Attempt>();
+    ofRun.set(attempt.run.attempt, attempt);
+    this.byRun.set(attempt.run.id, ofRun);
   }
 
   /** Forget this very attempt; an attempt of the same run claimed since stays held. */
   delete(attempt: Attempt): void {
-    const key = HeldAttempts.key(attempt.run.id, attempt.run.attempt);
-    if (this.byKey.get(key) === attempt) this.byKey.delete(key);
+    const ofRun = this.byRun.get(attempt.run.id);
+    if (ofRun?.get(attempt.run.attempt) !== attempt) return;
+    ofRun.delete(attempt.run.attempt);
+    if (ofRun.size === 0) this.byRun.delete(attempt.run.id);
   }
 
   get(runId: string, attempt: number): Attempt | undefined {
-    return this.byKey.get(HeldAttempts.key(runId, attempt));
+    return this.byRun.get(runId)?.get(attempt);
   }
 
   hasRun(runId: string): boolean {
-    return this.all().some((attempt) => attempt.run.id === runId);
+    return this.byRun.has(runId);
   }
 
   all(): Attempt[] {
-    return [...this.byKey.values()];
+    return [...this.byRun.values()].flatMap((ofRun) => [...ofRun.values()]);
   }
 
   runIds(): string[] {
-    return [...new Set(this.all().map((attempt) => attempt.run.id))];
+    return [...this.byRun.keys()];
   }
 }
 

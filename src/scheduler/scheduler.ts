@@ -63,14 +63,16 @@ export class Scheduler {
       try {
         if (!(await runs.isEnabled(job))) {
           // Slots that pass while a job is disabled are skipped on purpose, never caught up.
-          this.covered.set(job.name, Math.max(covered ?? now.getTime(), now.getTime()));
+          this.covered.set(job.name, Math.max(covered ?? 0, now.getTime()));
           continue;
         }
         // Catch-up: slots missed since the last tick (a late tick, a stalled process) collapse
         // into one run, for the latest of them; the next slot is inserted whatever happened.
-        const missed = covered === undefined ? null : schedule.latestSlot(now);
-        const slots =
-          missed && covered !== undefined && missed.getTime() > covered ? [missed, next] : [next];
+        const slots = [next];
+        if (covered !== undefined) {
+          const missed = schedule.latestSlot(now);
+          if (missed && missed.getTime() > covered) slots.unshift(missed);
+        }
         for (const slot of slots) {
           await runs.create({
             job: job.name,

@@ -67,7 +67,7 @@ export interface Store {
    * write (a force cancel) keeps the lease, and with it its concurrency slot, until this call or
    * until the lease expires. A run the attempt still holds is left as it is.
    */
-  leaseRelease(params: { ref: AttemptRef; now: Date }): Promise<void>;
+  leaseRelease(params: { ref: AttemptRef }): Promise<void>;
 
   /** Create or update items of a fan-out (fenced). */
   itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void>;

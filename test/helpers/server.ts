@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { TokenSet } from '../../src/api/auth.js';
-import { LOG_SERIALIZERS, REDACTED_PATHS, buildApiServer } from '../../src/api/server.js';
+import { LOG_OPTIONS, buildApiServer } from '../../src/api/server.js';
 import type { App, RouteRole } from '../../src/api/context.js';
 import type { JobDefinition } from '../../src/jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../../src/jobdeck.js';
@@ -59,10 +59,7 @@ export async function startTestServer(
       done();
     },
   });
-  const logger = pino(
-    { level: 'trace', redact: REDACTED_PATHS, serializers: LOG_SERIALIZERS },
-    sink,
-  );
+  const logger = pino({ level: 'trace', ...LOG_OPTIONS }, sink);
   const deck = new Jobdeck({
     store: new SqliteStore({ path }),
     jobs,

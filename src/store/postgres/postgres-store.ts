@@ -677,7 +677,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  async leaseRelease(params: { ref: AttemptRef; now: Date }): Promise<void> {
+  async leaseRelease(params: { ref: AttemptRef }): Promise<void> {
     if ((await this.run('leaseRelease', { ...params.ref })) === 0) throw leaseLost(params.ref);
   }
 

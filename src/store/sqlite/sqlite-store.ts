@@ -418,7 +418,7 @@ export class SqliteStore implements Store {
     );
   }
 
-  async leaseRelease(params: { ref: AttemptRef; now: Date }): Promise<void> {
+  async leaseRelease(params: { ref: AttemptRef }): Promise<void> {
     const released = this.write(() => this.get('leaseRelease', { ...params.ref }));
     if (!released) throw leaseLost(params.ref);
   }
