@@ -1,6 +1,7 @@
 import { CancelService } from './cancel/service.js';
 import { OffsetClock, systemClock, type Clock } from './core/clock.js';
 import { EventBus } from './events/bus.js';
+import { EventFeed } from './events/feed.js';
 import type { JobDefinition } from './jobs/define.js';
 import { JobRegistry } from './jobs/registry.js';
 import { Maintenance, type MaintenanceOptions } from './maintenance/maintenance.js';
@@ -18,7 +19,9 @@ export interface JobdeckOptions {
   /** Insert the slots of repeating jobs (default on). */
   scheduler?: false | Pick<SchedulerOptions, 'tickMs'>;
   /** Rescue, expiry and retention (default on). */
-  maintenance?: false | Pick<MaintenanceOptions, 'intervalMs' | 'retentionIntervalMs'>;
+  maintenance?:
+    | false
+    | Pick<MaintenanceOptions, 'intervalMs' | 'retentionIntervalMs' | 'eventRetentionMs'>;
   /** Errors the background loops survive; default: ignored. */
   onError?: (err: unknown, where: string) => void;
 }
@@ -31,6 +34,8 @@ export class Jobdeck {
   readonly store: Store;
   readonly registry: JobRegistry;
   readonly events = new EventBus();
+  /** What happens on every instance, read from the store (started by its first reader). */
+  readonly feed: EventFeed;
   readonly clock: Clock;
   readonly runs: RunService;
   readonly cancels: CancelService;
@@ -49,6 +54,7 @@ export class Jobdeck {
     this.runs = new RunService(this.store, this.registry, this.events, this.clock);
     this.cancels = new CancelService(this.store, this.events, this.clock);
     const onError = options.onError ?? (() => {});
+    this.feed = new EventFeed({ store: this.store, bus: this.events, onError });
     this.worker =
       options.worker === false
         ? null
@@ -105,6 +111,7 @@ export class Jobdeck {
     await this.scheduler?.stop();
     await this.worker?.stop(options);
     await this.maintenance?.stop();
+    await this.feed.stop();
     if (this.clockTimer) clearInterval(this.clockTimer);
     this.clockTimer = null;
     this.started = false;

@@ -29,6 +29,7 @@ describe.skipIf(!reachable)('PgListener health', () => {
       connection: { connectionString: viaProxy.toString(), connectionTimeoutMillis: 3000 },
       runChannel: `${channel}_run`,
       cancelChannel: `${channel}_cancel`,
+      eventsChannel: `${channel}_events`,
       healthCheckMs: 100,
       healthCheckTimeoutMs: 500,
       onError: (err) => errors.push(err),

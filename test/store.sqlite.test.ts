@@ -1,7 +1,14 @@
+import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { describeStoreConformance } from '../src/store/conformance/index.js';
 import { tempDbPath } from './helpers/temp.js';
+
+/** Every migration file, in order: a new one must be applied by a new file's first migrate(). */
+const MIGRATIONS = readdirSync(new URL('../src/store/sqlite/migrations/', import.meta.url))
+  .filter((name) => name.endsWith('.sql'))
+  .sort()
+  .map((name) => name.replace(/\.sql$/, ''));
 
 /** A migrated store over a new SQLite file in its own temp folder. */
 async function openFresh(): Promise<{
@@ -63,20 +70,16 @@ describe('SqliteStore specifics', () => {
   it('migrate() on a new file applies every migration, then nothing', async () => {
     const store = open(fresh());
     const first = await store.migrate();
-    expect(first.applied).toEqual(['0001_init', '0002_idempotency_per_principal', '0003_leases']);
-    expect(first.current).toBe(3);
-    expect(await store.migrate()).toEqual({ applied: [], current: 3 });
+    expect(first.applied).toEqual(MIGRATIONS);
+    expect(first.current).toBe(MIGRATIONS.length);
+    expect(await store.migrate()).toEqual({ applied: [], current: MIGRATIONS.length });
   });
 
   it('two instances migrating one new file at once apply each migration once', async () => {
     const path = fresh();
     const [a, b] = [open(path), open(path)];
     const reports = await Promise.all([a.migrate(), b.migrate()]);
-    expect(reports.flatMap((r) => r.applied)).toEqual([
-      '0001_init',
-      '0002_idempotency_per_principal',
-      '0003_leases',
-    ]);
+    expect(reports.flatMap((r) => r.applied)).toEqual(MIGRATIONS);
     await expect(b.jobStateList()).resolves.toEqual([]);
   });
 

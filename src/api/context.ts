@@ -32,11 +32,19 @@ export type App = FastifyInstance<
 
 /** What route handlers may use: the services of the instance, never its store. */
 export interface ApiContext {
-  deck: Pick<Jobdeck, 'runs' | 'cancels' | 'events' | 'registry'>;
+  deck: Pick<Jobdeck, 'runs' | 'cancels' | 'events' | 'registry' | 'feed'>;
   tokens: TokenSet;
   sessions: SessionStore;
   eventLog: EventLog;
   metrics: MetricsRegistry;
   /** Role needed for /metrics (`none` lets a scraper in without a token). */
   metricsRole: RouteRole;
+  sse: SseLimits;
+}
+
+export interface SseLimits {
+  /** Bytes a stream may have waiting for its client before it waits for the client to read. */
+  highWaterBytes: number;
+  /** A client that reads nothing of what is waiting for this long is cut off. */
+  stallMs: number;
 }

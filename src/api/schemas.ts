@@ -263,6 +263,8 @@ export const logsQuery = z.object({
 export const eventsQuery = z.object({
   job: text(LIMITS.jobName).min(1).optional(),
   run: runId.optional(),
+  /** Events of runs in these statuses (as each event recorded it); job events have none. */
+  status: statusList.optional(),
 });
 
 /** Cursors are opaque to callers: the id of the last run of the page, encoded. */

@@ -13,7 +13,7 @@ import { roleAtLeast } from '../core/glossary.js';
 import type { Jobdeck } from '../jobdeck.js';
 import { MetricsRegistry } from '../metrics/metrics.js';
 import { bearerToken, type TokenSet } from './auth.js';
-import type { ApiContext, App, RouteRole } from './context.js';
+import type { ApiContext, App, RouteRole, SseLimits } from './context.js';
 import { sendError } from './http-errors.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
@@ -40,6 +40,8 @@ export interface ApiServerOptions {
    * addresses), so the session cookie is `Secure` when the proxy says the client used HTTPS.
    */
   trustProxy?: boolean | string | string[];
+  /** How event streams treat clients that do not keep up. */
+  sse?: Partial<SseLimits>;
 }
 
 export const REDACTED_PATHS = [
@@ -133,7 +135,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   });
 
   const sessions = new SessionStore();
-  const eventLog = new EventLog(deck.events);
+  const eventLog = new EventLog(deck.feed);
   const metrics = new MetricsRegistry({
     bus: deck.events,
     countUnfinished: () => deck.runs.countUnfinished(),
@@ -201,12 +203,19 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   );
 
   const ctx: ApiContext = {
-    deck: { runs: deck.runs, cancels: deck.cancels, events: deck.events, registry: deck.registry },
+    deck: {
+      runs: deck.runs,
+      cancels: deck.cancels,
+      events: deck.events,
+      registry: deck.registry,
+      feed: deck.feed,
+    },
     tokens,
     sessions,
     eventLog,
     metrics,
     metricsRole: options.metricsRole ?? 'viewer',
+    sse: { highWaterBytes: 256 * 1024, stallMs: 10_000, ...options.sse },
   };
   jobRoutes(app, ctx);
   runRoutes(app, ctx);

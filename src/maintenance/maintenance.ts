@@ -3,6 +3,8 @@ import { isTerminal } from '../core/status.js';
 import type { EventBus } from '../events/bus.js';
 import type { Store } from '../store/store.js';
 
+export const DEFAULT_EVENT_RETENTION_MS = 24 * 60 * 60 * 1000;
+
 export interface MaintenanceOptions {
   store: Store;
   bus: EventBus;
@@ -11,6 +13,8 @@ export interface MaintenanceOptions {
   intervalMs?: number;
   /** How often finished runs past their retention are deleted. Default 60 s. */
   retentionIntervalMs?: number;
+  /** How long events stay in the feed for readers to resume from. Default 24 h. */
+  eventRetentionMs?: number;
   onError?: (err: unknown, where: string) => void;
 }
 
@@ -62,9 +66,10 @@ export class Maintenance {
     }
   }
 
-  /** Delete finished runs past their retention, in batches. */
+  /** Delete finished runs past their retention, and events past theirs, in batches. */
   async retention(): Promise<number> {
     const { store, clock } = this.options;
+    const eventRetentionMs = this.options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS;
     let total = 0;
     try {
       for (;;) {
@@ -72,6 +77,14 @@ export class Maintenance {
         total += deleted;
         if (deleted < 500) break;
       }
+      // Events are stamped with the store's wall time, never an injected clock's.
+      while (
+        (await store.eventDeleteExpired({
+          now: null,
+          retentionMs: eventRetentionMs,
+          limit: 5000,
+        })) === 5000
+      );
     } catch (err) {
       this.options.onError?.(err, 'retention');
     }

@@ -22,6 +22,8 @@ import { storableText } from '../core/text.js';
 const FLUSH_INTERVAL_MS = 50;
 /** A buffer this large is written at once. */
 const FLUSH_BATCH = 200;
+/** Progress is written (and becomes a feed event) at most this often; the last value always. */
+const PROGRESS_INTERVAL_MS = 250;
 
 export interface AttemptDeps {
   store: Store;
@@ -52,6 +54,9 @@ export class Attempt implements ContextPort {
   private pendingLogs: LogEntry[] = [];
   private pendingProgress: RunProgress | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
+  private progressWrittenAt = 0;
+  /** Set by close(): the last progress is written whatever the interval. */
+  private closing = false;
   private flushChain: Promise<void> = Promise.resolve();
   /** After the attempt ended, a zombie handler's writes are dropped here before reaching the store. */
   private closed = false;
@@ -225,8 +230,15 @@ export class Attempt implements ContextPort {
     const { store, bus, clock } = this.deps;
     const items = [...this.dirtyItems.values()];
     this.dirtyItems.clear();
-    const progress = this.pendingProgress;
-    this.pendingProgress = null;
+    let progress = this.pendingProgress;
+    if (
+      progress !== null &&
+      !this.closing &&
+      Date.now() - this.progressWrittenAt < PROGRESS_INTERVAL_MS
+    ) {
+      progress = null;
+      this.scheduleFlush();
+    } else this.pendingProgress = null;
     const logs = this.pendingLogs;
     this.pendingLogs = [];
     // Logs are fenced by ownership only, so a cancelled attempt's cleanup lines still land.
@@ -247,8 +259,10 @@ export class Attempt implements ContextPort {
     if (items.length === 0 && progress === null) return;
     try {
       if (items.length > 0) await store.itemsUpsert({ ref: this.ref, items });
-      if (progress !== null)
+      if (progress !== null) {
+        this.progressWrittenAt = Date.now();
         await store.runProgressSet({ ref: this.ref, progress, now: clock.now() });
+      }
       bus.emit('run.progress', {
         run: {
           id: this.run.id,
@@ -295,6 +309,7 @@ export class Attempt implements ContextPort {
 
   /** Stop accepting writes from the handler; what is buffered is written first. */
   async close(): Promise<void> {
+    this.closing = true;
     await this.flush();
     this.closed = true;
   }

@@ -2,7 +2,7 @@ import type { CancelMode, CancelRecord } from '../core/cancellation.js';
 import { JobdeckError, type RunError } from '../core/errors.js';
 import type { ItemStatus, LogLevel, Run, RunItem, RunProgress, RunTrigger } from '../core/run.js';
 import type { RunStatus } from '../core/status.js';
-import type { AttemptRef, JobState, LeaseRenewal } from './store.js';
+import type { AttemptRef, JobState, LeaseRenewal, StoredEvent } from './store.js';
 
 /** A runs-table row as both backends return it (times as ms or Date, JSON as text or object). */
 export interface RunRow {
@@ -132,6 +132,54 @@ export function logFromRow(row: LogRow) {
     message: row.message,
     ...(data === null ? {} : { data }),
     time: toDate(row.time),
+  };
+}
+
+/** An events-table row with its log line (run.log), as both backends return it. */
+export interface EventRow {
+  seq: number | string;
+  at: TimeValue;
+  name: string;
+  job: string;
+  run_id: string | null;
+  status: string | null;
+  data: unknown;
+  log_seq: number | null;
+  log_level: string | null;
+  log_message: string | null;
+  log_data: unknown;
+  log_time: TimeValue | null;
+}
+
+export function eventFromRow(row: EventRow): StoredEvent {
+  const base = {
+    seq: Number(row.seq),
+    at: toDate(row.at),
+    job: row.job,
+    runId: row.run_id,
+    status: row.status as RunStatus | null,
+  };
+  if (row.name === 'run.log') {
+    const log =
+      row.log_level === null || row.log_seq === null
+        ? null
+        : logFromRow({
+            run_id: row.run_id!,
+            seq: row.log_seq,
+            level: row.log_level,
+            message: row.log_message!,
+            data: row.log_data,
+            time: row.log_time!,
+          });
+    return { ...base, name: 'run.log', log };
+  }
+  const data = fromJson<Record<string, unknown>>(row.data)!;
+  if (row.name === 'job.updated')
+    return { ...base, name: 'job.updated', jobState: jobStateFromRow(data as unknown as JobRow) };
+  return {
+    ...base,
+    name: row.name as Exclude<StoredEvent['name'], 'run.log' | 'job.updated'>,
+    run: runFromRow(data as unknown as RunRow, []),
   };
 }
 

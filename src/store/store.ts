@@ -97,6 +97,26 @@ export interface Store {
   /** How many runs are in each unfinished status (for metrics and health). */
   runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>>;
 
+  /**
+   * The event feed after `afterSeq`, oldest first, at most `limit`. Contiguous: it stops before a
+   * seq that a transaction still open may fill (`waiting`), so a reader that resumes from the last
+   * seq it got never skips one.
+   */
+  eventList(params: { afterSeq: number; limit: number }): Promise<EventPage>;
+  /** The newest seq, and the highest seq retention removed (a reader behind it missed events). */
+  eventBounds(): Promise<{ last: number; pruned: number }>;
+  /** Remove events written more than `retentionMs` ago; how many were removed. */
+  eventDeleteExpired(params: {
+    now: StoreNow;
+    retentionMs: number;
+    limit: number;
+  }): Promise<number>;
+  /**
+   * Be told when any instance may have appended events (NOTIFY, a file watch). Absent, or while
+   * the watch is not healthy, readers poll.
+   */
+  eventWatch?(onAppended: () => void): Promise<EventWatch>;
+
   /** The run-time enabled flag of jobs, shared by all instances. */
   jobStateList(): Promise<JobState[]>;
   jobStateSet(params: { name: string; enabled: boolean; now: Date }): Promise<JobState>;
@@ -125,6 +145,51 @@ export interface StoreNotifications {
   readonly healthy: boolean;
   /** False while nobody in this instance listens (an API-only instance): nothing to be healthy. */
   readonly listening?: boolean;
+}
+
+/** What the feed holds: the lifecycle of runs and jobs, in the order the store wrote it. */
+export const FEED_EVENT_NAMES = [
+  'run.created',
+  'run.started',
+  'run.progress',
+  'run.log',
+  'run.cancelling',
+  'run.finished',
+  'run.retrying',
+  'job.updated',
+] as const;
+export type FeedEventName = (typeof FEED_EVENT_NAMES)[number];
+
+/** One event of the feed. */
+export type StoredEvent = {
+  seq: number;
+  /** When the store wrote it. */
+  at: Date;
+  job: string;
+  runId: string | null;
+  /** The run's status when the event was written (null for job events). */
+  status: RunStatus | null;
+} & (
+  | {
+      name: Exclude<FeedEventName, 'run.log' | 'job.updated'>;
+      /** The run as the event left it, without input, result and items. */
+      run: Run;
+    }
+  /** `log` is null once the line is gone (the run's log cap, or the run's retention). */
+  | { name: 'run.log'; log: StoredLogEntry | null }
+  | { name: 'job.updated'; jobState: JobState }
+);
+
+export interface EventPage {
+  events: StoredEvent[];
+  /** Events past a seq that an open transaction may still fill were held back: ask again soon. */
+  waiting: boolean;
+}
+
+export interface EventWatch {
+  /** False while the watch is known to miss appends (the reader then polls often). */
+  readonly healthy: boolean;
+  close(): Promise<void>;
 }
 
 export interface MigrationReport {

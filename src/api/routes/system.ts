@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { JobdeckError } from '../../core/errors.js';
+import { JobdeckError, errorSummary } from '../../core/errors.js';
 import type { ApiContext, App } from '../context.js';
 import { errorSchema, eventsQuery } from '../schemas.js';
 import { STREAMED_EVENTS, type StreamEvent } from '../sse.js';
 import { SESSION_COOKIE, readCookie, sessionCookie } from '../sessions.js';
 
 const HEARTBEAT_MS = 15_000;
+/** Events written to a stream before it checks whether its client keeps up. */
+const SSE_BATCH = 200;
 const dashboardFile = (name: string) =>
   readFileSync(new URL(`../../dashboard/${name}`, import.meta.url), 'utf8');
 const DASHBOARD_HTML = dashboardFile('index.html').replace(
@@ -82,17 +84,26 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     url: '/api/events',
     config: { role: 'viewer' },
     schema: {
-      summary: 'Server-Sent Events of runs',
+      summary: 'Server-Sent Events of runs and jobs, from every instance',
       description:
-        'Events: run.created, run.started, run.progress, run.log, run.cancelling, run.finished. Resume with Last-Event-ID.',
+        'Events: run.created, run.started, run.progress, run.log, run.cancelling, run.finished, run.retrying, job.updated. Ids are the store-wide seq: resume with Last-Event-ID on any instance within the retention window; an id that cannot be resumed gets a `reset` event first.',
       tags: ['events'],
       querystring: eventsQuery,
       response: { 400: errorSchema },
     },
-    handler: (request, reply) => {
-      const { job, run } = request.query;
+    handler: async (request, reply) => {
+      const { job, run, status } = request.query;
+      const statuses = status ? new Set<string>(status) : null;
       const matches = (event: StreamEvent) =>
-        (!job || event.job === job) && (!run || event.runId === run);
+        event.text !== null &&
+        (!job || event.job === job) &&
+        (!run || event.runId === run) &&
+        (!statuses || (event.status !== null && statuses.has(event.status)));
+      const lastEventId = request.headers['last-event-id'];
+      // Before the stream opens: a store that does not answer is a 503, not a broken stream.
+      const start = await eventLog.resume(
+        typeof lastEventId === 'string' ? lastEventId : undefined,
+      );
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -101,9 +112,16 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
+      let cursor = start.cursor;
+      let closed = false;
+      let pumping = false;
+      let again = false;
+      let retry: NodeJS.Timeout | undefined;
       let off = () => {};
       const close = () => {
+        closed = true;
         clearInterval(heartbeat);
+        clearTimeout(retry);
         off();
         openStreams.delete(end);
       };
@@ -111,41 +129,84 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
         close();
         raw.end();
       };
-      // A client that does not read must not make us buffer without bound: past the limit it is
-      // cut off, and reconnects with Last-Event-ID (a replay, or a reset when it fell too far).
-      const send = (text: string) => {
-        if (raw.destroyed) return;
-        raw.write(text);
-        if (raw.writableLength <= eventLog.maxPendingBytes) return;
+      const cutOff = () => {
         request.log.warn(
-          { pendingBytes: raw.writableLength },
+          { pendingBytes: raw.writableLength, lastEventId: cursor },
           'event stream closed: the client does not keep up',
         );
         close();
         raw.destroy();
       };
-      const heartbeat = setInterval(() => send(`: heartbeat\n\n`), HEARTBEAT_MS);
-      send(`retry: 2000\n: connected\n\n`);
-      const lastEventId = request.headers['last-event-id'];
-      if (typeof lastEventId === 'string' && lastEventId !== '') {
-        const replay = eventLog.since(lastEventId);
-        if ('reset' in replay) {
-          // The reset carries the latest id: resuming from it misses nothing that follows.
-          send(
-            `id: ${eventLog.lastId}\nevent: reset\ndata: ${JSON.stringify({ reason: replay.reset })}\n\n`,
+      // A client that does not read is never buffered for without bound: past the high-water mark
+      // the stream waits for it to drain, and one that does not drain in time is cut off. It
+      // reconnects with its Last-Event-ID and gets the rest, or a reset past the retention window.
+      const drained = () =>
+        new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => done(false), ctx.sse.stallMs);
+          const done = (ok: boolean) => {
+            clearTimeout(timer);
+            raw.off('drain', onDrain);
+            raw.off('close', onClose);
+            resolve(ok);
+          };
+          const onDrain = () => done(true);
+          const onClose = () => done(false);
+          raw.on('drain', onDrain);
+          raw.on('close', onClose);
+        });
+      const pump = async (): Promise<void> => {
+        if (pumping) {
+          again = true;
+          return;
+        }
+        pumping = true;
+        try {
+          do {
+            again = false;
+            while (!closed && cursor < eventLog.head) {
+              const batch = await eventLog.after(cursor, SSE_BATCH);
+              if (batch.length === 0) {
+                // The store holds events back behind a seq still being written: look again soon.
+                clearTimeout(retry);
+                retry = setTimeout(() => void pump(), 20);
+                break;
+              }
+              for (const event of batch) {
+                if (closed) return;
+                if (matches(event)) raw.write(event.text!);
+                cursor = event.seq;
+              }
+              if (raw.writableLength > ctx.sse.highWaterBytes && !(await drained())) {
+                if (!closed) cutOff();
+                return;
+              }
+            }
+          } while (again && !closed);
+        } catch (err) {
+          // The store went away mid-stream: the client reconnects with its Last-Event-ID.
+          request.log.warn(
+            { err: errorSummary(err) },
+            'event stream ended: the store did not answer',
           );
-        } else for (const event of replay.events) if (matches(event)) send(event.text);
-      }
-      if (raw.destroyed) {
-        close(); // the client left, or was cut off during its replay
-        return;
-      }
-      off = eventLog.subscribe((event) => {
-        if (matches(event)) send(event.text);
-      });
+          end();
+        } finally {
+          pumping = false;
+        }
+      };
+      const heartbeat = setInterval(() => {
+        if (!closed && raw.writableLength <= ctx.sse.highWaterBytes) raw.write(`: heartbeat\n\n`);
+      }, HEARTBEAT_MS);
+      raw.write(`retry: 2000\n: connected\n\n`);
+      // The reset carries the id to resume from: nothing that follows it is missed.
+      if (start.reset)
+        raw.write(
+          `id: ${start.cursor}\nevent: reset\ndata: ${JSON.stringify({ reason: start.reset })}\n\n`,
+        );
+      off = eventLog.subscribe(() => void pump());
       openStreams.add(end);
       request.raw.on('close', close);
       raw.on('error', close);
+      void pump();
     },
   });
 

@@ -1,6 +1,7 @@
 import { describe } from 'vitest';
 import { describeCancel } from './cancel.js';
 import { describeClaim } from './claim.js';
+import { describeEvents } from './events.js';
 import { describeFencing } from './fencing.js';
 import type { MakeStore, MakeStorePair } from './fixture.js';
 import { describeItems } from './items.js';
@@ -40,5 +41,6 @@ export function describeStoreConformance(
     describeLogs(ctx);
     describeItems(ctx);
     describeJobs(ctx);
+    describeEvents(ctx);
   });
 }

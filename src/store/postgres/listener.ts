@@ -6,12 +6,15 @@ import { randomUUID } from 'node:crypto';
 export interface ListenerHandlers {
   runAvailable?: (job: string) => void;
   cancelRequested?: (runId: string, request: CancelRequest | null) => void;
+  /** Events were appended to the feed (the payload is empty: readers read from their seq). */
+  eventsAppended?: () => void;
 }
 
 export interface PgListenerOptions {
   connection: pg.ClientConfig;
   runChannel: string;
   cancelChannel: string;
+  eventsChannel: string;
   onError?: (err: unknown) => void;
   /** How often the connection is checked. Default 5 s. */
   healthCheckMs?: number;
@@ -38,6 +41,8 @@ export class PgListener {
   private retryDelay = 100;
   private probe: { nonce: string; resolve: () => void } | null = null;
   private checking = false;
+  /** The events channel is listened to only while someone reads the feed: workers skip its traffic. */
+  private listeningEvents = false;
   /** True while notifications are known to arrive. */
   healthy = false;
   /** Reconnects so far, for health reports and tests. */
@@ -61,6 +66,7 @@ export class PgListener {
     this.handlers.add(handlers);
     this.stopped = false;
     if (!this.client && !this.connecting) await this.connect();
+    else if (handlers.eventsAppended && this.client) await this.listenEvents(this.client);
     return async () => {
       this.handlers.delete(handlers);
       if (this.handlers.size === 0) await this.stop();
@@ -99,6 +105,8 @@ export class PgListener {
       await client.connect();
       await client.query(`LISTEN ${pg.escapeIdentifier(this.options.runChannel)}`);
       await client.query(`LISTEN ${pg.escapeIdentifier(this.options.cancelChannel)}`);
+      this.listeningEvents = false;
+      await this.listenEvents(client);
     } catch (err) {
       this.options.onError?.(err);
       client.removeAllListeners();
@@ -118,6 +126,18 @@ export class PgListener {
     await this.sendProbe(client);
     // Anything sent while the connection was down was lost: wake everyone to look once.
     this.broadcastWake();
+  }
+
+  private async listenEvents(client: pg.Client): Promise<void> {
+    if (this.listeningEvents || ![...this.handlers].some((h) => h.eventsAppended)) return;
+    this.listeningEvents = true;
+    try {
+      await client.query(`LISTEN ${pg.escapeIdentifier(this.options.eventsChannel)}`);
+    } catch (err) {
+      // The connection failed: its reconnect listens again.
+      this.listeningEvents = false;
+      this.options.onError?.(err);
+    }
   }
 
   private async sendProbe(client: pg.Client): Promise<void> {
@@ -154,6 +174,8 @@ export class PgListener {
     } else if (message.channel === this.options.cancelChannel) {
       const request = parseCancelPayload(payload);
       for (const h of this.handlers) h.cancelRequested?.(request?.id ?? payload, request);
+    } else if (message.channel === this.options.eventsChannel) {
+      for (const h of this.handlers) h.eventsAppended?.();
     }
   }
 
@@ -162,6 +184,7 @@ export class PgListener {
       h.runAvailable?.('');
       // Cancels sent while the connection was down were lost too: have them read once.
       h.cancelRequested?.('', null);
+      h.eventsAppended?.();
     }
   }
 

@@ -8,6 +8,7 @@ import { compileNamedParams } from '../named-params.js';
 import { loadMigrations, loadNamedQueries } from '../sql-files.js';
 import {
   cancelFromRow,
+  eventFromRow,
   itemFromRow,
   logFromRow,
   runFromRow,
@@ -17,6 +18,7 @@ import {
   toJson,
   workerLost,
   type CancelRow,
+  type EventRow,
   type ItemRow,
   type JobRow,
   type LogRow,
@@ -25,6 +27,8 @@ import {
 import type {
   AttemptRef,
   CancelRequest,
+  EventPage,
+  EventWatch,
   JobState,
   LeaseRenewal,
   LeaseRenewParams,
@@ -89,6 +93,11 @@ const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
 /** A claim slower than this suggests a plan without statistics. */
 const SLOW_CLAIM_MS = 10;
 const ANALYZE_EVERY_MS = 60_000;
+/**
+ * A missing seq that stays missing this long is taken as never written, even while an older
+ * transaction (anyone's, on any database of the server) keeps the snapshot horizon from proving it.
+ */
+const STALE_GAP_MS = 5000;
 
 /**
  * The PostgreSQL store: many instances on many hosts. Claims with FOR UPDATE SKIP LOCKED, every
@@ -102,6 +111,11 @@ export class PostgresStore implements Store {
   private readonly schema: string;
   private readonly runChannel: string;
   private readonly cancelChannel: string;
+  private readonly eventsChannel: string;
+  /** Every seq up to this one is either visible or known never to be. */
+  private settledSeq = 0;
+  /** Missing seqs being waited for: the first missing seq → the snapshot horizon when first seen. */
+  private readonly gaps = new Map<number, { xmax: number; since: number }>();
   private readonly connection: pg.ClientConfig;
   private lastAnalyze = 0;
 
@@ -112,6 +126,8 @@ export class PostgresStore implements Store {
     const base = this.schema === 'public' ? 'jobdeck' : `jobdeck_${this.schema}`;
     this.runChannel = `${base}_run`;
     this.cancelChannel = `${base}_cancel`;
+    // The triggers of 0004_events.sql name the channel the same way (jobdeck_events_channel).
+    this.eventsChannel = `${base}_events`;
     this.connection = {
       connectionString: options.connectionString,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 3000,
@@ -137,6 +153,7 @@ export class PostgresStore implements Store {
         connection: this.connection,
         runChannel: this.runChannel,
         cancelChannel: this.cancelChannel,
+        eventsChannel: this.eventsChannel,
         onError: (err) => options.onError?.(err, 'listener'),
       });
       this.notifications = {
@@ -805,6 +822,77 @@ export class PostgresStore implements Store {
     for (const row of await this.query<{ status: RunStatus; n: number }>('runCountUnfinished'))
       counts[row.status] = row.n;
     return counts;
+  }
+
+  /**
+   * Seqs are taken before commit, so a transaction may commit seq 9 after another's seq 10 is
+   * visible. A missing seq is waited for until every transaction that was open when it was first
+   * seen has ended (the snapshot's xmin passed the xmax seen then): by then it is visible, or it
+   * was rolled back and never will be. Events past a missing seq are held back meanwhile.
+   */
+  async eventList(params: { afterSeq: number; limit: number }): Promise<EventPage> {
+    const rows = await this.query<EventRow & { snapshot_xmin: number; snapshot_xmax: number }>(
+      'eventList',
+      params,
+    );
+    const events = [];
+    let expected = params.afterSeq + 1;
+    let waiting = false;
+    for (const row of rows) {
+      const seq = Number(row.seq);
+      const firstMissing = Math.max(expected, this.settledSeq + 1);
+      if (seq > firstMissing) {
+        const now = Date.now();
+        const gap = this.gaps.get(firstMissing);
+        if (!gap) {
+          this.gaps.set(firstMissing, { xmax: row.snapshot_xmax, since: now });
+          waiting = true;
+          break;
+        }
+        if (row.snapshot_xmin < gap.xmax && now - gap.since < STALE_GAP_MS) {
+          waiting = true;
+          break;
+        }
+        this.gaps.delete(firstMissing);
+      }
+      events.push(eventFromRow(row));
+      expected = seq + 1;
+    }
+    if (params.afterSeq <= this.settledSeq && expected - 1 > this.settledSeq)
+      this.settledSeq = expected - 1;
+    // Passed: visible now, or given up on.
+    for (const first of this.gaps.keys()) if (first < expected) this.gaps.delete(first);
+    return { events, waiting };
+  }
+
+  async eventBounds(): Promise<{ last: number; pruned: number }> {
+    const row = await this.one<{ last: number; pruned: number }>('eventBounds');
+    return { last: Number(row!.last), pruned: Number(row!.pruned) };
+  }
+
+  async eventDeleteExpired(params: {
+    now: StoreNow;
+    retentionMs: number;
+    limit: number;
+  }): Promise<number> {
+    const row = await this.one<{ n: number }>('eventDeleteExpired', {
+      now: databaseTime(params.now),
+      retentionMs: params.retentionMs,
+      limit: params.limit,
+    });
+    return row!.n;
+  }
+
+  async eventWatch(onAppended: () => void): Promise<EventWatch> {
+    const listener = this.notifications?.listener;
+    if (!listener) return { healthy: false, close: async () => {} };
+    const unsubscribe = await listener.subscribe({ eventsAppended: onAppended });
+    return {
+      get healthy() {
+        return listener.healthy;
+      },
+      close: unsubscribe,
+    };
   }
 
   async jobStateList(): Promise<JobState[]> {

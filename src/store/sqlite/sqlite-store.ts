@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, watch } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cancelAction } from '../../core/cancellation.js';
 import { systemClock } from '../../core/clock.js';
@@ -10,6 +10,7 @@ import { canTransition, type RunStatus } from '../../core/status.js';
 import { loadMigrations, loadNamedQueries } from '../sql-files.js';
 import {
   cancelFromRow,
+  eventFromRow,
   itemFromRow,
   logFromRow,
   runFromRow,
@@ -19,6 +20,7 @@ import {
   toJson,
   workerLost,
   type CancelRow,
+  type EventRow,
   type ItemRow,
   type JobRow,
   type LogRow,
@@ -27,6 +29,8 @@ import {
 import type {
   AttemptRef,
   CancelRequest,
+  EventPage,
+  EventWatch,
   JobState,
   LeaseRenewal,
   LeaseRenewParams,
@@ -66,9 +70,11 @@ export class SqliteStore implements Store {
     multiHost: false,
   };
   private readonly db: Database.Database;
+  private readonly path: string;
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(options: SqliteStoreOptions) {
+    this.path = options.path;
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.db = new Database(options.path);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
@@ -535,6 +541,68 @@ export class SqliteStore implements Store {
     for (const row of this.all<{ status: RunStatus; n: number }>('runCountUnfinished'))
       counts[row.status] = row.n;
     return counts;
+  }
+
+  async eventList(params: { afterSeq: number; limit: number }): Promise<EventPage> {
+    // One writer at a time: every seq below the newest committed one is committed or never was.
+    const rows = this.all<EventRow>('eventList', params);
+    return { events: rows.map(eventFromRow), waiting: false };
+  }
+
+  async eventBounds(): Promise<{ last: number; pruned: number }> {
+    const row = this.get<{ last: number; pruned: number }>('eventBounds')!;
+    return { last: Number(row.last), pruned: Number(row.pruned) };
+  }
+
+  async eventDeleteExpired(params: {
+    now: StoreNow;
+    retentionMs: number;
+    limit: number;
+  }): Promise<number> {
+    return this.write(() => {
+      const deleted = this.all<{ seq: number }>('eventDeleteExpired', {
+        cutoff: hostMs(params.now) - params.retentionMs,
+        limit: params.limit,
+      });
+      if (deleted.length > 0)
+        this.run('eventPrunedThrough', { seq: Math.max(...deleted.map((r) => r.seq)) });
+      return deleted.length;
+    });
+  }
+
+  /**
+   * Other processes on this host write the same file: a watch of its write-ahead log tells of
+   * their commits without polling. An in-memory store has no file: readers poll.
+   */
+  async eventWatch(onAppended: () => void): Promise<EventWatch> {
+    const state = { healthy: false };
+    if (this.path === ':memory:')
+      return { healthy: false, close: async () => {} } satisfies EventWatch;
+    const file = resolve(this.path);
+    const names = new Set([basename(file), `${basename(file)}-wal`]);
+    let watcher: ReturnType<typeof watch> | null = null;
+    try {
+      watcher = watch(dirname(file), { persistent: false }, (_event, name) => {
+        if (name === null || names.has(name.toString())) onAppended();
+      });
+      state.healthy = true;
+      // A watch that fails (the folder removed, too many watches) leaves the readers polling.
+      watcher.on('error', () => {
+        state.healthy = false;
+        watcher?.close();
+      });
+    } catch {
+      state.healthy = false;
+    }
+    return {
+      get healthy() {
+        return state.healthy;
+      },
+      close: async () => {
+        state.healthy = false;
+        watcher?.close();
+      },
+    };
   }
 
   async jobStateList(): Promise<JobState[]> {

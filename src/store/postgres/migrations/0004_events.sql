@@ -1,0 +1,93 @@
+-- The event feed: what happens to runs and jobs, numbered across the database. Triggers write each
+-- event in the transaction of its change: no event without its change, no change without its event.
+CREATE TABLE jobdeck_events (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  -- Wall time of the write (ms), for retention and for measuring how late readers see it.
+  at bigint NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::bigint,
+  name text NOT NULL,
+  job text NOT NULL,
+  run_id text,
+  -- The run's status when the event was written (null for job events).
+  status text,
+  -- run.log events point at their log row instead of copying it.
+  log_seq integer,
+  -- The run without input and result (run events), or the job state (job events).
+  data jsonb
+);
+CREATE INDEX jobdeck_events_at ON jobdeck_events (at);
+
+-- The highest seq retention removed: a reader resuming from before it has missed events.
+CREATE TABLE jobdeck_events_pruned (
+  only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+  seq bigint NOT NULL
+);
+INSERT INTO jobdeck_events_pruned (seq) VALUES (0);
+
+-- Readers are woken with an empty payload: repeated in one transaction, PostgreSQL sends it once.
+CREATE FUNCTION jobdeck_events_channel(schema_name text) RETURNS text LANGUAGE sql IMMUTABLE
+AS $$ SELECT CASE WHEN schema_name = 'public' THEN 'jobdeck_events' ELSE 'jobdeck_' || schema_name || '_events' END $$;
+
+-- Statement-level: a claim or a batch of completions writes its events in one INSERT.
+CREATE FUNCTION jobdeck_runs_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO jobdeck_events (name, job, run_id, status, data)
+    SELECT 'run.created', n.job, n.id, n.status, to_jsonb(n) - 'input' - 'result'
+    FROM new_runs n ORDER BY n.created_at, n.id;
+  ELSE
+    INSERT INTO jobdeck_events (name, job, run_id, status, data)
+    SELECT e.name, n.job, n.id, n.status, to_jsonb(n) - 'input' - 'result'
+    FROM new_runs n
+    JOIN old_runs o ON o.id = n.id
+    CROSS JOIN LATERAL (
+      SELECT CASE
+        WHEN n.status = o.status THEN
+          CASE WHEN n.progress IS DISTINCT FROM o.progress THEN 'run.progress' END
+        WHEN n.status = 'running' THEN 'run.started'
+        WHEN n.status = 'cancelling' THEN 'run.cancelling'
+        WHEN n.status IN ('completed', 'partial', 'failed', 'cancelled') THEN 'run.finished'
+        WHEN o.status IN ('running', 'cancelling') THEN 'run.retrying'
+      END AS name
+    ) e
+    WHERE e.name IS NOT NULL
+    ORDER BY n.id;
+  END IF;
+  IF FOUND THEN
+    PERFORM pg_notify(jobdeck_events_channel(TG_TABLE_SCHEMA), '');
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER jobdeck_runs_created AFTER INSERT ON jobdeck_runs
+REFERENCING NEW TABLE AS new_runs
+FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_runs_events();
+
+CREATE TRIGGER jobdeck_runs_changed AFTER UPDATE ON jobdeck_runs
+REFERENCING OLD TABLE AS old_runs NEW TABLE AS new_runs
+FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_runs_events();
+
+CREATE FUNCTION jobdeck_logs_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO jobdeck_events (name, job, run_id, status, log_seq)
+  SELECT 'run.log', r.job, r.id, r.status, n.seq
+  FROM new_logs n JOIN jobdeck_runs r ON r.id = n.run_id
+  ORDER BY n.run_id, n.seq;
+  IF FOUND THEN
+    PERFORM pg_notify(jobdeck_events_channel(TG_TABLE_SCHEMA), '');
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER jobdeck_logs_appended AFTER INSERT ON jobdeck_run_logs
+REFERENCING NEW TABLE AS new_logs
+FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_logs_events();
+
+CREATE FUNCTION jobdeck_jobs_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO jobdeck_events (name, job, data) VALUES ('job.updated', NEW.name, to_jsonb(NEW));
+  PERFORM pg_notify(jobdeck_events_channel(TG_TABLE_SCHEMA), '');
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER jobdeck_jobs_updated AFTER INSERT OR UPDATE ON jobdeck_jobs
+FOR EACH ROW EXECUTE FUNCTION jobdeck_jobs_events();
