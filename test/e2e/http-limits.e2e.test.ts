@@ -21,12 +21,15 @@ import {
 const QUICK = 'e2e.limits.quick';
 const BULKY = 'e2e.limits.bulky';
 
-/** Each of its runs streams three events that carry its half-megabyte input. */
+/** Each of its runs streams three log events that carry its half-megabyte input. */
 const bulkyJob = defineJob({
   name: BULKY,
   maxAttempts: 1,
   input: z.object({ blob: z.string() }),
-  run: () => null,
+  run: (ctx, input) => {
+    for (let i = 0; i < 3; i++) ctx.log.info(input.blob);
+    return null;
+  },
 });
 const REQUEST_TIMEOUT_MS = 1000;
 
@@ -35,6 +38,8 @@ const streams: EventStream[] = [];
 beforeAll(async () => {
   server = await startTestServer([quickJob(QUICK), bulkyJob], {
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    // A client that reads nothing for 2 s is cut off (the default is 10 s).
+    sse: { stallMs: 2000 },
   });
 });
 afterAll(async () => {

@@ -1,11 +1,13 @@
 /**
  * GET /api/events over real HTTP with a bearer header: a run's events arrive in order with
- * increasing ids, filters by job and by run hold, and Last-Event-ID replays what was missed.
+ * increasing ids (the store's seq), filters by job, run and status hold, and Last-Event-ID resumes
+ * from the store — across a restart of the server — or answers a reset when it cannot.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from '../../src/jobs/define.js';
 import { TEST_TOKENS, startTestServer, type TestServer } from '../helpers/server.js';
+import { tempDbPath } from '../helpers/temp.js';
 import {
   Gates,
   createRun,
@@ -17,6 +19,7 @@ import {
   quickJob,
   unlessAborted,
   waitForLog,
+  waitForStatus,
   type EventStream,
   type StreamEvent,
   rawRequest,
@@ -56,7 +59,7 @@ afterAll(async () => {
 });
 
 async function subscribe(
-  filter: { job?: string; run?: string },
+  filter: { job?: string; run?: string; status?: string },
   options: { lastEventId?: string } = {},
 ): Promise<EventStream> {
   const stream = openEvents(server, filter, options);
@@ -75,8 +78,8 @@ interface EventData {
 const ofRun = (id: string) => (e: StreamEvent) => eventRunId(e) === id;
 const named = (id: string, name: string) => (e: StreamEvent) =>
   e.name === name && eventRunId(e) === id;
-/** An event id is `<epoch>-<sequence>`; the sequence grows within one server process. */
-const seqOf = (event: StreamEvent) => Number(event.id?.split('-')[1]);
+/** An event id is the store's seq: it grows across processes and restarts. */
+const seqOf = (event: StreamEvent) => Number(event.id);
 const ids = (events: StreamEvent[]) => events.map(seqOf);
 
 function expectIncreasing(events: StreamEvent[]): void {
@@ -151,11 +154,10 @@ describe('GET /api/events', () => {
       job: SSE_JOB,
       entry: { level: 'info', message: 'hello from the handler', data: { step: 1 } },
     });
-    expect(finished.run).toMatchObject({
-      id: target.id,
-      status: 'completed',
-      result: { ok: true },
-    });
+    expect(finished.run).toMatchObject({ id: target.id, status: 'completed' });
+    // Events carry state, not payloads: input and result are read from the run.
+    expect(finished.run).not.toHaveProperty('result');
+    expect(created.run).not.toHaveProperty('input');
     // The job stream saw the blocker too, and nothing of other jobs.
     expect(byJob.events.some(ofRun(blocker.id))).toBe(true);
     for (const event of byJob.events) {
@@ -231,32 +233,79 @@ describe('GET /api/events', () => {
     expectIncreasing(stream.events);
   });
 
-  it('after a restart, a Last-Event-ID of the previous process gets a reset, then live events', async () => {
-    const before = await startTestServer([quickJob(OTHER)]);
-    const old = openEvents(before, { job: OTHER });
-    await old.opened;
-    const first = await createRun(before, OTHER, {});
-    const lastSeen = await old.waitFor(named(first.id, 'run.finished'), 'run.finished before');
-    await old.close();
-    await before.close();
-
-    // The new process has events of its own, so ids that restart from 1 would pass the old one.
-    const after = await startTestServer([quickJob(OTHER)]);
+  it('after a restart, Last-Event-ID resumes every missed event once, in order; ids it cannot resume get a reset', async () => {
+    const { path, cleanup } = tempDbPath();
+    const before = await startTestServer([quickJob(OTHER)], { dbPath: path });
+    let after: TestServer | undefined;
     try {
-      for (let i = 0; i < 3; i++) await createRun(after, OTHER, {});
+      const old = openEvents(before, { job: OTHER });
+      await old.opened;
+      const first = await createRun(before, OTHER, {});
+      const lastSeen = await old.waitFor(named(first.id, 'run.finished'), 'run.finished before');
+      await old.close();
+      // Missed while disconnected: three more runs, then the server restarts.
+      const missed = [];
+      for (let i = 0; i < 3; i++) missed.push(await createRun(before, OTHER, {}));
+      for (const run of missed) await waitForStatus(before, run.id, 'completed');
+      await before.close();
+
+      after = await startTestServer([quickJob(OTHER)], { dbPath: path });
       const resumed = openEvents(after, { job: OTHER }, { lastEventId: lastSeen.id! });
       await resumed.opened;
       const next = await createRun(after, OTHER, {});
-      await resumed.waitFor(named(next.id, 'run.created'), 'a live event after the reset');
-      expect(resumed.events[0]).toMatchObject({ name: 'reset', data: { reason: 'unknown' } });
-      // The reset carries an id of this process: resuming from it replays what came after.
-      const again = openEvents(after, { job: OTHER }, { lastEventId: resumed.events[0]!.id! });
-      await again.waitFor(named(next.id, 'run.created'), 'the replay after the reset');
+      await resumed.waitFor(named(next.id, 'run.finished'), 'a live event after the replay');
+      // The gap: every event of the missed runs, once and in order, then the live ones.
+      const missedIds = new Set(missed.map((r) => r.id));
+      const replayed = resumed.events.filter((e) => missedIds.has(eventRunId(e) ?? ''));
+      expect(replayed.map((e) => e.name)).toEqual(
+        missed.flatMap(() => ['run.created', 'run.started', 'run.finished']),
+      );
+      expect(resumed.events.every((e) => e.name !== 'reset')).toBe(true);
+      expectIncreasing(resumed.events);
+      expect(seqOf(resumed.events[0]!)).toBeGreaterThan(seqOf(lastSeen));
+      expect(new Set(resumed.events.map((e) => e.id)).size).toBe(resumed.events.length);
+
+      // An id this database never gave out, or garbage: a reset, then live events.
+      for (const id of ['999999999', 'not-an-id']) {
+        const unknown = openEvents(after, { job: OTHER }, { lastEventId: id });
+        await unknown.opened;
+        const live = await createRun(after, OTHER, {});
+        await unknown.waitFor(named(live.id, 'run.created'), 'a live event after the reset');
+        expect(unknown.events[0]).toMatchObject({ name: 'reset', data: { reason: 'unknown' } });
+        await unknown.close();
+      }
+
+      // Past the retention window: a reset that says so; its id resumes what follows.
+      await after.deck.store.eventDeleteExpired({
+        now: new Date(Date.now() + 60_000),
+        retentionMs: 0,
+        limit: 100_000,
+      });
+      const expired = openEvents(after, { job: OTHER }, { lastEventId: lastSeen.id! });
+      await expired.opened;
+      const later = await createRun(after, OTHER, {});
+      await expired.waitFor(named(later.id, 'run.created'), 'a live event after the reset');
+      expect(expired.events[0]).toMatchObject({ name: 'reset', data: { reason: 'expired' } });
+      const again = openEvents(after, { job: OTHER }, { lastEventId: expired.events[0]!.id! });
+      await again.waitFor(named(later.id, 'run.created'), 'the replay after the reset');
       expect(again.events.every((e) => e.name !== 'reset')).toBe(true);
-      await Promise.all([resumed.close(), again.close()]);
+      await Promise.all([resumed.close(), expired.close(), again.close()]);
     } finally {
-      await after.close();
+      await after?.close();
+      cleanup();
     }
+  });
+
+  it('filters by status: only events of runs in those statuses', async () => {
+    const stream = await subscribe({ job: OTHER, status: 'completed,failed' });
+    const run = await createRun(server, OTHER, {});
+    const finished = await stream.waitFor(named(run.id, 'run.finished'), 'run.finished');
+    expect((finished.data as EventData).run.status).toBe('completed');
+    expect(stream.events.filter(ofRun(run.id)).map((e) => e.name)).toEqual(['run.finished']);
+    const bad = await server.request('GET', '/api/events?status=sleeping', {
+      token: TEST_TOKENS.viewer,
+    });
+    expect(bad.status).toBe(400);
   });
 
   it('answers with an event stream to a bearer token, and 401 without one', async () => {

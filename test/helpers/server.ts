@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { TokenSet } from '../../src/api/auth.js';
-import { LOG_OPTIONS, buildApiServer } from '../../src/api/server.js';
+import { LOG_OPTIONS, buildApiServer, type ApiServerOptions } from '../../src/api/server.js';
 import type { App, RouteRole } from '../../src/api/context.js';
 import type { JobDefinition } from '../../src/jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../../src/jobdeck.js';
@@ -49,9 +49,14 @@ export async function startTestServer(
     bodyLimit?: number;
     requestTimeoutMs?: number;
     trustProxy?: boolean;
+    /** Open this database file (kept when the server closes) instead of a fresh one. */
+    dbPath?: string;
+    sse?: ApiServerOptions['sse'];
   } = {},
 ): Promise<TestServer> {
-  const { path, cleanup } = tempDbPath();
+  const { path, cleanup } = options.dbPath
+    ? { path: options.dbPath, cleanup: () => {} }
+    : tempDbPath();
   let captured = '';
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -78,6 +83,7 @@ export async function startTestServer(
     ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
     ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
     ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
+    ...(options.sse ? { sse: options.sse } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
