@@ -40,6 +40,8 @@ export interface InstanceConfig {
   leaseMs: number | undefined;
   heartbeatMs: number | undefined;
   pollMs: number | undefined;
+  /** How long the event feed keeps events for readers to resume from; unset: 24 h. */
+  eventRetentionMs: number | undefined;
   /** Commands the built-in `exec` job may run; empty: no `exec` job. */
   execAllow: string[];
 }
@@ -61,6 +63,7 @@ export function instanceConfig(
     leaseMs: optional('JOBDECK_LEASE_MS'),
     heartbeatMs: optional('JOBDECK_HEARTBEAT_MS'),
     pollMs: optional('JOBDECK_POLL_MS'),
+    eventRetentionMs: optional('JOBDECK_EVENT_RETENTION_MS'),
     execAllow: (flags.execAllow ?? env.JOBDECK_EXEC_ALLOW ?? '')
       .split(',')
       .map((command) => command.trim())

@@ -66,6 +66,9 @@ export async function startInstance(
             ...(config.heartbeatMs ? { heartbeatMs: config.heartbeatMs } : {}),
             ...(config.pollMs ? { pollMs: config.pollMs, cancelPollMs: config.pollMs } : {}),
           },
+    ...(config.eventRetentionMs
+      ? { maintenance: { eventRetentionMs: config.eventRetentionMs } }
+      : {}),
     onError: (err, where) => logger.error({ err, where }, 'background loop error'),
     ...extra,
   });

@@ -35,7 +35,7 @@ export async function printLogs(
   await printNew();
   if (!follow || isTerminal((await client.run(id)).status)) return;
   const stop = new AbortController();
-  await client.events(
+  await client.follow(
     { run: id },
     (event) => {
       if (event.name === 'run.log') {

@@ -49,7 +49,7 @@ export function watchCommand(program: Command): void {
       if (!isTerminal(run.status)) {
         show(run);
         const stop = new AbortController();
-        await client.events(
+        await client.follow(
           { run: id },
           (event) => {
             const data = event.data as { run?: RunInfo & { progress: RunInfo['progress'] } };

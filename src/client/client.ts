@@ -188,13 +188,14 @@ export class JobdeckClient {
    * `onOpen` is called once the server has accepted the stream.
    */
   async events(
-    filter: { job?: string; run?: string },
+    filter: EventFilter,
     onEvent: (event: ClientEvent) => void,
     options: { signal?: AbortSignal; onOpen?: () => void; lastEventId?: string } = {},
   ): Promise<void> {
     const query = new URLSearchParams();
     if (filter.job) query.set('job', filter.job);
     if (filter.run) query.set('run', filter.run);
+    if (filter.status?.length) query.set('status', filter.status.join(','));
     const qs = query.toString();
     const response = await this.fetcher(`${this.base}/api/events${qs ? `?${qs}` : ''}`, {
       headers: this.headers({
@@ -233,4 +234,57 @@ export class JobdeckClient {
       if (!options.signal?.aborted) throw err;
     }
   }
+
+  /**
+   * Stream events like {@link events}, reconnecting with the last event id when the stream ends
+   * or the server goes away (a restart, a load balancer moving the client to another instance),
+   * so no event is missed within the server's retention window; a `reset` event says when some
+   * were. Ends when `signal` aborts; refusals (401, 403, 400) end it with their error.
+   */
+  async follow(
+    filter: EventFilter,
+    onEvent: (event: ClientEvent) => void,
+    options: { signal: AbortSignal; onOpen?: () => void; retryMs?: number },
+  ): Promise<void> {
+    let lastEventId: string | undefined;
+    while (!options.signal.aborted) {
+      try {
+        await this.events(
+          filter,
+          (event) => {
+            if (event.id) lastEventId = event.id;
+            onEvent(event);
+          },
+          {
+            signal: options.signal,
+            ...(options.onOpen ? { onOpen: options.onOpen } : {}),
+            ...(lastEventId ? { lastEventId } : {}),
+          },
+        );
+      } catch (err) {
+        if (options.signal.aborted) return;
+        if (err instanceof ApiError && err.status < 500) throw err;
+      }
+      if (options.signal.aborted) return;
+      await abortableDelay(options.retryMs ?? 1000, options.signal);
+    }
+  }
+}
+
+export interface EventFilter {
+  job?: string;
+  run?: string;
+  status?: string[];
+}
+
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -16,6 +16,11 @@ export interface EventFeedOptions {
 
 /** How soon to look again when the store held events back behind a seq still being written. */
 const GAP_RETRY_MS = 20;
+/**
+ * A watch may fire before the commit it reports is readable (SQLite writes the log, then makes the
+ * frames visible in shared memory, which no file watch sees): one more look shortly after.
+ */
+const RECHECK_MS = 15;
 
 /**
  * The tail of the store's event feed, read once per process for every reader of it (event
@@ -33,6 +38,7 @@ export class EventFeed {
   private reading = false;
   private again = false;
   private stopped = false;
+  private recheck = false;
   /** Every event up to this seq has been handed to the listeners (or came before the feed started). */
   private headSeq = 0;
 
@@ -61,7 +67,10 @@ export class EventFeed {
     this.headSeq = (await store.eventBounds()).last;
     if (store.eventWatch) {
       try {
-        this.watch = await store.eventWatch(() => this.wake());
+        this.watch = await store.eventWatch(() => {
+          this.recheck = true;
+          this.wake();
+        });
       } catch (err) {
         this.options.onError?.(err, 'event feed watch');
       }
@@ -116,7 +125,9 @@ export class EventFeed {
     } finally {
       this.reading = false;
     }
-    this.schedule(waiting ? GAP_RETRY_MS : undefined);
+    const recheck = this.recheck;
+    this.recheck = false;
+    this.schedule(waiting ? GAP_RETRY_MS : recheck ? RECHECK_MS : undefined);
   }
 
   private schedule(delayMs?: number): void {

@@ -293,6 +293,8 @@ export interface StreamEvent {
   id: string | undefined;
   name: string;
   data: unknown;
+  /** When this process received it (ms since the epoch). */
+  receivedAt: number;
 }
 
 /** An open SSE subscription, collecting events as they arrive. */
@@ -312,8 +314,8 @@ export interface EventStream {
  * own (no keep-alive pool), so closing one never disturbs the connections of other requests.
  */
 export function openEvents(
-  server: TestServer,
-  filter: { job?: string; run?: string },
+  server: Pick<TestServer, 'url'>,
+  filter: { job?: string; run?: string; status?: string },
   options: { token?: string; lastEventId?: string } = {},
 ): EventStream {
   const events: StreamEvent[] = [];
@@ -335,6 +337,7 @@ export function openEvents(
         id: message.id,
         name: message.event ?? 'message',
         data: JSON.parse(message.data) as unknown,
+        receivedAt: Date.now(),
       };
       events.push(event);
       for (const waiter of [...waiters]) {

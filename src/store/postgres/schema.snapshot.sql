@@ -1,3 +1,13 @@
+jobdeck_events.seq bigint not null
+jobdeck_events.at bigint not null default ((EXTRACT(epoch FROM clock_timestamp()) * (1000)::numeric))::bigint
+jobdeck_events.name text not null
+jobdeck_events.job text not null
+jobdeck_events.run_id text
+jobdeck_events.status text
+jobdeck_events.log_seq integer
+jobdeck_events.data jsonb
+jobdeck_events_pruned.only_row boolean not null default true
+jobdeck_events_pruned.seq bigint not null
 jobdeck_jobs.name text not null
 jobdeck_jobs.enabled boolean not null
 jobdeck_jobs.updated_at bigint not null
@@ -45,6 +55,9 @@ jobdeck_runs.retry_of text
 jobdeck_runs.log_seq integer not null default 0
 jobdeck_runs.delete_at bigint generated (finished_at + retention_ms)
 
+CREATE INDEX jobdeck_events_at ON jobdeck_events USING btree (at)
+CREATE UNIQUE INDEX jobdeck_events_pkey ON jobdeck_events USING btree (seq)
+CREATE UNIQUE INDEX jobdeck_events_pruned_pkey ON jobdeck_events_pruned USING btree (only_row)
 CREATE UNIQUE INDEX jobdeck_jobs_pkey ON jobdeck_jobs USING btree (name)
 CREATE UNIQUE INDEX jobdeck_migrations_pkey ON jobdeck_migrations USING btree (version)
 CREATE UNIQUE INDEX jobdeck_run_items_pkey ON jobdeck_run_items USING btree (run_id, key)
@@ -60,6 +73,9 @@ CREATE INDEX jobdeck_runs_status ON jobdeck_runs USING btree (status, id)
 CREATE INDEX jobdeck_runs_stopping ON jobdeck_runs USING btree (job, lease_expires_at) WHERE ((status = ANY (ARRAY['partial'::text, 'cancelled'::text])) AND (lease_expires_at IS NOT NULL))
 CREATE INDEX jobdeck_runs_waiting ON jobdeck_runs USING btree (priority DESC, run_at, id) WHERE (status = ANY (ARRAY['pending'::text, 'scheduled'::text]))
 
+jobdeck_events PRIMARY KEY (seq)
+jobdeck_events_pruned CHECK (only_row)
+jobdeck_events_pruned PRIMARY KEY (only_row)
 jobdeck_jobs PRIMARY KEY (name)
 jobdeck_migrations PRIMARY KEY (version)
 jobdeck_run_items CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text])))
@@ -79,7 +95,16 @@ jobdeck_runs CHECK ((status = ANY (ARRAY['scheduled'::text, 'pending'::text, 'ru
 jobdeck_runs CHECK ((trigger = ANY (ARRAY['api'::text, 'schedule'::text, 'retry'::text, 'manual'::text])))
 jobdeck_runs PRIMARY KEY (id)
 
+jobdeck_jobs jobdeck_jobs_updated AFTER INSERT
+jobdeck_jobs jobdeck_jobs_updated AFTER UPDATE
+jobdeck_run_logs jobdeck_logs_appended AFTER INSERT
+jobdeck_runs jobdeck_runs_changed AFTER UPDATE
+jobdeck_runs jobdeck_runs_created AFTER INSERT
 jobdeck_runs jobdeck_runs_transition BEFORE UPDATE
 
 jobdeck_check_transition() trigger volatile
+jobdeck_events_channel(schema_name text) text immutable
+jobdeck_jobs_events() trigger volatile
+jobdeck_logs_events() trigger volatile
 jobdeck_now_ms(given bigint) bigint stable
+jobdeck_runs_events() trigger volatile
