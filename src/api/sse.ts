@@ -107,7 +107,10 @@ export class EventLog {
 
   /** Start following the feed (idempotent). */
   start(): Promise<void> {
-    this.starting ??= this.open();
+    this.starting ??= this.open().catch((err: unknown) => {
+      this.starting = null;
+      throw err;
+    });
     return this.starting;
   }
 

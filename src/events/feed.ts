@@ -57,7 +57,11 @@ export class EventFeed {
 
   /** Start reading from the newest event (idempotent). */
   start(): Promise<void> {
-    this.starting ??= this.open();
+    // A store down at the first attempt must not keep the feed from starting later.
+    this.starting ??= this.open().catch((err: unknown) => {
+      this.starting = null;
+      throw err;
+    });
     return this.starting;
   }
 
