@@ -63,9 +63,14 @@ describe('SqliteStore specifics', () => {
   it('migrate() on a new file applies every migration, then nothing', async () => {
     const store = open(fresh());
     const first = await store.migrate();
-    expect(first.applied).toEqual(['0001_init', '0002_idempotency_per_principal', '0003_leases']);
-    expect(first.current).toBe(3);
-    expect(await store.migrate()).toEqual({ applied: [], current: 3 });
+    expect(first.applied).toEqual([
+      '0001_init',
+      '0002_idempotency_per_principal',
+      '0003_leases',
+      '0005_instances',
+    ]);
+    expect(first.current).toBe(5);
+    expect(await store.migrate()).toEqual({ applied: [], current: 5 });
   });
 
   it('two instances migrating one new file at once apply each migration once', async () => {
@@ -76,6 +81,7 @@ describe('SqliteStore specifics', () => {
       '0001_init',
       '0002_idempotency_per_principal',
       '0003_leases',
+      '0005_instances',
     ]);
     await expect(b.jobStateList()).resolves.toEqual([]);
   });

@@ -3,6 +3,7 @@ import { describeCancel } from './cancel.js';
 import { describeClaim } from './claim.js';
 import { describeFencing } from './fencing.js';
 import type { MakeStore, MakeStorePair } from './fixture.js';
+import { describeInstances } from './instances.js';
 import { describeItems } from './items.js';
 import { describeJobs } from './jobs.js';
 import { describeLeases } from './leases.js';
@@ -40,5 +41,6 @@ export function describeStoreConformance(
     describeLogs(ctx);
     describeItems(ctx);
     describeJobs(ctx);
+    describeInstances(ctx);
   });
 }

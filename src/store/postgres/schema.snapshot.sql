@@ -1,3 +1,12 @@
+jobdeck_instances.id text not null
+jobdeck_instances.host text not null
+jobdeck_instances.pid integer not null
+jobdeck_instances.version text not null
+jobdeck_instances.role text not null
+jobdeck_instances.concurrency integer
+jobdeck_instances.heartbeat_ms integer not null
+jobdeck_instances.started_at bigint not null
+jobdeck_instances.last_seen_at bigint not null
 jobdeck_jobs.name text not null
 jobdeck_jobs.enabled boolean not null
 jobdeck_jobs.updated_at bigint not null
@@ -45,6 +54,7 @@ jobdeck_runs.retry_of text
 jobdeck_runs.log_seq integer not null default 0
 jobdeck_runs.delete_at bigint generated (finished_at + retention_ms)
 
+CREATE UNIQUE INDEX jobdeck_instances_pkey ON jobdeck_instances USING btree (id)
 CREATE UNIQUE INDEX jobdeck_jobs_pkey ON jobdeck_jobs USING btree (name)
 CREATE UNIQUE INDEX jobdeck_migrations_pkey ON jobdeck_migrations USING btree (version)
 CREATE UNIQUE INDEX jobdeck_run_items_pkey ON jobdeck_run_items USING btree (run_id, key)
@@ -60,6 +70,11 @@ CREATE INDEX jobdeck_runs_status ON jobdeck_runs USING btree (status, id)
 CREATE INDEX jobdeck_runs_stopping ON jobdeck_runs USING btree (job, lease_expires_at) WHERE ((status = ANY (ARRAY['partial'::text, 'cancelled'::text])) AND (lease_expires_at IS NOT NULL))
 CREATE INDEX jobdeck_runs_waiting ON jobdeck_runs USING btree (priority DESC, run_at, id) WHERE (status = ANY (ARRAY['pending'::text, 'scheduled'::text]))
 
+jobdeck_instances CHECK (((role = 'api'::text) = (concurrency IS NULL)))
+jobdeck_instances CHECK ((concurrency >= 1))
+jobdeck_instances CHECK ((heartbeat_ms >= 1))
+jobdeck_instances CHECK ((role = ANY (ARRAY['api'::text, 'worker'::text, 'both'::text])))
+jobdeck_instances PRIMARY KEY (id)
 jobdeck_jobs PRIMARY KEY (name)
 jobdeck_migrations PRIMARY KEY (version)
 jobdeck_run_items CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text])))
