@@ -18,6 +18,7 @@ import { sendError } from './http-errors.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
 import { SIGN_IN_HTML, systemRoutes } from './routes/system.js';
+import { workerRoutes } from './routes/workers.js';
 import { SESSION_COOKIE, SessionStore, readCookie } from './sessions.js';
 import { EventLog } from './sse.js';
 
@@ -201,7 +202,13 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   );
 
   const ctx: ApiContext = {
-    deck: { runs: deck.runs, cancels: deck.cancels, events: deck.events, registry: deck.registry },
+    deck: {
+      runs: deck.runs,
+      cancels: deck.cancels,
+      events: deck.events,
+      registry: deck.registry,
+      instances: deck.instances,
+    },
     tokens,
     sessions,
     eventLog,
@@ -210,6 +217,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   };
   jobRoutes(app, ctx);
   runRoutes(app, ctx);
+  workerRoutes(app, ctx);
   systemRoutes(app, ctx);
 
   app.route({

@@ -40,6 +40,8 @@ export interface InstanceConfig {
   leaseMs: number | undefined;
   heartbeatMs: number | undefined;
   pollMs: number | undefined;
+  /** How often the instance beats in the registry of instances; unset means the default. */
+  instanceHeartbeatMs: number | undefined;
   /** Commands the built-in `exec` job may run; empty: no `exec` job. */
   execAllow: string[];
 }
@@ -61,6 +63,7 @@ export function instanceConfig(
     leaseMs: optional('JOBDECK_LEASE_MS'),
     heartbeatMs: optional('JOBDECK_HEARTBEAT_MS'),
     pollMs: optional('JOBDECK_POLL_MS'),
+    instanceHeartbeatMs: optional('JOBDECK_INSTANCE_HEARTBEAT_MS'),
     execAllow: (flags.execAllow ?? env.JOBDECK_EXEC_ALLOW ?? '')
       .split(',')
       .map((command) => command.trim())

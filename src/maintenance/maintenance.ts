@@ -9,14 +9,15 @@ export interface MaintenanceOptions {
   clock: Clock;
   /** How often expired leases are rescued and unstarted runs expired. Default 1 s. */
   intervalMs?: number;
-  /** How often finished runs past their retention are deleted. Default 60 s. */
+  /** How often finished runs past their retention, and instances long lost, are deleted. Default 60 s. */
   retentionIntervalMs?: number;
   onError?: (err: unknown, where: string) => void;
 }
 
 /**
  * Housekeeping every instance may run at once (each step is one conditional write): the rescuer of
- * runs whose worker died, expiry of runs not started in time, promotion of due runs, retention.
+ * runs whose worker died, expiry of runs not started in time, promotion of due runs, retention
+ * (of finished runs, and of instances gone without a clean stop).
  */
 export class Maintenance {
   private timers: NodeJS.Timeout[] = [];
@@ -62,7 +63,10 @@ export class Maintenance {
     }
   }
 
-  /** Delete finished runs past their retention, in batches. */
+  /**
+   * Delete finished runs past their retention, in batches, and instances no longer listed (gone
+   * without a clean stop); how many runs were deleted.
+   */
   async retention(): Promise<number> {
     const { store, clock } = this.options;
     let total = 0;
@@ -72,6 +76,11 @@ export class Maintenance {
         total += deleted;
         if (deleted < 500) break;
       }
+    } catch (err) {
+      this.options.onError?.(err, 'retention');
+    }
+    try {
+      await store.instanceDeleteLost({ now: storeTime(clock) });
     } catch (err) {
       this.options.onError?.(err, 'retention');
     }

@@ -27,6 +27,8 @@ export interface TestServer {
   url: string;
   app: App;
   deck: Jobdeck;
+  /** The SQLite file, for a second instance on the same store. */
+  dbPath: string;
   /** Everything the server logged, as text, for checks such as "no token is ever logged". */
   output(): string;
   /** fetch against the server with a token (or none). */
@@ -85,6 +87,7 @@ export async function startTestServer(
     url,
     app,
     deck,
+    dbPath: path,
     output: () => captured,
     async request(method, requestPath, opts = {}) {
       const headers: Record<string, string> = { ...opts.headers };
