@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { WorkerInfo } from '../src/client/client.js';
 import { LEDGER_JOB, readLedger } from './helpers/ledger-jobs.js';
 import {
   Api,
@@ -35,18 +36,6 @@ afterEach(async () => {
   await instances.killAll();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-interface Listed {
-  id: string;
-  host: string;
-  pid: number;
-  role: string;
-  concurrency: number | null;
-  heartbeatMs: number;
-  lastSeenAt: string;
-  state: string;
-  runs: { id: string; job: string; attempt: number; status: string }[];
-}
 
 describe.skipIf(!reachable)('GET /api/workers across processes on PostgreSQL', () => {
   it('shows the API instance and two workers with their roles; a SIGKILLed worker turns lost, then is gone', async () => {
@@ -83,7 +72,7 @@ describe.skipIf(!reachable)('GET /api/workers across processes on PostgreSQL', (
     const [, bId, cId] = await Promise.all([serveReady(a), workerReady(b!), workerReady(c!)]);
     const http = new Api(`http://127.0.0.1:${port}`, viewerToken);
     const operator = new Api(http.baseUrl, operatorToken);
-    const list = async (): Promise<Listed[]> => {
+    const list = async (): Promise<WorkerInfo[]> => {
       const answer = await http.get('/api/workers');
       expect(answer.status, JSON.stringify(answer.body)).toBe(200);
       return answer.body.workers;

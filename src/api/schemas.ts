@@ -189,18 +189,12 @@ export const workerSchema = z
 export type WorkerDto = z.output<typeof workerSchema>;
 
 export function workerDto(instance: InstanceStatus): WorkerDto {
+  const { startedAt, lastSeenAt, runs, ...fields } = instance;
   return {
-    id: instance.id,
-    host: instance.host,
-    pid: instance.pid,
-    version: instance.version,
-    role: instance.role,
-    concurrency: instance.concurrency,
-    heartbeatMs: instance.heartbeatMs,
-    startedAt: instance.startedAt.toISOString(),
-    lastSeenAt: instance.lastSeenAt.toISOString(),
-    state: instance.state,
-    runs: instance.runs.map((run) => ({ ...run, startedAt: iso(run.startedAt) })),
+    ...fields,
+    startedAt: startedAt.toISOString(),
+    lastSeenAt: lastSeenAt.toISOString(),
+    runs: runs.map((run) => ({ ...run, startedAt: iso(run.startedAt) })),
   };
 }
 

@@ -206,16 +206,8 @@ export interface InstanceRunRow {
 
 /** The named parameters of an instance's beat. */
 export function instanceBeatParams(instance: InstanceInfo): Record<string, unknown> {
-  return {
-    id: instance.id,
-    host: instance.host,
-    pid: instance.pid,
-    version: instance.version,
-    role: instance.role,
-    concurrency: instance.concurrency,
-    heartbeatMs: instance.heartbeatMs,
-    startedAt: instance.startedAt.getTime(),
-  };
+  const { startedAt, ...fields } = instance;
+  return { ...fields, startedAt: startedAt.getTime() };
 }
 
 /** Listed instances, each with the runs it holds (rows of any order of instances). */

@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkerInfo } from '../../src/client/client.js';
 import { Jobdeck, type JobdeckOptions } from '../../src/jobdeck.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { EVENT_DEADLINE_MS, pollUntil } from '../helpers/poll.js';
@@ -28,20 +29,6 @@ const VERSION = (
   }
 ).version;
 
-interface Listed {
-  id: string;
-  host: string;
-  pid: number;
-  version: string;
-  role: string;
-  concurrency: number | null;
-  heartbeatMs: number;
-  startedAt: string;
-  lastSeenAt: string;
-  state: string;
-  runs: { id: string; job: string; attempt: number; status: string; startedAt: string | null }[];
-}
-
 let server: TestServer;
 const defer = cleanupAfterEach();
 
@@ -53,7 +40,7 @@ afterAll(async () => {
   await closeAndCheckNoTokenLogged(server);
 });
 
-async function listWorkers(token: string = TEST_TOKENS.viewer): Promise<Listed[]> {
+async function listWorkers(token: string = TEST_TOKENS.viewer): Promise<WorkerInfo[]> {
   const res = await server.request('GET', '/api/workers', { token });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body.workers;
