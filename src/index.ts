@@ -17,6 +17,16 @@ export {
   type BulkCancelFilter,
   type BulkCancelReport,
 } from './cancel/service.js';
+export { InstanceService, type InstanceOptions } from './instances/service.js';
+export {
+  INSTANCE_ROLES,
+  INSTANCE_STATES,
+  type InstanceInfo,
+  type InstanceRole,
+  type InstanceRun,
+  type InstanceState,
+  type InstanceStatus,
+} from './core/instance.js';
 export { Worker, type WorkerOptions } from './runtime/worker.js';
 export { Scheduler } from './scheduler/scheduler.js';
 export { Maintenance } from './maintenance/maintenance.js';

@@ -1,7 +1,9 @@
 import { CancelService } from './cancel/service.js';
 import { OffsetClock, systemClock, type Clock } from './core/clock.js';
+import { newWorkerId } from './core/ids.js';
 import { EventBus } from './events/bus.js';
 import { EventFeed } from './events/feed.js';
+import { InstanceService, type InstanceOptions } from './instances/service.js';
 import type { JobDefinition } from './jobs/define.js';
 import { JobRegistry } from './jobs/registry.js';
 import { Maintenance, type MaintenanceOptions } from './maintenance/maintenance.js';
@@ -22,6 +24,11 @@ export interface JobdeckOptions {
   maintenance?:
     | false
     | Pick<MaintenanceOptions, 'intervalMs' | 'retentionIntervalMs' | 'eventRetentionMs'>;
+  /**
+   * How this instance registers itself for `GET /api/workers`: its role (default `both` with a
+   * worker, `api` without) and heartbeat (default 5 s). Its id is its worker's id.
+   */
+  instance?: InstanceOptions;
   /** Errors the background loops survive; default: ignored. */
   onError?: (err: unknown, where: string) => void;
 }
@@ -39,6 +46,8 @@ export class Jobdeck {
   readonly clock: Clock;
   readonly runs: RunService;
   readonly cancels: CancelService;
+  /** This instance's registration and heartbeat, and the list of every instance. */
+  readonly instances: InstanceService;
   readonly worker: Worker | null;
   readonly scheduler: Scheduler | null;
   readonly maintenance: Maintenance | null;
@@ -55,11 +64,14 @@ export class Jobdeck {
     this.cancels = new CancelService(this.store, this.events, this.clock);
     const onError = options.onError ?? (() => {});
     this.feed = new EventFeed({ store: this.store, bus: this.events, onError });
+    // One id for the instance and its worker: the runs it executes carry it as their worker_id.
+    const id = (options.worker && options.worker.workerId) || newWorkerId();
     this.worker =
       options.worker === false
         ? null
         : new Worker({
             ...options.worker,
+            workerId: id,
             onError,
             store: this.store,
             registry: this.registry,
@@ -76,6 +88,14 @@ export class Jobdeck {
             runs: this.runs,
             clock: this.clock,
           });
+    this.instances = new InstanceService({
+      ...options.instance,
+      store: this.store,
+      clock: this.clock,
+      id,
+      concurrency: this.worker?.concurrency ?? null,
+      onError,
+    });
     this.maintenance =
       options.maintenance === false
         ? null
@@ -100,6 +120,8 @@ export class Jobdeck {
       this.clockTimer.unref();
     }
     this.started = true;
+    // Registered before its worker claims: every run it executes is shown under a known instance.
+    await this.instances.start();
     this.maintenance?.start();
     this.scheduler?.start();
     this.worker?.start();
@@ -112,6 +134,7 @@ export class Jobdeck {
     await this.worker?.stop(options);
     await this.maintenance?.stop();
     await this.feed.stop();
+    await this.instances.stop();
     if (this.clockTimer) clearInterval(this.clockTimer);
     this.clockTimer = null;
     this.started = false;

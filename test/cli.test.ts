@@ -4,13 +4,16 @@
  * configured by JOBDECK_URL and JOBDECK_TOKEN; then `migrate` and `worker`. Waits are on HTTP or
  * on child output, always with a deadline.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ClientEvent, JobdeckClient, LogInfo } from '../src/client/client.js';
 import { printLogs } from '../src/cli/logs.js';
 import {
   Children,
+  ROOT,
   cleanEnv,
+  freePort,
   requireBuild,
   START_TIMEOUT,
   type CliProcess,
@@ -273,6 +276,56 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     const notJson = await jobdeck(['trigger', 'demo.steps', '--input', '{steps:']);
     expect(notJson.exit.code).not.toBe(0);
     expect(notJson.stderr).toMatch(/--input is not valid JSON/);
+  });
+
+  it('workers lists this server and a worker process on its file, which is gone once stopped', async () => {
+    const worker = children.start(
+      ['worker', '--demo', '--db', join(temp.dir, 'jobdeck.db'), '--concurrency', '3'],
+      { env: cleanEnv() },
+    );
+    const [, workerId] = await worker.waitForStdout(/^Jobdeck worker (\S+) runs 4 jobs on /m);
+    const table = await jobdeck(['workers']);
+    expect(table.exit, table.stderr).toEqual({ code: 0, signal: null });
+    const [header, ...rows] = lines(table.stdout);
+    expect(header).toMatch(
+      /^ID\s+ROLE\s+STATE\s+HOST\s+PID\s+VERSION\s+CONCURRENCY\s+RUNS\s+LAST SEEN$/,
+    );
+    expect(rows).toHaveLength(2);
+    const version = (
+      JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+    ).version;
+    const escaped = version.replaceAll('.', '\\.');
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `^\\S+\\s+both\\s+alive\\s+\\S+\\s+${server.child.pid}\\s+${escaped}\\s+1\\s`,
+        'm',
+      ),
+    );
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `^${workerId}\\s+worker\\s+alive\\s+\\S+\\s+${worker.child.pid}\\s+${escaped}\\s+3\\s+0\\s`,
+        'm',
+      ),
+    );
+
+    expect(await worker.stop('SIGTERM'), worker.output()).toEqual({ code: 0, signal: null });
+    // A clean stop unregisters at once: no wait for it to be lost.
+    const json = await jobdeck(['workers', '--json']);
+    expect(json.exit, json.stderr).toEqual({ code: 0, signal: null });
+    const listed = JSON.parse(json.stdout) as { role: string; pid: number; state: string }[];
+    expect(listed.map((w) => [w.role, w.pid, w.state])).toEqual([
+      ['both', server.child.pid, 'alive'],
+    ]);
+  });
+
+  it('a client command against an address where nothing listens exits non-zero naming it', async () => {
+    const address = `http://127.0.0.1:${await freePort()}`;
+    const result = await children.run(['workers'], {
+      env: cleanEnv({ JOBDECK_URL: address, JOBDECK_TOKEN: OPERATOR_TOKEN }),
+    });
+    expect(result.exit).toEqual({ code: 1, signal: null });
+    expect(result.stderr).toBe(`jobdeck: cannot reach ${address}: ECONNREFUSED\n`);
+    expect(result.stdout).toBe('');
   });
 
   it('the server stops on SIGTERM with exit code 0 and never printed a configured token', async () => {

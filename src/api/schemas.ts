@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CANCEL_MODES } from '../core/cancellation.js';
 import { ERROR_CODES } from '../core/errors.js';
+import { INSTANCE_ROLES, INSTANCE_STATES, type InstanceStatus } from '../core/instance.js';
 import { UNSTORABLE_TEXT_MESSAGE, isStorableText } from '../core/text.js';
 import {
   ITEM_STATUSES,
@@ -157,6 +158,43 @@ export function jobDto(view: JobView): z.output<typeof jobSchema> {
     timeoutMs: job.timeoutMs,
     isolation: job.isolation,
     inputSchema,
+  };
+}
+
+export const workerSchema = z
+  .object({
+    id: z.string().describe('The id its worker claims runs with: their workerId'),
+    host: z.string(),
+    pid: z.number().int(),
+    version: z.string().describe('The Jobdeck version it runs'),
+    role: z.enum(INSTANCE_ROLES),
+    concurrency: z.number().int().nullable().describe('Runs at once; null for an api instance'),
+    heartbeatMs: z.number().int().describe('How often it beats'),
+    startedAt: isoTime,
+    lastSeenAt: isoTime.describe("Its last beat, on the store's clock"),
+    state: z.enum(INSTANCE_STATES).describe('lost: no beat for 3 of its heartbeats'),
+    runs: z
+      .array(
+        z.object({
+          id: z.string(),
+          job: z.string(),
+          attempt: z.number().int(),
+          status: z.enum(['running', 'cancelling']),
+          startedAt: isoTime.nullable(),
+        }),
+      )
+      .describe('The runs it executes now'),
+  })
+  .meta({ id: 'Worker' });
+export type WorkerDto = z.output<typeof workerSchema>;
+
+export function workerDto(instance: InstanceStatus): WorkerDto {
+  const { startedAt, lastSeenAt, runs, ...fields } = instance;
+  return {
+    ...fields,
+    startedAt: startedAt.toISOString(),
+    lastSeenAt: lastSeenAt.toISOString(),
+    runs: runs.map((run) => ({ ...run, startedAt: iso(run.startedAt) })),
   };
 }
 

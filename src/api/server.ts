@@ -18,6 +18,7 @@ import { sendError } from './http-errors.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
 import { SIGN_IN_HTML, systemRoutes } from './routes/system.js';
+import { workerRoutes } from './routes/workers.js';
 import { SESSION_COOKIE, SessionStore, readCookie } from './sessions.js';
 import { EventLog } from './sse.js';
 
@@ -209,6 +210,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
       events: deck.events,
       registry: deck.registry,
       feed: deck.feed,
+      instances: deck.instances,
     },
     tokens,
     sessions,
@@ -219,6 +221,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   };
   jobRoutes(app, ctx);
   runRoutes(app, ctx);
+  workerRoutes(app, ctx);
   systemRoutes(app, ctx);
 
   app.route({

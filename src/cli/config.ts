@@ -42,6 +42,8 @@ export interface InstanceConfig {
   pollMs: number | undefined;
   /** How long the event feed keeps events for readers to resume from; unset: 24 h. */
   eventRetentionMs: number | undefined;
+  /** How often the instance beats in the registry of instances; unset means the default. */
+  instanceHeartbeatMs: number | undefined;
   /** Commands the built-in `exec` job may run; empty: no `exec` job. */
   execAllow: string[];
 }
@@ -64,6 +66,7 @@ export function instanceConfig(
     heartbeatMs: optional('JOBDECK_HEARTBEAT_MS'),
     pollMs: optional('JOBDECK_POLL_MS'),
     eventRetentionMs: optional('JOBDECK_EVENT_RETENTION_MS'),
+    instanceHeartbeatMs: optional('JOBDECK_INSTANCE_HEARTBEAT_MS'),
     execAllow: (flags.execAllow ?? env.JOBDECK_EXEC_ALLOW ?? '')
       .split(',')
       .map((command) => command.trim())

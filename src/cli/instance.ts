@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { LOG_OPTIONS } from '../api/server.js';
 import { demoJobs } from '../demo/jobs.js';
+import type { InstanceRole } from '../core/instance.js';
 import type { JobDefinition } from '../jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../jobdeck.js';
 import { openStore } from '../store/open.js';
@@ -15,6 +16,8 @@ export interface InstanceFlags {
   jobs?: string;
   demo?: boolean;
   worker?: boolean;
+  /** The instance's role when it is not implied (`worker` for the worker command). */
+  role?: InstanceRole;
   execAllow?: string;
 }
 
@@ -69,6 +72,10 @@ export async function startInstance(
     ...(config.eventRetentionMs
       ? { maintenance: { eventRetentionMs: config.eventRetentionMs } }
       : {}),
+    instance: {
+      ...(flags.role ? { role: flags.role } : {}),
+      ...(config.instanceHeartbeatMs ? { heartbeatMs: config.instanceHeartbeatMs } : {}),
+    },
     onError: (err, where) => logger.error({ err, where }, 'background loop error'),
     ...extra,
   });

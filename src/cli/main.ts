@@ -7,6 +7,7 @@ import { serveCommand } from './serve.js';
 import { migrateCommand, workerCommand } from './server-commands.js';
 import { triggerCommand } from './trigger.js';
 import { watchCommand } from './watch.js';
+import { workersCommand } from './workers.js';
 
 const program = new Command()
   .name('jobdeck')
@@ -22,6 +23,7 @@ runsCommand(program);
 cancelCommand(program);
 logsCommand(program);
 watchCommand(program);
+workersCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`jobdeck: ${(err as Error).message}\n`);

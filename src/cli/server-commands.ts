@@ -14,7 +14,7 @@ export function workerCommand(program: Command): void {
     program.command('worker').description('execute runs without serving HTTP'),
   ).action(async (flags: InstanceFlags) => {
     const logger = createLogger('jobdeck-worker');
-    const deck = await startInstance({ ...flags, worker: true }, logger);
+    const deck = await startInstance({ ...flags, worker: true, role: 'worker' }, logger);
     // Handlers first: whoever waits for the line below may signal at once.
     stopOnSignals(deck);
     process.stdout.write(

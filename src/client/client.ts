@@ -1,7 +1,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { CancelMode } from '../core/cancellation.js';
 import type { RunStatus } from '../core/status.js';
-import type { RunDto } from '../api/schemas.js';
+import type { RunDto, WorkerDto } from '../api/schemas.js';
 
 /** A job as the API describes it. */
 export interface JobInfo {
@@ -30,7 +30,7 @@ export interface LogInfo {
   time: string;
 }
 
-export type { RunDto as RunInfo };
+export type { RunDto as RunInfo, WorkerDto as WorkerInfo };
 
 export interface ClientEvent {
   id: string | undefined;
@@ -75,8 +75,19 @@ export class JobdeckClient {
     };
   }
 
+  /** fetch, with a refused or failed connection named by the server it tried. */
+  private async send(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await this.fetcher(this.base + path, init);
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const reason = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new Error(`cannot reach ${this.base}: ${reason}`, { cause: err });
+    }
+  }
+
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await this.fetcher(this.base + path, {
+    const response = await this.send(path, {
       method,
       headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -181,6 +192,11 @@ export class JobdeckClient {
     return (
       await this.request<{ run: RunDto }>('POST', `/api/runs/${encodeURIComponent(id)}/retry`)
     ).run;
+  }
+
+  /** Every instance (API, worker or both), alive or lost, with the runs it executes. */
+  async workers(): Promise<WorkerDto[]> {
+    return (await this.request<{ workers: WorkerDto[] }>('GET', '/api/workers')).workers;
   }
 
   /**

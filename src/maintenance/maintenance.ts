@@ -11,7 +11,7 @@ export interface MaintenanceOptions {
   clock: Clock;
   /** How often expired leases are rescued and unstarted runs expired. Default 1 s. */
   intervalMs?: number;
-  /** How often finished runs past their retention are deleted. Default 60 s. */
+  /** How often finished runs past their retention, and instances long lost, are deleted. Default 60 s. */
   retentionIntervalMs?: number;
   /** How long events stay in the feed for readers to resume from. Default 24 h. */
   eventRetentionMs?: number;
@@ -20,7 +20,8 @@ export interface MaintenanceOptions {
 
 /**
  * Housekeeping every instance may run at once (each step is one conditional write): the rescuer of
- * runs whose worker died, expiry of runs not started in time, promotion of due runs, retention.
+ * runs whose worker died, expiry of runs not started in time, promotion of due runs, retention
+ * (of finished runs, and of instances gone without a clean stop).
  */
 export class Maintenance {
   private timers: NodeJS.Timeout[] = [];
@@ -66,7 +67,10 @@ export class Maintenance {
     }
   }
 
-  /** Delete finished runs past their retention, and events past theirs, in batches. */
+  /**
+   * Delete finished runs past their retention, in batches, events past theirs, and instances no
+   * longer listed (gone without a clean stop); how many runs were deleted.
+   */
   async retention(): Promise<number> {
     const { store, clock } = this.options;
     const eventRetentionMs = this.options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS;
@@ -85,6 +89,11 @@ export class Maintenance {
           limit: 5000,
         })) === 5000
       );
+    } catch (err) {
+      this.options.onError?.(err, 'retention');
+    }
+    try {
+      await store.instanceDeleteLost({ now: storeTime(clock) });
     } catch (err) {
       this.options.onError?.(err, 'retention');
     }

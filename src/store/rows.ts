@@ -1,5 +1,12 @@
 import type { CancelMode, CancelRecord } from '../core/cancellation.js';
 import { JobdeckError, type RunError } from '../core/errors.js';
+import type {
+  InstanceInfo,
+  InstanceRole,
+  InstanceRun,
+  InstanceState,
+  InstanceStatus,
+} from '../core/instance.js';
 import type { ItemStatus, LogLevel, Run, RunItem, RunProgress, RunTrigger } from '../core/run.js';
 import type { RunStatus } from '../core/status.js';
 import type { AttemptRef, JobState, LeaseRenewal, StoredEvent } from './store.js';
@@ -219,6 +226,68 @@ export function jobStateFromRow(row: JobRow): JobState {
     enabled: row.enabled === 1 || row.enabled === true,
     updatedAt: toDate(row.updated_at),
   };
+}
+
+/** An instances-table row, with its state as the list query judged it. */
+export interface InstanceRow {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  role: string;
+  concurrency: number | null;
+  heartbeat_ms: number;
+  started_at: TimeValue;
+  last_seen_at: TimeValue;
+  state: string;
+}
+
+/** A run an instance holds, as the held-runs query returns it. */
+export interface InstanceRunRow {
+  worker_id: string;
+  id: string;
+  job: string;
+  attempt: number;
+  status: string;
+  started_at: TimeValue | null;
+}
+
+/** The named parameters of an instance's beat. */
+export function instanceBeatParams(instance: InstanceInfo): Record<string, unknown> {
+  const { startedAt, ...fields } = instance;
+  return { ...fields, startedAt: startedAt.getTime() };
+}
+
+/** Listed instances, each with the runs it holds (rows of any order of instances). */
+export function instancesFromRows(
+  rows: InstanceRow[],
+  runRows: InstanceRunRow[],
+): InstanceStatus[] {
+  const runs = new Map<string, InstanceRun[]>();
+  for (const row of runRows) {
+    const list = runs.get(row.worker_id) ?? [];
+    list.push({
+      id: row.id,
+      job: row.job,
+      attempt: Number(row.attempt),
+      status: row.status as InstanceRun['status'],
+      startedAt: toDateOrNull(row.started_at),
+    });
+    runs.set(row.worker_id, list);
+  }
+  return rows.map((row) => ({
+    id: row.id,
+    host: row.host,
+    pid: Number(row.pid),
+    version: row.version,
+    role: row.role as InstanceRole,
+    concurrency: row.concurrency === null ? null : Number(row.concurrency),
+    heartbeatMs: Number(row.heartbeat_ms),
+    startedAt: toDate(row.started_at),
+    lastSeenAt: toDate(row.last_seen_at),
+    state: row.state as InstanceState,
+    runs: runs.get(row.id) ?? [],
+  }));
 }
 
 /** The refusal of a write of an attempt that no longer holds its run. */

@@ -28,7 +28,11 @@ export interface Migration {
   sql: string;
 }
 
-/** The migrations of a folder, in order; refuses gaps and duplicate numbers. */
+/**
+ * The migrations of a folder, in order; refuses duplicate numbers. A number may be missing: each
+ * applied version is recorded, so one that lands later (work merged in another order) is still
+ * applied where it is missing.
+ */
 export function loadMigrations(dir: string): Migration[] {
   const migrations = readdirSync(dir)
     .filter((f) => f.endsWith('.sql'))
@@ -43,7 +47,8 @@ export function loadMigrations(dir: string): Migration[] {
       };
     });
   migrations.forEach((m, index) => {
-    if (m.version !== index + 1) throw new Error(`migration ${m.version} is out of sequence`);
+    if (m.version < 1 || (index > 0 && m.version === migrations[index - 1]!.version))
+      throw new Error(`migration number ${m.version} is used twice or is not positive`);
   });
   return migrations;
 }

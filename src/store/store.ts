@@ -1,5 +1,6 @@
 import type { CancelMode, CancelRecord } from '../core/cancellation.js';
 import type { RunError } from '../core/errors.js';
+import type { InstanceInfo, InstanceStatus } from '../core/instance.js';
 import type {
   LogEntry,
   Run,
@@ -117,6 +118,22 @@ export interface Store {
    */
   eventWatch?(onAppended: () => void): Promise<EventWatch>;
 
+  /**
+   * Register an instance, or record that it lives (an upsert): it was last seen at `now` (the
+   * store's clock when null, so instances on hosts whose clocks differ are judged alike).
+   */
+  instanceBeat(params: { instance: InstanceInfo; now: StoreNow }): Promise<void>;
+  /**
+   * The registered instances, oldest start first, judged at `now` by their own heartbeats: `lost`
+   * past INSTANCE_LOST_AFTER_BEATS, left out past INSTANCE_REMOVED_AFTER_BEATS; each with the
+   * running and cancelling runs it holds (their worker_id is its id).
+   */
+  instanceList(params: { now: StoreNow }): Promise<InstanceStatus[]>;
+  /** Unregister an instance (a clean stop); whether it was registered. */
+  instanceRemove(params: { id: string }): Promise<boolean>;
+  /** Delete instances not seen for INSTANCE_REMOVED_AFTER_BEATS of their heartbeats; how many. */
+  instanceDeleteLost(params: { now: StoreNow }): Promise<number>;
+
   /** The run-time enabled flag of jobs, shared by all instances. */
   jobStateList(): Promise<JobState[]>;
   jobStateSet(params: { name: string; enabled: boolean; now: Date }): Promise<JobState>;
@@ -194,6 +211,7 @@ export interface EventWatch {
 
 export interface MigrationReport {
   applied: string[];
+  /** The highest migration version this code has. */
   current: number;
 }
 

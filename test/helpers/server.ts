@@ -27,6 +27,8 @@ export interface TestServer {
   url: string;
   app: App;
   deck: Jobdeck;
+  /** The SQLite file, for a second instance on the same store. */
+  dbPath: string;
   /** Everything the server logged, as text, for checks such as "no token is ever logged". */
   output(): string;
   /** fetch against the server with a token (or none). */
@@ -91,6 +93,7 @@ export async function startTestServer(
     url,
     app,
     deck,
+    dbPath: path,
     output: () => captured,
     async request(method, requestPath, opts = {}) {
       const headers: Record<string, string> = { ...opts.headers };

@@ -4,6 +4,7 @@ import { describeClaim } from './claim.js';
 import { describeEvents } from './events.js';
 import { describeFencing } from './fencing.js';
 import type { MakeStore, MakeStorePair } from './fixture.js';
+import { describeInstances } from './instances.js';
 import { describeItems } from './items.js';
 import { describeJobs } from './jobs.js';
 import { describeLeases } from './leases.js';
@@ -42,5 +43,6 @@ export function describeStoreConformance(
     describeItems(ctx);
     describeJobs(ctx);
     describeEvents(ctx);
+    describeInstances(ctx);
   });
 }

@@ -2,6 +2,12 @@ import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { cancelAction } from '../../core/cancellation.js';
 import { JobdeckError } from '../../core/errors.js';
+import {
+  INSTANCE_LOST_AFTER_BEATS,
+  INSTANCE_REMOVED_AFTER_BEATS,
+  type InstanceInfo,
+  type InstanceStatus,
+} from '../../core/instance.js';
 import type { LogEntry, Run, RunItem, RunProgress, StoredLogEntry } from '../../core/run.js';
 import { canTransition, type RunStatus } from '../../core/status.js';
 import { compileNamedParams } from '../named-params.js';
@@ -9,6 +15,8 @@ import { loadMigrations, loadNamedQueries } from '../sql-files.js';
 import {
   cancelFromRow,
   eventFromRow,
+  instanceBeatParams,
+  instancesFromRows,
   itemFromRow,
   logFromRow,
   runFromRow,
@@ -19,6 +27,8 @@ import {
   workerLost,
   type CancelRow,
   type EventRow,
+  type InstanceRow,
+  type InstanceRunRow,
   type ItemRow,
   type JobRow,
   type LogRow,
@@ -302,7 +312,7 @@ export class PostgresStore implements Store {
         }
         applied.push(`${String(m.version).padStart(4, '0')}_${m.name}`);
       }
-      return { applied, current: migrations.length };
+      return { applied, current: migrations.at(-1)?.version ?? 0 };
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY_MIGRATE]).catch(() => {});
       await client.end();
@@ -893,6 +903,36 @@ export class PostgresStore implements Store {
       },
       close: unsubscribe,
     };
+  }
+
+  async instanceBeat(params: { instance: InstanceInfo; now: StoreNow }): Promise<void> {
+    await this.run('instanceBeat', {
+      ...instanceBeatParams(params.instance),
+      now: databaseTime(params.now),
+    });
+  }
+
+  async instanceList(params: { now: StoreNow }): Promise<InstanceStatus[]> {
+    const rows = await this.query<InstanceRow>('instanceList', {
+      now: databaseTime(params.now),
+      lostAfterBeats: INSTANCE_LOST_AFTER_BEATS,
+      removedAfterBeats: INSTANCE_REMOVED_AFTER_BEATS,
+    });
+    const runs = rows.length
+      ? await this.query<InstanceRunRow>('instanceRunList', { ids: rows.map((row) => row.id) })
+      : [];
+    return instancesFromRows(rows, runs);
+  }
+
+  async instanceRemove(params: { id: string }): Promise<boolean> {
+    return (await this.run('instanceRemove', params)) > 0;
+  }
+
+  async instanceDeleteLost(params: { now: StoreNow }): Promise<number> {
+    return this.run('instanceDeleteLost', {
+      now: databaseTime(params.now),
+      removedAfterBeats: INSTANCE_REMOVED_AFTER_BEATS,
+    });
   }
 
   async jobStateList(): Promise<JobState[]> {

@@ -8,6 +8,15 @@ jobdeck_events.log_seq integer
 jobdeck_events.data jsonb
 jobdeck_events_pruned.only_row boolean not null default true
 jobdeck_events_pruned.seq bigint not null
+jobdeck_instances.id text not null
+jobdeck_instances.host text not null
+jobdeck_instances.pid integer not null
+jobdeck_instances.version text not null
+jobdeck_instances.role text not null
+jobdeck_instances.concurrency integer
+jobdeck_instances.heartbeat_ms integer not null
+jobdeck_instances.started_at bigint not null
+jobdeck_instances.last_seen_at bigint not null
 jobdeck_jobs.name text not null
 jobdeck_jobs.enabled boolean not null
 jobdeck_jobs.updated_at bigint not null
@@ -58,6 +67,7 @@ jobdeck_runs.delete_at bigint generated (finished_at + retention_ms)
 CREATE INDEX jobdeck_events_at ON jobdeck_events USING btree (at)
 CREATE UNIQUE INDEX jobdeck_events_pkey ON jobdeck_events USING btree (seq)
 CREATE UNIQUE INDEX jobdeck_events_pruned_pkey ON jobdeck_events_pruned USING btree (only_row)
+CREATE UNIQUE INDEX jobdeck_instances_pkey ON jobdeck_instances USING btree (id)
 CREATE UNIQUE INDEX jobdeck_jobs_pkey ON jobdeck_jobs USING btree (name)
 CREATE UNIQUE INDEX jobdeck_migrations_pkey ON jobdeck_migrations USING btree (version)
 CREATE UNIQUE INDEX jobdeck_run_items_pkey ON jobdeck_run_items USING btree (run_id, key)
@@ -76,6 +86,11 @@ CREATE INDEX jobdeck_runs_waiting ON jobdeck_runs USING btree (priority DESC, ru
 jobdeck_events PRIMARY KEY (seq)
 jobdeck_events_pruned CHECK (only_row)
 jobdeck_events_pruned PRIMARY KEY (only_row)
+jobdeck_instances CHECK (((role = 'api'::text) = (concurrency IS NULL)))
+jobdeck_instances CHECK ((concurrency >= 1))
+jobdeck_instances CHECK ((heartbeat_ms >= 1))
+jobdeck_instances CHECK ((role = ANY (ARRAY['api'::text, 'worker'::text, 'both'::text])))
+jobdeck_instances PRIMARY KEY (id)
 jobdeck_jobs PRIMARY KEY (name)
 jobdeck_migrations PRIMARY KEY (version)
 jobdeck_run_items CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text])))

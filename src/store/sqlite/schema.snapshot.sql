@@ -51,6 +51,21 @@ CREATE TABLE jobdeck_events_pruned (
   seq INTEGER NOT NULL
 );
 
+-- table jobdeck_instances
+CREATE TABLE jobdeck_instances (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  version TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('api', 'worker', 'both')),
+  concurrency INTEGER CHECK (concurrency >= 1),
+  heartbeat_ms INTEGER NOT NULL CHECK (heartbeat_ms >= 1),
+  started_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  -- Only an instance that executes runs has a concurrency.
+  CHECK ((role = 'api') = (concurrency IS NULL))
+);
+
 -- table jobdeck_jobs
 CREATE TABLE jobdeck_jobs (
   name TEXT PRIMARY KEY,

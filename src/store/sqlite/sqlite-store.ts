@@ -5,12 +5,20 @@ import { fileURLToPath } from 'node:url';
 import { cancelAction } from '../../core/cancellation.js';
 import { systemClock } from '../../core/clock.js';
 import { JobdeckError } from '../../core/errors.js';
+import {
+  INSTANCE_LOST_AFTER_BEATS,
+  INSTANCE_REMOVED_AFTER_BEATS,
+  type InstanceInfo,
+  type InstanceStatus,
+} from '../../core/instance.js';
 import type { LogEntry, Run, RunItem, RunProgress, StoredLogEntry } from '../../core/run.js';
 import { canTransition, type RunStatus } from '../../core/status.js';
 import { loadMigrations, loadNamedQueries } from '../sql-files.js';
 import {
   cancelFromRow,
   eventFromRow,
+  instanceBeatParams,
+  instancesFromRows,
   itemFromRow,
   logFromRow,
   runFromRow,
@@ -21,6 +29,8 @@ import {
   workerLost,
   type CancelRow,
   type EventRow,
+  type InstanceRow,
+  type InstanceRunRow,
   type ItemRow,
   type JobRow,
   type LogRow,
@@ -135,7 +145,7 @@ export class SqliteStore implements Store {
           .run(m.version, m.name, Date.now());
         applied.push(`${String(m.version).padStart(4, '0')}_${m.name}`);
       }
-      return { applied, current: migrations.length };
+      return { applied, current: migrations.at(-1)?.version ?? 0 };
     });
   }
 
@@ -603,6 +613,42 @@ export class SqliteStore implements Store {
         watcher?.close();
       },
     };
+  }
+
+  async instanceBeat(params: { instance: InstanceInfo; now: StoreNow }): Promise<void> {
+    this.write(() =>
+      this.run('instanceBeat', { ...instanceBeatParams(params.instance), now: hostMs(params.now) }),
+    );
+  }
+
+  async instanceList(params: { now: StoreNow }): Promise<InstanceStatus[]> {
+    // One read transaction: the instances and their runs as of one moment.
+    return this.db.transaction(() => {
+      const rows = this.all<InstanceRow>('instanceList', {
+        now: hostMs(params.now),
+        lostAfterBeats: INSTANCE_LOST_AFTER_BEATS,
+        removedAfterBeats: INSTANCE_REMOVED_AFTER_BEATS,
+      });
+      const runs = rows.length
+        ? this.all<InstanceRunRow>('instanceRunList', {
+            ids: JSON.stringify(rows.map((row) => row.id)),
+          })
+        : [];
+      return instancesFromRows(rows, runs);
+    })();
+  }
+
+  async instanceRemove(params: { id: string }): Promise<boolean> {
+    return this.write(() => this.run('instanceRemove', params) > 0);
+  }
+
+  async instanceDeleteLost(params: { now: StoreNow }): Promise<number> {
+    return this.write(() =>
+      this.run('instanceDeleteLost', {
+        now: hostMs(params.now),
+        removedAfterBeats: INSTANCE_REMOVED_AFTER_BEATS,
+      }),
+    );
   }
 
   async jobStateList(): Promise<JobState[]> {
