@@ -376,7 +376,7 @@ describe('logs --follow (in process, with a scripted client)', () => {
         return [entry(1), entry(2), entry(3)].filter((e) => e.seq > after);
       },
       run: async () => ({ status: 'running' }),
-      events: async (
+      follow: async (
         _filter: unknown,
         onEvent: (event: ClientEvent) => void,
         options: { signal: AbortSignal; onOpen: () => void },
