@@ -53,6 +53,8 @@ export async function startTestServer(
     trustProxy?: boolean;
     /** Open this database file (kept when the server closes) instead of a fresh one. */
     dbPath?: string;
+    /** Listen on this port (a restart on the same address); default: any free one. */
+    port?: number;
     sse?: ApiServerOptions['sse'];
   } = {},
 ): Promise<TestServer> {
@@ -87,7 +89,7 @@ export async function startTestServer(
     ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
     ...(options.sse ? { sse: options.sse } : {}),
   });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return {
     url,
