@@ -42,6 +42,8 @@ describeStoreConformance(
   },
 );
 
+const MIGRATIONS = ['0001_init', '0002_idempotency_per_principal', '0003_leases', '0006_stats'];
+
 describe('SqliteStore specifics', () => {
   const cleanups: (() => void | Promise<void>)[] = [];
   afterEach(async () => {
@@ -63,20 +65,16 @@ describe('SqliteStore specifics', () => {
   it('migrate() on a new file applies every migration, then nothing', async () => {
     const store = open(fresh());
     const first = await store.migrate();
-    expect(first.applied).toEqual(['0001_init', '0002_idempotency_per_principal', '0003_leases']);
-    expect(first.current).toBe(3);
-    expect(await store.migrate()).toEqual({ applied: [], current: 3 });
+    expect(first.applied).toEqual(MIGRATIONS);
+    expect(first.current).toBe(6);
+    expect(await store.migrate()).toEqual({ applied: [], current: 6 });
   });
 
   it('two instances migrating one new file at once apply each migration once', async () => {
     const path = fresh();
     const [a, b] = [open(path), open(path)];
     const reports = await Promise.all([a.migrate(), b.migrate()]);
-    expect(reports.flatMap((r) => r.applied)).toEqual([
-      '0001_init',
-      '0002_idempotency_per_principal',
-      '0003_leases',
-    ]);
+    expect(reports.flatMap((r) => r.applied)).toEqual(MIGRATIONS);
     await expect(b.jobStateList()).resolves.toEqual([]);
   });
 

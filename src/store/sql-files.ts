@@ -28,7 +28,10 @@ export interface Migration {
   sql: string;
 }
 
-/** The migrations of a folder, in order; refuses gaps and duplicate numbers. */
+/**
+ * The migrations of a folder, in order; refuses duplicate numbers. A number may be skipped: each
+ * migration is applied once by its number, whenever it arrives.
+ */
 export function loadMigrations(dir: string): Migration[] {
   const migrations = readdirSync(dir)
     .filter((f) => f.endsWith('.sql'))
@@ -43,7 +46,8 @@ export function loadMigrations(dir: string): Migration[] {
       };
     });
   migrations.forEach((m, index) => {
-    if (m.version !== index + 1) throw new Error(`migration ${m.version} is out of sequence`);
+    if (index > 0 && m.version === migrations[index - 1]!.version)
+      throw new Error(`migration ${m.version} is numbered twice`);
   });
   return migrations;
 }

@@ -6,10 +6,12 @@ import type { MakeStore, MakeStorePair } from './fixture.js';
 import { describeItems } from './items.js';
 import { describeJobs } from './jobs.js';
 import { describeLeases } from './leases.js';
+import { describeList } from './list.js';
 import { describeLogs } from './logs.js';
 import { describeMaintenance } from './maintenance.js';
 import { describeRuns } from './runs.js';
 import { describeScheduleSlots } from './schedule-slots.js';
+import { describeStats } from './stats.js';
 
 export type { MakeStore, MakeStorePair, StoreFixture } from './fixture.js';
 
@@ -31,6 +33,7 @@ export function describeStoreConformance(
   describe(`Store conformance: ${name}`, () => {
     const ctx = { makeStore, makeStorePair };
     describeRuns(ctx);
+    describeList(ctx);
     describeClaim(ctx);
     describeLeases(ctx);
     describeFencing(ctx);
@@ -40,5 +43,6 @@ export function describeStoreConformance(
     describeLogs(ctx);
     describeItems(ctx);
     describeJobs(ctx);
+    describeStats(ctx);
   });
 }

@@ -1,8 +1,22 @@
+-- index jobdeck_runs_created
+CREATE INDEX jobdeck_runs_created ON jobdeck_runs (created_at, job);
+
+-- index jobdeck_runs_created_by
+CREATE INDEX jobdeck_runs_created_by ON jobdeck_runs (created_by, id);
+
 -- index jobdeck_runs_delete_at
 CREATE INDEX jobdeck_runs_delete_at ON jobdeck_runs (delete_at) WHERE delete_at IS NOT NULL;
 
+-- index jobdeck_runs_due
+CREATE INDEX jobdeck_runs_due ON jobdeck_runs (max(run_at, created_at))
+WHERE status IN ('pending', 'scheduled');
+
 -- index jobdeck_runs_expire
 CREATE INDEX jobdeck_runs_expire ON jobdeck_runs (expire_at) WHERE expire_at IS NOT NULL AND status IN ('pending', 'scheduled');
+
+-- index jobdeck_runs_finished
+CREATE INDEX jobdeck_runs_finished ON jobdeck_runs (finished_at, job, status, started_at)
+WHERE finished_at IS NOT NULL;
 
 -- index jobdeck_runs_held
 CREATE INDEX jobdeck_runs_held ON jobdeck_runs (worker_id, lease_expires_at) WHERE status IN ('running', 'cancelling');
@@ -15,6 +29,10 @@ CREATE INDEX jobdeck_runs_job ON jobdeck_runs (job, id);
 
 -- index jobdeck_runs_lease
 CREATE INDEX jobdeck_runs_lease ON jobdeck_runs (lease_expires_at) WHERE status IN ('running', 'cancelling');
+
+-- index jobdeck_runs_started
+CREATE INDEX jobdeck_runs_started ON jobdeck_runs (started_at, job, run_at, created_at)
+WHERE started_at IS NOT NULL;
 
 -- index jobdeck_runs_status
 CREATE INDEX jobdeck_runs_status ON jobdeck_runs (status, id);

@@ -6,16 +6,19 @@ import { cancelAction } from '../../core/cancellation.js';
 import { systemClock } from '../../core/clock.js';
 import { JobdeckError } from '../../core/errors.js';
 import type { LogEntry, Run, RunItem, RunProgress, StoredLogEntry } from '../../core/run.js';
-import { canTransition, type RunStatus } from '../../core/status.js';
+import { UNFINISHED_STATUSES, canTransition, type RunStatus } from '../../core/status.js';
 import { loadMigrations, loadNamedQueries } from '../sql-files.js';
 import {
   cancelFromRow,
+  idPrefixEnd,
   itemFromRow,
   logFromRow,
   runFromRow,
   jobStateFromRow,
   leaseLost,
   renewalFromRow,
+  statsBucketFromRow,
+  statsNow,
   toJson,
   workerLost,
   type CancelRow,
@@ -23,6 +26,7 @@ import {
   type JobRow,
   type LogRow,
   type RunRow,
+  type StatsRow,
 } from '../rows.js';
 import type {
   AttemptRef,
@@ -34,9 +38,13 @@ import type {
   RunCancelParams,
   RunCancelResult,
   RunClaimParams,
+  RunCountParams,
+  RunFilter,
   RunFinishParams,
   RunInsertParams,
   RunListParams,
+  RunStats,
+  RunStatsParams,
   Store,
   StoreCapabilities,
   StoreNow,
@@ -129,7 +137,7 @@ export class SqliteStore implements Store {
           .run(m.version, m.name, Date.now());
         applied.push(`${String(m.version).padStart(4, '0')}_${m.name}`);
       }
-      return { applied, current: migrations.length };
+      return { applied, current: migrations.at(-1)?.version ?? 0 };
     });
   }
 
@@ -206,17 +214,82 @@ export class SqliteStore implements Store {
   }
 
   async runList(params: RunListParams): Promise<{ runs: Run[]; nextCursor: string | null }> {
-    const rows = this.all<RunRow>('runList', {
-      job: params.job ?? null,
-      createdBy: params.createdBy ?? null,
-      statuses: params.status?.length ? JSON.stringify(params.status) : null,
-      ids: params.ids ? JSON.stringify(params.ids) : null,
-      cursor: params.cursor ?? null,
-      limit: params.limit + 1,
-    });
-    const page = rows.slice(0, params.limit);
-    const nextCursor = rows.length > params.limit ? page[page.length - 1]!.id : null;
-    return { runs: this.toRuns(page), nextCursor };
+    return this.db.transaction(() => {
+      const ids = this.matchingIds(params, params.limit + 1, params.cursor ?? null);
+      const page = ids.slice(0, params.limit);
+      const rows = page.length ? this.all<RunRow>('runGetMany', { ids: JSON.stringify(page) }) : [];
+      return {
+        runs: this.toRuns(rows),
+        nextCursor: ids.length > params.limit ? page[page.length - 1]! : null,
+      };
+    })();
+  }
+
+  async runCount(params: RunCountParams): Promise<number> {
+    return this.db.transaction(() => this.matchingIds(params, params.limit, null).length)();
+  }
+
+  /**
+   * Up to `limit` ids of runs that match `filter` and sort below `cursor`, newest first. Candidates
+   * come from the index of the filter that narrows most without statistics (the driver), in
+   * growing batches, and are kept when they match every filter.
+   */
+  private matchingIds(filter: RunFilter, limit: number, cursor: string | null): string[] {
+    if (limit <= 0) return [];
+    const bounds = {
+      before: cursor ?? NO_UPPER_ID,
+      idFrom: filter.idPrefix ?? '',
+      idTo: filter.idPrefix === undefined ? NO_UPPER_ID : idPrefixEnd(filter.idPrefix),
+    };
+    const filters = {
+      ...bounds,
+      idPrefix: filter.idPrefix ?? null,
+      job: filter.job ?? null,
+      createdBy: filter.createdBy ?? null,
+      statuses: filter.status?.length ? JSON.stringify(filter.status) : null,
+      createdFrom: filter.createdFrom?.getTime() ?? null,
+      createdTo: filter.createdTo?.getTime() ?? null,
+    };
+    const matching = (ids: string[], before: string, max: number) =>
+      this.all<{ id: string }>('runIdsMatching', {
+        ...filters,
+        before,
+        ids: JSON.stringify(ids),
+        limit: max,
+      }).map((row) => row.id);
+    if (filter.ids) return matching(filter.ids, bounds.before, limit);
+    const driver = listDriver(filter);
+    const found: string[] = [];
+    let before = bounds.before;
+    let batch = Math.max(limit, MIN_LIST_BATCH);
+    for (;;) {
+      const candidates = this.all<{ id: string }>(driver.name, {
+        ...driver.params,
+        ...bounds,
+        before,
+        limit: batch,
+      }).map((row) => row.id);
+      if (candidates.length === 0) break;
+      found.push(...matching(candidates, before, limit - found.length));
+      if (found.length >= limit || candidates.length < batch) break;
+      before = candidates[candidates.length - 1]!;
+      batch = Math.min(batch * 2, MAX_LIST_BATCH);
+    }
+    return found;
+  }
+
+  async runStats(params: RunStatsParams): Promise<RunStats> {
+    return this.db.transaction(() => ({
+      buckets: this.all<StatsRow>('runStats', {
+        from: params.from.getTime(),
+        to: params.to.getTime(),
+        bucketMs: params.bucketMs,
+      }).map(statsBucketFromRow),
+      now: statsNow(
+        this.unfinishedCounts(),
+        this.get('runOldestDue', { now: params.now.getTime() }),
+      ),
+    }))();
   }
 
   async runClaim(params: RunClaimParams): Promise<Run[]> {
@@ -531,6 +604,10 @@ export class SqliteStore implements Store {
   }
 
   async runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>> {
+    return this.unfinishedCounts();
+  }
+
+  private unfinishedCounts(): Partial<Record<RunStatus, number>> {
     const counts: Partial<Record<RunStatus, number>> = {};
     for (const row of this.all<{ status: RunStatus; n: number }>('runCountUnfinished'))
       counts[row.status] = row.n;
@@ -552,6 +629,36 @@ export class SqliteStore implements Store {
       ),
     );
   }
+}
+
+/** Sorts after every run id: the bound of a walk that has none. */
+const NO_UPPER_ID = '~';
+const MIN_LIST_BATCH = 100;
+const MAX_LIST_BATCH = 20_000;
+
+/**
+ * The index a list walks: an equality filter's index yields exactly its runs in id order; several
+ * unfinished statuses, or a window that ends, are few enough to sort; else the newest runs first.
+ */
+function listDriver(filter: RunFilter): { name: string; params: Params } {
+  if (filter.job !== undefined) return { name: 'runIdsOfJob', params: { job: filter.job } };
+  if (filter.createdBy !== undefined)
+    return { name: 'runIdsOfCreator', params: { createdBy: filter.createdBy } };
+  const statuses = filter.status ?? [];
+  if (statuses.length === 1) return { name: 'runIdsInStatus', params: { status: statuses[0] } };
+  const unfinished: readonly RunStatus[] = UNFINISHED_STATUSES;
+  if (statuses.length > 1 && statuses.every((status) => unfinished.includes(status)))
+    return { name: 'runIdsInStatuses', params: { statuses: JSON.stringify(statuses) } };
+  if (filter.createdTo !== undefined) {
+    return {
+      name: 'runIdsCreatedWithin',
+      params: {
+        createdFrom: filter.createdFrom?.getTime() ?? 0,
+        createdTo: filter.createdTo.getTime(),
+      },
+    };
+  }
+  return { name: 'runIdsNewest', params: {} };
 }
 
 /**
