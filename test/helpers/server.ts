@@ -7,6 +7,7 @@ import type { App, RouteRole } from '../../src/api/context.js';
 import type { JobDefinition } from '../../src/jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../../src/jobdeck.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../../src/store/store.js';
 import { tempDbPath } from './temp.js';
 
 /** Tokens every API test can use: one principal per role, plus a second operator. */
@@ -40,10 +41,14 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A real API server on a real port, with a real worker on a fresh SQLite file. */
+/**
+ * A real API server on a real port, with a real worker on a fresh SQLite file, or on `store` when
+ * given (which closing the server closes too).
+ */
 export async function startTestServer(
   jobs: JobDefinition[],
   options: {
+    store?: Store;
     deck?: Partial<Omit<JobdeckOptions, 'store' | 'jobs'>>;
     metricsRole?: RouteRole;
     bodyLimit?: number;
@@ -51,7 +56,7 @@ export async function startTestServer(
     trustProxy?: boolean;
   } = {},
 ): Promise<TestServer> {
-  const { path, cleanup } = tempDbPath();
+  const temp = options.store ? null : tempDbPath();
   let captured = '';
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -61,7 +66,7 @@ export async function startTestServer(
   });
   const logger = pino({ level: 'trace', ...LOG_OPTIONS }, sink);
   const deck = new Jobdeck({
-    store: new SqliteStore({ path }),
+    store: options.store ?? new SqliteStore({ path: temp!.path }),
     jobs,
     worker: { pollMs: 20, cancelPollMs: 20, heartbeatMs: 100, leaseMs: 2000 },
     maintenance: { intervalMs: 50 },
@@ -111,7 +116,7 @@ export async function startTestServer(
     async close() {
       await app.close();
       await deck.close({ graceMs: 1000 });
-      cleanup();
+      temp?.cleanup();
     },
   };
 }
