@@ -5,6 +5,7 @@ import { logsCommand } from './logs.js';
 import { runsCommand } from './runs.js';
 import { serveCommand } from './serve.js';
 import { migrateCommand, workerCommand } from './server-commands.js';
+import { statsCommand } from './stats.js';
 import { triggerCommand } from './trigger.js';
 import { watchCommand } from './watch.js';
 
@@ -19,6 +20,7 @@ migrateCommand(program);
 jobsCommand(program);
 triggerCommand(program);
 runsCommand(program);
+statsCommand(program);
 cancelCommand(program);
 logsCommand(program);
 watchCommand(program);
