@@ -443,9 +443,9 @@ export class PostgresStore implements Store {
   }
 
   async runStats(params: RunStatsParams): Promise<RunStats> {
-    // One snapshot for the buckets and the unfinished runs.
     return this.tx(async (client) => {
-      await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      await this.query('runStatsSnapshot', {}, client);
+      await this.query('runStatsWithoutJit', {}, client);
       const rows = await this.query<StatsRow>(
         'runStats',
         { from: params.from.getTime(), to: params.to.getTime(), bucketMs: params.bucketMs },

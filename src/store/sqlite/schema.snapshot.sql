@@ -1,5 +1,5 @@
 -- index jobdeck_runs_created
-CREATE INDEX jobdeck_runs_created ON jobdeck_runs (created_at, job);
+CREATE INDEX jobdeck_runs_created ON jobdeck_runs (created_at, id);
 
 -- index jobdeck_runs_created_by
 CREATE INDEX jobdeck_runs_created_by ON jobdeck_runs (created_by, id);
@@ -14,10 +14,6 @@ WHERE status IN ('pending', 'scheduled');
 -- index jobdeck_runs_expire
 CREATE INDEX jobdeck_runs_expire ON jobdeck_runs (expire_at) WHERE expire_at IS NOT NULL AND status IN ('pending', 'scheduled');
 
--- index jobdeck_runs_finished
-CREATE INDEX jobdeck_runs_finished ON jobdeck_runs (finished_at, job, status, started_at)
-WHERE finished_at IS NOT NULL;
-
 -- index jobdeck_runs_held
 CREATE INDEX jobdeck_runs_held ON jobdeck_runs (worker_id, lease_expires_at) WHERE status IN ('running', 'cancelling');
 
@@ -27,12 +23,19 @@ CREATE UNIQUE INDEX jobdeck_runs_idempotency ON jobdeck_runs (job, created_by, i
 -- index jobdeck_runs_job
 CREATE INDEX jobdeck_runs_job ON jobdeck_runs (job, id);
 
+-- index jobdeck_runs_job_created
+CREATE INDEX jobdeck_runs_job_created ON jobdeck_runs (job, created_at);
+
+-- index jobdeck_runs_job_finished
+CREATE INDEX jobdeck_runs_job_finished ON jobdeck_runs (job, finished_at, status, started_at)
+WHERE finished_at IS NOT NULL;
+
+-- index jobdeck_runs_job_started
+CREATE INDEX jobdeck_runs_job_started ON jobdeck_runs (job, started_at, run_at, created_at)
+WHERE started_at IS NOT NULL;
+
 -- index jobdeck_runs_lease
 CREATE INDEX jobdeck_runs_lease ON jobdeck_runs (lease_expires_at) WHERE status IN ('running', 'cancelling');
-
--- index jobdeck_runs_started
-CREATE INDEX jobdeck_runs_started ON jobdeck_runs (started_at, job, run_at, created_at)
-WHERE started_at IS NOT NULL;
 
 -- index jobdeck_runs_status
 CREATE INDEX jobdeck_runs_status ON jobdeck_runs (status, id);

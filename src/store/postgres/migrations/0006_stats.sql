@@ -1,12 +1,13 @@
--- Statistics read runs by the time they were created, started and ended, and the list filters by
--- creator and creation time. The time indexes include the columns the statistics need, so those
--- reads can be index-only scans.
-CREATE INDEX jobdeck_runs_created ON jobdeck_runs (created_at) INCLUDE (job);
-CREATE INDEX jobdeck_runs_started ON jobdeck_runs (started_at) INCLUDE (job, run_at, created_at)
+-- Statistics count runs per job and bucket of time by when they were created, started and ended;
+-- each count is an index-only scan of one range of one job's index. The list filters read by
+-- creator and by creation time.
+CREATE INDEX jobdeck_runs_job_created ON jobdeck_runs (job, created_at);
+CREATE INDEX jobdeck_runs_job_started ON jobdeck_runs (job, started_at) INCLUDE (run_at, created_at)
 WHERE started_at IS NOT NULL;
-CREATE INDEX jobdeck_runs_finished ON jobdeck_runs (finished_at) INCLUDE (job, status, started_at)
+CREATE INDEX jobdeck_runs_job_finished ON jobdeck_runs (job, finished_at) INCLUDE (status, started_at)
 WHERE finished_at IS NOT NULL;
 -- The waiting run that has been due longest: its queue wait counts from greatest(run_at, created_at).
 CREATE INDEX jobdeck_runs_due ON jobdeck_runs (greatest(run_at, created_at))
 WHERE status IN ('pending', 'scheduled');
+CREATE INDEX jobdeck_runs_created ON jobdeck_runs (created_at, id);
 CREATE INDEX jobdeck_runs_created_by ON jobdeck_runs (created_by, id);

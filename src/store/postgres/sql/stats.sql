@@ -1,53 +1,54 @@
+-- name: runStatsSnapshot
+-- The buckets and the unfinished runs are read from one snapshot.
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+
+-- name: runStatsWithoutJit
+-- The planner's guess for the per-cell scans is large enough to start JIT compilation, which
+-- costs more than the whole query.
+SET LOCAL jit = off;
+
 -- name: runStats
 -- Runs created, started and ended in [@from, @to), per bucket of @bucketMs (aligned to the epoch)
--- and job. Percentiles are nearest-rank, the value at rank ceil(p * n) of the n values in
--- ascending order (percentile_disc), so every backend gives the same figures.
-WITH
-created AS (
-  SELECT created_at - created_at % @bucketMs::bigint AS bucket, job, count(*) AS n
-  FROM jobdeck_runs
-  WHERE created_at >= @from::bigint AND created_at < @to::bigint
-  GROUP BY 1, 2
-),
-started AS (
-  SELECT started_at - started_at % @bucketMs::bigint AS bucket, job, count(*) AS n,
-    percentile_disc(0.5) WITHIN GROUP (ORDER BY started_at - greatest(run_at, created_at)) AS wait_p50,
-    percentile_disc(0.95) WITHIN GROUP (ORDER BY started_at - greatest(run_at, created_at)) AS wait_p95
-  FROM jobdeck_runs
-  WHERE started_at >= @from::bigint AND started_at < @to::bigint
-  GROUP BY 1, 2
-),
-ended AS (
-  -- Runs cancelled before they started have no duration: percentile_disc leaves the nulls out.
-  SELECT finished_at - finished_at % @bucketMs::bigint AS bucket, job,
-    count(*) FILTER (WHERE status = 'completed') AS completed,
-    count(*) FILTER (WHERE status = 'partial') AS partial,
-    count(*) FILTER (WHERE status = 'failed') AS failed,
-    count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
-    percentile_disc(0.5) WITHIN GROUP (ORDER BY finished_at - started_at) AS duration_p50,
-    percentile_disc(0.95) WITHIN GROUP (ORDER BY finished_at - started_at) AS duration_p95
-  FROM jobdeck_runs
-  WHERE finished_at >= @from::bigint AND finished_at < @to::bigint
-  GROUP BY 1, 2
-),
-keys AS (
-  SELECT bucket, job FROM created
-  UNION SELECT bucket, job FROM started
-  UNION SELECT bucket, job FROM ended
+-- and job. Each cell (a bucket of one job) is three index-only scans of the job's time indexes:
+-- no sort of the whole window, which costs three times as much. Percentiles are nearest-rank, the
+-- value at rank ceil(p * n) of the n values in ascending order (percentile_disc); every backend
+-- gives the same figures.
+WITH RECURSIVE jobs (job) AS (
+  -- The distinct jobs, one index seek each.
+  SELECT min(job) FROM jobdeck_runs
+  UNION ALL
+  SELECT (SELECT min(job) FROM jobdeck_runs WHERE job > jobs.job) FROM jobs
+  WHERE jobs.job IS NOT NULL
 )
-SELECT k.bucket, k.job,
-  coalesce(c.n, 0) AS created,
-  coalesce(s.n, 0) AS started,
-  coalesce(e.completed, 0) AS completed,
-  coalesce(e.partial, 0) AS partial,
-  coalesce(e.failed, 0) AS failed,
-  coalesce(e.cancelled, 0) AS cancelled,
-  e.duration_p50, e.duration_p95, s.wait_p50, s.wait_p95
-FROM keys k
-LEFT JOIN created c ON c.bucket = k.bucket AND c.job = k.job
-LEFT JOIN started s ON s.bucket = k.bucket AND s.job = k.job
-LEFT JOIN ended e ON e.bucket = k.bucket AND e.job = k.job
-ORDER BY k.bucket, k.job;
+SELECT b.start AS bucket, j.job, c.n AS created, s.n AS started,
+  e.completed, e.partial, e.failed, e.cancelled, e.duration_p50, e.duration_p95,
+  s.wait_p50, s.wait_p95
+FROM generate_series(@from::bigint, @to::bigint - @bucketMs::bigint, @bucketMs::bigint) AS b (start)
+CROSS JOIN jobs j
+CROSS JOIN LATERAL (
+  SELECT count(*) AS n FROM jobdeck_runs r
+  WHERE r.job = j.job AND r.created_at >= b.start AND r.created_at < b.start + @bucketMs::bigint
+) c
+CROSS JOIN LATERAL (
+  SELECT count(*) AS n,
+    percentile_disc(0.5) WITHIN GROUP (ORDER BY r.started_at - greatest(r.run_at, r.created_at)) AS wait_p50,
+    percentile_disc(0.95) WITHIN GROUP (ORDER BY r.started_at - greatest(r.run_at, r.created_at)) AS wait_p95
+  FROM jobdeck_runs r
+  WHERE r.job = j.job AND r.started_at >= b.start AND r.started_at < b.start + @bucketMs::bigint
+) s
+CROSS JOIN LATERAL (
+  -- Runs cancelled before they started have no duration: percentile_disc leaves the nulls out.
+  SELECT count(*) FILTER (WHERE r.status = 'completed') AS completed,
+    count(*) FILTER (WHERE r.status = 'partial') AS partial,
+    count(*) FILTER (WHERE r.status = 'failed') AS failed,
+    count(*) FILTER (WHERE r.status = 'cancelled') AS cancelled,
+    percentile_disc(0.5) WITHIN GROUP (ORDER BY r.finished_at - r.started_at) AS duration_p50,
+    percentile_disc(0.95) WITHIN GROUP (ORDER BY r.finished_at - r.started_at) AS duration_p95
+  FROM jobdeck_runs r
+  WHERE r.job = j.job AND r.finished_at >= b.start AND r.finished_at < b.start + @bucketMs::bigint
+) e
+WHERE j.job IS NOT NULL AND c.n + s.n + e.completed + e.partial + e.failed + e.cancelled > 0
+ORDER BY b.start, j.job;
 
 -- name: runOldestDue
 -- The waiting run that has been due longest (pending, or scheduled and due but not yet promoted).

@@ -1,64 +1,66 @@
 -- name: runStats
 -- Runs created, started and ended in [@from, @to), per bucket of @bucketMs (aligned to the epoch)
--- and job. Percentiles are nearest-rank, the value at rank ceil(p * n) of the n values in
--- ascending order (PostgreSQL's percentile_disc), so every backend gives the same figures. Each
--- group's values are sorted by an ordered aggregate and the ranks read from that array: about
--- three times faster here than ranking every row with window functions.
-WITH
-created AS (
-  SELECT created_at - created_at % @bucketMs AS bucket, job, count(*) AS n
-  FROM jobdeck_runs
-  WHERE created_at >= @from AND created_at < @to
-  GROUP BY bucket, job
+-- and job. Each cell (a bucket of one job) reads its ranges of the job's time indexes: no sort of
+-- the whole window, which costs SQLite three times as much. Percentiles are nearest-rank, the value
+-- at rank ceil(p * n) of the n values in ascending order (PostgreSQL's percentile_disc), read from
+-- the cell's values sorted by an ordered aggregate.
+WITH RECURSIVE
+jobs (job) AS (
+  -- The distinct jobs, one index seek each.
+  SELECT min(job) FROM jobdeck_runs
+  UNION ALL
+  SELECT (SELECT min(job) FROM jobdeck_runs WHERE job > jobs.job) FROM jobs
+  WHERE jobs.job IS NOT NULL
 ),
-started AS (
-  SELECT bucket, job, count(*) AS n, json_group_array(wait ORDER BY wait) AS waits
-  FROM (
-    SELECT started_at - started_at % @bucketMs AS bucket, job,
-      started_at - max(run_at, created_at) AS wait
-    FROM jobdeck_runs
-    WHERE started_at >= @from AND started_at < @to
-  )
-  GROUP BY bucket, job
+buckets (start) AS (
+  SELECT @from
+  UNION ALL
+  SELECT start + @bucketMs FROM buckets WHERE start + @bucketMs < @to
 ),
-ended AS (
-  -- Runs cancelled before they started have no duration.
-  SELECT bucket, job,
-    sum(status = 'completed') AS completed,
-    sum(status = 'partial') AS partial,
-    sum(status = 'failed') AS failed,
-    sum(status = 'cancelled') AS cancelled,
-    count(duration) AS timed,
-    json_group_array(duration ORDER BY duration) FILTER (WHERE duration IS NOT NULL) AS durations
-  FROM (
-    SELECT finished_at - finished_at % @bucketMs AS bucket, job, status,
-      finished_at - started_at AS duration
-    FROM jobdeck_runs
-    WHERE finished_at >= @from AND finished_at < @to
-  )
-  GROUP BY bucket, job
+cells AS MATERIALIZED (
+  SELECT b.start AS bucket, j.job,
+    (SELECT count(*) FROM jobdeck_runs r INDEXED BY jobdeck_runs_job_created
+      WHERE r.job = j.job AND r.created_at >= b.start AND r.created_at < b.start + @bucketMs
+    ) AS created,
+    -- [n, [queue waits ascending]]
+    (SELECT json_array(count(*), json_group_array(wait ORDER BY wait))
+      FROM (
+        SELECT r.started_at - max(r.run_at, r.created_at) AS wait
+        FROM jobdeck_runs r INDEXED BY jobdeck_runs_job_started
+        WHERE r.job = j.job AND r.started_at >= b.start AND r.started_at < b.start + @bucketMs
+      )
+    ) AS started,
+    -- [completed, partial, failed, cancelled, n, [durations ascending]]; runs cancelled before
+    -- they started have no duration.
+    (SELECT json_array(
+        sum(status = 'completed'), sum(status = 'partial'), sum(status = 'failed'),
+        sum(status = 'cancelled'), count(duration),
+        json_group_array(duration ORDER BY duration) FILTER (WHERE duration IS NOT NULL))
+      FROM (
+        SELECT r.status, r.finished_at - r.started_at AS duration
+        FROM jobdeck_runs r INDEXED BY jobdeck_runs_job_finished
+        WHERE r.job = j.job AND r.finished_at >= b.start AND r.finished_at < b.start + @bucketMs
+      )
+    ) AS ended
+  FROM buckets b, jobs j
+  WHERE j.job IS NOT NULL
 ),
-keys AS (
-  SELECT bucket, job FROM created
-  UNION SELECT bucket, job FROM started
-  UNION SELECT bucket, job FROM ended
+counted AS (
+  SELECT bucket, job, created,
+    started ->> 0 AS n_started, started -> 1 AS waits,
+    coalesce(ended ->> 0, 0) AS completed, coalesce(ended ->> 1, 0) AS partial,
+    coalesce(ended ->> 2, 0) AS failed, coalesce(ended ->> 3, 0) AS cancelled,
+    ended ->> 4 AS n_timed, ended -> 5 AS durations
+  FROM cells
 )
-SELECT k.bucket, k.job,
-  coalesce(c.n, 0) AS created,
-  coalesce(s.n, 0) AS started,
-  coalesce(e.completed, 0) AS completed,
-  coalesce(e.partial, 0) AS partial,
-  coalesce(e.failed, 0) AS failed,
-  coalesce(e.cancelled, 0) AS cancelled,
-  CASE WHEN e.timed > 0 THEN e.durations ->> ((e.timed + 1) / 2 - 1) END AS duration_p50,
-  CASE WHEN e.timed > 0 THEN e.durations ->> ((e.timed * 95 + 99) / 100 - 1) END AS duration_p95,
-  CASE WHEN s.n > 0 THEN s.waits ->> ((s.n + 1) / 2 - 1) END AS wait_p50,
-  CASE WHEN s.n > 0 THEN s.waits ->> ((s.n * 95 + 99) / 100 - 1) END AS wait_p95
-FROM keys k
-LEFT JOIN created c ON c.bucket = k.bucket AND c.job = k.job
-LEFT JOIN started s ON s.bucket = k.bucket AND s.job = k.job
-LEFT JOIN ended e ON e.bucket = k.bucket AND e.job = k.job
-ORDER BY k.bucket, k.job;
+SELECT bucket, job, created, n_started AS started, completed, partial, failed, cancelled,
+  CASE WHEN n_timed > 0 THEN durations ->> ((n_timed + 1) / 2 - 1) END AS duration_p50,
+  CASE WHEN n_timed > 0 THEN durations ->> ((n_timed * 95 + 99) / 100 - 1) END AS duration_p95,
+  CASE WHEN n_started > 0 THEN waits ->> ((n_started + 1) / 2 - 1) END AS wait_p50,
+  CASE WHEN n_started > 0 THEN waits ->> ((n_started * 95 + 99) / 100 - 1) END AS wait_p95
+FROM counted
+WHERE created + n_started + completed + partial + failed + cancelled > 0
+ORDER BY bucket, job;
 
 -- name: runOldestDue
 -- The waiting run that has been due longest (pending, or scheduled and due but not yet promoted).
