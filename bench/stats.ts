@@ -120,6 +120,8 @@ async function postgresBackend(): Promise<Backend> {
       await client.query('VACUUM ANALYZE jobdeck_runs');
     },
     plan: async (params) => {
+      // As the store runs it (runStatsWithoutJit).
+      await client.query('SET jit = off');
       const { text, names } = compileNamedParams(sqlOf('../src/store/postgres/sql/', 'runStats'));
       const result = await client.query<{ 'QUERY PLAN': string }>({
         text: `EXPLAIN (ANALYZE, BUFFERS) ${text}`,

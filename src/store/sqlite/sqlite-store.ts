@@ -231,8 +231,8 @@ export class SqliteStore implements Store {
 
   /**
    * Up to `limit` ids of runs that match `filter` and sort below `cursor`, newest first. Candidates
-   * come from the index of the filter that narrows most without statistics (the driver), in
-   * growing batches, and are kept when they match every filter.
+   * come from the narrowest index of the filters given (the driver), in growing batches, and are
+   * kept when they match every filter.
    */
   private matchingIds(filter: RunFilter, limit: number, cursor: string | null): string[] {
     if (limit <= 0) return [];
@@ -258,7 +258,7 @@ export class SqliteStore implements Store {
         limit: max,
       }).map((row) => row.id);
     if (filter.ids) return matching(filter.ids, bounds.before, limit);
-    const driver = listDriver(filter);
+    const driver = this.narrowestDriver(listDrivers(filter), bounds);
     const found: string[] = [];
     let before = bounds.before;
     let batch = Math.max(limit, MIN_LIST_BATCH);
@@ -276,6 +276,19 @@ export class SqliteStore implements Store {
       batch = Math.min(batch * 2, MAX_LIST_BATCH);
     }
     return found;
+  }
+
+  /**
+   * Of several indexes a list could walk, the one with the fewest runs in its range: SQLite keeps
+   * no statistics to tell, so each is counted up to {@link DRIVER_PROBE} ids.
+   */
+  private narrowestDriver(drivers: ListDriver[], bounds: Params): ListDriver {
+    if (drivers.length === 1) return drivers[0]!;
+    const sized = drivers.map((driver) => ({
+      driver,
+      size: this.all(driver.name, { ...driver.params, ...bounds, limit: DRIVER_PROBE }).length,
+    }));
+    return sized.reduce((best, next) => (next.size < best.size ? next : best)).driver;
   }
 
   async runStats(params: RunStatsParams): Promise<RunStats> {
@@ -635,30 +648,42 @@ export class SqliteStore implements Store {
 const NO_UPPER_ID = '~';
 const MIN_LIST_BATCH = 100;
 const MAX_LIST_BATCH = 20_000;
+/** How far each candidate index of a list is counted to find the narrowest. */
+const DRIVER_PROBE = 10_000;
+
+/** An index a list may walk: the statement that reads its ids in order, and its parameters. */
+interface ListDriver {
+  name: string;
+  params: Params;
+}
 
 /**
- * The index a list walks: an equality filter's index yields exactly its runs in id order; several
- * unfinished statuses, or a window that ends, are few enough to sort; else the newest runs first.
+ * The indexes a list may walk for `filter`: an equality filter's index yields exactly its runs in
+ * id order; several unfinished statuses, or a window that ends, are few enough to sort; with none
+ * of those, the newest runs first.
  */
-function listDriver(filter: RunFilter): { name: string; params: Params } {
-  if (filter.job !== undefined) return { name: 'runIdsOfJob', params: { job: filter.job } };
+function listDrivers(filter: RunFilter): ListDriver[] {
+  const drivers: ListDriver[] = [];
+  if (filter.job !== undefined) drivers.push({ name: 'runIdsOfJob', params: { job: filter.job } });
   if (filter.createdBy !== undefined)
-    return { name: 'runIdsOfCreator', params: { createdBy: filter.createdBy } };
+    drivers.push({ name: 'runIdsOfCreator', params: { createdBy: filter.createdBy } });
   const statuses = filter.status ?? [];
-  if (statuses.length === 1) return { name: 'runIdsInStatus', params: { status: statuses[0] } };
   const unfinished: readonly RunStatus[] = UNFINISHED_STATUSES;
-  if (statuses.length > 1 && statuses.every((status) => unfinished.includes(status)))
-    return { name: 'runIdsInStatuses', params: { statuses: JSON.stringify(statuses) } };
+  if (statuses.length === 1) {
+    drivers.push({ name: 'runIdsInStatus', params: { status: statuses[0] } });
+  } else if (statuses.length > 1 && statuses.every((status) => unfinished.includes(status))) {
+    drivers.push({ name: 'runIdsInStatuses', params: { statuses: JSON.stringify(statuses) } });
+  }
   if (filter.createdTo !== undefined) {
-    return {
+    drivers.push({
       name: 'runIdsCreatedWithin',
       params: {
         createdFrom: filter.createdFrom?.getTime() ?? 0,
         createdTo: filter.createdTo.getTime(),
       },
-    };
+    });
   }
-  return { name: 'runIdsNewest', params: {} };
+  return drivers.length > 0 ? drivers : [{ name: 'runIdsNewest', params: {} }];
 }
 
 /**
