@@ -250,29 +250,27 @@ export class SqliteStore implements Store {
       createdFrom: filter.createdFrom?.getTime() ?? null,
       createdTo: filter.createdTo?.getTime() ?? null,
     };
-    const matching = (ids: string[], before: string, max: number) =>
-      this.all<{ id: string }>('runIdsMatching', {
-        ...filters,
-        before,
-        ids: JSON.stringify(ids),
-        limit: max,
-      }).map((row) => row.id);
-    if (filter.ids) return matching(filter.ids, bounds.before, limit);
     const driver = this.narrowestDriver(listDrivers(filter), bounds);
     const found: string[] = [];
     let before = bounds.before;
     let batch = Math.max(limit, MIN_LIST_BATCH);
     for (;;) {
-      const candidates = this.all<{ id: string }>(driver.name, {
+      const candidates = this.all<{ rid: number; id: string }>(driver.name, {
         ...driver.params,
         ...bounds,
         before,
         limit: batch,
-      }).map((row) => row.id);
+      });
       if (candidates.length === 0) break;
-      found.push(...matching(candidates, before, limit - found.length));
+      const kept = this.all<{ id: string }>('runIdsMatching', {
+        ...filters,
+        before,
+        rowids: JSON.stringify(candidates.map((row) => row.rid)),
+        limit: limit - found.length,
+      });
+      found.push(...kept.map((row) => row.id));
       if (found.length >= limit || candidates.length < batch) break;
-      before = candidates[candidates.length - 1]!;
+      before = candidates[candidates.length - 1]!.id;
       batch = Math.min(batch * 2, MAX_LIST_BATCH);
     }
     return found;
@@ -658,11 +656,12 @@ interface ListDriver {
 }
 
 /**
- * The indexes a list may walk for `filter`: an equality filter's index yields exactly its runs in
- * id order; several unfinished statuses, or a window that ends, are few enough to sort; with none
+ * The indexes a list may walk for `filter`: the ids given; an equality filter's index yields
+ * exactly its runs in id order; several unfinished statuses, or a window that ends, are few enough to sort; with none
  * of those, the newest runs first.
  */
 function listDrivers(filter: RunFilter): ListDriver[] {
+  if (filter.ids) return [{ name: 'runIdsInList', params: { ids: JSON.stringify(filter.ids) } }];
   const drivers: ListDriver[] = [];
   if (filter.job !== undefined) drivers.push({ name: 'runIdsOfJob', params: { job: filter.job } });
   if (filter.createdBy !== undefined)

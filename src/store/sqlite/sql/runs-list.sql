@@ -1,46 +1,52 @@
 -- Lists walk one index in id order (newest first) and keep the runs that match every filter: the
--- store picks the index of the most telling filter given (its driver), reads candidate ids from
--- it a batch at a time, and passes each batch through runIdsMatching. Id bounds are always given
--- ('' and '~' stand for none), so they narrow the walk instead of filtering it.
+-- store picks the narrowest index of the filters given (the driver), reads candidates from it a
+-- batch at a time, and passes each batch through runIdsMatching by rowid (which every index
+-- holds, and which reaches the row in one step). Id bounds are always given ('' and '~' stand for
+-- none), so they narrow the walk instead of filtering it.
 
 -- name: runIdsNewest
-SELECT id FROM jobdeck_runs
+SELECT rowid AS rid, id FROM jobdeck_runs
 WHERE id < @before AND id >= @idFrom AND id < @idTo
 ORDER BY id DESC LIMIT @limit;
 
 -- name: runIdsOfJob
-SELECT id FROM jobdeck_runs INDEXED BY jobdeck_runs_job
+SELECT rowid AS rid, id FROM jobdeck_runs INDEXED BY jobdeck_runs_job
 WHERE job = @job AND id < @before AND id >= @idFrom AND id < @idTo
 ORDER BY id DESC LIMIT @limit;
 
 -- name: runIdsOfCreator
-SELECT id FROM jobdeck_runs INDEXED BY jobdeck_runs_created_by
+SELECT rowid AS rid, id FROM jobdeck_runs INDEXED BY jobdeck_runs_created_by
 WHERE created_by = @createdBy AND id < @before AND id >= @idFrom AND id < @idTo
 ORDER BY id DESC LIMIT @limit;
 
 -- name: runIdsInStatus
-SELECT id FROM jobdeck_runs INDEXED BY jobdeck_runs_status
+SELECT rowid AS rid, id FROM jobdeck_runs INDEXED BY jobdeck_runs_status
 WHERE status = @status AND id < @before AND id >= @idFrom AND id < @idTo
 ORDER BY id DESC LIMIT @limit;
 
 -- name: runIdsInStatuses
 -- For several statuses that hold few runs (the unfinished ones): their ids are read and sorted.
-SELECT id FROM jobdeck_runs INDEXED BY jobdeck_runs_status
+SELECT rowid AS rid, id FROM jobdeck_runs INDEXED BY jobdeck_runs_status
 WHERE status IN (SELECT value FROM json_each(@statuses))
   AND id < @before AND id >= @idFrom AND id < @idTo
 ORDER BY id DESC LIMIT @limit;
 
 -- name: runIdsCreatedWithin
 -- For a window of creation times that ends in the past: its ids are read and sorted.
-SELECT id FROM jobdeck_runs INDEXED BY jobdeck_runs_created
+SELECT rowid AS rid, id FROM jobdeck_runs INDEXED BY jobdeck_runs_created
 WHERE created_at >= @createdFrom AND created_at < @createdTo
   AND id < @before AND id >= @idFrom AND id < @idTo
 ORDER BY id DESC LIMIT @limit;
 
+-- name: runIdsInList
+SELECT rowid AS rid, id FROM jobdeck_runs
+WHERE id IN (SELECT value FROM json_each(@ids)) AND id < @before AND id >= @idFrom AND id < @idTo
+ORDER BY id DESC LIMIT @limit;
+
 -- name: runIdsMatching
--- The ids of @ids that match every filter given, newest first.
+-- The ids of the runs of @rowids that match every filter given, newest first.
 SELECT id FROM jobdeck_runs
-WHERE id IN (SELECT value FROM json_each(@ids))
+WHERE rowid IN (SELECT value FROM json_each(@rowids))
   AND id < @before AND id >= @idFrom AND id < @idTo
   AND (@idPrefix IS NULL OR substr(id, 1, length(@idPrefix)) = @idPrefix)
   AND (@job IS NULL OR job = @job)
