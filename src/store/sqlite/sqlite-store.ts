@@ -647,7 +647,7 @@ const NO_UPPER_ID = '~';
 const MIN_LIST_BATCH = 100;
 const MAX_LIST_BATCH = 20_000;
 /** How far each candidate index of a list is counted to find the narrowest. */
-const DRIVER_PROBE = 10_000;
+const DRIVER_PROBE = 2_000;
 
 /** An index a list may walk: the statement that reads its ids in order, and its parameters. */
 interface ListDriver {
