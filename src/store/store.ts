@@ -234,10 +234,7 @@ export interface RunStats {
   now: {
     /** Runs in each unfinished status. */
     unfinished: Record<UnfinishedStatus, number>;
-    /**
-     * The due waiting run (pending, or scheduled with its time come) that has been due longest;
-     * it is due at max(runAt, createdAt).
-     */
+    /** The due waiting run (pending, or scheduled with its time come) with the earliest runAt. */
     oldestDue: { id: string; job: string; dueAt: Date } | null;
   };
 }

@@ -283,7 +283,7 @@ function expectedNow(made: Made[]) {
   for (const run of made) if (run.status in unfinished) unfinished[run.status as 'pending']++;
   const waiting = made
     .filter((run) => run.status === 'pending' || run.status === 'scheduled')
-    .map((run) => ({ run, dueAt: Math.max(run.runAt, run.createdAt) }))
+    .map((run) => ({ run, dueAt: run.runAt }))
     .filter(({ dueAt }) => dueAt <= NOW)
     .sort((a, b) => a.dueAt - b.dueAt || (a.run.id < b.run.id ? -1 : 1));
   const oldest = waiting[0];

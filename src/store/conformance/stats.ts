@@ -238,21 +238,34 @@ export function describeStats(ctx: ConformanceContext): void {
       });
       const running = await insertRun(store(), { job: 'b', now: at(0) });
       await claim(store(), running, at(MINUTE));
-      // Pending since 00:20; a schedule slot for 00:05 inserted late, at 00:10 (due at 00:10);
-      // scheduled for 00:15 and not yet promoted (due); scheduled for later (not due).
-      await insertRun(store(), { job: 'c', now: at(20 * MINUTE) });
+      // Over several priorities: pending since 00:20 (priority 5); a schedule slot for 00:05
+      // inserted late, at 00:10 (priority 0, due since 00:05); scheduled for 00:15 and not yet
+      // promoted (priority 0, due); scheduled for later (priority 9, not due); pending since
+      // 00:30 (priority -3).
+      await insertRun(store(), {
+        job: 'c',
+        now: at(20 * MINUTE),
+        runAt: at(20 * MINUTE),
+        priority: 5,
+      });
       const late = await insertRun(store(), {
         job: 'c',
         now: at(10 * MINUTE),
         runAt: at(5 * MINUTE),
       });
       await insertRun(store(), { job: 'c', now: at(0), runAt: at(15 * MINUTE) });
-      await insertRun(store(), { job: 'c', now: at(0), runAt: at(2 * HOUR) });
+      await insertRun(store(), { job: 'c', now: at(0), runAt: at(2 * HOUR), priority: 9 });
+      await insertRun(store(), {
+        job: 'c',
+        now: at(30 * MINUTE),
+        runAt: at(30 * MINUTE),
+        priority: -3,
+      });
 
       const stats = await store().runStats({ from: at(0), to: now, bucketMs: HOUR, now });
       expect(stats.now).toEqual({
-        unfinished: { scheduled: 2, pending: 2, running: 1, cancelling: 1 },
-        oldestDue: { id: late.id, job: 'c', dueAt: at(10 * MINUTE) },
+        unfinished: { scheduled: 2, pending: 3, running: 1, cancelling: 1 },
+        oldestDue: { id: late.id, job: 'c', dueAt: at(5 * MINUTE) },
       });
       // Before anything was due, nothing has waited.
       const earlier = await store().runStats({ from: at(0), to: now, bucketMs: HOUR, now: at(-1) });

@@ -52,7 +52,6 @@ CREATE UNIQUE INDEX jobdeck_run_logs_pkey ON jobdeck_run_logs USING btree (run_i
 CREATE INDEX jobdeck_runs_created ON jobdeck_runs USING btree (created_at, id)
 CREATE INDEX jobdeck_runs_created_by ON jobdeck_runs USING btree (created_by, id)
 CREATE INDEX jobdeck_runs_delete_at ON jobdeck_runs USING btree (delete_at) WHERE (delete_at IS NOT NULL)
-CREATE INDEX jobdeck_runs_due ON jobdeck_runs USING btree (GREATEST(run_at, created_at)) WHERE (status = ANY (ARRAY['pending'::text, 'scheduled'::text]))
 CREATE INDEX jobdeck_runs_expire ON jobdeck_runs USING btree (expire_at) WHERE ((expire_at IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'scheduled'::text])))
 CREATE INDEX jobdeck_runs_held ON jobdeck_runs USING btree (worker_id, lease_expires_at) WHERE (status = ANY (ARRAY['running'::text, 'cancelling'::text]))
 CREATE UNIQUE INDEX jobdeck_runs_idempotency ON jobdeck_runs USING btree (job, created_by, idempotency_key) WHERE (idempotency_key IS NOT NULL)

@@ -1,15 +1,8 @@
--- index jobdeck_runs_created
-CREATE INDEX jobdeck_runs_created ON jobdeck_runs (created_at, id);
-
 -- index jobdeck_runs_created_by
 CREATE INDEX jobdeck_runs_created_by ON jobdeck_runs (created_by, id);
 
 -- index jobdeck_runs_delete_at
 CREATE INDEX jobdeck_runs_delete_at ON jobdeck_runs (delete_at) WHERE delete_at IS NOT NULL;
-
--- index jobdeck_runs_due
-CREATE INDEX jobdeck_runs_due ON jobdeck_runs (max(run_at, created_at))
-WHERE status IN ('pending', 'scheduled');
 
 -- index jobdeck_runs_expire
 CREATE INDEX jobdeck_runs_expire ON jobdeck_runs (expire_at) WHERE expire_at IS NOT NULL AND status IN ('pending', 'scheduled');
@@ -24,7 +17,7 @@ CREATE UNIQUE INDEX jobdeck_runs_idempotency ON jobdeck_runs (job, created_by, i
 CREATE INDEX jobdeck_runs_job ON jobdeck_runs (job, id);
 
 -- index jobdeck_runs_job_created
-CREATE INDEX jobdeck_runs_job_created ON jobdeck_runs (job, created_at);
+CREATE INDEX jobdeck_runs_job_created ON jobdeck_runs (job, created_at, id);
 
 -- index jobdeck_runs_job_finished
 CREATE INDEX jobdeck_runs_job_finished ON jobdeck_runs (job, finished_at, status, started_at)

@@ -6,8 +6,5 @@ CREATE INDEX jobdeck_runs_job_started ON jobdeck_runs (job, started_at) INCLUDE 
 WHERE started_at IS NOT NULL;
 CREATE INDEX jobdeck_runs_job_finished ON jobdeck_runs (job, finished_at) INCLUDE (status, started_at)
 WHERE finished_at IS NOT NULL;
--- The waiting run that has been due longest: its queue wait counts from greatest(run_at, created_at).
-CREATE INDEX jobdeck_runs_due ON jobdeck_runs (greatest(run_at, created_at))
-WHERE status IN ('pending', 'scheduled');
 CREATE INDEX jobdeck_runs_created ON jobdeck_runs (created_at, id);
 CREATE INDEX jobdeck_runs_created_by ON jobdeck_runs (created_by, id);

@@ -32,9 +32,15 @@ WHERE status IN (SELECT value FROM json_each(@statuses))
 ORDER BY id DESC LIMIT @limit;
 
 -- name: runIdsCreatedWithin
--- For a window of creation times that ends in the past: its ids are read and sorted.
-SELECT rowid AS rid, id FROM jobdeck_runs INDEXED BY jobdeck_runs_created
-WHERE created_at >= @createdFrom AND created_at < @createdTo
+-- For a window of creation times that ends: each job's part of the window is read from its
+-- creation-time index (a seek per job, the jobs found by a seek each) and the ids sorted.
+WITH RECURSIVE jobs (job) AS (
+  SELECT min(job) FROM jobdeck_runs
+  UNION ALL
+  SELECT (SELECT min(job) FROM jobdeck_runs WHERE job > jobs.job) FROM jobs WHERE jobs.job IS NOT NULL
+)
+SELECT rowid AS rid, id FROM jobdeck_runs INDEXED BY jobdeck_runs_job_created
+WHERE job IN (SELECT job FROM jobs) AND created_at >= @createdFrom AND created_at < @createdTo
   AND id < @before AND id >= @idFrom AND id < @idTo
 ORDER BY id DESC LIMIT @limit;
 

@@ -63,8 +63,25 @@ WHERE created + n_started + completed + partial + failed + cancelled > 0
 ORDER BY bucket, job;
 
 -- name: runOldestDue
--- The waiting run that has been due longest (pending, or scheduled and due but not yet promoted).
-SELECT id, job, max(run_at, created_at) AS due_at FROM jobdeck_runs
-WHERE status IN ('pending', 'scheduled') AND max(run_at, created_at) <= @now
-ORDER BY max(run_at, created_at), id
+-- The waiting run that has been due longest (pending, or scheduled with its time come), by
+-- run_at. The claim-order index holds waiting runs by priority, then run_at: the first run of each
+-- priority is its earliest due, so a seek per priority finds them.
+WITH RECURSIVE priorities (priority) AS (
+  SELECT max(priority) FROM jobdeck_runs INDEXED BY jobdeck_runs_waiting
+  WHERE status IN ('pending', 'scheduled')
+  UNION ALL
+  SELECT (SELECT max(priority) FROM jobdeck_runs INDEXED BY jobdeck_runs_waiting
+    WHERE status IN ('pending', 'scheduled') AND priority < priorities.priority)
+  FROM priorities WHERE priority IS NOT NULL
+),
+firsts (id) AS (
+  SELECT (SELECT id FROM jobdeck_runs INDEXED BY jobdeck_runs_waiting
+    WHERE status IN ('pending', 'scheduled') AND priority = p.priority
+    ORDER BY run_at, id LIMIT 1)
+  FROM priorities p WHERE p.priority IS NOT NULL
+)
+SELECT r.id, r.job, r.run_at AS due_at
+FROM firsts f JOIN jobdeck_runs r ON r.id = f.id
+WHERE r.run_at <= @now
+ORDER BY r.run_at, r.id
 LIMIT 1;
