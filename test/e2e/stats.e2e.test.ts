@@ -11,7 +11,7 @@ import { JobdeckClient } from '../../src/client/client.js';
 import { TestClock } from '../../src/core/clock.js';
 import { newRunId } from '../../src/core/ids.js';
 import type { Run } from '../../src/core/run.js';
-import type { RunStatus, TerminalStatus } from '../../src/core/status.js';
+import { RUN_STATUSES, type RunStatus, type TerminalStatus } from '../../src/core/status.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { RunFinishOutcome, Store } from '../../src/store/store.js';
@@ -378,18 +378,7 @@ for (const backend of BACKENDS) {
 
     it('made every outcome it is about', () => {
       const statuses = new Set(made.map((run) => run.status));
-      expect([...statuses].sort()).toEqual(
-        [
-          'cancelled',
-          'cancelling',
-          'completed',
-          'failed',
-          'partial',
-          'pending',
-          'running',
-          'scheduled',
-        ].sort(),
-      );
+      expect([...statuses].sort()).toEqual([...RUN_STATUSES].sort());
       expect(
         made.filter((run) => run.runAt > run.createdAt && run.startedAt).length,
       ).toBeGreaterThan(100);
