@@ -52,7 +52,7 @@ export function toStreamEvent(event: StoredEvent): StreamEvent {
       };
       break;
     default:
-      data = { at, run: runEventDto(event.run) };
+      data = event.run && { at, status: event.status, run: runEventDto(event.run) };
   }
   const text = data
     ? `id: ${event.seq}\nevent: ${event.name}\ndata: ${JSON.stringify(data)}\n\n`

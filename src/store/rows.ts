@@ -149,15 +149,19 @@ export function logFromRow(row: LogRow) {
   };
 }
 
-/** An events-table row with its log line (run.log), as both backends return it. */
-export interface EventRow {
-  seq: number | string;
-  at: TimeValue;
-  name: string;
-  job: string;
-  run_id: string | null;
-  status: string | null;
-  data: unknown;
+/**
+ * An events-table row (`event_*`) with its run's columns as stored now (null once the run is
+ * deleted) and its log line (run.log), as both backends return it.
+ */
+export interface EventRow extends Omit<RunRow, 'id' | 'input' | 'result'> {
+  id: string | null;
+  event_seq: number | string;
+  event_at: TimeValue;
+  event_name: string;
+  event_job: string;
+  event_run_id: string | null;
+  event_status: string | null;
+  event_data: unknown;
   log_seq: number | null;
   log_level: string | null;
   log_message: string | null;
@@ -167,18 +171,18 @@ export interface EventRow {
 
 export function eventFromRow(row: EventRow): StoredEvent {
   const base = {
-    seq: Number(row.seq),
-    at: toDate(row.at),
-    job: row.job,
-    runId: row.run_id,
-    status: row.status as RunStatus | null,
+    seq: Number(row.event_seq),
+    at: toDate(row.event_at),
+    job: row.event_job,
+    runId: row.event_run_id,
+    status: row.event_status as RunStatus | null,
   };
-  if (row.name === 'run.log') {
+  if (row.event_name === 'run.log') {
     const log =
       row.log_level === null || row.log_seq === null
         ? null
         : logFromRow({
-            run_id: row.run_id!,
+            run_id: row.event_run_id!,
             seq: row.log_seq,
             level: row.log_level,
             message: row.log_message!,
@@ -187,13 +191,14 @@ export function eventFromRow(row: EventRow): StoredEvent {
           });
     return { ...base, name: 'run.log', log };
   }
-  const data = fromJson<Record<string, unknown>>(row.data)!;
-  if (row.name === 'job.updated')
-    return { ...base, name: 'job.updated', jobState: jobStateFromRow(data as unknown as JobRow) };
+  if (row.event_name === 'job.updated') {
+    const data = fromJson<JobRow>(row.event_data)!;
+    return { ...base, name: 'job.updated', jobState: jobStateFromRow(data) };
+  }
   return {
     ...base,
-    name: row.name as Exclude<StoredEvent['name'], 'run.log' | 'job.updated'>,
-    run: runFromRow(data as unknown as RunRow, []),
+    name: row.event_name as Exclude<StoredEvent['name'], 'run.log' | 'job.updated'>,
+    run: row.id === null ? null : runFromRow({ ...row, id: row.id, input: null, result: null }, []),
   };
 }
 

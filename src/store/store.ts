@@ -198,8 +198,11 @@ export type StoredEvent = {
 } & (
   | {
       name: Exclude<FeedEventName, 'run.log' | 'job.updated'>;
-      /** The run as the event left it, without input, result and items. */
-      run: Run;
+      /**
+       * The run as stored when the event is read (its status may have moved on since: `status`
+       * is the one the event recorded), without input, result and items; null once deleted.
+       */
+      run: Run | null;
     }
   /** `log` is null once the line is gone (the run's log cap, or the run's retention). */
   | { name: 'run.log'; log: StoredLogEntry | null }

@@ -70,6 +70,9 @@ async function subscribe(
 
 /** What the tests read of an event's data (a run, or a log entry with its run id). */
 interface EventData {
+  /** The status the event recorded. */
+  status: string;
+  /** The run as stored when the event was read. */
   run: { id: string; status: string; [field: string]: unknown };
   runId?: string;
   entry?: unknown;
@@ -143,18 +146,20 @@ describe('GET /api/events', () => {
       EventData,
       EventData,
     ];
-    expect(created.run).toMatchObject({ id: target.id, job: SSE_JOB, status: 'pending' });
-    expect(started.run).toMatchObject({ id: target.id, status: 'running', attempt: 1 });
-    expect(progress.run).toMatchObject({
-      id: target.id,
-      progress: { processed: 1, total: 2, percent: 50, message: 'halfway' },
-    });
+    expect(created).toMatchObject({ status: 'pending', run: { id: target.id, job: SSE_JOB } });
+    expect(started).toMatchObject({ status: 'running', run: { id: target.id, attempt: 1 } });
+    expect(progress).toMatchObject({ status: 'running', run: { id: target.id } });
+    // The run as stored when the event was read: the progress is there by then.
+    expect(progress.run.progress).toMatchObject({ processed: 1, total: 2, message: 'halfway' });
     expect(log).toMatchObject({
       runId: target.id,
       job: SSE_JOB,
       entry: { level: 'info', message: 'hello from the handler', data: { step: 1 } },
     });
-    expect(finished.run).toMatchObject({ id: target.id, status: 'completed' });
+    expect(finished).toMatchObject({
+      status: 'completed',
+      run: { id: target.id, status: 'completed' },
+    });
     // Events carry state, not payloads: input and result are read from the run.
     expect(finished.run).not.toHaveProperty('result');
     expect(created.run).not.toHaveProperty('input');
@@ -219,14 +224,14 @@ describe('GET /api/events', () => {
     });
     expect(res.status).toBe(200);
     const cancelling = await stream.waitFor(named(run.id, 'run.cancelling'), 'run.cancelling');
-    expect((cancelling.data as EventData).run).toMatchObject({
+    expect(cancelling.data).toMatchObject({
       status: 'cancelling',
-      cancel: { mode: 'graceful', reason: 'enough', requestedBy: 'alice' },
+      run: { cancel: { mode: 'graceful', reason: 'enough', requestedBy: 'alice' } },
     });
     await waitForLog(server, run.id, 'cancel delivered');
     gates.get(key).release.resolve();
     const finished = await stream.waitFor(named(run.id, 'run.finished'), 'run.finished');
-    expect((finished.data as EventData).run.status).toBe('cancelled');
+    expect((finished.data as EventData).status).toBe('cancelled');
     const names = stream.events.filter(ofRun(run.id)).map((e) => e.name);
     expect(names.indexOf('run.cancelling')).toBeGreaterThan(names.indexOf('run.started'));
     expect(names.at(-1)).toBe('run.finished');
@@ -300,7 +305,7 @@ describe('GET /api/events', () => {
     const stream = await subscribe({ job: OTHER, status: 'completed,failed' });
     const run = await createRun(server, OTHER, {});
     const finished = await stream.waitFor(named(run.id, 'run.finished'), 'run.finished');
-    expect((finished.data as EventData).run.status).toBe('completed');
+    expect((finished.data as EventData).status).toBe('completed');
     expect(stream.events.filter(ofRun(run.id)).map((e) => e.name)).toEqual(['run.finished']);
     const bad = await server.request('GET', '/api/events?status=sleeping', {
       token: TEST_TOKENS.viewer,

@@ -919,7 +919,7 @@ export class PostgresStore implements Store {
     let expected = params.afterSeq + 1;
     let waiting = false;
     for (const row of rows) {
-      const seq = Number(row.seq);
+      const seq = Number(row.event_seq);
       const firstMissing = Math.max(expected, this.settledSeq + 1);
       if (seq > firstMissing) {
         const now = Date.now();

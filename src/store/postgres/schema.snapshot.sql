@@ -64,7 +64,6 @@ jobdeck_runs.retry_of text
 jobdeck_runs.log_seq integer not null default 0
 jobdeck_runs.delete_at bigint generated (finished_at + retention_ms)
 
-CREATE INDEX jobdeck_events_at ON jobdeck_events USING btree (at)
 CREATE UNIQUE INDEX jobdeck_events_pkey ON jobdeck_events USING btree (seq)
 CREATE UNIQUE INDEX jobdeck_events_pruned_pkey ON jobdeck_events_pruned USING btree (only_row)
 CREATE UNIQUE INDEX jobdeck_instances_pkey ON jobdeck_instances USING btree (id)

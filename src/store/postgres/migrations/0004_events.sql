@@ -11,10 +11,9 @@ CREATE TABLE jobdeck_events (
   status text,
   -- run.log events point at their log row instead of copying it.
   log_seq integer,
-  -- The run without input and result (run events), or the job state (job events).
+  -- The job state (job events). Run events carry no copy of the run: readers join it.
   data jsonb
 );
-CREATE INDEX jobdeck_events_at ON jobdeck_events (at);
 
 -- The highest seq retention removed: a reader resuming from before it has missed events.
 CREATE TABLE jobdeck_events_pruned (
@@ -31,12 +30,11 @@ AS $$ SELECT CASE WHEN schema_name = 'public' THEN 'jobdeck_events' ELSE 'jobdec
 CREATE FUNCTION jobdeck_runs_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    INSERT INTO jobdeck_events (name, job, run_id, status, data)
-    SELECT 'run.created', n.job, n.id, n.status, to_jsonb(n) - 'input' - 'result'
-    FROM new_runs n ORDER BY n.created_at, n.id;
+    INSERT INTO jobdeck_events (name, job, run_id, status)
+    SELECT 'run.created', n.job, n.id, n.status FROM new_runs n ORDER BY n.created_at, n.id;
   ELSE
-    INSERT INTO jobdeck_events (name, job, run_id, status, data)
-    SELECT e.name, n.job, n.id, n.status, to_jsonb(n) - 'input' - 'result'
+    INSERT INTO jobdeck_events (name, job, run_id, status)
+    SELECT e.name, n.job, n.id, n.status
     FROM new_runs n
     JOIN old_runs o ON o.id = n.id
     CROSS JOIN LATERAL (

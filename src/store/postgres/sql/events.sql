@@ -1,10 +1,17 @@
 -- name: eventList
+-- Each event with its run as stored now (input and result left out) and its log line.
 -- With the snapshot's bounds: a missing seq below xmax may belong to a transaction still open.
-SELECT e.seq, e.at, e.name, e.job, e.run_id, e.status, e.data, e.log_seq,
+SELECT e.seq AS event_seq, e.at AS event_at, e.name AS event_name, e.job AS event_job,
+  e.run_id AS event_run_id, e.status AS event_status, e.data AS event_data, e.log_seq,
   l.level AS log_level, l.message AS log_message, l.data AS log_data, l.time AS log_time,
+  r.id, r.job, r.status, r.progress, r.error, r.last_error, r.attempt, r.max_attempts, r.priority,
+  r.run_at, r.created_at, r.started_at, r.finished_at, r.created_by, r.trigger, r.idempotency_key,
+  r.worker_id, r.lease_expires_at, r.cancel_mode, r.cancel_reason, r.cancel_requested_by,
+  r.cancel_requested_at, r.expire_at, r.retention_ms, r.retry_of,
   pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS snapshot_xmin,
   pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS snapshot_xmax
 FROM jobdeck_events e
+LEFT JOIN jobdeck_runs r ON r.id = e.run_id
 LEFT JOIN jobdeck_run_logs l ON l.run_id = e.run_id AND l.seq = e.log_seq
 WHERE e.seq > @afterSeq
 ORDER BY e.seq
@@ -16,11 +23,11 @@ FROM jobdeck_events_pruned p;
 
 -- name: eventDeleteExpired
 WITH deleted AS (
+  -- The oldest events first, by seq (no index on the time: events are written in time order).
   DELETE FROM jobdeck_events
-  WHERE seq IN (
-    SELECT seq FROM jobdeck_events
+  WHERE seq <= (
+    SELECT max(seq) FROM (SELECT seq, at FROM jobdeck_events ORDER BY seq LIMIT @limit) oldest
     WHERE at < jobdeck_now_ms(@now) - @retentionMs
-    ORDER BY seq LIMIT @limit
   )
   RETURNING seq
 ), pruned AS (

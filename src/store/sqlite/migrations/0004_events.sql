@@ -11,10 +11,9 @@ CREATE TABLE jobdeck_events (
   status TEXT,
   -- run.log events point at their log row instead of copying it.
   log_seq INTEGER,
-  -- The run without input and result (run events), or the job state (job events), as JSON.
+  -- The job state (job events), as JSON. Run events carry no copy of the run: readers join it.
   data TEXT
 );
-CREATE INDEX jobdeck_events_at ON jobdeck_events (at);
 
 -- The highest seq retention removed: a reader resuming from before it has missed events.
 CREATE TABLE jobdeck_events_pruned (
@@ -23,32 +22,17 @@ CREATE TABLE jobdeck_events_pruned (
 );
 INSERT INTO jobdeck_events_pruned (only_row, seq) VALUES (1, 0);
 
--- A run as its events carry it: every column but input and result, in the shape of a runs row.
-CREATE VIEW jobdeck_run_event_data AS
-SELECT id, json_object(
-  'id', id, 'job', job, 'status', status, 'progress', json(progress), 'error', json(error),
-  'last_error', json(last_error), 'attempt', attempt, 'max_attempts', max_attempts,
-  'priority', priority, 'run_at', run_at, 'created_at', created_at, 'started_at', started_at,
-  'finished_at', finished_at, 'created_by', created_by, 'trigger', trigger,
-  'idempotency_key', idempotency_key, 'worker_id', worker_id, 'lease_expires_at', lease_expires_at,
-  'cancel_mode', cancel_mode, 'cancel_reason', cancel_reason,
-  'cancel_requested_by', cancel_requested_by, 'cancel_requested_at', cancel_requested_at,
-  'expire_at', expire_at, 'retention_ms', retention_ms, 'retry_of', retry_of
-) AS data
-FROM jobdeck_runs;
-
 CREATE TRIGGER jobdeck_runs_created AFTER INSERT ON jobdeck_runs
 BEGIN
-  INSERT INTO jobdeck_events (name, job, run_id, status, data)
-  SELECT 'run.created', NEW.job, NEW.id, NEW.status, data
-  FROM jobdeck_run_event_data WHERE id = NEW.id;
+  INSERT INTO jobdeck_events (name, job, run_id, status)
+  VALUES ('run.created', NEW.job, NEW.id, NEW.status);
 END;
 
 CREATE TRIGGER jobdeck_runs_changed AFTER UPDATE OF status, progress ON jobdeck_runs
 WHEN OLD.status IS NOT NEW.status OR OLD.progress IS NOT NEW.progress
 BEGIN
-  INSERT INTO jobdeck_events (name, job, run_id, status, data)
-  SELECT e.name, NEW.job, NEW.id, NEW.status, d.data
+  INSERT INTO jobdeck_events (name, job, run_id, status)
+  SELECT e.name, NEW.job, NEW.id, NEW.status
   FROM (SELECT CASE
     WHEN NEW.status = OLD.status THEN 'run.progress'
     WHEN NEW.status = 'running' THEN 'run.started'
@@ -56,7 +40,6 @@ BEGIN
     WHEN NEW.status IN ('completed', 'partial', 'failed', 'cancelled') THEN 'run.finished'
     WHEN OLD.status IN ('running', 'cancelling') THEN 'run.retrying'
   END AS name) e
-  JOIN jobdeck_run_event_data d ON d.id = NEW.id
   WHERE e.name IS NOT NULL;
 END;
 

@@ -1,7 +1,14 @@
 -- name: eventList
-SELECT e.seq, e.at, e.name, e.job, e.run_id, e.status, e.data, e.log_seq,
-  l.level AS log_level, l.message AS log_message, l.data AS log_data, l.time AS log_time
+-- Each event with its run as stored now (input and result left out) and its log line.
+SELECT e.seq AS event_seq, e.at AS event_at, e.name AS event_name, e.job AS event_job,
+  e.run_id AS event_run_id, e.status AS event_status, e.data AS event_data, e.log_seq,
+  l.level AS log_level, l.message AS log_message, l.data AS log_data, l.time AS log_time,
+  r.id, r.job, r.status, r.progress, r.error, r.last_error, r.attempt, r.max_attempts, r.priority,
+  r.run_at, r.created_at, r.started_at, r.finished_at, r.created_by, r.trigger, r.idempotency_key,
+  r.worker_id, r.lease_expires_at, r.cancel_mode, r.cancel_reason, r.cancel_requested_by,
+  r.cancel_requested_at, r.expire_at, r.retention_ms, r.retry_of
 FROM jobdeck_events e
+LEFT JOIN jobdeck_runs r ON r.id = e.run_id
 LEFT JOIN jobdeck_run_logs l ON l.run_id = e.run_id AND l.seq = e.log_seq
 WHERE e.seq > @afterSeq
 ORDER BY e.seq
@@ -12,8 +19,12 @@ SELECT max(coalesce((SELECT max(seq) FROM jobdeck_events), 0), p.seq) AS last, p
 FROM jobdeck_events_pruned p;
 
 -- name: eventDeleteExpired
+-- The oldest events first, by seq (no index on the time: events are written in time order).
 DELETE FROM jobdeck_events
-WHERE seq IN (SELECT seq FROM jobdeck_events WHERE at < @cutoff ORDER BY seq LIMIT @limit)
+WHERE seq <= (
+  SELECT max(seq) FROM (SELECT seq, at FROM jobdeck_events ORDER BY seq LIMIT @limit)
+  WHERE at < @cutoff
+)
 RETURNING seq;
 
 -- name: eventPrunedThrough
