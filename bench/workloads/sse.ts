@@ -53,6 +53,9 @@ function countsOf(clients: ForkedScript<ClientsReady>): Promise<Counts> {
 interface Repeat {
   p50: number;
   p99: number;
+  /** The same flow and probe before any client connected. */
+  idleP50: number;
+  idleP99: number;
   rssGrowth: number;
   eventsPerS: number;
   notes: string[];
@@ -83,14 +86,44 @@ async function oneRepeat(ctx: WorkloadContext, system: SystemName): Promise<Repe
       return ['completed', 'failed', 'cancelled'].includes(run.status);
     };
 
-    // Warm-up before the baseline: JIT, prepared statements, the first runs and reads.
+    // Runs keep flowing while the API is probed: every client is sent every one of their events.
+    const created: string[] = [];
+    let createErrors = 0;
+    const withRunsFlowing = async <T>(measure: () => Promise<T>): Promise<T> => {
+      const creating: Promise<void>[] = [];
+      const flow = setInterval(() => {
+        creating.push(
+          createRun().then(
+            (id) => void created.push(id),
+            () => void createErrors++,
+          ),
+        );
+      }, 1000 / sizes.sseRunsPerS);
+      try {
+        return await measure();
+      } finally {
+        clearInterval(flow);
+        await Promise.all(creating);
+      }
+    };
+    const probe = () =>
+      probeGets(`${base}/api/runs`, {
+        token,
+        count: sizes.sseProbeRequests,
+        intervalMs: sizes.sseProbeIntervalMs,
+      });
+
+    // Warm-up (JIT, prepared statements), then the same flow and probe without clients: the
+    // baseline that tells the clients' cost from the machine's.
     const warm = await Promise.all([createRun(), createRun()]);
     if (
       !(await waitFor(async () => (await Promise.all(warm.map(finished))).every(Boolean), 30_000))
     )
       throw new Error('the warm-up runs did not finish within 30 s');
-    await probeGets(`${base}/api/runs`, { token, count: 20, intervalMs: 10 });
-    const rssBefore = rssMb(server.pid);
+    const rssWarm = rssMb(server.pid);
+    const baseline = await withRunsFlowing(probe);
+    // The lower of the two: garbage the baseline left must not pass for memory the clients freed.
+    const rssBefore = Math.min(rssWarm, rssMb(server.pid));
 
     clients = await forkScript<ClientsReady>(CLIENTS, {
       port,
@@ -100,61 +133,49 @@ async function oneRepeat(ctx: WorkloadContext, system: SystemName): Promise<Repe
     const { opened, refused } = clients.ready;
     if (refused > 0) notes.push(`${refused} of ${sizes.sseClients} streams refused`);
     const rssOpen = rssMb(server.pid);
+    const runsBefore = created.length;
 
-    // Runs keep flowing while the API is probed: every client is sent every one of their events.
-    const created: string[] = [];
-    const creating: Promise<void>[] = [];
-    let createErrors = 0;
-    const flow = setInterval(() => {
-      creating.push(
-        createRun().then(
-          (id) => void created.push(id),
-          () => void createErrors++,
-        ),
-      );
-    }, 1000 / sizes.sseRunsPerS);
-    const measured = await (async () => {
-      try {
-        const start = await countsOf(clients);
-        const t0 = performance.now();
-        const probe = await probeGets(`${base}/api/runs`, {
-          token,
-          count: sizes.sseProbeRequests,
-          intervalMs: sizes.sseProbeIntervalMs,
-        });
-        const end = await countsOf(clients);
-        return { start, end, probe, seconds: (performance.now() - t0) / 1000 };
-      } finally {
-        clearInterval(flow);
-      }
-    })();
-    const { start, end, probe, seconds } = measured;
-    const rssEnd = rssMb(server.pid);
-    await Promise.all(creating);
+    const measured = await withRunsFlowing(async () => {
+      const start = await countsOf(clients!);
+      const t0 = performance.now();
+      const loaded = await probe();
+      const end = await countsOf(clients!);
+      return {
+        start,
+        end,
+        loaded,
+        seconds: (performance.now() - t0) / 1000,
+        rss: rssMb(server.pid),
+      };
+    });
+    const { start, end, loaded, seconds } = measured;
+    const runs = created.length - runsBefore;
 
     // Did every client get every run's end? (A dropped client would not.)
     let last = end;
     await waitFor(async () => {
       last = await countsOf(clients!);
-      return last.finishedMin >= created.length;
+      return last.finishedMin >= runs;
     }, 30_000);
-    const latency = latencySummary(probe.latenciesMs);
+    const latency = latencySummary(loaded.latenciesMs);
+    const idle = latencySummary(baseline.latenciesMs);
     const eventsPerS = (end.events - start.events) / seconds;
     notes.push(
-      `${opened} streams; ${created.length} runs in ${seconds.toFixed(1)} s; run.finished per client ${last.finishedMin}–${last.finishedMax} of ${created.length}; ${last.closed} streams closed by the server; RSS ${rssBefore.toFixed(0)} MB before the clients, ${rssOpen.toFixed(0)} with them open, ${rssEnd.toFixed(0)} at the end`,
+      `${opened} streams; ${runs} runs in ${seconds.toFixed(1)} s; run.finished per client ${last.finishedMin}–${last.finishedMax} of ${runs}; ${last.closed} streams closed by the server; RSS ${rssBefore.toFixed(0)} MB before the clients, ${rssOpen.toFixed(0)} with them open, ${measured.rss.toFixed(0)} at the end`,
     );
-    if (probe.failures.length)
-      notes.push(
-        `${probe.failures.length} GETs failed: ${[...new Set(probe.failures)].join(', ')}`,
-      );
+    const failures = [...baseline.failures, ...loaded.failures];
+    if (failures.length)
+      notes.push(`${failures.length} GETs failed: ${[...new Set(failures)].join(', ')}`);
     if (createErrors) notes.push(`${createErrors} run creates failed`);
     ctx.log(
-      `  ${system}: GET /api/runs p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms; RSS +${(rssEnd - rssBefore).toFixed(1)} MB; ${eventsPerS.toFixed(0)} events/s delivered`,
+      `  ${system}: GET /api/runs p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms (without clients: ${idle.p50.toFixed(1)}, ${idle.p99.toFixed(1)}); RSS +${(measured.rss - rssBefore).toFixed(1)} MB; ${eventsPerS.toFixed(0)} events/s delivered`,
     );
     return {
       p50: latency.p50,
       p99: latency.p99,
-      rssGrowth: rssEnd - rssBefore,
+      idleP50: idle.p50,
+      idleP99: idle.p99,
+      rssGrowth: measured.rss - rssBefore,
       eventsPerS,
       notes,
     };
@@ -192,6 +213,24 @@ export async function sseWorkload(ctx: WorkloadContext): Promise<ResultRow[]> {
     for (let i = 0; i < ctx.repeats; i++) repeats.push(await oneRepeat(ctx, system));
     const note = repeats.map((r, i) => `#${i + 1}: ${r.notes.join('; ')}`).join(' / ');
     rows.push(
+      {
+        ...base,
+        variant: 'no clients',
+        compareKey: 'sse baseline',
+        metric: 'GET /api/runs p50',
+        unit: 'ms',
+        better: 'lower',
+        summary: summarize(repeats.map((r) => r.idleP50)),
+      },
+      {
+        ...base,
+        variant: 'no clients',
+        compareKey: 'sse baseline',
+        metric: 'GET /api/runs p99',
+        unit: 'ms',
+        better: 'lower',
+        summary: summarize(repeats.map((r) => r.idleP99)),
+      },
       {
         ...base,
         metric: 'GET /api/runs p50',
