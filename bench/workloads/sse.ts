@@ -187,79 +187,50 @@ async function oneRepeat(ctx: WorkloadContext, system: SystemName): Promise<Repe
 
 /**
  * Workload 8: many event-stream clients on one instance (API and worker, a process of its own)
- * while runs report progress and logs; meanwhile the API's GET /api/runs latency, the server's
- * RSS growth and the events delivered to all clients per second.
+ * while runs report progress and logs; meanwhile the API's GET /api/runs latency (and the same
+ * without clients, as a baseline), the server's RSS growth and the events delivered to all clients
+ * per second.
  */
 export async function sseWorkload(ctx: WorkloadContext): Promise<ResultRow[]> {
   const n = ctx.sizes.sseClients;
   const variant = `${n.toLocaleString('en-US')} clients`;
   const rows: ResultRow[] = [];
   for (const system of ctx.systems) {
-    const base = { workload: 'sse' as const, system, variant, compareKey: 'sse' };
+    const row = (
+      metric: string,
+      unit: string,
+      better: ResultRow['better'],
+      values: number[] | null,
+      more: Partial<ResultRow> = {},
+    ): ResultRow => ({
+      workload: 'sse',
+      system,
+      variant,
+      compareKey: 'sse',
+      metric,
+      unit,
+      better,
+      summary: values && summarize(values),
+      ...more,
+    });
     if (!JOBDECK_SYSTEMS.includes(system)) {
       const unsupported = NO_STREAM[system] ?? 'no event stream over HTTP';
-      rows.push({
-        ...base,
-        metric: 'GET /api/runs p99',
-        unit: 'ms',
-        better: 'lower',
-        summary: null,
-        unsupported,
-      });
+      rows.push(row('GET /api/runs p99', 'ms', 'lower', null, { unsupported }));
       continue;
     }
     ctx.log(`sse: ${system} (${variant}, ${ctx.sizes.sseRunsPerS} runs/s)`);
     const repeats: Repeat[] = [];
     for (let i = 0; i < ctx.repeats; i++) repeats.push(await oneRepeat(ctx, system));
     const note = repeats.map((r, i) => `#${i + 1}: ${r.notes.join('; ')}`).join(' / ');
+    const of = (key: Exclude<keyof Repeat, 'notes'>) => repeats.map((r) => r[key]);
+    const baseline = { variant: 'no clients', compareKey: 'sse baseline' };
     rows.push(
-      {
-        ...base,
-        variant: 'no clients',
-        compareKey: 'sse baseline',
-        metric: 'GET /api/runs p50',
-        unit: 'ms',
-        better: 'lower',
-        summary: summarize(repeats.map((r) => r.idleP50)),
-      },
-      {
-        ...base,
-        variant: 'no clients',
-        compareKey: 'sse baseline',
-        metric: 'GET /api/runs p99',
-        unit: 'ms',
-        better: 'lower',
-        summary: summarize(repeats.map((r) => r.idleP99)),
-      },
-      {
-        ...base,
-        metric: 'GET /api/runs p50',
-        unit: 'ms',
-        better: 'lower',
-        summary: summarize(repeats.map((r) => r.p50)),
-      },
-      {
-        ...base,
-        metric: 'GET /api/runs p99',
-        unit: 'ms',
-        better: 'lower',
-        summary: summarize(repeats.map((r) => r.p99)),
-      },
-      {
-        ...base,
-        metric: 'RSS growth',
-        unit: 'MB',
-        better: 'lower',
-        summary: summarize(repeats.map((r) => r.rssGrowth)),
-      },
-      {
-        ...base,
-        metric: 'events delivered',
-        unit: 'events/s',
-        better: 'higher',
-        summary: summarize(repeats.map((r) => r.eventsPerS)),
-        note,
-      },
+      row('GET /api/runs p50', 'ms', 'lower', of('idleP50'), baseline),
+      row('GET /api/runs p99', 'ms', 'lower', of('idleP99'), baseline),
+      row('GET /api/runs p50', 'ms', 'lower', of('p50')),
+      row('GET /api/runs p99', 'ms', 'lower', of('p99')),
+      row('RSS growth', 'MB', 'lower', of('rssGrowth')),
+      row('events delivered', 'events/s', 'higher', of('eventsPerS'), { note }),
     );
   }
   return rows;
