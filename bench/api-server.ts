@@ -1,13 +1,15 @@
 /**
- * The Jobdeck HTTP API for the API workload, in a process of its own:
+ * The Jobdeck HTTP API for the API and SSE workloads, in a process of its own:
  *
- *   node --import tsx bench/api-server.ts '<json: { store: "sqlite" | "postgres", path?, schema? }>'
+ *   node --import tsx bench/api-server.ts '<json: { store: "sqlite" | "postgres", path?, schema?, worker? }>'
  *
- * builds the API with buildApiServer on a fresh store (an API-only instance: no worker, like
- * `serve --no-worker`), creates one run to read, listens on a free port on 127.0.0.1 and reports
- * `{ type: 'ready', port, runId, token }` over IPC. Exits when the parent goes away.
+ * builds the API with buildApiServer on a fresh store, creates one run to read, listens on a free
+ * port on 127.0.0.1 and reports `{ type: 'ready', port, runId, token }` over IPC. Without `worker`
+ * it is an API-only instance (like `serve --no-worker`); with it, it also executes runs (like
+ * `serve`), among them those of `bench.chatty`. Exits when the parent goes away.
  */
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { TokenSet } from '../src/api/auth.js';
 import { buildApiServer } from '../src/api/server.js';
 import { Jobdeck } from '../src/jobdeck.js';
@@ -21,6 +23,7 @@ interface Args {
   store: 'sqlite' | 'postgres';
   path?: string;
   schema?: string;
+  worker?: boolean;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
@@ -35,7 +38,26 @@ const job = defineJob({
   input: z.object({ i: z.number(), ms: z.number().optional() }),
   run: () => null,
 });
-const deck = await new Jobdeck({ store, jobs: [job], worker: false, scheduler: false }).start();
+/** A run that watchers follow: `steps` steps of `stepMs`, each reporting progress and a log line. */
+const chatty = defineJob({
+  name: 'bench.chatty',
+  maxAttempts: 1,
+  input: z.object({ steps: z.number().int().min(1), stepMs: z.number().int().min(0) }),
+  async run(ctx, input) {
+    for (let i = 1; i <= input.steps; i++) {
+      ctx.progress({ processed: i, total: input.steps });
+      ctx.log.info(`step ${i} of ${input.steps}`, { step: i });
+      await delay(input.stepMs, undefined, { signal: ctx.signal });
+    }
+    return { steps: input.steps };
+  },
+});
+const deck = await new Jobdeck({
+  store,
+  jobs: [job, chatty],
+  worker: args.worker ? {} : false,
+  scheduler: false,
+}).start();
 const app = await buildApiServer({
   deck,
   tokens: TokenSet.parse(`bench:admin:${TOKEN}`),

@@ -29,7 +29,7 @@ if (values.help) {
     [
       'npm run bench -- [--quick] [--only <system|workload>[,…]] [--repeats N] [--docs]',
       '  systems:   jobdeck-sqlite, jobdeck-pg, bullmq, pg-boss, graphile-worker',
-      '  workloads: enqueue, throughput, latency, cancel, crash, api, memory',
+      '  workloads: enqueue, throughput, latency, cancel, crash, api, memory, sse',
       '  --docs     write the report into docs/benchmarks.md (between its bench markers)',
       '',
     ].join('\n'),

@@ -58,6 +58,21 @@ describe.concurrent('bench harness (smoke)', () => {
     ).toBeGreaterThan(0);
   });
 
+  it(
+    'event streams: a figure for Jobdeck, a reason for each peer',
+    { timeout: 90_000 },
+    async () => {
+      const report = await smoke(['sse']);
+      const jobdeck = report.rows.find(
+        (r) => r.system === 'jobdeck-sqlite' && r.metric === 'events delivered',
+      );
+      expect(jobdeck?.summary?.median).toBeGreaterThan(0);
+      expect(jobdeck?.note).toMatch(/run\.finished per client (\d+)–\d+ of \1;/);
+      for (const row of report.rows.filter((r) => r.system === 'bullmq' || r.system === 'pg-boss'))
+        expect(row.unsupported).toMatch(/no event stream over HTTP/);
+    },
+  );
+
   it('crash recovery and the HTTP API', { timeout: 90_000 }, async () => {
     const report = await smoke(['crash', 'api']);
     expect(report.rows.filter((r) => r.workload === 'crash').length).toBeGreaterThan(0);

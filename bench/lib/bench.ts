@@ -10,6 +10,7 @@ import { crashWorkload } from '../workloads/crash.js';
 import { enqueueWorkload } from '../workloads/enqueue.js';
 import { latencyWorkload } from '../workloads/latency.js';
 import { memoryWorkload } from '../workloads/memory.js';
+import { sseWorkload } from '../workloads/sse.js';
 import { throughputWorkload } from '../workloads/throughput.js';
 import { PG_URL, REDIS_URL, postgresUp, redisUp } from './env.js';
 import { machineInfo, packageVersion } from './machine.js';
@@ -27,6 +28,7 @@ const RUNNERS: Record<WorkloadName, (ctx: WorkloadContext) => Promise<ResultRow[
   crash: crashWorkload,
   api: apiWorkload,
   memory: memoryWorkload,
+  sse: sseWorkload,
 };
 
 export interface BenchOptions {

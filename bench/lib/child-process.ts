@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { AdapterConfig } from '../adapters/types.js';
 
@@ -87,4 +87,53 @@ export class BenchChild {
     await gone;
     clearTimeout(timer);
   }
+}
+
+/** A script of bench/ in a child process of its own, started and ready. */
+export interface ForkedScript<Ready> {
+  /** Its first IPC message. */
+  ready: Ready;
+  process: ChildProcess;
+  /** Ask it to exit (it exits when its IPC channel closes); SIGKILL if it has not within 5 s. */
+  close: () => Promise<void>;
+}
+
+/**
+ * Run `script` with tsx and one JSON argument; resolves with its first IPC message, or rejects
+ * (killing it) when it exits or says nothing within `timeoutMs`.
+ */
+export async function forkScript<Ready>(
+  script: string,
+  args: unknown,
+  timeoutMs = 60_000,
+): Promise<ForkedScript<Ready>> {
+  const child = fork(script, [JSON.stringify(args)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${script} did not start within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    child.once('message', (message: Ready) => {
+      clearTimeout(timer);
+      resolve(message);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited with ${code}`));
+    });
+  });
+  return {
+    ready,
+    process: child,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.disconnect();
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
 }

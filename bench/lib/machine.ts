@@ -76,3 +76,10 @@ export function packageVersion(name: string): string {
     }
   }
 }
+
+/** Resident memory of a process on this machine (VmRSS of /proc/<pid>/status), in MB. */
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1]);
+  return kb / 1024;
+}

@@ -34,6 +34,7 @@ const TITLES: Record<WorkloadName, string> = {
   crash: '5. Crash recovery (SIGKILL mid-run, fresh worker started at once; default settings)',
   api: '6. HTTP API (autocannon, fixed connections)',
   memory: '7. Memory of one `jobdeck serve` (SQLite, worker on)',
+  sse: '8. Event streams (many clients on one instance while runs report progress and logs)',
 };
 
 export function fmt(value: number | undefined): string {
@@ -168,12 +169,13 @@ function check(
   target: string,
   value: number | undefined,
   limit: number,
-  direction: '<=' | '>=',
+  direction: '<' | '<=' | '>=',
   describe: (v: number) => string,
 ): TargetCheck {
   if (value === undefined || Number.isNaN(value))
     return { target, status: 'not measured', measured: 'n/a' };
-  const met = direction === '<=' ? value <= limit : value >= limit;
+  const met =
+    direction === '<' ? value < limit : direction === '<=' ? value <= limit : value >= limit;
   return { target, status: met ? 'met' : 'not met', measured: describe(value) };
 }
 
@@ -311,5 +313,28 @@ export function checkTargets(rows: readonly ResultRow[]): TargetCheck[] {
       (v) => `+${fmt(v)} MB`,
     ),
   );
+  for (const system of JOBDECK_SYSTEMS) {
+    const p99 = find(rows, system, 'sse', 'GET /api/runs p99');
+    const growth = find(rows, system, 'sse', 'RSS growth');
+    const clients = p99?.variant ?? '1,000 clients';
+    checks.push(
+      check(
+        `GET /api/runs p99 < 100 ms with ${clients} streaming (${system})`,
+        p99?.summary?.median,
+        100,
+        '<',
+        (v) => `p99 ${fmt(v)} ms`,
+      ),
+    );
+    checks.push(
+      check(
+        `RSS growth < 100 MB with ${clients} streaming (${system})`,
+        growth?.summary?.median,
+        100,
+        '<',
+        (v) => `+${fmt(v)} MB`,
+      ),
+    );
+  }
   return checks;
 }

@@ -10,6 +10,7 @@ export const WORKLOADS = [
   'crash',
   'api',
   'memory',
+  'sse',
 ] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 

@@ -23,6 +23,15 @@ export interface Sizes {
   memoryN: number;
   memoryCapMs: number;
   memorySettleMs: number;
+  /** Event-stream clients connected at once. */
+  sseClients: number;
+  /** GET /api/runs requests measured while they stream, one every `sseProbeIntervalMs`. */
+  sseProbeRequests: number;
+  sseProbeIntervalMs: number;
+  /** Runs started per second meanwhile, each `sseRunSteps` steps of progress and a log line. */
+  sseRunsPerS: number;
+  sseRunSteps: number;
+  sseStepMs: number;
 }
 
 export const FULL: Sizes = {
@@ -43,6 +52,12 @@ export const FULL: Sizes = {
   memoryN: 100_000,
   memoryCapMs: 240_000,
   memorySettleMs: 5000,
+  sseClients: 1000,
+  sseProbeRequests: 400,
+  sseProbeIntervalMs: 50,
+  sseRunsPerS: 4,
+  sseRunSteps: 10,
+  sseStepMs: 50,
 };
 
 export const QUICK: Sizes = {
@@ -63,6 +78,12 @@ export const QUICK: Sizes = {
   memoryN: 10_000,
   memoryCapMs: 60_000,
   memorySettleMs: 3000,
+  sseClients: 1000,
+  sseProbeRequests: 200,
+  sseProbeIntervalMs: 50,
+  sseRunsPerS: 4,
+  sseRunSteps: 10,
+  sseStepMs: 50,
 };
 
 /** Tiny: only that every path of the harness still runs (test/bench.smoke.test.ts). */
@@ -84,4 +105,10 @@ export const SMOKE: Sizes = {
   memoryN: 50,
   memoryCapMs: 10_000,
   memorySettleMs: 200,
+  sseClients: 20,
+  sseProbeRequests: 10,
+  sseProbeIntervalMs: 20,
+  sseRunsPerS: 10,
+  sseRunSteps: 3,
+  sseStepMs: 10,
 };

@@ -1,51 +1,33 @@
 import autocannon from 'autocannon';
-import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SystemName } from '../adapters/types.js';
+import { forkScript } from '../lib/child-process.js';
 import { namespace, type ResultRow, type WorkloadContext } from '../lib/results.js';
 import { summarize } from '../lib/stats.js';
 
 const SERVER = fileURLToPath(new URL('../api-server.ts', import.meta.url));
 export const API_CONNECTIONS = 16;
 
-interface ServerInfo {
+export interface ServerInfo {
   port: number;
   runId: string;
   token: string;
 }
 
-async function startServer(ctx: WorkloadContext, system: SystemName) {
+/** bench/api-server.ts in a child process on a fresh store; `worker` makes it execute runs too. */
+export async function startApiServer(
+  ctx: WorkloadContext,
+  system: SystemName,
+  options: { worker?: boolean } = {},
+) {
   const ns = namespace(ctx, 'api');
   const args =
     system === 'jobdeck-sqlite'
-      ? { store: 'sqlite', path: join(ctx.dir, `api-${ns}.db`) }
-      : { store: 'postgres', schema: `bench_api_${ns}` };
-  const child = fork(SERVER, [JSON.stringify(args)], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const info = await new Promise<ServerInfo>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error('API server did not start within 60 s')),
-      60_000,
-    );
-    child.once('message', (m: ServerInfo) => {
-      clearTimeout(timer);
-      resolve(m);
-    });
-    child.once('exit', (code) => reject(new Error(`API server exited with ${code}`)));
-  });
-  return {
-    info,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.disconnect();
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
-  };
+      ? { store: 'sqlite', path: join(ctx.dir, `api-${ns}.db`), worker: options.worker }
+      : { store: 'postgres', schema: `bench_api_${ns}`, worker: options.worker };
+  const server = await forkScript<ServerInfo>(SERVER, args);
+  return { info: server.ready, pid: server.process.pid!, close: server.close };
 }
 
 function cannon(options: autocannon.Options): Promise<autocannon.Result> {
@@ -71,7 +53,7 @@ export async function apiWorkload(ctx: WorkloadContext): Promise<ResultRow[]> {
       let errors = 0;
       let non2xx = 0;
       for (let i = 0; i < ctx.repeats; i++) {
-        const server = await startServer(ctx, system);
+        const server = await startApiServer(ctx, system);
         try {
           const { port, runId, token } = server.info;
           const common = {

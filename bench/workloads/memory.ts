@@ -1,22 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineJob } from '../../src/jobs/define.js';
 import { Jobdeck } from '../../src/jobdeck.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { rssMb } from '../lib/machine.js';
 import { namespace, type ResultRow, type WorkloadContext } from '../lib/results.js';
 import { sleep, summarize } from '../lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'bench-admin-token-000000000002';
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1]);
-  return kb / 1024;
-}
 
 /** V8 heap in use (MB), from the instance's own Prometheus metrics. */
 async function heapUsedMb(port: number): Promise<number> {

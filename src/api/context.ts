@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Principal, Role } from '../core/glossary.js';
 import type { Jobdeck } from '../jobdeck.js';
 import type { TokenSet } from './auth.js';
-import type { EventLog } from './sse.js';
+import type { EventLog, EventStreams } from './sse.js';
 import type { SessionStore } from './sessions.js';
 import type { MetricsRegistry } from '../metrics/metrics.js';
 
@@ -36,15 +36,8 @@ export interface ApiContext {
   tokens: TokenSet;
   sessions: SessionStore;
   eventLog: EventLog;
+  eventStreams: EventStreams;
   metrics: MetricsRegistry;
   /** Role needed for /metrics (`none` lets a scraper in without a token). */
   metricsRole: RouteRole;
-  sse: SseLimits;
-}
-
-export interface SseLimits {
-  /** Bytes a stream may have waiting for its client before it waits for the client to read. */
-  highWaterBytes: number;
-  /** A client that reads nothing of what is waiting for this long is cut off. */
-  stallMs: number;
 }

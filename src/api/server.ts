@@ -13,7 +13,7 @@ import { roleAtLeast } from '../core/glossary.js';
 import type { Jobdeck } from '../jobdeck.js';
 import { MetricsRegistry } from '../metrics/metrics.js';
 import { bearerToken, type TokenSet } from './auth.js';
-import type { ApiContext, App, RouteRole, SseLimits } from './context.js';
+import type { ApiContext, App, RouteRole } from './context.js';
 import { sendError } from './http-errors.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
@@ -21,7 +21,7 @@ import { statsRoutes } from './routes/stats.js';
 import { SIGN_IN_HTML, systemRoutes } from './routes/system.js';
 import { workerRoutes } from './routes/workers.js';
 import { SESSION_COOKIE, SessionStore, readCookie } from './sessions.js';
-import { EventLog } from './sse.js';
+import { EventLog, EventStreams, type SseLimits } from './sse.js';
 
 export interface ApiServerOptions {
   deck: Jobdeck;
@@ -138,13 +138,20 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
 
   const sessions = new SessionStore();
   const eventLog = new EventLog(deck.feed);
+  const eventStreams = new EventStreams(eventLog, {
+    highWaterBytes: 256 * 1024,
+    stallMs: 10_000,
+    ...options.sse,
+  });
   const metrics = new MetricsRegistry({
+    openEventStreams: () => eventStreams.size,
     bus: deck.events,
     countUnfinished: () => deck.runs.countUnfinished(),
     activeHere: () => deck.worker?.activeCount ?? 0,
     ...(deck.worker ? { eventLoopDelay: () => deck.worker!.eventLoopDelay() } : {}),
   });
   app.addHook('onClose', async () => {
+    eventStreams.close();
     eventLog.close();
     metrics.close();
   });
@@ -216,9 +223,9 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
     tokens,
     sessions,
     eventLog,
+    eventStreams,
     metrics,
     metricsRole: options.metricsRole ?? 'viewer',
-    sse: { highWaterBytes: 256 * 1024, stallMs: 10_000, ...options.sse },
   };
   jobRoutes(app, ctx);
   runRoutes(app, ctx);

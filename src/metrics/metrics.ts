@@ -8,6 +8,8 @@ export interface MetricsSources {
   countUnfinished: () => Promise<Partial<Record<RunStatus, number>>>;
   /** Runs executing in this instance. */
   activeHere: () => number;
+  /** Event streams (GET /api/events) open on this instance. */
+  openEventStreams?: () => number;
   /** Event-loop delay of this instance since the last scrape, if it runs a worker. */
   eventLoopDelay?: () => { meanMs: number; p99Ms: number; maxMs: number };
 }
@@ -69,6 +71,14 @@ export class MetricsRegistry {
       registers: [registry],
       collect() {
         this.set(sources.activeHere());
+      },
+    });
+    new Gauge({
+      name: 'jobdeck_event_streams',
+      help: 'Event streams (GET /api/events) open on this instance',
+      registers: [registry],
+      collect() {
+        this.set(sources.openEventStreams?.() ?? 0);
       },
     });
     new Gauge({

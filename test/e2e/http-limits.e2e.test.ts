@@ -13,6 +13,7 @@ import {
   createRun,
   eventRunId,
   openEvents,
+  openRawEvents,
   quickJob,
   waitForStatus,
   type EventStream,
@@ -118,19 +119,9 @@ describe('slow requests', () => {
 
 describe('slow event-stream clients', () => {
   it('a client that stops reading is cut off instead of being buffered for without bound', async () => {
-    const { port } = new URL(server.url);
-    const socket = net.connect(Number(port), '127.0.0.1');
-    const closed = deferred();
-    let received = 0;
-    socket.on('data', (chunk: Buffer) => (received += chunk.length));
-    socket.on('error', () => {}); // a reset by the server ends the socket like a close
-    socket.on('close', () => closed.resolve());
-    socket.write(
-      `GET /api/events?job=${BULKY} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n` +
-        `authorization: Bearer ${TEST_TOKENS.viewer}\r\n\r\n`,
-    );
-    await pollUntil(() => received > 0, { what: 'the stream to open' });
-    socket.pause();
+    const stream = openRawEvents(server, `?job=${BULKY}`);
+    await pollUntil(() => stream.received > 0, { what: 'the stream to open' });
+    stream.socket.pause();
 
     // Far more than the stream may hold for one client, plus what the kernel's buffers take.
     const blob = 'x'.repeat(500 * 1024);
@@ -148,9 +139,9 @@ describe('slow event-stream clients', () => {
         { timeoutMs: 60_000, what: 'the server to give up on the stream' },
       );
     } finally {
-      socket.resume();
+      stream.socket.resume();
     }
-    await closed.promise;
-    expect(received).toBeLessThan(sent);
+    await stream.closed;
+    expect(stream.received).toBeLessThan(sent);
   }, 90_000);
 });

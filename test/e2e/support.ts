@@ -8,6 +8,7 @@ import { expect } from 'vitest';
 import { z } from 'zod';
 import { createParser } from 'eventsource-parser';
 import http from 'node:http';
+import net from 'node:net';
 import { defineJob, type JobOptions } from '../../src/jobs/define.js';
 import { deferred } from '../helpers/deck.js';
 import { pollUntil } from '../helpers/poll.js';
@@ -405,6 +406,41 @@ export function openEvents(
       request.destroy();
       await ended.promise;
     },
+  };
+}
+
+/** A bare event stream on a socket of its own, which a test can stop reading (`socket.pause()`). */
+export interface RawEventStream {
+  socket: net.Socket;
+  /** Bytes read so far (headers included). */
+  readonly received: number;
+  /** Resolves when the connection closed (by the server, or here). */
+  readonly closed: Promise<void>;
+}
+
+/** GET /api/events`query` written by hand on a plain TCP socket, as a client that can stall. */
+export function openRawEvents(
+  server: Pick<TestServer, 'url'>,
+  query = '',
+  token: string = TEST_TOKENS.viewer,
+): RawEventStream {
+  const { port } = new URL(server.url);
+  const socket = net.connect(Number(port), '127.0.0.1');
+  const closed = deferred();
+  let received = 0;
+  socket.on('data', (chunk: Buffer) => (received += chunk.length));
+  socket.on('error', () => {}); // a reset by the server ends the socket like a close
+  socket.on('close', () => closed.resolve());
+  socket.write(
+    `GET /api/events${query} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n` +
+      `authorization: Bearer ${token}\r\n\r\n`,
+  );
+  return {
+    socket,
+    get received() {
+      return received;
+    },
+    closed: closed.promise,
   };
 }
 

@@ -1,14 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { JobdeckError, errorSummary } from '../../core/errors.js';
+import { JobdeckError } from '../../core/errors.js';
 import type { ApiContext, App } from '../context.js';
 import { errorSchema, eventsQuery } from '../schemas.js';
 import { STREAMED_EVENTS, type StreamEvent } from '../sse.js';
 import { SESSION_COOKIE, readCookie, sessionCookie } from '../sessions.js';
 
-const HEARTBEAT_MS = 15_000;
-/** Events written to a stream before it checks whether its client keeps up. */
-const SSE_BATCH = 200;
 const dashboardFile = (name: string) =>
   readFileSync(new URL(`../../dashboard/${name}`, import.meta.url), 'utf8');
 const DASHBOARD_HTML = dashboardFile('index.html').replace(
@@ -28,13 +25,10 @@ const DASHBOARD_ASSETS = new Map(
 );
 
 export function systemRoutes(app: App, ctx: ApiContext): void {
-  const { deck, eventLog, metrics, sessions } = ctx;
+  const { deck, eventLog, eventStreams, metrics, sessions } = ctx;
   // Open event streams never end by themselves: end them when the server closes, or close() waits
   // for every connected dashboard to go away.
-  const openStreams = new Set<() => void>();
-  app.addHook('preClose', async () => {
-    for (const end of [...openStreams]) end();
-  });
+  app.addHook('preClose', async () => eventStreams.endAll());
 
   app.route({
     method: 'GET',
@@ -94,119 +88,20 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     handler: async (request, reply) => {
       const { job, run, status } = request.query;
       const statuses = status ? new Set<string>(status) : null;
-      const matches = (event: StreamEvent) =>
-        event.text !== null &&
-        (!job || event.job === job) &&
-        (!run || event.runId === run) &&
-        (!statuses || (event.status !== null && statuses.has(event.status)));
+      const filter =
+        job || run || statuses
+          ? (event: StreamEvent) =>
+              (!job || event.job === job) &&
+              (!run || event.runId === run) &&
+              (!statuses || (event.status !== null && statuses.has(event.status)))
+          : null;
       const lastEventId = request.headers['last-event-id'];
       // Before the stream opens: a store that does not answer is a 503, not a broken stream.
       const start = await eventLog.resume(
         typeof lastEventId === 'string' ? lastEventId : undefined,
       );
       reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      let cursor = start.cursor;
-      let closed = false;
-      let pumping = false;
-      let again = false;
-      let retry: NodeJS.Timeout | undefined;
-      let off = () => {};
-      const close = () => {
-        closed = true;
-        clearInterval(heartbeat);
-        clearTimeout(retry);
-        off();
-        openStreams.delete(end);
-      };
-      const end = () => {
-        close();
-        raw.end();
-      };
-      const cutOff = () => {
-        request.log.warn(
-          { pendingBytes: raw.writableLength, lastEventId: cursor },
-          'event stream closed: the client does not keep up',
-        );
-        close();
-        raw.destroy();
-      };
-      // A client that does not read is never buffered for without bound: past the high-water mark
-      // the stream waits for it to drain, and one that does not drain in time is cut off. It
-      // reconnects with its Last-Event-ID and gets the rest, or a reset past the retention window.
-      const drained = () =>
-        new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => done(false), ctx.sse.stallMs);
-          const done = (ok: boolean) => {
-            clearTimeout(timer);
-            raw.off('drain', onDrain);
-            raw.off('close', onClose);
-            resolve(ok);
-          };
-          const onDrain = () => done(true);
-          const onClose = () => done(false);
-          raw.on('drain', onDrain);
-          raw.on('close', onClose);
-        });
-      const pump = async (): Promise<void> => {
-        if (pumping) {
-          again = true;
-          return;
-        }
-        pumping = true;
-        try {
-          do {
-            again = false;
-            while (!closed && cursor < eventLog.head) {
-              const batch = await eventLog.after(cursor, SSE_BATCH);
-              if (batch.length === 0) {
-                // The store holds events back behind a seq still being written: look again soon.
-                clearTimeout(retry);
-                retry = setTimeout(() => void pump(), 20);
-                break;
-              }
-              for (const event of batch) {
-                if (closed) return;
-                if (matches(event)) raw.write(event.text!);
-                cursor = event.seq;
-              }
-              if (raw.writableLength > ctx.sse.highWaterBytes && !(await drained())) {
-                if (!closed) cutOff();
-                return;
-              }
-            }
-          } while (again && !closed);
-        } catch (err) {
-          // The store went away mid-stream: the client reconnects with its Last-Event-ID.
-          request.log.warn(
-            { err: errorSummary(err) },
-            'event stream ended: the store did not answer',
-          );
-          end();
-        } finally {
-          pumping = false;
-        }
-      };
-      const heartbeat = setInterval(() => {
-        if (!closed && raw.writableLength <= ctx.sse.highWaterBytes) raw.write(`: heartbeat\n\n`);
-      }, HEARTBEAT_MS);
-      raw.write(`retry: 2000\n: connected\n\n`);
-      // The reset carries the id to resume from: nothing that follows it is missed.
-      if (start.reset)
-        raw.write(
-          `id: ${start.cursor}\nevent: reset\ndata: ${JSON.stringify({ reason: start.reset })}\n\n`,
-        );
-      off = eventLog.subscribe(() => void pump());
-      openStreams.add(end);
-      request.raw.on('close', close);
-      raw.on('error', close);
-      void pump();
+      eventStreams.open(reply.raw, start, filter, request.log);
     },
   });
 
