@@ -76,10 +76,14 @@ const QUERIES = new Map(
     name,
     {
       name: PLANNED_PER_CALL.has(name) ? undefined : `jobdeck_${name}`,
+      /** It may write feed events (its triggers do): readers are told once it commits. */
+      writesEvents: /\b(INSERT\s+INTO|UPDATE)\s+jobdeck_(runs|run_logs|jobs)\b/i.test(sql),
       ...compileNamedParams(sql),
     },
   ]),
 );
+/** The least time between two NOTIFYs of new events from one instance. */
+const EVENTS_NOTIFY_SPACING_MS = 5;
 
 const OID = { int8: 20, json: 114, jsonb: 3802 } as const;
 
@@ -138,6 +142,15 @@ export class PostgresStore implements Store {
   private readonly runChannel: string;
   private readonly cancelChannel: string;
   private readonly eventsChannel: string;
+  /** Clients of open transactions that wrote events: readers are told after their commit. */
+  private readonly eventWriters = new WeakSet<pg.PoolClient>();
+  private eventsNotify: {
+    timer: NodeJS.Timeout | null;
+    sending: boolean;
+    again: boolean;
+    at: number;
+  } = { timer: null, sending: false, again: false, at: 0 };
+  private closed = false;
   /** Every seq up to this one is either visible or known never to be. */
   private settledSeq = 0;
   /** Missing seqs being waited for: the first missing seq → the snapshot horizon when first seen. */
@@ -152,7 +165,6 @@ export class PostgresStore implements Store {
     const base = this.schema === 'public' ? 'jobdeck' : `jobdeck_${this.schema}`;
     this.runChannel = `${base}_run`;
     this.cancelChannel = `${base}_cancel`;
-    // The triggers of 0004_events.sql name the channel the same way (jobdeck_events_channel).
     this.eventsChannel = `${base}_events`;
     this.connection = {
       connectionString: options.connectionString,
@@ -203,11 +215,16 @@ export class PostgresStore implements Store {
     const query = QUERIES.get(name);
     if (!query) throw new Error(`no SQL named ${name}`);
     try {
-      return await on.query<T & pg.QueryResultRow>({
+      const result = await on.query<T & pg.QueryResultRow>({
         name: query.name,
         text: query.text,
         values: query.names.map((n) => params[n] ?? null),
       });
+      if (query.writesEvents) {
+        if (on === this.pool) this.eventsWritten();
+        else this.eventWriters.add(on as pg.PoolClient);
+      }
+      return result;
     } catch (err) {
       throw translatePgError(err);
     }
@@ -275,9 +292,11 @@ export class PostgresStore implements Store {
         await client.query('BEGIN');
         const result = await fn(client);
         await client.query('COMMIT');
+        if (this.eventWriters.delete(client)) this.eventsWritten();
         release();
         return result;
       } catch (err) {
+        this.eventWriters.delete(client);
         let rollbackFailure: unknown;
         if (!broken()) await client.query('ROLLBACK').catch((e: unknown) => (rollbackFailure = e));
         release(rollbackFailure);
@@ -344,7 +363,47 @@ export class PostgresStore implements Store {
     return new Date(row!.now);
   }
 
+  /**
+   * Events were committed: wake the feed readers of every instance with one NOTIFY, coalesced
+   * with other writes (one in flight, at least 5 ms apart). Sent outside the writing transactions,
+   * whose commits would otherwise queue on the lock of the server's notification queue.
+   */
+  private eventsWritten(): void {
+    const state = this.eventsNotify;
+    if (!this.capabilities.pushNotify || this.closed) return;
+    if (state.sending || state.timer) {
+      state.again = true;
+      return;
+    }
+    const wait = state.at + EVENTS_NOTIFY_SPACING_MS - Date.now();
+    if (wait > 0) {
+      state.timer = setTimeout(() => {
+        state.timer = null;
+        this.eventsWritten();
+      }, wait);
+      state.timer.unref();
+      return;
+    }
+    state.sending = true;
+    state.again = false;
+    state.at = Date.now();
+    this.pool
+      .query('SELECT pg_notify($1, $2)', [this.eventsChannel, ''])
+      .catch((err: unknown) => {
+        if (!this.closed) this.options.onError?.(err, 'events notify');
+      })
+      .finally(() => {
+        state.sending = false;
+        if (state.again) {
+          state.again = false;
+          this.eventsWritten();
+        }
+      });
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.eventsNotify.timer) clearTimeout(this.eventsNotify.timer);
     await this.notifications?.listener.stop();
     await this.pool.end();
   }
@@ -911,16 +970,16 @@ export class PostgresStore implements Store {
    * was rolled back and never will be. Events past a missing seq are held back meanwhile.
    */
   async eventList(params: { afterSeq: number; limit: number }): Promise<EventPage> {
-    const rows = await this.query<EventRow & { snapshot_xmin: number; snapshot_xmax: number }>(
-      'eventList',
-      params,
-    );
+    const rows = await this.query<
+      EventRow & { snapshot_xmin: number; snapshot_xmax: number; pruned_seq: number }
+    >('eventList', params);
     const events = [];
     let expected = params.afterSeq + 1;
     let waiting = false;
     for (const row of rows) {
       const seq = Number(row.event_seq);
-      const firstMissing = Math.max(expected, this.settledSeq + 1);
+      // Seqs retention removed are gone for good: no wait for them.
+      const firstMissing = Math.max(expected, this.settledSeq + 1, Number(row.pruned_seq) + 1);
       if (seq > firstMissing) {
         const now = Date.now();
         const gap = this.gaps.get(firstMissing);

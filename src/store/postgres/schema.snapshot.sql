@@ -122,7 +122,6 @@ jobdeck_runs jobdeck_runs_created AFTER INSERT
 jobdeck_runs jobdeck_runs_transition BEFORE UPDATE
 
 jobdeck_check_transition() trigger volatile
-jobdeck_events_channel(schema_name text) text immutable
 jobdeck_jobs_events() trigger volatile
 jobdeck_logs_events() trigger volatile
 jobdeck_now_ms(given bigint) bigint stable

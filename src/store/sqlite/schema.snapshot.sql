@@ -42,7 +42,8 @@ CREATE INDEX jobdeck_runs_waiting ON jobdeck_runs (priority DESC, run_at, id) WH
 
 -- table jobdeck_events
 CREATE TABLE jobdeck_events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  -- The rowid: the newest event is never deleted, so seqs only grow.
+  seq INTEGER PRIMARY KEY,
   -- Wall time of the write (ms), for retention and for measuring how late readers see it.
   at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER)),
   name TEXT NOT NULL,

@@ -1,5 +1,7 @@
 -- The event feed: what happens to runs and jobs, numbered across the database. Triggers write each
 -- event in the transaction of its change: no event without its change, no change without its event.
+-- Readers are woken by a NOTIFY each instance sends after its writes, coalesced, outside them: a
+-- NOTIFY in every writing transaction would serialise their commits on the notify queue's lock.
 CREATE TABLE jobdeck_events (
   seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   -- Wall time of the write (ms), for retention and for measuring how late readers see it.
@@ -21,10 +23,6 @@ CREATE TABLE jobdeck_events_pruned (
   seq bigint NOT NULL
 );
 INSERT INTO jobdeck_events_pruned (seq) VALUES (0);
-
--- Readers are woken with an empty payload: repeated in one transaction, PostgreSQL sends it once.
-CREATE FUNCTION jobdeck_events_channel(schema_name text) RETURNS text LANGUAGE sql IMMUTABLE
-AS $$ SELECT CASE WHEN schema_name = 'public' THEN 'jobdeck_events' ELSE 'jobdeck_' || schema_name || '_events' END $$;
 
 -- Statement-level: a claim or a batch of completions writes its events in one INSERT.
 CREATE FUNCTION jobdeck_runs_events() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -50,9 +48,6 @@ BEGIN
     WHERE e.name IS NOT NULL
     ORDER BY n.id;
   END IF;
-  IF FOUND THEN
-    PERFORM pg_notify(jobdeck_events_channel(TG_TABLE_SCHEMA), '');
-  END IF;
   RETURN NULL;
 END $$;
 
@@ -70,9 +65,6 @@ BEGIN
   SELECT 'run.log', r.job, r.id, r.status, n.seq
   FROM new_logs n JOIN jobdeck_runs r ON r.id = n.run_id
   ORDER BY n.run_id, n.seq;
-  IF FOUND THEN
-    PERFORM pg_notify(jobdeck_events_channel(TG_TABLE_SCHEMA), '');
-  END IF;
   RETURN NULL;
 END $$;
 
@@ -83,7 +75,6 @@ FOR EACH STATEMENT EXECUTE FUNCTION jobdeck_logs_events();
 CREATE FUNCTION jobdeck_jobs_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO jobdeck_events (name, job, data) VALUES ('job.updated', NEW.name, to_jsonb(NEW));
-  PERFORM pg_notify(jobdeck_events_channel(TG_TABLE_SCHEMA), '');
   RETURN NULL;
 END $$;
 

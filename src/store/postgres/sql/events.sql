@@ -9,7 +9,8 @@ SELECT e.seq AS event_seq, e.at AS event_at, e.name AS event_name, e.job AS even
   r.worker_id, r.lease_expires_at, r.cancel_mode, r.cancel_reason, r.cancel_requested_by,
   r.cancel_requested_at, r.expire_at, r.retention_ms, r.retry_of,
   pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS snapshot_xmin,
-  pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS snapshot_xmax
+  pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS snapshot_xmax,
+  (SELECT seq FROM jobdeck_events_pruned) AS pruned_seq
 FROM jobdeck_events e
 LEFT JOIN jobdeck_runs r ON r.id = e.run_id
 LEFT JOIN jobdeck_run_logs l ON l.run_id = e.run_id AND l.seq = e.log_seq
@@ -23,12 +24,13 @@ FROM jobdeck_events_pruned p;
 
 -- name: eventDeleteExpired
 WITH deleted AS (
-  -- The oldest events first, by seq (no index on the time: events are written in time order).
+  -- The oldest events first, by seq (no index on the time: events are written in time order); never
+-- the newest, which numbers the next.
   DELETE FROM jobdeck_events
   WHERE seq <= (
     SELECT max(seq) FROM (SELECT seq, at FROM jobdeck_events ORDER BY seq LIMIT @limit) oldest
     WHERE at < jobdeck_now_ms(@now) - @retentionMs
-  )
+  ) AND seq < (SELECT max(seq) FROM jobdeck_events)
   RETURNING seq
 ), pruned AS (
   UPDATE jobdeck_events_pruned SET seq = GREATEST(seq, (SELECT max(seq) FROM deleted))

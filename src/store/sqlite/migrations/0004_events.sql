@@ -1,7 +1,8 @@
 -- The event feed: what happens to runs and jobs, numbered across the database. Triggers write each
 -- event in the transaction of its change: no event without its change, no change without its event.
 CREATE TABLE jobdeck_events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  -- The rowid: the newest event is never deleted, so seqs only grow.
+  seq INTEGER PRIMARY KEY,
   -- Wall time of the write (ms), for retention and for measuring how late readers see it.
   at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER)),
   name TEXT NOT NULL,

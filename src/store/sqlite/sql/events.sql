@@ -19,12 +19,13 @@ SELECT max(coalesce((SELECT max(seq) FROM jobdeck_events), 0), p.seq) AS last, p
 FROM jobdeck_events_pruned p;
 
 -- name: eventDeleteExpired
--- The oldest events first, by seq (no index on the time: events are written in time order).
+-- The oldest events first, by seq (no index on the time: events are written in time order); never
+-- the newest, which numbers the next.
 DELETE FROM jobdeck_events
 WHERE seq <= (
   SELECT max(seq) FROM (SELECT seq, at FROM jobdeck_events ORDER BY seq LIMIT @limit)
   WHERE at < @cutoff
-)
+) AND seq < (SELECT max(seq) FROM jobdeck_events)
 RETURNING seq;
 
 -- name: eventPrunedThrough
