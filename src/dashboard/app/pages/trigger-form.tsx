@@ -70,7 +70,7 @@ export function TriggerForm({ job, onCancel }: { job: JobInfo; onCancel: () => v
     } catch (err) {
       const fields = fieldErrors(err);
       setErrors(fields);
-      setError(fields.size ? 'Check the fields marked below.' : errorText(err));
+      setError(fields.size ? 'Check the marked fields.' : errorText(err));
       setBusy(false);
     }
   };
