@@ -52,6 +52,7 @@ import {
 } from '../test/helpers/pg-instances.js';
 import { pollUntil } from '../test/helpers/poll.js';
 import { freshSchema } from '../test/helpers/postgres.js';
+import { seeded } from '../test/helpers/random.js';
 import { tempDir } from '../test/helpers/temp.js';
 
 const { values } = parseArgs({
@@ -74,15 +75,7 @@ if (!(minutes > 0) || !(allowanceMs > 0) || !(drainMs > 0) || !Number.isInteger(
   process.exit(2);
 }
 
-/** mulberry32: the same seed draws the same faults (their timing still varies). */
-function seeded(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The same seed draws the same faults (their timing still varies).
 const random = seeded(seed);
 const between = (min: number, max: number) => min + Math.floor(random() * (max - min));
 const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;

@@ -9,8 +9,11 @@ export {
   RunService,
   type CreateRunParams,
   type ListRunsParams,
+  type RunListFilter,
+  type RunStatsView,
   type JobView,
 } from './runs/service.js';
+export { STATS_BUCKETS, type StatsBucket } from './runs/stats-window.js';
 export {
   CancelService,
   type CancelOptions,
@@ -37,7 +40,13 @@ export {
   type RunEventName,
   type BusEvent,
 } from './events/bus.js';
-export type { Store, StoreCapabilities, AttemptRef } from './store/store.js';
+export type {
+  Store,
+  StoreCapabilities,
+  AttemptRef,
+  RunStatsBucket,
+  Percentiles,
+} from './store/store.js';
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.js';
 export { openStore, DEFAULT_DB } from './store/open.js';
 export {

@@ -250,6 +250,43 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     expect(table.stdout).toMatch(new RegExp(`^${cancelledId}\\s+demo.steps\\s+cancelled\\s`, 'm'));
   });
 
+  it('runs --id, --from and --total filter and count; stats counts the same runs and what waits', async () => {
+    expect(completedId).toBeDefined();
+    const byId = await jobdeck(['runs', '--id', completedId!.slice(0, 20), '--total', '--json']);
+    expect(byId.exit, byId.stderr).toEqual({ code: 0, signal: null });
+    const page = JSON.parse(byId.stdout) as { runs: { id: string }[]; total: number };
+    expect(page.runs.map((run) => run.id)).toContain(completedId);
+    expect(page).toMatchObject({ total: page.runs.length, totalIsCapped: false });
+
+    const future = await jobdeck(['runs', '--from', '2999-01-01T00:00:00Z', '--total', '--json']);
+    expect(JSON.parse(future.stdout)).toMatchObject({ runs: [], total: 0 });
+    const recent = await jobdeck(['runs', '--from', '1h', '--total', '--json']);
+    const { total } = JSON.parse(recent.stdout) as { total: number };
+    expect(total).toBeGreaterThanOrEqual(2);
+    const table = await jobdeck(['runs', '--from', '1h', '--total']);
+    expect(lines(table.stdout)[0]).toBe(`${total} runs match`);
+
+    // Every run of this server was created within the last hour: the last 24 h count them all.
+    const json = await jobdeck(['stats', '--json']);
+    expect(json.exit, json.stderr).toEqual({ code: 0, signal: null });
+    const stats = JSON.parse(json.stdout) as {
+      bucket: string;
+      buckets: { created: number }[];
+      now: { unfinished: Record<string, number> };
+    };
+    expect(stats.bucket).toBe('1h');
+    expect(stats.buckets.reduce((sum, bucket) => sum + bucket.created, 0)).toBe(total);
+    const text = await jobdeck(['stats', '--from', '2h', '--bucket', '5m']);
+    expect(text.exit, text.stderr).toEqual({ code: 0, signal: null });
+    expect(lines(text.stdout)[0]).toMatch(/^BUCKET\s+JOB\s+CREATED\s+STARTED\s+COMPLETED/);
+    expect(text.stdout).toMatch(/^now: scheduled \d+, pending \d+, running \d+, cancelling \d+/m);
+
+    const bad = await jobdeck(['stats', '--bucket', '2h']);
+    expect(bad.exit.code).toBe(4);
+    expect(bad.stderr).toMatch(/INVALID_INPUT \(400\)/);
+    expect(bad.stderr).toMatch(/^ {2}bucket: /m);
+  });
+
   it('a bad or missing token exits non-zero with UNAUTHENTICATED on stderr; --token wins over JOBDECK_TOKEN', async () => {
     for (const token of ['not-a-configured-token', null]) {
       const result = await jobdeck(['jobs'], token);

@@ -10,8 +10,15 @@ import {
   type Run,
   type StoredLogEntry,
 } from '../core/run.js';
-import { RUN_STATUSES } from '../core/status.js';
-import type { JobView } from '../runs/service.js';
+import {
+  RUN_STATUSES,
+  TERMINAL_STATUSES,
+  UNFINISHED_STATUSES,
+  type TerminalStatus,
+  type UnfinishedStatus,
+} from '../core/status.js';
+import { RUN_TOTAL_CAP, type JobView, type RunStatsView } from '../runs/service.js';
+import { STATS_BUCKETS, type StatsBucket } from '../runs/stats-window.js';
 
 /** The HTTP shapes: one schema per request and response part, giving validation, types and OpenAPI. */
 
@@ -285,13 +292,93 @@ export const bulkCancelBody = z
     path: ['ids'],
   });
 
+/** A time in a query string: ISO 8601 with a zone (`Z` or an offset). */
+const queryTime = z.iso
+  .datetime({ offset: true })
+  .transform((value) => new Date(value))
+  .describe('ISO 8601 time with a zone, e.g. 2030-01-01T00:00:00Z');
+
 export const listRunsQuery = z.object({
   status: statusList.optional(),
   job: text(LIMITS.jobName).min(1).optional(),
   createdBy: text(LIMITS.principal).min(1).optional(),
+  from: queryTime.optional().describe('created at or after'),
+  to: queryTime.optional().describe('created before'),
+  q: z
+    .string()
+    .regex(/^[0-9a-fA-F-]{1,36}$/, 'a run id or the start of one: hex digits and dashes')
+    .optional()
+    .describe('a run id or the start of one'),
+  total: z
+    .stringbool()
+    .default(false)
+    .describe(`also count the matching runs: exact up to ${RUN_TOTAL_CAP}, else capped`),
   limit: z.coerce.number().int().min(1).max(LIMITS.pageSize).default(50),
   cursor: z.string().max(200).optional(),
 });
+
+export const statsQuery = z.object({
+  from: queryTime.optional().describe('start of the window; default: 24 h before `to`'),
+  to: queryTime.optional().describe('end of the window; default: now'),
+  bucket: z.enum(Object.keys(STATS_BUCKETS) as [StatsBucket, ...StatsBucket[]]).default('1h'),
+});
+
+const percentilesSchema = z
+  .object({ p50: z.number(), p95: z.number() })
+  .nullable()
+  .describe('milliseconds, nearest-rank; null when no run counts');
+
+export const statsSchema = z
+  .object({
+    from: isoTime,
+    to: isoTime,
+    bucket: z.enum(Object.keys(STATS_BUCKETS) as [StatsBucket, ...StatsBucket[]]),
+    bucketMs: z.number().int(),
+    buckets: z.array(
+      z.object({
+        start: isoTime,
+        job: z.string(),
+        created: z.number().int(),
+        started: z.number().int(),
+        ended: z.object(
+          Object.fromEntries(TERMINAL_STATUSES.map((status) => [status, z.number().int()])) as {
+            [S in TerminalStatus]: z.ZodNumber;
+          },
+        ),
+        durationMs: percentilesSchema,
+        queueWaitMs: percentilesSchema,
+      }),
+    ),
+    now: z.object({
+      at: isoTime,
+      unfinished: z.object(
+        Object.fromEntries(UNFINISHED_STATUSES.map((status) => [status, z.number().int()])) as {
+          [S in UnfinishedStatus]: z.ZodNumber;
+        },
+      ),
+      oldestPending: z
+        .object({ runId: z.string(), job: z.string(), dueAt: isoTime, ageMs: z.number() })
+        .nullable(),
+    }),
+  })
+  .meta({ id: 'RunStats' });
+export type StatsDto = z.output<typeof statsSchema>;
+
+export function statsDto(view: RunStatsView): StatsDto {
+  const pending = view.now.oldestPending;
+  return {
+    from: view.from.toISOString(),
+    to: view.to.toISOString(),
+    bucket: view.bucket,
+    bucketMs: view.bucketMs,
+    buckets: view.buckets.map((bucket) => ({ ...bucket, start: bucket.start.toISOString() })),
+    now: {
+      at: view.now.at.toISOString(),
+      unfinished: view.now.unfinished,
+      oldestPending: pending ? { ...pending, dueAt: pending.dueAt.toISOString() } : null,
+    },
+  };
+}
 
 export const logsQuery = z.object({
   after: z.coerce.number().int().min(0).default(0),

@@ -17,6 +17,7 @@ import type { ApiContext, App, RouteRole, SseLimits } from './context.js';
 import { sendError } from './http-errors.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
+import { statsRoutes } from './routes/stats.js';
 import { signInPage, systemRoutes } from './routes/system.js';
 import { workerRoutes } from './routes/workers.js';
 import { SESSION_COOKIE, SessionStore, readCookie } from './sessions.js';
@@ -222,6 +223,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   jobRoutes(app, ctx);
   runRoutes(app, ctx);
   workerRoutes(app, ctx);
+  statsRoutes(app, ctx);
   systemRoutes(app, ctx);
 
   app.route({

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import ms from 'ms';
 import { ApiError, JobdeckClient, type RunInfo } from '../client/client.js';
 import { clientConfig } from './config.js';
 
@@ -70,4 +71,16 @@ export function handled<A extends unknown[]>(
       throw err;
     }
   };
+}
+
+/**
+ * A time flag as the API takes it: an ISO 8601 time as given, or a duration (`90m`, `2h`, `7d`)
+ * meaning that long ago.
+ */
+export function timeFlag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const ago = ms(value as ms.StringValue);
+  return typeof ago === 'number' && Number.isFinite(ago)
+    ? new Date(Date.now() - ago).toISOString()
+    : value;
 }

@@ -7,6 +7,7 @@ import {
   handled,
   printJson,
   printTable,
+  timeFlag,
   type ClientFlags,
 } from './output.js';
 
@@ -14,6 +15,10 @@ interface RunsFlags extends ClientFlags {
   status?: string;
   job?: string;
   createdBy?: string;
+  from?: string;
+  to?: string;
+  id?: string;
+  total?: boolean;
   limit?: string;
 }
 
@@ -25,6 +30,10 @@ export function runsCommand(program: Command): void {
       .option('--status <list>', `comma-separated: ${RUN_STATUSES.join(',')}`)
       .option('--job <name>', 'only runs of this job')
       .option('--created-by <principal>', 'only runs started by this principal')
+      .option('--from <time>', 'created at or after: ISO 8601, or a duration ago (2h, 7d)')
+      .option('--to <time>', 'created before: ISO 8601, or a duration ago')
+      .option('--id <id>', 'a run id or the start of one')
+      .option('--total', 'also count every run that matches (exact up to 10,000)')
       .option('--limit <n>', 'how many', '20'),
   ).action(
     handled(async (flags: RunsFlags) => {
@@ -35,9 +44,15 @@ export function runsCommand(program: Command): void {
         ...(status ? { status } : {}),
         ...(flags.job ? { job: flags.job } : {}),
         ...(flags.createdBy ? { createdBy: flags.createdBy } : {}),
+        ...(flags.from ? { from: timeFlag(flags.from)! } : {}),
+        ...(flags.to ? { to: timeFlag(flags.to)! } : {}),
+        ...(flags.id ? { q: flags.id } : {}),
+        ...(flags.total ? { total: true } : {}),
         limit: Number(flags.limit ?? 20),
       });
       if (flags.json) return printJson(page);
+      if (page.total !== undefined)
+        process.stdout.write(`${page.total}${page.totalIsCapped ? '+' : ''} runs match\n`);
       printTable([
         ['ID', 'JOB', 'STATUS', 'PROGRESS', 'ATTEMPT', 'CREATED'],
         ...page.runs.map((run) => [

@@ -1,7 +1,8 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { CancelMode } from '../core/cancellation.js';
 import type { RunStatus } from '../core/status.js';
-import type { RunDto, WorkerDto } from '../api/schemas.js';
+import type { RunDto, StatsDto, WorkerDto } from '../api/schemas.js';
+import type { StatsBucket } from '../runs/stats-window.js';
 
 /** A job as the API describes it. */
 export interface JobInfo {
@@ -31,6 +32,10 @@ export interface LogInfo {
 }
 
 export type { RunDto as RunInfo, WorkerDto as WorkerInfo };
+export type { StatsBucket };
+
+/** The answer of GET /api/stats. */
+export type StatsInfo = StatsDto;
 
 export interface ClientEvent {
   id: string | undefined;
@@ -143,26 +148,59 @@ export class JobdeckClient {
     return this.request('POST', `/api/jobs/${encodeURIComponent(name)}/runs`, params);
   }
 
+  /**
+   * A page of runs, newest first. `from`/`to` bound the creation time, `q` is a run id or the
+   * start of one; `total: true` also counts every match (exactly up to 10,000, else capped).
+   */
   runs(
     filter: {
       status?: RunStatus[];
       job?: string;
       createdBy?: string;
+      from?: Date | string;
+      to?: Date | string;
+      q?: string;
+      total?: boolean;
       limit?: number;
       cursor?: string;
     } = {},
   ): Promise<{
     runs: RunDto[];
     nextCursor: string | null;
+    total?: number;
+    totalIsCapped?: boolean;
   }> {
-    const query = new URLSearchParams();
-    if (filter.status?.length) query.set('status', filter.status.join(','));
-    if (filter.job) query.set('job', filter.job);
-    if (filter.createdBy) query.set('createdBy', filter.createdBy);
-    if (filter.limit) query.set('limit', String(filter.limit));
-    if (filter.cursor) query.set('cursor', filter.cursor);
-    const qs = query.toString();
-    return this.request('GET', `/api/runs${qs ? `?${qs}` : ''}`);
+    return this.request(
+      'GET',
+      withQuery('/api/runs', {
+        status: filter.status?.length ? filter.status.join(',') : undefined,
+        job: filter.job,
+        createdBy: filter.createdBy,
+        from: isoOf(filter.from),
+        to: isoOf(filter.to),
+        q: filter.q,
+        total: filter.total ? 'true' : undefined,
+        limit: filter.limit ? String(filter.limit) : undefined,
+        cursor: filter.cursor,
+      }),
+    );
+  }
+
+  /**
+   * Runs created, started and ended per bucket and job over a window (default: the 24 h before
+   * now in 1 h buckets), and the runs waiting now.
+   */
+  stats(
+    params: { from?: Date | string; to?: Date | string; bucket?: StatsBucket } = {},
+  ): Promise<StatsInfo> {
+    return this.request(
+      'GET',
+      withQuery('/api/stats', {
+        from: isoOf(params.from),
+        to: isoOf(params.to),
+        bucket: params.bucket,
+      }),
+    );
   }
 
   async run(id: string): Promise<RunDto> {
@@ -313,4 +351,16 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/** A path with the query parameters that have a value. */
+function withQuery(path: string, params: Record<string, string | undefined>): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) if (value) query.set(name, value);
+  const qs = query.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+function isoOf(time: Date | string | undefined): string | undefined {
+  return time instanceof Date ? time.toISOString() : time;
 }

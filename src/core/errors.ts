@@ -89,6 +89,13 @@ export class JobdeckError extends Error {
   }
 }
 
+/** INVALID_INPUT about one field: `<field> <message>.`, with the field's path in the details. */
+export function invalidField(field: string, message: string): JobdeckError {
+  return new JobdeckError('INVALID_INPUT', `${field} ${message}.`, {
+    details: [{ path: [field], message }],
+  });
+}
+
 /** True when `err` is a Jobdeck error with that code, whatever realm it was made in. */
 export function hasErrorCode(err: unknown, code: ErrorCode): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;

@@ -19,6 +19,9 @@ export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 export const ACTIVE_STATUSES = ['running', 'cancelling'] as const;
 /** Statuses in which a run waits to be claimed. */
 export const WAITING_STATUSES = ['scheduled', 'pending'] as const;
+/** Every status but the terminal ones. */
+export const UNFINISHED_STATUSES = [...WAITING_STATUSES, ...ACTIVE_STATUSES] as const;
+export type UnfinishedStatus = (typeof UNFINISHED_STATUSES)[number];
 
 /**
  * Every allowed transition. Anything not listed is refused. The stores mirror this table in CHECK

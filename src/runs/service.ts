@@ -1,6 +1,6 @@
 import { SYSTEM_PRINCIPAL, roleAtLeast, type Principal, type Role } from '../core/glossary.js';
 import type { Clock } from '../core/clock.js';
-import { JobdeckError } from '../core/errors.js';
+import { JobdeckError, invalidField } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
 import type { Run, RunTrigger, StoredLogEntry } from '../core/run.js';
 import type { RunStatus } from '../core/status.js';
@@ -8,7 +8,15 @@ import type { EventBus } from '../events/bus.js';
 import type { JobDefinition } from '../jobs/define.js';
 import type { JobRegistry } from '../jobs/registry.js';
 import { assertStorable, parseOrThrow } from '../jobs/validate.js';
-import type { JobState, RunInsertParams, Store } from '../store/store.js';
+import type {
+  JobState,
+  RunFilter,
+  RunInsertParams,
+  RunStats,
+  RunStatsBucket,
+  Store,
+} from '../store/store.js';
+import { statsWindow, type StatsBucket, type StatsWindow } from './stats-window.js';
 
 export interface CreateRunParams {
   job: string;
@@ -22,18 +30,58 @@ export interface CreateRunParams {
   principal?: Principal;
 }
 
-export interface ListRunsParams {
+/** Which runs to list or count; every filter given must hold. */
+export interface RunListFilter {
+  /** Any of these statuses. */
   status?: RunStatus[];
   job?: string;
   createdBy?: string;
+  /** Created at or after this time. */
+  createdFrom?: Date;
+  /** Created before this time. */
+  createdTo?: Date;
+  /** A run id, or the start of one (case does not matter). */
+  idPrefix?: string;
+}
+
+export interface ListRunsParams extends RunListFilter {
   limit?: number;
   cursor?: string | null;
+}
+
+/** Up to this many matching runs are counted exactly; past it the total says so. */
+export const RUN_TOTAL_CAP = 10_000;
+
+/** The statistics of a window: what the store counted, the window it covers, and its `now`. */
+export interface RunStatsView extends StatsWindow {
+  buckets: RunStatsBucket[];
+  now: {
+    at: Date;
+    unfinished: RunStats['now']['unfinished'];
+    /** The due waiting run that has waited longest, and for how long. */
+    oldestPending: { runId: string; job: string; dueAt: Date; ageMs: number } | null;
+  };
 }
 
 /** A job as callers see it: its definition and its run-time enabled flag. */
 export interface JobView {
   definition: JobDefinition;
   enabled: boolean;
+}
+
+/** The store's form of a filter: the creation window checked, an id prefix in lower case. */
+function storeFilter(filter: RunListFilter): RunFilter {
+  const { createdFrom, createdTo } = filter;
+  if (createdFrom && createdTo && createdFrom.getTime() >= createdTo.getTime())
+    throw invalidField('to', 'must be after from');
+  return {
+    ...(filter.status?.length ? { status: filter.status } : {}),
+    ...(filter.job ? { job: filter.job } : {}),
+    ...(filter.createdBy ? { createdBy: filter.createdBy } : {}),
+    ...(createdFrom ? { createdFrom } : {}),
+    ...(createdTo ? { createdTo } : {}),
+    ...(filter.idPrefix ? { idPrefix: filter.idPrefix.toLowerCase() } : {}),
+  };
 }
 
 /** Refuse with FORBIDDEN unless the principal has at least `role`. */
@@ -169,12 +217,52 @@ export class RunService {
 
   list(params: ListRunsParams = {}): Promise<{ runs: Run[]; nextCursor: string | null }> {
     return this.store.runList({
-      ...(params.status ? { status: params.status } : {}),
-      ...(params.job ? { job: params.job } : {}),
-      ...(params.createdBy ? { createdBy: params.createdBy } : {}),
+      ...storeFilter(params),
       limit: Math.min(Math.max(params.limit ?? 50, 1), 500),
       cursor: params.cursor ?? null,
     });
+  }
+
+  /** How many runs match: exact up to {@link RUN_TOTAL_CAP}; past it `capped` and the cap. */
+  async count(filter: RunListFilter = {}): Promise<{ total: number; capped: boolean }> {
+    const counted = await this.store.runCount({ ...storeFilter(filter), limit: RUN_TOTAL_CAP + 1 });
+    return counted > RUN_TOTAL_CAP
+      ? { total: RUN_TOTAL_CAP, capped: true }
+      : { total: counted, capped: false };
+  }
+
+  /**
+   * Runs created, started and ended per bucket and job over a window (see {@link statsWindow} for
+   * its defaults and limits), and the unfinished runs now.
+   */
+  async stats(
+    request: { from?: Date; to?: Date; bucket?: StatsBucket } = {},
+  ): Promise<RunStatsView> {
+    const now = this.clock.now();
+    const window = statsWindow(request, now);
+    const stats = await this.store.runStats({
+      from: window.from,
+      to: window.to,
+      bucketMs: window.bucketMs,
+      now,
+    });
+    const due = stats.now.oldestDue;
+    return {
+      ...window,
+      buckets: stats.buckets,
+      now: {
+        at: now,
+        unfinished: stats.now.unfinished,
+        oldestPending: due
+          ? {
+              runId: due.id,
+              job: due.job,
+              dueAt: due.dueAt,
+              ageMs: now.getTime() - due.dueAt.getTime(),
+            }
+          : null,
+      },
+    };
   }
 
   async logs(id: string, afterSeq = 0, limit = 1000): Promise<StoredLogEntry[]> {

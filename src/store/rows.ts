@@ -8,8 +8,15 @@ import type {
   InstanceStatus,
 } from '../core/instance.js';
 import type { ItemStatus, LogLevel, Run, RunItem, RunProgress, RunTrigger } from '../core/run.js';
-import type { RunStatus } from '../core/status.js';
-import type { AttemptRef, JobState, LeaseRenewal, StoredEvent } from './store.js';
+import { UNFINISHED_STATUSES, type RunStatus } from '../core/status.js';
+import type {
+  AttemptRef,
+  JobState,
+  LeaseRenewal,
+  RunStats,
+  RunStatsBucket,
+  StoredEvent,
+} from './store.js';
 
 /** A runs-table row as both backends return it (times as ms or Date, JSON as text or object). */
 export interface RunRow {
@@ -304,4 +311,62 @@ export function leaseLost(ref: AttemptRef): JobdeckError {
 /** The error a rescued run records. */
 export function workerLost(workerId: string | null): RunError {
   return { code: 'WORKER_LOST', message: `Worker ${workerId ?? '?'} stopped renewing its lease.` };
+}
+
+/** One row of the `runStats` statement: one bucket of one job. Counts may come as text. */
+export interface StatsRow {
+  bucket: TimeValue;
+  job: string;
+  created: number | string;
+  started: number | string;
+  completed: number | string;
+  partial: number | string;
+  failed: number | string;
+  cancelled: number | string;
+  duration_p50: number | string | null;
+  duration_p95: number | string | null;
+  wait_p50: number | string | null;
+  wait_p95: number | string | null;
+}
+
+export function statsBucketFromRow(row: StatsRow): RunStatsBucket {
+  const percentiles = (p50: number | string | null, p95: number | string | null) =>
+    p50 === null || p95 === null ? null : { p50: Number(p50), p95: Number(p95) };
+  return {
+    start: toDate(row.bucket),
+    job: row.job,
+    created: Number(row.created),
+    started: Number(row.started),
+    ended: {
+      completed: Number(row.completed),
+      partial: Number(row.partial),
+      failed: Number(row.failed),
+      cancelled: Number(row.cancelled),
+    },
+    durationMs: percentiles(row.duration_p50, row.duration_p95),
+    queueWaitMs: percentiles(row.wait_p50, row.wait_p95),
+  };
+}
+
+/** The `now` part of the statistics from the unfinished counts and the oldest due run's row. */
+export function statsNow(
+  counts: Partial<Record<RunStatus, number>>,
+  oldestDue: { id: string; job: string; due_at: TimeValue } | undefined,
+): RunStats['now'] {
+  return {
+    unfinished: Object.fromEntries(
+      UNFINISHED_STATUSES.map((status) => [status, counts[status] ?? 0]),
+    ) as RunStats['now']['unfinished'],
+    oldestDue: oldestDue
+      ? { id: oldestDue.id, job: oldestDue.job, dueAt: toDate(oldestDue.due_at) }
+      : null,
+  };
+}
+
+/**
+ * Text that sorts after every run id starting with `prefix` and before the ids that follow them:
+ * ids are hex digits and dashes, all below `g`, in byte order and in the usual collations.
+ */
+export function idPrefixEnd(prefix: string): string {
+  return prefix + 'g';
 }

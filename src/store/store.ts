@@ -9,7 +9,7 @@ import type {
   RunTrigger,
   StoredLogEntry,
 } from '../core/run.js';
-import type { RunStatus } from '../core/status.js';
+import type { RunStatus, TerminalStatus, UnfinishedStatus } from '../core/status.js';
 
 /**
  * The storage seam. One method per operation, entity first, one params object each. Every write
@@ -35,6 +35,15 @@ export interface Store {
   runGet(params: { id: string }): Promise<Run | null>;
   /** Newest first; `cursor` is the id of the last run of the previous page. */
   runList(params: RunListParams): Promise<{ runs: Run[]; nextCursor: string | null }>;
+  /** How many runs match the filter, counting no further than `limit`. */
+  runCount(params: RunCountParams): Promise<number>;
+  /**
+   * Runs created, started and ended in [from, to), per bucket of `bucketMs` counted from the epoch
+   * (so aligned to UTC) and per job; only buckets and jobs with runs are listed. Percentiles are
+   * nearest-rank. `now` places the unfinished runs: their counts and the due waiting run that has
+   * waited longest.
+   */
+  runStats(params: RunStatsParams): Promise<RunStats>;
   /**
    * Claim up to `limit` due runs for a worker, honouring priority, runAt, disabled jobs and per-job
    * concurrency. Items of an earlier attempt are cleared: a new attempt starts its fan-out afresh.
@@ -246,13 +255,70 @@ export interface RunInsertParams {
   exclusive: boolean;
 }
 
-export interface RunListParams {
+/** Which runs a list or count is about; every filter given must hold. */
+export interface RunFilter {
+  /** Any of these statuses. */
   status?: RunStatus[];
   job?: string;
   createdBy?: string;
+  /** Any of these ids. */
   ids?: string[];
+  /** Created at or after this time. */
+  createdFrom?: Date;
+  /** Created before this time. */
+  createdTo?: Date;
+  /** Ids that start with this text (a whole id matches itself). */
+  idPrefix?: string;
+}
+
+export interface RunListParams extends RunFilter {
   limit: number;
   cursor?: string | null;
+}
+
+export interface RunCountParams extends RunFilter {
+  /** Stop counting here: the answer is at most this. */
+  limit: number;
+}
+
+export interface RunStatsParams {
+  from: Date;
+  to: Date;
+  bucketMs: number;
+  now: Date;
+}
+
+/** The 50th and 95th percentiles of some durations, in milliseconds (nearest-rank). */
+export interface Percentiles {
+  p50: number;
+  p95: number;
+}
+
+/** What happened to the runs of one job in one bucket of time. */
+export interface RunStatsBucket {
+  /** The start of the bucket. */
+  start: Date;
+  job: string;
+  /** Runs created in the bucket. */
+  created: number;
+  /** Runs whose (latest) attempt started in the bucket. */
+  started: number;
+  /** Runs that ended in the bucket, by final status. */
+  ended: Record<TerminalStatus, number>;
+  /** finishedAt − startedAt of the runs that ended in the bucket after starting; null if none. */
+  durationMs: Percentiles | null;
+  /** startedAt − max(runAt, createdAt) of the runs that started in the bucket; null if none. */
+  queueWaitMs: Percentiles | null;
+}
+
+export interface RunStats {
+  buckets: RunStatsBucket[];
+  now: {
+    /** Runs in each unfinished status. */
+    unfinished: Record<UnfinishedStatus, number>;
+    /** The due waiting run (pending, or scheduled with its time come) with the earliest runAt. */
+    oldestDue: { id: string; job: string; dueAt: Date } | null;
+  };
 }
 
 export interface RunClaimParams {

@@ -284,6 +284,14 @@ describe.skipIf(!available)('dashboard in a browser', () => {
     const fresh = await createRun(server, QUICK, { input: { n: 99 } }, TEST_TOKENS.bob);
     await alice.locator(`tr[data-run="${fresh.id}"]`).waitFor(LIVE);
     expect(await rows.first().getAttribute('data-run')).toBe(fresh.id);
+
+    // Search runs: the start of an id finds that run; text that is no id gets an inline error.
+    await alice.getByLabel('Search runs').fill(fresh.id.slice(0, 18));
+    await alice.getByLabel('Search runs').press('Enter');
+    await expect.poll(() => rows.count(), LIVE).toBe(1);
+    expect(await rows.first().getAttribute('data-run')).toBe(fresh.id);
+    await alice.getByLabel('Created').selectOption('1h');
+    await expect.poll(() => rows.count(), LIVE).toBe(1);
   });
 
   it('a viewer sees no Stop, Retry, Trigger or switch; bob sees alice’s Stop disabled with the reason', async () => {

@@ -36,6 +36,7 @@ const SPEC_ROUTES: [method: string, path: string, role: Role][] = [
   ['post', '/api/runs/{id}/cancel', 'operator'],
   ['post', '/api/runs/cancel', 'operator'],
   ['post', '/api/runs/{id}/retry', 'operator'],
+  ['get', '/api/stats', 'viewer'],
   ['get', '/api/events', 'viewer'],
   ['get', '/metrics', 'viewer'],
   ['get', '/dashboard', 'viewer'],

@@ -7,6 +7,7 @@ import type { App, RouteRole } from '../../src/api/context.js';
 import type { JobDefinition } from '../../src/jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../../src/jobdeck.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../../src/store/store.js';
 import { tempDbPath } from './temp.js';
 
 /** Tokens every API test can use: one principal per role, plus a second operator. */
@@ -42,10 +43,14 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A real API server on a real port, with a real worker on a fresh SQLite file. */
+/**
+ * A real API server on a real port, with a real worker on a fresh SQLite file, or on `store` when
+ * given (which closing the server closes too).
+ */
 export async function startTestServer(
   jobs: JobDefinition[],
   options: {
+    store?: Store;
     deck?: Partial<Omit<JobdeckOptions, 'store' | 'jobs'>>;
     metricsRole?: RouteRole;
     bodyLimit?: number;
@@ -58,9 +63,8 @@ export async function startTestServer(
     sse?: ApiServerOptions['sse'];
   } = {},
 ): Promise<TestServer> {
-  const { path, cleanup } = options.dbPath
-    ? { path: options.dbPath, cleanup: () => {} }
-    : tempDbPath();
+  const temp = options.store || options.dbPath ? null : tempDbPath();
+  const path = options.dbPath ?? temp?.path ?? ':memory:';
   let captured = '';
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -70,7 +74,7 @@ export async function startTestServer(
   });
   const logger = pino({ level: 'trace', ...LOG_OPTIONS }, sink);
   const deck = new Jobdeck({
-    store: new SqliteStore({ path }),
+    store: options.store ?? new SqliteStore({ path }),
     jobs,
     worker: { pollMs: 20, cancelPollMs: 20, heartbeatMs: 100, leaseMs: 2000 },
     maintenance: { intervalMs: 50 },
@@ -122,7 +126,7 @@ export async function startTestServer(
     async close() {
       await app.close();
       await deck.close({ graceMs: 1000 });
-      cleanup();
+      temp?.cleanup();
     },
   };
 }

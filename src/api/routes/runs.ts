@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { JobdeckError } from '../../core/errors.js';
+import { RUN_TOTAL_CAP } from '../../runs/service.js';
 import type { ApiContext, App } from '../context.js';
 import {
   bulkCancelBody,
@@ -23,15 +24,21 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
     config: { role: 'viewer' },
     schema: {
       summary: 'Runs, newest first, filtered and paginated',
+      description: `With \`total=true\`, the answer counts the runs that match the filters (all pages): exactly up to ${RUN_TOTAL_CAP}; past it \`total\` is ${RUN_TOTAL_CAP} and \`totalIsCapped\` is true.`,
       tags: ['runs'],
       querystring: listRunsQuery,
       response: {
-        200: z.object({ runs: z.array(runSchema), nextCursor: z.string().nullable() }),
+        200: z.object({
+          runs: z.array(runSchema),
+          nextCursor: z.string().nullable(),
+          total: z.number().int().optional(),
+          totalIsCapped: z.boolean().optional(),
+        }),
         400: errorSchema,
       },
     },
     handler: async (request) => {
-      const { status, job, createdBy, limit, cursor } = request.query;
+      const { status, job, createdBy, from, to, q, total, limit, cursor } = request.query;
       let after: string | null = null;
       if (cursor !== undefined) {
         after = decodeCursor(cursor);
@@ -41,14 +48,21 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
           });
         }
       }
-      const page = await deck.runs.list({
+      const filter = {
         ...(status ? { status } : {}),
         ...(job ? { job } : {}),
         ...(createdBy ? { createdBy } : {}),
-        limit,
-        cursor: after,
-      });
-      return { runs: page.runs.map(runDto), nextCursor: encodeCursor(page.nextCursor) };
+        ...(from ? { createdFrom: from } : {}),
+        ...(to ? { createdTo: to } : {}),
+        ...(q ? { idPrefix: q } : {}),
+      };
+      const page = await deck.runs.list({ ...filter, limit, cursor: after });
+      const counted = total ? await deck.runs.count(filter) : null;
+      return {
+        runs: page.runs.map(runDto),
+        nextCursor: encodeCursor(page.nextCursor),
+        ...(counted ? { total: counted.total, totalIsCapped: counted.capped } : {}),
+      };
     },
   });
 

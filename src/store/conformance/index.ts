@@ -8,10 +8,12 @@ import { describeInstances } from './instances.js';
 import { describeItems } from './items.js';
 import { describeJobs } from './jobs.js';
 import { describeLeases } from './leases.js';
+import { describeList } from './list.js';
 import { describeLogs } from './logs.js';
 import { describeMaintenance } from './maintenance.js';
 import { describeRuns } from './runs.js';
 import { describeScheduleSlots } from './schedule-slots.js';
+import { describeStats } from './stats.js';
 
 export type { MakeStore, MakeStorePair, StoreFixture } from './fixture.js';
 
@@ -33,6 +35,7 @@ export function describeStoreConformance(
   describe(`Store conformance: ${name}`, () => {
     const ctx = { makeStore, makeStorePair };
     describeRuns(ctx);
+    describeList(ctx);
     describeClaim(ctx);
     describeLeases(ctx);
     describeFencing(ctx);
@@ -44,5 +47,6 @@ export function describeStoreConformance(
     describeJobs(ctx);
     describeEvents(ctx);
     describeInstances(ctx);
+    describeStats(ctx);
   });
 }

@@ -17,12 +17,15 @@ import {
   eventFromRow,
   instanceBeatParams,
   instancesFromRows,
+  idPrefixEnd,
   itemFromRow,
   logFromRow,
   runFromRow,
   jobStateFromRow,
   leaseLost,
   renewalFromRow,
+  statsBucketFromRow,
+  statsNow,
   toJson,
   workerLost,
   type CancelRow,
@@ -33,6 +36,7 @@ import {
   type JobRow,
   type LogRow,
   type RunRow,
+  type StatsRow,
 } from '../rows.js';
 import type {
   AttemptRef,
@@ -46,9 +50,13 @@ import type {
   RunCancelParams,
   RunCancelResult,
   RunClaimParams,
+  RunCountParams,
+  RunFilter,
   RunFinishParams,
   RunInsertParams,
   RunListParams,
+  RunStats,
+  RunStatsParams,
   Store,
   StoreCapabilities,
   StoreNotifications,
@@ -58,10 +66,18 @@ import { PgListener, cancelPayload } from './listener.js';
 
 const SQL_DIR = fileURLToPath(new URL('./sql/', import.meta.url));
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+/**
+ * Statements planned for the values of each call instead of prepared once: which filters a list
+ * gives changes which index serves it, and a plan made for absent filters would scan the table.
+ */
+const PLANNED_PER_CALL = new Set(['runListIds']);
 const QUERIES = new Map(
   [...loadNamedQueries(SQL_DIR)].map(([name, sql]) => [
     name,
-    { name: `jobdeck_${name}`, ...compileNamedParams(sql) },
+    {
+      name: PLANNED_PER_CALL.has(name) ? undefined : `jobdeck_${name}`,
+      ...compileNamedParams(sql),
+    },
   ]),
 );
 
@@ -418,17 +434,61 @@ export class PostgresStore implements Store {
   }
 
   async runList(params: RunListParams): Promise<{ runs: Run[]; nextCursor: string | null }> {
-    const rows = await this.query<RunRow>('runList', {
-      job: params.job ?? null,
-      createdBy: params.createdBy ?? null,
-      statuses: params.status?.length ? params.status : null,
-      ids: params.ids ?? null,
-      cursor: params.cursor ?? null,
-      limit: params.limit + 1,
+    const ids = await this.matchingIds(params, params.limit + 1, params.cursor ?? null);
+    const page = ids.slice(0, params.limit);
+    const rows = page.length ? await this.query<RunRow>('runGetMany', { ids: page }) : [];
+    return {
+      runs: await this.toRuns(rows),
+      nextCursor: ids.length > params.limit ? page[page.length - 1]! : null,
+    };
+  }
+
+  async runCount(params: RunCountParams): Promise<number> {
+    return (await this.matchingIds(params, params.limit, null)).length;
+  }
+
+  /** Up to `limit` ids of runs that match `filter` and sort below `cursor`, newest first. */
+  private async matchingIds(
+    filter: RunFilter,
+    limit: number,
+    cursor: string | null,
+  ): Promise<string[]> {
+    if (limit <= 0) return [];
+    const rows = await this.query<{ id: string }>('runListIds', {
+      before: cursor,
+      idPrefix: filter.idPrefix ?? null,
+      idPrefixEnd: filter.idPrefix === undefined ? null : idPrefixEnd(filter.idPrefix),
+      ids: filter.ids ?? null,
+      job: filter.job ?? null,
+      createdBy: filter.createdBy ?? null,
+      status: filter.status?.length === 1 ? filter.status[0] : null,
+      statuses: filter.status && filter.status.length > 1 ? filter.status : null,
+      createdFrom: filter.createdFrom?.getTime() ?? null,
+      createdTo: filter.createdTo?.getTime() ?? null,
+      limit,
     });
-    const page = rows.slice(0, params.limit);
-    const nextCursor = rows.length > params.limit ? page[page.length - 1]!.id : null;
-    return { runs: await this.toRuns(page), nextCursor };
+    return rows.map((row) => row.id);
+  }
+
+  async runStats(params: RunStatsParams): Promise<RunStats> {
+    return this.tx(async (client) => {
+      await this.query('runStatsSnapshot', {}, client);
+      await this.query('runStatsWithoutJit', {}, client);
+      const rows = await this.query<StatsRow>(
+        'runStats',
+        { from: params.from.getTime(), to: params.to.getTime(), bucketMs: params.bucketMs },
+        client,
+      );
+      const oldestDue = await this.one<{ id: string; job: string; due_at: number }>(
+        'runOldestDue',
+        { now: params.now.getTime() },
+        client,
+      );
+      return {
+        buckets: rows.map(statsBucketFromRow),
+        now: statsNow(await this.unfinishedCounts(client), oldestDue),
+      };
+    });
   }
 
   async runClaim(params: RunClaimParams): Promise<Run[]> {
@@ -828,8 +888,18 @@ export class PostgresStore implements Store {
   }
 
   async runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>> {
+    return this.unfinishedCounts();
+  }
+
+  private async unfinishedCounts(
+    on: Queryable = this.pool,
+  ): Promise<Partial<Record<RunStatus, number>>> {
     const counts: Partial<Record<RunStatus, number>> = {};
-    for (const row of await this.query<{ status: RunStatus; n: number }>('runCountUnfinished'))
+    for (const row of await this.query<{ status: RunStatus; n: number }>(
+      'runCountUnfinished',
+      {},
+      on,
+    ))
       counts[row.status] = row.n;
     return counts;
   }

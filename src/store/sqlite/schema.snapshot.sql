@@ -1,6 +1,9 @@
 -- index jobdeck_events_at
 CREATE INDEX jobdeck_events_at ON jobdeck_events (at);
 
+-- index jobdeck_runs_created_by
+CREATE INDEX jobdeck_runs_created_by ON jobdeck_runs (created_by, id);
+
 -- index jobdeck_runs_delete_at
 CREATE INDEX jobdeck_runs_delete_at ON jobdeck_runs (delete_at) WHERE delete_at IS NOT NULL;
 
@@ -15,6 +18,17 @@ CREATE UNIQUE INDEX jobdeck_runs_idempotency ON jobdeck_runs (job, created_by, i
 
 -- index jobdeck_runs_job
 CREATE INDEX jobdeck_runs_job ON jobdeck_runs (job, id);
+
+-- index jobdeck_runs_job_created
+CREATE INDEX jobdeck_runs_job_created ON jobdeck_runs (job, created_at, id);
+
+-- index jobdeck_runs_job_finished
+CREATE INDEX jobdeck_runs_job_finished ON jobdeck_runs (job, finished_at, status, started_at)
+WHERE finished_at IS NOT NULL;
+
+-- index jobdeck_runs_job_started
+CREATE INDEX jobdeck_runs_job_started ON jobdeck_runs (job, started_at, run_at, created_at)
+WHERE started_at IS NOT NULL;
 
 -- index jobdeck_runs_lease
 CREATE INDEX jobdeck_runs_lease ON jobdeck_runs (lease_expires_at) WHERE status IN ('running', 'cancelling');

@@ -12,19 +12,22 @@ import {
   type InstanceStatus,
 } from '../../core/instance.js';
 import type { LogEntry, Run, RunItem, RunProgress, StoredLogEntry } from '../../core/run.js';
-import { canTransition, type RunStatus } from '../../core/status.js';
+import { UNFINISHED_STATUSES, canTransition, type RunStatus } from '../../core/status.js';
 import { loadMigrations, loadNamedQueries } from '../sql-files.js';
 import {
   cancelFromRow,
   eventFromRow,
   instanceBeatParams,
   instancesFromRows,
+  idPrefixEnd,
   itemFromRow,
   logFromRow,
   runFromRow,
   jobStateFromRow,
   leaseLost,
   renewalFromRow,
+  statsBucketFromRow,
+  statsNow,
   toJson,
   workerLost,
   type CancelRow,
@@ -35,6 +38,7 @@ import {
   type JobRow,
   type LogRow,
   type RunRow,
+  type StatsRow,
 } from '../rows.js';
 import type {
   AttemptRef,
@@ -48,9 +52,13 @@ import type {
   RunCancelParams,
   RunCancelResult,
   RunClaimParams,
+  RunCountParams,
+  RunFilter,
   RunFinishParams,
   RunInsertParams,
   RunListParams,
+  RunStats,
+  RunStatsParams,
   Store,
   StoreCapabilities,
   StoreNow,
@@ -222,17 +230,93 @@ export class SqliteStore implements Store {
   }
 
   async runList(params: RunListParams): Promise<{ runs: Run[]; nextCursor: string | null }> {
-    const rows = this.all<RunRow>('runList', {
-      job: params.job ?? null,
-      createdBy: params.createdBy ?? null,
-      statuses: params.status?.length ? JSON.stringify(params.status) : null,
-      ids: params.ids ? JSON.stringify(params.ids) : null,
-      cursor: params.cursor ?? null,
-      limit: params.limit + 1,
-    });
-    const page = rows.slice(0, params.limit);
-    const nextCursor = rows.length > params.limit ? page[page.length - 1]!.id : null;
-    return { runs: this.toRuns(page), nextCursor };
+    return this.db.transaction(() => {
+      const ids = this.matchingIds(params, params.limit + 1, params.cursor ?? null);
+      const page = ids.slice(0, params.limit);
+      const rows = page.length ? this.all<RunRow>('runGetMany', { ids: JSON.stringify(page) }) : [];
+      return {
+        runs: this.toRuns(rows),
+        nextCursor: ids.length > params.limit ? page[page.length - 1]! : null,
+      };
+    })();
+  }
+
+  async runCount(params: RunCountParams): Promise<number> {
+    return this.db.transaction(() => this.matchingIds(params, params.limit, null).length)();
+  }
+
+  /**
+   * Up to `limit` ids of runs that match `filter` and sort below `cursor`, newest first. Candidates
+   * come from the narrowest index of the filters given (the driver), in growing batches, and are
+   * kept when they match every filter.
+   */
+  private matchingIds(filter: RunFilter, limit: number, cursor: string | null): string[] {
+    if (limit <= 0) return [];
+    const bounds = {
+      before: cursor ?? NO_UPPER_ID,
+      idFrom: filter.idPrefix ?? '',
+      idTo: filter.idPrefix === undefined ? NO_UPPER_ID : idPrefixEnd(filter.idPrefix),
+    };
+    const filters = {
+      ...bounds,
+      idPrefix: filter.idPrefix ?? null,
+      job: filter.job ?? null,
+      createdBy: filter.createdBy ?? null,
+      statuses: filter.status?.length ? JSON.stringify(filter.status) : null,
+      createdFrom: filter.createdFrom?.getTime() ?? null,
+      createdTo: filter.createdTo?.getTime() ?? null,
+    };
+    const driver = this.narrowestDriver(listDrivers(filter), bounds);
+    const found: string[] = [];
+    let before = bounds.before;
+    let batch = Math.max(limit, MIN_LIST_BATCH);
+    for (;;) {
+      const candidates = this.all<{ rid: number; id: string }>(driver.name, {
+        ...driver.params,
+        ...bounds,
+        before,
+        limit: batch,
+      });
+      if (candidates.length === 0) break;
+      const kept = this.all<{ id: string }>('runIdsMatching', {
+        ...filters,
+        before,
+        rowids: JSON.stringify(candidates.map((row) => row.rid)),
+        limit: limit - found.length,
+      });
+      found.push(...kept.map((row) => row.id));
+      if (found.length >= limit || candidates.length < batch) break;
+      before = candidates[candidates.length - 1]!.id;
+      batch = Math.min(batch * 2, MAX_LIST_BATCH);
+    }
+    return found;
+  }
+
+  /**
+   * Of several indexes a list could walk, the one with the fewest runs in its range: SQLite keeps
+   * no statistics to tell, so each is counted up to {@link DRIVER_PROBE} ids.
+   */
+  private narrowestDriver(drivers: ListDriver[], bounds: Params): ListDriver {
+    if (drivers.length === 1) return drivers[0]!;
+    const sized = drivers.map((driver) => ({
+      driver,
+      size: this.all(driver.name, { ...driver.params, ...bounds, limit: DRIVER_PROBE }).length,
+    }));
+    return sized.reduce((best, next) => (next.size < best.size ? next : best)).driver;
+  }
+
+  async runStats(params: RunStatsParams): Promise<RunStats> {
+    return this.db.transaction(() => ({
+      buckets: this.all<StatsRow>('runStats', {
+        from: params.from.getTime(),
+        to: params.to.getTime(),
+        bucketMs: params.bucketMs,
+      }).map(statsBucketFromRow),
+      now: statsNow(
+        this.unfinishedCounts(),
+        this.get('runOldestDue', { now: params.now.getTime() }),
+      ),
+    }))();
   }
 
   async runClaim(params: RunClaimParams): Promise<Run[]> {
@@ -547,6 +631,10 @@ export class SqliteStore implements Store {
   }
 
   async runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>> {
+    return this.unfinishedCounts();
+  }
+
+  private unfinishedCounts(): Partial<Record<RunStatus, number>> {
     const counts: Partial<Record<RunStatus, number>> = {};
     for (const row of this.all<{ status: RunStatus; n: number }>('runCountUnfinished'))
       counts[row.status] = row.n;
@@ -666,6 +754,49 @@ export class SqliteStore implements Store {
       ),
     );
   }
+}
+
+/** Sorts after every run id: the bound of a walk that has none. */
+const NO_UPPER_ID = '~';
+const MIN_LIST_BATCH = 100;
+const MAX_LIST_BATCH = 20_000;
+/** How far each candidate index of a list is counted to find the narrowest. */
+const DRIVER_PROBE = 2_000;
+
+/** An index a list may walk: the statement that reads its ids in order, and its parameters. */
+interface ListDriver {
+  name: string;
+  params: Params;
+}
+
+/**
+ * The indexes a list may walk for `filter`: the ids given; an equality filter's index yields
+ * exactly its runs in id order; several unfinished statuses, or a window that ends, are few enough to sort; with none
+ * of those, the newest runs first.
+ */
+function listDrivers(filter: RunFilter): ListDriver[] {
+  if (filter.ids) return [{ name: 'runIdsInList', params: { ids: JSON.stringify(filter.ids) } }];
+  const drivers: ListDriver[] = [];
+  if (filter.job !== undefined) drivers.push({ name: 'runIdsOfJob', params: { job: filter.job } });
+  if (filter.createdBy !== undefined)
+    drivers.push({ name: 'runIdsOfCreator', params: { createdBy: filter.createdBy } });
+  const statuses = filter.status ?? [];
+  const unfinished: readonly RunStatus[] = UNFINISHED_STATUSES;
+  if (statuses.length === 1) {
+    drivers.push({ name: 'runIdsInStatus', params: { status: statuses[0] } });
+  } else if (statuses.length > 1 && statuses.every((status) => unfinished.includes(status))) {
+    drivers.push({ name: 'runIdsInStatuses', params: { statuses: JSON.stringify(statuses) } });
+  }
+  if (filter.createdTo !== undefined) {
+    drivers.push({
+      name: 'runIdsCreatedWithin',
+      params: {
+        createdFrom: filter.createdFrom?.getTime() ?? 0,
+        createdTo: filter.createdTo.getTime(),
+      },
+    });
+  }
+  return drivers.length > 0 ? drivers : [{ name: 'runIdsNewest', params: {} }];
 }
 
 /**

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { RUN_STATUSES, client, errorText, type RunInfo } from '../api.js';
+import { RUN_STATUSES, client, errorText, isActive, type RunInfo } from '../api.js';
 import { ErrorNote, StatusBadge } from '../components.js';
 import { formatSpan } from '../format.js';
 import { eventRun, useLiveEvents } from '../live.js';
@@ -7,32 +7,32 @@ import { Link } from '../router.js';
 import { RunsTable } from './runs.js';
 import { useWorkers } from './workers.js';
 
-const COUNT_LIMIT = 500;
+const FINAL = ['completed', 'partial', 'failed', 'cancelled'] as const;
 
 /** What needs attention now: counts, active runs with live progress, failures, waiting, workers. */
 export function OverviewPage() {
-  const [counts, setCounts] = useState<Record<string, string>>({});
+  const [counts, setCounts] = useState<Record<string, number>>({});
   const [active, setActive] = useState<RunInfo[]>([]);
   const [failures, setFailures] = useState<RunInfo[]>([]);
-  const [oldestPending, setOldestPending] = useState<RunInfo | null>(null);
+  const [oldestPendingMs, setOldestPendingMs] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
   const { workers, error: workersError } = useWorkers();
 
   const load = async () => {
     try {
-      const pages = await Promise.all(
-        RUN_STATUSES.map((status) => client.runs({ status: [status], limit: COUNT_LIMIT })),
-      );
-      const next: Record<string, string> = {};
-      RUN_STATUSES.forEach((status, i) => {
-        const page = pages[i]!;
-        next[status] = page.nextCursor ? `${COUNT_LIMIT}+` : String(page.runs.length);
-      });
+      const [stats, running, failed] = await Promise.all([
+        client.stats(),
+        client.runs({ status: ['running', 'cancelling'], limit: 100 }),
+        client.runs({ status: ['failed'], limit: 5 }),
+      ]);
+      // Unfinished runs as they are now; finished ones over the last 24 h.
+      const next: Record<string, number> = { ...stats.now.unfinished };
+      for (const status of FINAL)
+        next[status] = stats.buckets.reduce((sum, bucket) => sum + bucket.ended[status], 0);
       setCounts(next);
-      const [running, cancelling, pending, failed] = [2, 3, 1, 6].map((i) => pages[i]!.runs);
-      setActive([...running!, ...cancelling!]);
-      setFailures(failed!.slice(0, 5));
-      setOldestPending(pending!.at(-1) ?? null);
+      setActive(running.runs);
+      setFailures(failed.runs);
+      setOldestPendingMs(stats.now.oldestPending?.ageMs ?? null);
       setError(null);
     } catch (err) {
       setError(errorText(err));
@@ -67,9 +67,10 @@ export function OverviewPage() {
       <ul class="cards" aria-label="Runs by status">
         {RUN_STATUSES.map((status) => (
           <li key={status} class="card">
-            <Link href={`/dashboard/runs?status=${status}`}>
+            <Link href={`/dashboard/runs?status=${status}${isActive(status) ? '' : '&range=24h'}`}>
               <span class="count">{counts[status] ?? '…'}</span>
               <StatusBadge status={status} />
+              <span class="muted">{isActive(status) ? 'now' : 'last 24 h'}</span>
             </Link>
           </li>
         ))}
@@ -81,9 +82,7 @@ export function OverviewPage() {
           </Link>
         </li>
         <li class="card">
-          <span class="count">
-            {oldestPending ? formatSpan(Date.now() - Date.parse(oldestPending.createdAt)) : '—'}
-          </span>{' '}
+          <span class="count">{oldestPendingMs === null ? '—' : formatSpan(oldestPendingMs)}</span>{' '}
           oldest pending
         </li>
       </ul>

@@ -26,16 +26,6 @@ INSERT INTO jobdeck_runs (
 ON CONFLICT (job, created_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *;
 
--- name: runList
-SELECT * FROM jobdeck_runs
-WHERE (@job::text IS NULL OR job = @job)
-  AND (@createdBy::text IS NULL OR created_by = @createdBy)
-  AND (@statuses::text[] IS NULL OR status = ANY (@statuses::text[]))
-  AND (@ids::text[] IS NULL OR id = ANY (@ids::text[]))
-  AND (@cursor::text IS NULL OR id < @cursor)
-ORDER BY id DESC
-LIMIT @limit;
-
 -- name: jobDisabledNames
 SELECT name FROM jobdeck_jobs WHERE NOT enabled;
 

@@ -21,16 +21,6 @@ INSERT INTO jobdeck_runs (
 )
 RETURNING *;
 
--- name: runList
-SELECT * FROM jobdeck_runs
-WHERE (@job IS NULL OR job = @job)
-  AND (@createdBy IS NULL OR created_by = @createdBy)
-  AND (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
-  AND (@ids IS NULL OR id IN (SELECT value FROM json_each(@ids)))
-  AND (@cursor IS NULL OR id < @cursor)
-ORDER BY id DESC
-LIMIT @limit;
-
 -- name: jobDisabledNames
 SELECT name FROM jobdeck_jobs WHERE enabled = 0;
 
