@@ -1,5 +1,5 @@
-// tsc compiles only TypeScript; the stores read their .sql files and the dashboard its pages, styles
-// and scripts at run time, so copy them beside the output.
+// tsc compiles only TypeScript; the stores read their .sql files at run time, so copy them beside
+// the output. The dashboard has a build of its own (scripts/build-dashboard.mjs).
 import { cpSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -9,13 +9,9 @@ const dist = new URL('../dist/', import.meta.url).pathname;
 function walk(dir) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) walk(path);
-    // The dashboard's scripts are browser files, served as they are (not compiled).
-    else if (
-      /\.(sql|html|css|svg)$/.test(name) ||
-      (dir.endsWith('/dashboard') && name.endsWith('.js'))
-    )
-      cpSync(path, join(dist, relative(src, path)));
+    if (statSync(path).isDirectory()) {
+      if (path !== join(src, 'dashboard')) walk(path);
+    } else if (name.endsWith('.sql')) cpSync(path, join(dist, relative(src, path)));
   }
 }
 walk(src);

@@ -18,7 +18,7 @@ import { sendError } from './http-errors.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
 import { statsRoutes } from './routes/stats.js';
-import { SIGN_IN_HTML, systemRoutes } from './routes/system.js';
+import { signInPage, systemRoutes } from './routes/system.js';
 import { workerRoutes } from './routes/workers.js';
 import { SESSION_COOKIE, SessionStore, readCookie } from './sessions.js';
 import { EventLog, EventStreams, type SseLimits } from './sse.js';
@@ -178,7 +178,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
           .status(401)
           .header('WWW-Authenticate', 'Bearer realm="jobdeck"')
           .header('content-type', 'text/html; charset=utf-8')
-          .send(SIGN_IN_HTML);
+          .send(signInPage());
       }
       return sendError(
         reply,

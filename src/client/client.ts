@@ -111,6 +111,16 @@ export class JobdeckClient {
     return parsed as T;
   }
 
+  /** Who the token, or the dashboard's session cookie, belongs to. */
+  session(): Promise<{ principal: string; role: string }> {
+    return this.request('GET', '/api/session');
+  }
+
+  /** Ends the dashboard's cookie session: the cookie is cleared and no longer accepted. */
+  async signOut(): Promise<void> {
+    await this.request('DELETE', '/api/session');
+  }
+
   health(): Promise<{ status: string; store: string }> {
     return this.request('GET', '/healthz');
   }

@@ -38,9 +38,10 @@ async function expectCspClean(target: TestServer, html: string, what: string): P
   for (const file of files) {
     const res = await target.request('GET', file);
     expect(res.status, file).toBe(200);
-    expect(res.headers.get('content-type'), file).toMatch(
-      file.endsWith('.js') ? /^text\/javascript/ : /^text\/css/,
-    );
+    const type = { js: /^text\/javascript/, css: /^text\/css/, svg: /^image\/svg\+xml/ }[
+      file.slice(file.lastIndexOf('.') + 1) as 'js' | 'css' | 'svg'
+    ];
+    expect(res.headers.get('content-type'), file).toMatch(type);
     expectStrictHeaders(res.headers, file);
   }
 }

@@ -6,23 +6,40 @@ import { errorSchema, eventsQuery } from '../schemas.js';
 import { STREAMED_EVENTS, type StreamEvent } from '../sse.js';
 import { SESSION_COOKIE, readCookie, sessionCookie } from '../sessions.js';
 
-const dashboardFile = (name: string) =>
-  readFileSync(new URL(`../../dashboard/${name}`, import.meta.url), 'utf8');
-const DASHBOARD_HTML = dashboardFile('index.html').replace(
-  '{{streamedEvents}}',
-  STREAMED_EVENTS.join(','),
-);
-export const SIGN_IN_HTML = dashboardFile('sign-in.html');
-/** The pages' scripts and styles: files, not inline, so a strict CSP holds. Public: no secrets. */
-const DASHBOARD_ASSETS = new Map(
-  ['app.js', 'app.css', 'sign-in.js', 'sign-in.css'].map((name) => [
-    name,
-    {
-      text: dashboardFile(name),
-      type: name.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8',
-    },
-  ]),
-);
+/**
+ * The dashboard as `npm run build` writes it (scripts/build-dashboard.mjs): pages, one script
+ * bundle and styles, all files (nothing inline) so a strict CSP holds. dist/ sits beside src/, so
+ * this path holds for the compiled server and for the sources alike. Read once, on first use.
+ */
+const DASHBOARD_DIR = new URL('../../../dist/dashboard/', import.meta.url);
+const ASSET_TYPES: Record<string, string> = {
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  svg: 'image/svg+xml',
+};
+const dashboardFiles = new Map<string, string | null>();
+function dashboardFile(name: string): string | null {
+  if (!dashboardFiles.has(name)) {
+    let text: string | null = null;
+    try {
+      text = readFileSync(new URL(name, DASHBOARD_DIR), 'utf8');
+    } catch {
+      // Not built, or no such file: the caller answers 404.
+    }
+    dashboardFiles.set(name, text);
+  }
+  return dashboardFiles.get(name)!;
+}
+function requireDashboardFile(name: string): string {
+  const text = dashboardFile(name);
+  if (text === null)
+    throw new JobdeckError('NOT_FOUND', `No dashboard file ${name}: run npm run build.`);
+  return text;
+}
+const dashboardPage = () =>
+  requireDashboardFile('index.html').replace('{{streamedEvents}}', STREAMED_EVENTS.join(','));
+/** Answered, with 401, to every dashboard page requested without a session. */
+export const signInPage = () => requireDashboardFile('sign-in.html');
 
 export function systemRoutes(app: App, ctx: ApiContext): void {
   const { deck, eventLog, eventStreams, metrics, sessions } = ctx;
@@ -151,26 +168,50 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
 
   app.route({
     method: 'GET',
-    url: '/dashboard',
-    config: { role: 'viewer', signInPage: true },
+    url: '/api/session',
+    config: { role: 'viewer' },
     schema: {
-      summary: 'The web dashboard (signed-in users; others get the sign-in page with 401)',
+      summary: 'Who is signed in: the principal and role of the session or token',
       tags: ['system'],
+      response: { 200: z.object({ principal: z.string(), role: z.string() }) },
     },
-    handler: async (_request, reply) =>
-      reply.header('content-type', 'text/html; charset=utf-8').send(DASHBOARD_HTML),
+    handler: async (request) => ({
+      principal: request.principal!.name,
+      role: request.principal!.role,
+    }),
   });
+
+  // Every dashboard path answers the app (history routing); the app shows the page of its URL.
+  for (const url of ['/dashboard', '/dashboard/*']) {
+    app.route({
+      method: 'GET',
+      url,
+      config: { role: 'viewer', signInPage: true },
+      schema: {
+        summary: 'The web dashboard (signed-in users; others get the sign-in page with 401)',
+        tags: ['system'],
+        hide: url !== '/dashboard',
+      },
+      handler: async (_request, reply) =>
+        reply
+          .header('content-type', 'text/html; charset=utf-8')
+          .header('cache-control', 'no-cache')
+          .send(dashboardPage()),
+    });
+  }
 
   app.route({
     method: 'GET',
     url: '/dashboard/assets/:file',
-    // The sign-in page needs its files before anyone is signed in.
+    // The sign-in page needs its files before anyone is signed in. Public: no secrets.
     config: { role: 'none' },
     schema: { hide: true, params: z.object({ file: z.string() }) },
     handler: async (request, reply) => {
-      const asset = DASHBOARD_ASSETS.get(request.params.file);
-      if (!asset) throw new JobdeckError('NOT_FOUND', `No dashboard file ${request.params.file}.`);
-      return reply.header('content-type', asset.type).send(asset.text);
+      const { file } = request.params;
+      const type = ASSET_TYPES[file.slice(file.lastIndexOf('.') + 1)];
+      const text = /^[\w.-]+$/.test(file) && type ? dashboardFile(`assets/${file}`) : null;
+      if (text === null || !type) throw new JobdeckError('NOT_FOUND', `No dashboard file ${file}.`);
+      return reply.header('content-type', type).header('cache-control', 'no-cache').send(text);
     },
   });
 

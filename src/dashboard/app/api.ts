@@ -1,0 +1,57 @@
+import { ApiError, JobdeckClient } from '../../client/client.js';
+import type { JobInfo, LogInfo, RunInfo } from '../../client/client.js';
+
+export { ApiError };
+export type { JobInfo, LogInfo, RunInfo };
+
+/** The signed-in principal and role, as GET /api/session tells. */
+export interface Session {
+  principal: string;
+  role: 'viewer' | 'operator' | 'admin';
+}
+
+/**
+ * The typed client over the session cookie. Every call sends the header that lets a cookie
+ * session change state; a 401 means the session ended, so the page reloads into the sign-in page.
+ */
+export const client = new JobdeckClient({
+  url: location.origin,
+  fetch: async (input, init) => {
+    const response = await fetch(input, {
+      ...init,
+      credentials: 'same-origin',
+      headers: { ...(init?.headers as Record<string, string>), 'x-jobdeck-request': '1' },
+    });
+    if (response.status === 401) location.reload();
+    return response;
+  },
+});
+
+/** The text to show for a failed call: the API's message, or why the server was not reached. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Field errors of an INVALID_INPUT answer, by path (`input.steps`). */
+export function fieldErrors(err: unknown): Map<string, string> {
+  const fields = new Map<string, string>();
+  if (!(err instanceof ApiError)) return fields;
+  const details = (err.body as { details?: { path: (string | number)[]; message: string }[] })
+    ?.details;
+  for (const detail of details ?? []) fields.set(detail.path.join('.'), detail.message);
+  return fields;
+}
+
+export const ACTIVE_STATUSES = ['scheduled', 'pending', 'running', 'cancelling'] as const;
+export const FINAL_STATUSES = ['completed', 'partial', 'failed', 'cancelled'] as const;
+export const RUN_STATUSES = [...ACTIVE_STATUSES, ...FINAL_STATUSES] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const isActive = (status: string) => (ACTIVE_STATUSES as readonly string[]).includes(status);
+
+/** Who may stop or retry a run: its creator or an admin (the API's ownership rule). */
+export function mayAct(session: Session, run: RunInfo): boolean {
+  return (
+    session.role === 'admin' || (session.role === 'operator' && run.createdBy === session.principal)
+  );
+}

@@ -1,0 +1,29 @@
+/** A time as the reader's locale writes it; '—' for none. */
+export function formatTime(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleString() : '—';
+}
+
+/** A span of milliseconds, short: 850 ms, 12.3 s, 4 min 5 s, 2 h 10 min, 3 d 4 h. */
+export function formatSpan(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.floor(s % 60)} s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+/** How long a run ran (or runs so far); '—' before it started. */
+export function runDuration(
+  run: { startedAt: string | null; finishedAt: string | null },
+  now = Date.now(),
+): string {
+  if (!run.startedAt) return '—';
+  const end = run.finishedAt ? Date.parse(run.finishedAt) : now;
+  return formatSpan(end - Date.parse(run.startedAt));
+}
+
+/** The first part of a run id: enough to tell runs apart in a table. */
+export const shortId = (id: string) => id.slice(0, 8);

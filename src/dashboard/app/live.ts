@@ -1,0 +1,61 @@
+import { useEffect, useRef } from 'preact/hooks';
+import type { LogInfo, RunInfo } from './api.js';
+
+/** One event of GET /api/events, by name; `reset` means: reload what you show. */
+export type LiveEvent =
+  | { name: 'reset' }
+  | { name: 'run.log'; runId: string; entry: LogInfo }
+  | { name: 'job.updated'; job: { name: string; enabled: boolean } }
+  | { name: string; run: RunInfo };
+
+type Listener = (event: LiveEvent) => void;
+const listeners = new Set<Listener>();
+let source: EventSource | null = null;
+
+/**
+ * One event stream for the whole app, opened on first use. EventSource reconnects by itself with
+ * Last-Event-ID, so nothing is missed; the server sends `reset` when it cannot resume.
+ */
+function open(): void {
+  if (source) return;
+  source = new EventSource('/api/events');
+  const names = (
+    document.querySelector<HTMLMetaElement>('meta[name="jobdeck-events"]')?.content ?? ''
+  )
+    .split(',')
+    .filter(Boolean);
+  for (const name of names) {
+    source.addEventListener(name, (message) => {
+      const data = JSON.parse((message as MessageEvent<string>).data) as object;
+      emit({ name, ...data } as LiveEvent);
+    });
+  }
+  source.addEventListener('reset', () => emit({ name: 'reset' }));
+}
+
+function emit(event: LiveEvent): void {
+  for (const listener of [...listeners]) listener(event);
+}
+
+/** Closes the stream (sign-out), so no request outlives the session. */
+export function closeEvents(): void {
+  source?.close();
+  source = null;
+}
+
+/** Calls `handler` with every live event while the component is mounted. */
+export function useLiveEvents(handler: Listener): void {
+  const latest = useRef(handler);
+  latest.current = handler;
+  useEffect(() => {
+    open();
+    const listener: Listener = (event) => latest.current(event);
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
+  }, []);
+}
+
+/** The run an event is about, if any. */
+export function eventRun(event: LiveEvent): RunInfo | null {
+  return 'run' in event ? event.run : null;
+}

@@ -1,0 +1,84 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { WorkerInfo } from '../../../client/client.js';
+import { client, errorText } from '../api.js';
+import { ErrorNote, StatusBadge } from '../components.js';
+import { formatTime } from '../format.js';
+import { Link, runPath } from '../router.js';
+
+/** How often the list is read again: instances beat every few seconds, not through the feed. */
+export const WORKERS_REFRESH_MS = 5000;
+
+/** Loads the instances now and every few seconds while mounted. */
+export function useWorkers(): { workers: WorkerInfo[] | null; error: string | null } {
+  const [workers, setWorkers] = useState<WorkerInfo[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    const load = () =>
+      client.workers().then(
+        (list) => {
+          setWorkers(list);
+          setError(null);
+        },
+        (err: unknown) => setError(errorText(err)),
+      );
+    void load();
+    const timer = setInterval(() => void load(), WORKERS_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, []);
+  return { workers, error };
+}
+
+/** Every instance: role, version, last beat, what it runs. */
+export function WorkersPage() {
+  const { workers, error } = useWorkers();
+  return (
+    <section>
+      <h1>Workers</h1>
+      <ErrorNote error={error} />
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Instance</th>
+              <th scope="col">State</th>
+              <th scope="col">Role</th>
+              <th scope="col">Version</th>
+              <th scope="col">Concurrency</th>
+              <th scope="col">Started</th>
+              <th scope="col">Last seen</th>
+              <th scope="col">Running</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(workers ?? []).map((worker) => (
+              <tr key={worker.id}>
+                <td>
+                  {worker.host}:{worker.pid} <code class="muted">{worker.id.slice(0, 8)}</code>
+                </td>
+                <td>
+                  <StatusBadge status={worker.state} />
+                </td>
+                <td>{worker.role}</td>
+                <td>{worker.version}</td>
+                <td>{worker.concurrency ?? '—'}</td>
+                <td>{formatTime(worker.startedAt)}</td>
+                <td>{formatTime(worker.lastSeenAt)}</td>
+                <td>
+                  {worker.runs.length === 0
+                    ? '—'
+                    : worker.runs.map((run) => (
+                        <div key={run.id}>
+                          <Link href={runPath(run.id)}>{run.job}</Link>{' '}
+                          <StatusBadge status={run.status} />
+                        </div>
+                      ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {workers && workers.length === 0 ? <p class="muted">No instance is registered.</p> : null}
+    </section>
+  );
+}
