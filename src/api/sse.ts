@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { errorSummary } from '../core/errors.js';
+import { Once } from '../core/once.js';
 import type { Run } from '../core/run.js';
 import type { RunStatus } from '../core/status.js';
 import type { EventFeed } from '../events/feed.js';
@@ -98,7 +99,7 @@ export class EventLog {
   private readonly maxEvents: number;
   private readonly maxBytes: number;
   private off: (() => void) | null = null;
-  private starting: Promise<void> | null = null;
+  private readonly starting = new Once(() => this.open());
 
   constructor(
     private readonly feed: EventFeed,
@@ -110,11 +111,7 @@ export class EventLog {
 
   /** Start following the feed (idempotent). */
   start(): Promise<void> {
-    this.starting ??= this.open().catch((err: unknown) => {
-      this.starting = null;
-      throw err;
-    });
-    return this.starting;
+    return this.starting.run();
   }
 
   private async open(): Promise<void> {

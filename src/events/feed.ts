@@ -1,3 +1,4 @@
+import { Once } from '../core/once.js';
 import type { EventWatch, Store, StoredEvent } from '../store/store.js';
 import type { EventBus } from './bus.js';
 
@@ -34,7 +35,7 @@ export class EventFeed {
   private watch: EventWatch | null = null;
   private offBus: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private starting: Promise<void> | null = null;
+  private readonly starting = new Once(() => this.open());
   private reading = false;
   private again = false;
   private stopped = false;
@@ -57,12 +58,7 @@ export class EventFeed {
 
   /** Start reading from the newest event (idempotent). */
   start(): Promise<void> {
-    // A store down at the first attempt must not keep the feed from starting later.
-    this.starting ??= this.open().catch((err: unknown) => {
-      this.starting = null;
-      throw err;
-    });
-    return this.starting;
+    return this.starting.run();
   }
 
   private async open(): Promise<void> {
@@ -91,7 +87,7 @@ export class EventFeed {
 
   /** Read now (coalesced with a read in progress). */
   wake(): void {
-    if (this.stopped || !this.starting) return;
+    if (this.stopped || !this.starting.begun) return;
     if (this.reading) {
       this.again = true;
       return;
@@ -156,7 +152,7 @@ export class EventFeed {
     this.offBus = null;
     const watch = this.watch;
     this.watch = null;
-    this.starting = null;
+    this.starting.reset();
     this.listeners.clear();
     await watch?.close();
   }
