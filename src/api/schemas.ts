@@ -269,6 +269,11 @@ const statusList = z
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
+    // An empty filter would match nothing (a stream that never sends): say so instead.
+    if (list.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'give one or more statuses, comma-separated' });
+      return z.NEVER;
+    }
     for (const status of list) {
       if (!(RUN_STATUSES as readonly string[]).includes(status)) {
         ctx.addIssue({ code: 'custom', message: `unknown status ${JSON.stringify(status)}` });

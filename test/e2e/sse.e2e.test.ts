@@ -307,10 +307,12 @@ describe('GET /api/events', () => {
     const finished = await stream.waitFor(named(run.id, 'run.finished'), 'run.finished');
     expect((finished.data as EventData).status).toBe('completed');
     expect(stream.events.filter(ofRun(run.id)).map((e) => e.name)).toEqual(['run.finished']);
-    const bad = await server.request('GET', '/api/events?status=sleeping', {
-      token: TEST_TOKENS.viewer,
-    });
-    expect(bad.status).toBe(400);
+    for (const status of ['sleeping', '']) {
+      const bad = await server.request('GET', `/api/events?status=${status}`, {
+        token: TEST_TOKENS.viewer,
+      });
+      expect(bad.status).toBe(400);
+    }
   });
 
   it('answers with an event stream to a bearer token, and 401 without one', async () => {

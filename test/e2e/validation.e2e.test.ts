@@ -315,6 +315,7 @@ describe('GET /api/runs and friends', () => {
     [`?cursor=${Buffer.from('not-an-id').toString('base64url')}`, ['cursor']],
     ['?status=nope', ['status']],
     ['?status=running,nope', ['status']],
+    ['?status=', ['status']],
     ['?limit=0', ['limit']],
     ['?limit=-1', ['limit']],
     ['?limit=abc', ['limit']],
