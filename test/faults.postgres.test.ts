@@ -309,6 +309,11 @@ describe.skipIf(!reachable)('PostgreSQL refusing connections', () => {
     const { request, schema } = await startServer(name);
     const created = await request('POST', '/api/jobs/faults.slow/runs', {});
     const runId: string = created.body.run.id;
+    // Running, so the cancel it waits on is a request (a loaded machine may not have claimed it yet).
+    await pollUntil(
+      async () => (await request('GET', `/api/runs/${runId}`)).body.run.status === 'running',
+      { what: `run ${runId} to be running` },
+    );
     const narrow = new PostgresStore({
       connectionString: PG_URL,
       schema,
