@@ -12,10 +12,8 @@ import { TestClock } from '../../src/core/clock.js';
 import { newRunId } from '../../src/core/ids.js';
 import type { Run } from '../../src/core/run.js';
 import { RUN_STATUSES, type RunStatus, type TerminalStatus } from '../../src/core/status.js';
-import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { RunFinishOutcome, Store } from '../../src/store/store.js';
-import { PG_URL, freshSchema, postgresReachable } from '../helpers/postgres.js';
 import { seeded } from '../helpers/random.js';
 import { TEST_TOKENS, startTestServer, type TestServer } from '../helpers/server.js';
 import { tempDbPath } from '../helpers/temp.js';
@@ -302,9 +300,9 @@ function expectedNow(made: Made[]) {
 }
 
 const iso = (time: number) => new Date(time).toISOString();
-const reachable = await postgresReachable();
 
 /** A store for the server, and how to remove its data once the server (and store) closed. */
+// PostgreSQL's runStats is covered by the store conformance cases (src/store/conformance/stats.ts).
 const BACKENDS: {
   name: string;
   skip: boolean;
@@ -316,25 +314,6 @@ const BACKENDS: {
     open: async () => {
       const { path, cleanup } = tempDbPath();
       return { store: new SqliteStore({ path }), remove: async () => cleanup() };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    skip: !reachable,
-    open: async () => {
-      const schema = freshSchema();
-      const store = new PostgresStore({
-        connectionString: PG_URL,
-        schema,
-        poolSize: 6,
-        notify: false,
-      });
-      const remove = async () => {
-        const dropper = new PostgresStore({ connectionString: PG_URL, schema, poolSize: 1 });
-        await dropper.dropSchema();
-        await dropper.close();
-      };
-      return { store, remove };
     },
   },
 ];
