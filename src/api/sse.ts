@@ -143,10 +143,6 @@ export class EventLog {
     return this.feed.head;
   }
 
-  get heldBytes(): number {
-    return this.bytes;
-  }
-
   /** The most bytes of event text held in memory. */
   get capacityBytes(): number {
     return this.maxBytes;
@@ -188,10 +184,6 @@ export class EventLog {
   subscribe(listener: (events: readonly StreamEvent[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
-  }
-
-  get listenerCount(): number {
-    return this.listeners.size;
   }
 
   close(): void {

@@ -76,8 +76,13 @@ const QUERIES = new Map(
     name,
     {
       name: PLANNED_PER_CALL.has(name) ? undefined : `jobdeck_${name}`,
-      /** It may write feed events (its triggers do): readers are told once it commits. */
-      writesEvents: /\b(INSERT\s+INTO|UPDATE)\s+jobdeck_(runs|run_logs|jobs)\b/i.test(sql),
+      /**
+       * It may write feed events (its triggers do): readers are told once it commits. Lease
+       * renewals touch runs on every heartbeat but never their status or progress: no event.
+       */
+      writesEvents:
+        !name.startsWith('lease') &&
+        /\b(INSERT\s+INTO|UPDATE)\s+jobdeck_(runs|run_logs|jobs)\b/i.test(sql),
       ...compileNamedParams(sql),
     },
   ]),
