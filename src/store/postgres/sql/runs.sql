@@ -213,12 +213,13 @@ WHERE id IN (
 );
 
 -- name: runDeleteFinished
-DELETE FROM jobdeck_runs
-WHERE id IN (
+-- Materialised for the reason runClaimSimple's pick is: a rescanned pick would pass @limit.
+WITH picked AS MATERIALIZED (
   SELECT id FROM jobdeck_runs WHERE delete_at IS NOT NULL AND delete_at <= jobdeck_now_ms(@now)
   LIMIT @limit
   FOR UPDATE SKIP LOCKED
-);
+)
+DELETE FROM jobdeck_runs WHERE id IN (SELECT id FROM picked);
 
 -- name: runCountUnfinished
 SELECT status, count(*) AS n FROM jobdeck_runs
@@ -244,19 +245,22 @@ RETURNING r.*;
 -- name: runClaimSimple
 -- One statement for a worker whose jobs have no concurrency cap: select, lock and take. A retried
 -- run's items of its earlier attempt go in the same statement: no cancel can see them in between.
-WITH claimed AS (
+-- The pick is a materialised CTE, evaluated once: as a subquery of the UPDATE the planner may
+-- rescan it per row, and a rescan skips the rows this statement already took and locks the next
+-- ones, claiming more runs than @limit.
+WITH picked AS MATERIALIZED (
+  SELECT id FROM jobdeck_runs
+  WHERE status IN ('pending', 'scheduled')
+    AND (status = 'pending' OR run_at <= jobdeck_now_ms(@now)) AND job = ANY (@jobs::text[])
+    AND NOT EXISTS (SELECT 1 FROM jobdeck_jobs j WHERE j.name = jobdeck_runs.job AND NOT j.enabled)
+  ORDER BY priority DESC, run_at, id
+  LIMIT @limit
+  FOR UPDATE SKIP LOCKED
+), claimed AS (
   UPDATE jobdeck_runs AS r
   SET status = 'running', attempt = r.attempt + 1, worker_id = @workerId,
       lease_expires_at = jobdeck_now_ms(@now) + @leaseMs, started_at = jobdeck_now_ms(@now)
-  FROM (
-    SELECT id FROM jobdeck_runs
-    WHERE status IN ('pending', 'scheduled')
-      AND (status = 'pending' OR run_at <= jobdeck_now_ms(@now)) AND job = ANY (@jobs::text[])
-      AND NOT EXISTS (SELECT 1 FROM jobdeck_jobs j WHERE j.name = jobdeck_runs.job AND NOT j.enabled)
-    ORDER BY priority DESC, run_at, id
-    LIMIT @limit
-    FOR UPDATE SKIP LOCKED
-  ) AS picked
+  FROM picked
   WHERE r.id = picked.id
   RETURNING r.*
 ), cleared AS (
