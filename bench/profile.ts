@@ -7,6 +7,8 @@
  *
  * Seeds the runs (untimed), then runs them with a no-op handler and prints runs/s. `analyze`
  * (jobdeck-pg) runs ANALYZE on the runs table after seeding, as autovacuum would a minute later.
+ * With `application_name=jdprof` in JOBDECK_BENCH_PG it also prints the CPU time per 1,000 runs
+ * of this process and of its PostgreSQL backends: steadier than runs/s on a shared machine.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +37,46 @@ if (flags.includes('analyze') && system === 'jobdeck-pg') {
   await client.query(`ANALYZE bench_jd_prof_${process.pid}.jobdeck_runs`);
   await client.end();
 }
+// `drop=a,b` drops those indexes after seeding; `notrig` disables the runs' event triggers: to
+// measure what each costs.
+const dropped =
+  flags
+    .find((f) => f.startsWith('drop='))
+    ?.slice(5)
+    .split(',') ?? [];
+if (system === 'jobdeck-pg' && (dropped.length > 0 || flags.includes('notrig'))) {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  const schema = `bench_jd_prof_${process.pid}`;
+  for (const index of dropped) await client.query(`DROP INDEX ${schema}.${index}`);
+  if (flags.includes('notrig')) {
+    await client.query(`ALTER TABLE ${schema}.jobdeck_runs DISABLE TRIGGER jobdeck_runs_changed`);
+    await client.query(`ALTER TABLE ${schema}.jobdeck_runs DISABLE TRIGGER jobdeck_runs_created`);
+  }
+  await client.end();
+}
+/** CPU seconds of this process and of the PostgreSQL backends named `jdprof` (application_name). */
+const backendCpu = async () => {
+  const { readFileSync } = await import('node:fs');
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  const { rows } = await client.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE application_name = 'jdprof'`,
+  );
+  await client.end();
+  const ticks = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks.set(pid, (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // The backend ended since it was listed.
+    }
+  }
+  return ticks;
+};
+const cpuBefore = system === 'jobdeck-pg' ? await backendCpu() : new Map<number, number>();
+const selfBefore = process.cpuUsage();
 let handled = 0;
 let first = 0;
 const worker = await adapter.startWorker({
@@ -49,6 +91,16 @@ const seconds = (performance.now() - first) / 1000;
 console.log(
   `${system} c${concurrency}: ${n} runs in ${seconds.toFixed(2)} s = ${(n / seconds).toFixed(0)} runs/s`,
 );
+if (system === 'jobdeck-pg') {
+  const after = await backendCpu();
+  let db = 0;
+  for (const [pid, t] of after) db += t - (cpuBefore.get(pid) ?? 0);
+  const self = process.cpuUsage(selfBefore);
+  const node = (self.user + self.system) / 1e6;
+  console.log(
+    `cpu per 1000 runs: db ${((db * 1000) / n).toFixed(3)} s, node ${((node * 1000) / n).toFixed(3)} s, backends ${after.size}`,
+  );
+}
 await worker.stop();
 await adapter.teardown({ drop: true });
 rmSync(dir, { recursive: true, force: true });
