@@ -4,35 +4,20 @@
  * Retry, Trigger with a field error then success, the Enabled switch, filters, paging, deep links,
  * sign-out, role-aware controls, 390 px and the dark theme. Screenshots: test-artifacts/screenshots.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
 import { z } from 'zod';
 import { defineJob } from '../../src/jobs/define.js';
-import {
-  chromiumAvailable,
-  consoleErrors,
-  horizontalOverflow,
-  launchBrowser,
-  screenshot,
-  signedIn,
-} from '../helpers/browser.js';
+import { chromiumAvailable, horizontalOverflow, screenshot } from '../helpers/browser.js';
+import { DashboardFixture, FAILING, GATE, QUICK } from '../helpers/dashboard-fixture.js';
 import { EVENT_DEADLINE_MS, pollUntil } from '../helpers/poll.js';
-import { TEST_TOKENS, startTestServer, type TestServer } from '../helpers/server.js';
-import {
-  Gates,
-  createRun,
-  failingJob,
-  gateJob,
-  getRun,
-  quickJob,
-  waitForStatus,
-} from '../e2e/support.js';
+import { TEST_TOKENS, type TestServer } from '../helpers/server.js';
+import { createRun, getRun, waitForStatus } from '../e2e/support.js';
+
+// Waits run up to EVENT_DEADLINE_MS: a test on a loaded machine gets longer than that, never red.
+vi.setConfig({ testTimeout: 3 * EVENT_DEADLINE_MS, hookTimeout: 2 * EVENT_DEADLINE_MS });
 
 const available = chromiumAvailable();
-const gates = new Gates();
-const GATE = 'e2e.gate';
-const QUICK = 'e2e.quick';
-const FAILING = 'e2e.failing';
 const FORM = 'e2e.form';
 const LIVE = { timeout: EVENT_DEADLINE_MS };
 
@@ -53,51 +38,26 @@ const formJob = defineJob({
   },
 });
 
+const fixture = new DashboardFixture();
+const { gates, pages, contexts } = fixture;
 let server: TestServer;
 let browser: Browser;
-const contexts: BrowserContext[] = [];
-
-async function pageAs(token: string, options: Parameters<typeof signedIn>[3] = {}): Promise<Page> {
-  const context = await signedIn(browser, server, token, options);
-  contexts.push(context);
-  const page = await context.newPage();
-  const seen = consoleErrors(page);
-  pages.set(page, seen);
-  return page;
-}
-const pages = new Map<Page, string[]>();
-const allErrors = () => [...pages.values()].flat();
-
-async function heldRun(token: string = TEST_TOKENS.alice): Promise<{ id: string; key: string }> {
-  const key = gates.key();
-  const run = await createRun(server, GATE, { input: { key } }, token);
-  await gates.get(key).entered.promise;
-  return { id: run.id as string, key };
-}
+const pageAs = (token: string, options?: Parameters<DashboardFixture['pageAs']>[1]) =>
+  fixture.pageAs(token, options);
+const allErrors = () => fixture.allErrors();
+const heldRun = (token?: string) => fixture.heldRun(token);
 
 describe.skipIf(!available)('dashboard in a browser', () => {
   let alice: Page;
   let admin: Page;
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([
-      startTestServer([
-        gateJob(gates, { name: GATE }),
-        quickJob(QUICK),
-        failingJob(FAILING),
-        formJob,
-      ]),
-      launchBrowser(),
-    ]);
+    await fixture.start([formJob]);
+    ({ server, browser } = fixture);
     [alice, admin] = await Promise.all([pageAs(TEST_TOKENS.alice), pageAs(TEST_TOKENS.admin)]);
-  }, 60_000);
-
-  afterAll(async () => {
-    gates.releaseAll();
-    for (const context of contexts) await context.close().catch(() => {});
-    await browser?.close();
-    await server?.close();
   });
+
+  afterAll(() => fixture.close());
 
   it('signs in with a token that is never shown again; header names the principal and role', async () => {
     const context = await browser.newContext();
@@ -266,7 +226,9 @@ describe.skipIf(!available)('dashboard in a browser', () => {
     await alice.waitForURL(/createdBy=bob/, LIVE);
     const rows = alice.locator('table.runs tbody tr');
     await expect.poll(() => rows.count(), LIVE).toBe(25);
-    for (const owner of await alice.locator('table.runs tbody td:nth-child(4)').allTextContents())
+    for (const owner of await alice
+      .locator('table.runs tbody td:nth-last-child(4)')
+      .allTextContents())
       expect(owner).toBe('bob');
     await screenshot(alice, 'runs-filtered');
     await alice.getByRole('button', { name: 'Load more' }).click();

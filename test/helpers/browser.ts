@@ -9,6 +9,8 @@ export const CHROMIUM_PATH = process.env.JOBDECK_CHROMIUM ?? '/usr/bin/chromium'
 /** Screenshots of the browser tests: look at them after a run (gitignored). */
 export const SCREENSHOT_DIR = new URL('../../test-artifacts/screenshots/', import.meta.url)
   .pathname;
+/** The README's pictures of the dashboard, written when JOBDECK_UPDATE_SCREENSHOTS=1. */
+export const DOCS_IMAGE_DIR = new URL('../../docs/images/', import.meta.url).pathname;
 
 /**
  * Whether Chromium is installed. In CI (`CI` set) a missing browser fails the run loudly; locally
@@ -47,10 +49,10 @@ export async function signedIn(
   browser: Browser,
   server: TestServer,
   token: string,
-  options: { width?: number; colorScheme?: 'light' | 'dark' } = {},
+  options: { width?: number; height?: number; colorScheme?: 'light' | 'dark' } = {},
 ): Promise<BrowserContext> {
   const context = await browser.newContext({
-    viewport: { width: options.width ?? 1280, height: 860 },
+    viewport: { width: options.width ?? 1280, height: options.height ?? 860 },
     colorScheme: options.colorScheme ?? 'light',
   });
   const res = await server.request('POST', '/api/session', {
@@ -76,12 +78,21 @@ export function consoleErrors(page: Page): string[] {
   return errors;
 }
 
-/** Saves a full-page screenshot under test-artifacts/screenshots/<name>.png. */
-export async function screenshot(page: Page, name: string): Promise<string> {
-  mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  const path = join(SCREENSHOT_DIR, `${name}.png`);
+/** Saves a full-page screenshot as <name>.png in `dir` (test-artifacts/screenshots). */
+export async function screenshot(page: Page, name: string, dir = SCREENSHOT_DIR): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+/**
+ * A picture for the README, the whole page at the context's viewport width: written to
+ * docs/images/<name>.png with JOBDECK_UPDATE_SCREENSHOTS=1, else with the other screenshots.
+ */
+export function docsScreenshot(page: Page, name: string): Promise<string> {
+  const update = process.env.JOBDECK_UPDATE_SCREENSHOTS === '1';
+  return screenshot(page, name, update ? DOCS_IMAGE_DIR : SCREENSHOT_DIR);
 }
 
 /** Whether the page scrolls sideways (it must not, even at 390 px). */

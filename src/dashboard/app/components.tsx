@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
-import type { RunInfo } from './api.js';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { errorText, type RunInfo } from './api.js';
 
 /** The status word in a coloured badge (the word carries the meaning; colour only helps). */
 export function StatusBadge({ status }: { status: string }) {
@@ -44,7 +45,10 @@ export function JsonBlock({
   return (
     <details class="json" open={open}>
       <summary>{title}</summary>
-      <pre tabIndex={0}>{value === undefined ? 'null' : JSON.stringify(value, null, 2)}</pre>
+      {/* Focusable so the keyboard can scroll it; a region, so it has a name. */}
+      <pre tabIndex={0} role="region" aria-label={title}>
+        {value === undefined ? 'null' : JSON.stringify(value, null, 2)}
+      </pre>
     </details>
   );
 }
@@ -93,5 +97,91 @@ export function Description({ text }: { text: string }) {
         </p>
       ))}
     </div>
+  );
+}
+
+export type StopMode = 'graceful' | 'force';
+const MODE_WORD: Record<StopMode, string> = { graceful: 'gracefully', force: 'immediately' };
+
+/**
+ * The stop confirmation, for one run or several: the mode, what it does, a `Reason`, then `Stop
+ * run`. `onConfirm` does the stopping; what it throws is shown in the dialog, which stays open.
+ */
+export function StopDialog(props: {
+  mode: StopMode;
+  /** The modes to choose from; with one, no choice is offered. */
+  modes?: readonly StopMode[];
+  /** How many runs it stops (the title says so when more than one). */
+  count?: number;
+  onConfirm: (options: { mode: StopMode; reason?: string }) => Promise<void>;
+  onClose: () => void;
+}) {
+  const { modes = ['graceful', 'force'], count = 1, onConfirm, onClose } = props;
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [mode, setMode] = useState(props.mode);
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    dialog.current?.showModal();
+  }, []);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    try {
+      await onConfirm({ mode, ...(reason.trim() ? { reason: reason.trim() } : {}) });
+      // close() gives the focus back to the button that opened the dialog.
+      dialog.current?.close();
+    } catch (err) {
+      setError(errorText(err));
+      setBusy(false);
+    }
+  };
+  const runs = count === 1 ? '' : ` ${count} runs`;
+  return (
+    <dialog ref={dialog} aria-labelledby="stop-title" onClose={onClose}>
+      <form onSubmit={(e) => void submit(e)}>
+        <h2 id="stop-title">{`Stop${runs} ${MODE_WORD[mode]}?`}</h2>
+        {modes.length > 1 ? (
+          <fieldset class="modes">
+            <legend>Mode</legend>
+            {modes.map((m) => (
+              <label key={m} class="inline">
+                <input
+                  type="radio"
+                  name="stop-mode"
+                  value={m}
+                  checked={mode === m}
+                  onChange={() => setMode(m)}
+                />
+                {MODE_WORD[m][0]!.toUpperCase() + MODE_WORD[m].slice(1)}
+              </label>
+            ))}
+          </fieldset>
+        ) : null}
+        <p>
+          {mode === 'force'
+            ? 'The handler is aborted now; its cleanups still run.'
+            : 'The handler stops at its next checkpoint; the current step finishes first.'}
+        </p>
+        <label for="stop-reason">Reason</label>
+        <textarea
+          id="stop-reason"
+          rows={3}
+          maxLength={1000}
+          value={reason}
+          onInput={(e) => setReason(e.currentTarget.value)}
+        />
+        <ErrorNote error={error} />
+        <div class="dialog-buttons">
+          <button type="button" onClick={() => dialog.current?.close()}>
+            Keep running
+          </button>
+          <button type="submit" class="danger" disabled={busy}>
+            {count === 1 ? 'Stop run' : 'Stop runs'}
+          </button>
+        </div>
+      </form>
+    </dialog>
   );
 }

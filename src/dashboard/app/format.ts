@@ -25,5 +25,8 @@ export function runDuration(
   return formatSpan(end - Date.parse(run.startedAt));
 }
 
-/** The first part of a run id: enough to tell runs apart in a table. */
-export const shortId = (id: string) => id.slice(0, 8);
+/**
+ * A run or worker id, short: its start and its end. The start alone is not enough: ids are
+ * UUIDv7, whose first characters are the creation time, shared by everything made that minute.
+ */
+export const shortId = (id: string) => `${id.slice(0, 8)}…${id.slice(-4)}`;

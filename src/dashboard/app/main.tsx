@@ -1,5 +1,5 @@
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { client, errorText, type Session } from './api.js';
 import { ErrorNote } from './components.js';
 import { closeEvents } from './live.js';
@@ -74,8 +74,12 @@ function App() {
       .then((s) => setSession(s as Session))
       .catch((err: unknown) => setError(errorText(err)));
   }, []);
+  const firstPath = useRef(true);
   useEffect(() => {
     window.scrollTo(0, 0);
+    // A new page starts the keyboard at its content, as a page load would (not on the first).
+    if (firstPath.current) firstPath.current = false;
+    else document.getElementById('main')?.focus({ preventScroll: true });
   }, [path]);
 
   const signOut = async () => {

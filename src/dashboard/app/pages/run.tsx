@@ -1,7 +1,15 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { client, errorText, isActive, mayAct, type LogInfo, type RunInfo } from '../api.js';
-import { ErrorNote, Facts, JsonBlock, Progress, StatusBadge } from '../components.js';
-import { formatTime, runDuration } from '../format.js';
+import {
+  ErrorNote,
+  Facts,
+  JsonBlock,
+  Progress,
+  StatusBadge,
+  StopDialog,
+  type StopMode,
+} from '../components.js';
+import { formatTime, runDuration, shortId } from '../format.js';
 import { eventRun, useLiveEvents } from '../live.js';
 import { Link, jobPath, navigate, runPath } from '../router.js';
 import { useSession } from '../session.js';
@@ -14,7 +22,7 @@ export function RunPage({ id }: { id: string }) {
   const [run, setRun] = useState<RunInfo | null>(null);
   const [logs, setLogs] = useState<LogInfo[]>([]);
   const [error, setError] = useState<string | null>(null);
-  const [stopMode, setStopMode] = useState<'graceful' | 'force' | null>(null);
+  const [stopMode, setStopMode] = useState<StopMode | null>(null);
   const loaded = useRef(false);
   const lastSeq = useRef(0);
 
@@ -105,11 +113,12 @@ export function RunPage({ id }: { id: string }) {
           ['Started', formatTime(run.startedAt)],
           ['Finished', formatTime(run.finishedAt)],
           ['Duration', runDuration(run)],
-          ['Worker', run.workerId ? <code>{run.workerId.slice(0, 8)}</code> : '—'],
+          ['Worker', run.workerId ? <code>{shortId(run.workerId)}</code> : '—'],
           ...(run.retryOf
-            ? ([
-                ['Retry of', <Link href={runPath(run.retryOf)}>{run.retryOf.slice(0, 8)}</Link>],
-              ] as [string, preact.ComponentChildren][])
+            ? ([['Retry of', <Link href={runPath(run.retryOf)}>{shortId(run.retryOf)}</Link>]] as [
+                string,
+                preact.ComponentChildren,
+              ][])
             : []),
         ]}
       />
@@ -148,12 +157,14 @@ export function RunPage({ id }: { id: string }) {
       <Logs logs={logs} />
       {stopMode ? (
         <StopDialog
-          run={run}
           mode={stopMode}
+          // A run already cancelling can only be stopped immediately.
+          modes={run.status === 'cancelling' ? ['force'] : undefined}
           onClose={() => setStopMode(null)}
-          onStopped={(stopped) =>
-            setRun((previous) => (previous ? { ...previous, ...stopped } : stopped))
-          }
+          onConfirm={async (options) => {
+            const { run: stopped } = await client.cancel(run.id, options);
+            setRun((previous) => (previous ? { ...previous, ...stopped } : stopped));
+          }}
         />
       ) : null}
     </section>
@@ -162,7 +173,7 @@ export function RunPage({ id }: { id: string }) {
 
 function RunControls(props: {
   run: RunInfo;
-  onStop: (mode: 'graceful' | 'force') => void;
+  onStop: (mode: StopMode) => void;
   onError: (error: string | null) => void;
 }) {
   const { run, onStop, onError } = props;
@@ -226,68 +237,6 @@ function RunControls(props: {
         </p>
       ) : null}
     </div>
-  );
-}
-
-/** The confirmation: what the mode does, a reason, then `Stop run`. */
-function StopDialog(props: {
-  run: RunInfo;
-  mode: 'graceful' | 'force';
-  onClose: () => void;
-  onStopped: (run: RunInfo) => void;
-}) {
-  const { run, mode, onClose, onStopped } = props;
-  const dialog = useRef<HTMLDialogElement>(null);
-  const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    dialog.current?.showModal();
-  }, []);
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    try {
-      const answer = await client.cancel(run.id, {
-        mode,
-        ...(reason.trim() ? { reason: reason.trim() } : {}),
-      });
-      onStopped(answer.run);
-      onClose();
-    } catch (err) {
-      setError(errorText(err));
-      setBusy(false);
-    }
-  };
-  const title = mode === 'force' ? 'Stop immediately?' : 'Stop gracefully?';
-  return (
-    <dialog ref={dialog} aria-labelledby="stop-title" onClose={onClose}>
-      <form onSubmit={(e) => void submit(e)}>
-        <h2 id="stop-title">{title}</h2>
-        <p>
-          {mode === 'force'
-            ? 'The handler is aborted now; its cleanups still run.'
-            : 'The handler stops at its next checkpoint; the current step finishes first.'}
-        </p>
-        <label for="stop-reason">Reason</label>
-        <textarea
-          id="stop-reason"
-          rows={3}
-          maxLength={1000}
-          value={reason}
-          onInput={(e) => setReason(e.currentTarget.value)}
-        />
-        <ErrorNote error={error} />
-        <div class="dialog-buttons">
-          <button type="button" onClick={() => dialog.current?.close()}>
-            Keep running
-          </button>
-          <button type="submit" class="danger" disabled={busy}>
-            Stop run
-          </button>
-        </div>
-      </form>
-    </dialog>
   );
 }
 

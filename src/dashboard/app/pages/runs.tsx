@@ -1,11 +1,14 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { RUN_STATUSES, client, errorText, type JobInfo, type RunInfo } from '../api.js';
-import { ErrorNote, Progress, StatusBadge } from '../components.js';
+import { ApiError, RUN_STATUSES, client, errorText, type JobInfo, type RunInfo } from '../api.js';
+import { ErrorNote, Progress, StatusBadge, StopDialog, type StopMode } from '../components.js';
 import { formatTime, runDuration, shortId } from '../format.js';
 import { eventRun, useLiveEvents } from '../live.js';
 import { Link, jobPath, navigate, runPath, useLocation } from '../router.js';
+import { useSession } from '../session.js';
 
 const PAGE_SIZE = 25;
+/** Retries sent at once: enough to be quick, few enough not to crowd the server. */
+const RETRY_CONCURRENCY = 4;
 const RANGES: Record<string, number> = { '1h': 3600_000, '24h': 86_400_000, '7d': 604_800_000 };
 
 interface Filters {
@@ -46,6 +49,16 @@ export function RunsPage() {
   const [jobs, setJobs] = useState<JobInfo[]>([]);
   const [waiting, setWaiting] = useState<RunInfo[]>([]);
   const pointerInside = useRef(false);
+  const session = useSession();
+  const [chosen, setChosen] = useState<ReadonlySet<string>>(new Set());
+  // The runs the open Stop dialog is about (null: no dialog).
+  const [stopping, setStopping] = useState<RunInfo[] | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [report, setReport] = useState<BulkReport | null>(null);
+  const reportHeading = useRef<HTMLHeadingElement>(null);
+  const canAct = session.role !== 'viewer';
+  // Only loaded rows count: a row gone after a reload is no longer selected.
+  const selected = runs.filter((run) => chosen.has(run.id));
 
   const load = async (after: string | null) => {
     setLoading(true);
@@ -73,8 +86,13 @@ export function RunsPage() {
 
   useEffect(() => {
     setWaiting([]);
+    setChosen(new Set());
     void load(null);
   }, [key]);
+  useEffect(() => {
+    // A new report takes the focus, so keyboard and screen-reader users land on it.
+    if (report) reportHeading.current?.focus();
+  }, [report]);
   useEffect(() => {
     client.jobs().then(setJobs, (err: unknown) => setError(errorText(err)));
   }, []);
@@ -89,14 +107,15 @@ export function RunsPage() {
     const run = eventRun(event);
     if (!run) return;
     let known = false;
-    // Rows change in place; they never move.
-    setRuns((previous) =>
-      previous.map((row) => {
+    // Rows change in place; they never move. Runs waiting to be shown stay current too.
+    const update = (rows: RunInfo[]) =>
+      rows.map((row) => {
         if (row.id !== run.id) return row;
         known = true;
         return { ...row, ...run, input: row.input, result: row.result, items: row.items };
-      }),
-    );
+      });
+    setRuns(update);
+    setWaiting(update);
     if (!known && event.name === 'run.created' && matches(run, filters)) {
       // New runs go on top, but not while the pointer is on the table (rows would jump under it).
       if (pointerInside.current) setWaiting((w) => [run, ...w.filter((r) => r.id !== run.id)]);
@@ -106,6 +125,61 @@ export function RunsPage() {
         );
     }
   });
+
+  const selection: Selection = {
+    chosen,
+    toggle: (id) =>
+      setChosen((previous) => {
+        const next = new Set(previous);
+        if (!next.delete(id)) next.add(id);
+        return next;
+      }),
+    toggleAll: () =>
+      setChosen(selected.length === runs.length ? new Set() : new Set(runs.map((run) => run.id))),
+  };
+
+  const stop = async (targets: RunInfo[], options: { mode: StopMode; reason?: string }) => {
+    const answer = await client.cancelMany({ ids: targets.map((run) => run.id), ...options });
+    const status = new Map(answer.results.map((r) => [r.id, r.status]));
+    // The feed brings the same change; this shows it without waiting for it.
+    setRuns((previous) =>
+      previous.map((row) => {
+        const now = status.get(row.id);
+        return now && now !== row.status ? { ...row, status: now as RunInfo['status'] } : row;
+      }),
+    );
+    const byId = new Map(targets.map((run) => [run.id, run]));
+    setReport({
+      action: 'Stop',
+      outcomes: answer.results.map((result) => stopOutcome(result, byId.get(result.id))),
+    });
+    setChosen(new Set());
+  };
+
+  const retry = async () => {
+    const targets = selected;
+    setBusy(true);
+    const outcomes = new Map<string, BulkOutcome>();
+    await eachLimited(targets, RETRY_CONCURRENCY, async (run) => {
+      if (run.status !== 'failed' && run.status !== 'cancelled') {
+        outcomes.set(run.id, {
+          id: run.id,
+          kind: 'skipped',
+          text: `not retried: it is ${run.status}; only failed or cancelled runs can be retried`,
+        });
+        return;
+      }
+      try {
+        const next = await client.retry(run.id);
+        outcomes.set(run.id, { id: run.id, kind: 'done', text: 'retried as', next: next.id });
+      } catch (err) {
+        outcomes.set(run.id, { id: run.id, kind: 'refused', text: refusalText(err) });
+      }
+    });
+    setReport({ action: 'Retry', outcomes: targets.map((run) => outcomes.get(run.id)!) });
+    setChosen(new Set());
+    setBusy(false);
+  };
 
   const setFilter = (name: keyof Filters, value: string) => {
     const next = new URLSearchParams(query);
@@ -173,10 +247,38 @@ export function RunsPage() {
         </label>
       </form>
       <ErrorNote error={error} />
-      {waiting.length ? (
-        <button type="button" class="new-runs" onClick={showWaiting}>
-          Show {waiting.length} new {waiting.length === 1 ? 'run' : 'runs'}
-        </button>
+      <div class="table-bar">
+        {canAct ? (
+          <div class="bulk" role="group" aria-label="Selected runs">
+            <span aria-live="polite" class={selected.length ? '' : 'muted'}>
+              {selected.length
+                ? `${selected.length} selected`
+                : 'Select runs to stop or retry them.'}
+            </span>
+            {selected.length ? (
+              <>
+                <button type="button" class="danger" onClick={() => setStopping(selected)}>
+                  Stop
+                </button>
+                <button type="button" disabled={busy} onClick={() => void retry()}>
+                  Retry
+                </button>
+                <button type="button" onClick={() => setChosen(new Set())}>
+                  Clear selection
+                </button>
+              </>
+            ) : null}
+          </div>
+        ) : null}
+        {waiting.length ? (
+          // Here, in the bar's own space, so it appears without moving the rows.
+          <button type="button" class="new-runs" onClick={showWaiting}>
+            Show {waiting.length} new {waiting.length === 1 ? 'run' : 'runs'}
+          </button>
+        ) : null}
+      </div>
+      {report ? (
+        <BulkResults report={report} heading={reportHeading} onDismiss={() => setReport(null)} />
       ) : null}
       <div
         class="table-wrap"
@@ -186,7 +288,7 @@ export function RunsPage() {
           if (waiting.length) showWaiting();
         }}
       >
-        <RunsTable runs={runs} />
+        <RunsTable runs={runs} {...(canAct ? { selection } : {})} />
       </div>
       {!loading && runs.length === 0 ? <p class="muted">No runs match.</p> : null}
       {cursor ? (
@@ -194,18 +296,163 @@ export function RunsPage() {
           Load more
         </button>
       ) : null}
+      {stopping ? (
+        <StopDialog
+          mode="graceful"
+          count={stopping.length}
+          onConfirm={(options) => stop(stopping, options)}
+          onClose={() => setStopping(null)}
+        />
+      ) : null}
     </section>
   );
 }
 
+/** What a bulk action did to one run: done, refused by the API, or not tried (`skipped`). */
+interface BulkOutcome {
+  id: string;
+  kind: 'done' | 'refused' | 'skipped';
+  text: string;
+  /** The run a retry started. */
+  next?: string;
+}
+
+interface BulkReport {
+  action: 'Stop' | 'Retry';
+  outcomes: BulkOutcome[];
+}
+
+/** A line of `POST /api/runs/cancel`'s report, said as the run page would say it. */
+function stopOutcome(
+  result: { id: string; outcome: string; status?: string; error?: string },
+  run: RunInfo | undefined,
+): BulkOutcome {
+  const done = (text: string): BulkOutcome => ({ id: result.id, kind: 'done', text });
+  const refused = (text: string): BulkOutcome => ({ id: result.id, kind: 'refused', text });
+  switch (result.outcome) {
+    case 'cancel-now':
+      return done('cancelled before it started');
+    case 'request':
+      return done('stopping at its next checkpoint');
+    case 'force':
+      return done('stopped immediately');
+    case 'unchanged':
+      return done(`unchanged: already ${result.status ?? 'stopping'}`);
+  }
+  switch (result.error) {
+    case 'FORBIDDEN':
+      return refused(
+        `refused (403): only ${run?.createdBy ?? 'the principal who started it'}, who started it, or an admin can stop it`,
+      );
+    case 'RUN_FINISHED':
+      return refused(`refused (409): it already ended ${result.status ?? ''}`.trimEnd());
+    case 'RUN_NOT_FOUND':
+      return refused('refused (404): no run has this id');
+    default:
+      return refused(`refused: ${result.error ?? result.outcome}`);
+  }
+}
+
+/** A refused call, with its HTTP status when the API answered. */
+function refusalText(err: unknown): string {
+  return err instanceof ApiError
+    ? `refused (${err.status}): ${err.message}`
+    : `failed: ${errorText(err)}`;
+}
+
+/** Calls `work` for every item, at most `limit` at a time. */
+async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/** What a bulk Stop or Retry did, run by run, until dismissed. */
+function BulkResults(props: {
+  report: BulkReport;
+  heading: preact.RefObject<HTMLHeadingElement>;
+  onDismiss: () => void;
+}) {
+  const { report, heading, onDismiss } = props;
+  const count = (kind: BulkOutcome['kind']) =>
+    report.outcomes.filter((outcome) => outcome.kind === kind).length;
+  const summary = (
+    [
+      ['done', 'done'],
+      ['refused', 'refused'],
+      ['skipped', 'not tried'],
+    ] as const
+  )
+    .filter(([kind]) => count(kind) > 0)
+    .map(([kind, word]) => `${count(kind)} ${word}`)
+    .join(', ');
+  return (
+    <section class="bulk-results" aria-labelledby="bulk-results-title">
+      <div class="title-row">
+        <h2 id="bulk-results-title" ref={heading} tabIndex={-1}>
+          {report.action}: {summary}
+        </h2>
+        <button type="button" onClick={onDismiss}>
+          Dismiss
+        </button>
+      </div>
+      <ul>
+        {report.outcomes.map((outcome) => (
+          <li key={outcome.id} class={`outcome-${outcome.kind}`} data-run={outcome.id}>
+            <Link href={runPath(outcome.id)} aria-label={`Run ${outcome.id}`}>
+              <code>{shortId(outcome.id)}</code>
+            </Link>{' '}
+            {outcome.text}
+            {outcome.next ? (
+              <>
+                {' '}
+                <Link href={runPath(outcome.next)} aria-label={`Run ${outcome.next}`}>
+                  <code>{shortId(outcome.next)}</code>
+                </Link>
+              </>
+            ) : null}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/** Which rows are selected, and how to change that (operators and admins). */
+interface Selection {
+  chosen: ReadonlySet<string>;
+  toggle: (id: string) => void;
+  toggleAll: () => void;
+}
+
 /** The runs table: one row per run, its id a link to the run's page. */
-export function RunsTable({ runs, caption }: { runs: RunInfo[]; caption?: string }) {
+export function RunsTable(props: { runs: RunInfo[]; caption?: string; selection?: Selection }) {
+  const { runs, caption, selection } = props;
   const now = Date.now();
+  const picked = selection ? runs.filter((run) => selection.chosen.has(run.id)).length : 0;
   return (
     <table class="runs">
       {caption ? <caption>{caption}</caption> : null}
       <thead>
         <tr>
+          {selection ? (
+            <th scope="col" class="select">
+              <input
+                type="checkbox"
+                aria-label="Select all loaded runs"
+                checked={runs.length > 0 && picked === runs.length}
+                indeterminate={picked > 0 && picked < runs.length}
+                disabled={runs.length === 0}
+                onChange={selection.toggleAll}
+              />
+            </th>
+          ) : null}
           <th scope="col">Status</th>
           <th scope="col">Job</th>
           <th scope="col">Run</th>
@@ -218,6 +465,16 @@ export function RunsTable({ runs, caption }: { runs: RunInfo[]; caption?: string
       <tbody>
         {runs.map((run) => (
           <tr key={run.id} data-run={run.id}>
+            {selection ? (
+              <td class="select">
+                <input
+                  type="checkbox"
+                  aria-label={`Select run ${run.id}`}
+                  checked={selection.chosen.has(run.id)}
+                  onChange={() => selection.toggle(run.id)}
+                />
+              </td>
+            ) : null}
             <td>
               <StatusBadge status={run.status} />
             </td>
