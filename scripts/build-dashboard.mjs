@@ -1,5 +1,5 @@
-// The dashboard: one JS bundle (Preact, built by esbuild) and its CSS, written with the pages to
-// dist/dashboard/, where every instance serves them from. Run by `npm run build` and before tests.
+// The dashboard: one JS bundle (Preact and uPlot, built by esbuild) and its CSS (uPlot's imported
+// into it), written with the pages to dist/dashboard/, where every instance serves them from. Run by `npm run build` and before tests.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,8 +1,16 @@
 import { ApiError, JobdeckClient } from '../../client/client.js';
-import type { JobInfo, LogInfo, RunInfo } from '../../client/client.js';
+import type { JobInfo, LogInfo, RunInfo, StatsInfo } from '../../client/client.js';
 
 export { ApiError };
-export type { JobInfo, LogInfo, RunInfo };
+export {
+  ACTIVE_STATUSES,
+  FINAL_STATUSES,
+  RUN_STATUSES,
+  isActive,
+  type FinalStatus,
+  type RunStatus,
+} from './statuses.js';
+export type { JobInfo, LogInfo, RunInfo, StatsInfo };
 
 /** The signed-in principal and role, as GET /api/session tells. */
 export interface Session {
@@ -41,13 +49,6 @@ export function fieldErrors(err: unknown): Map<string, string> {
   for (const detail of details ?? []) fields.set(detail.path.join('.'), detail.message);
   return fields;
 }
-
-export const ACTIVE_STATUSES = ['scheduled', 'pending', 'running', 'cancelling'] as const;
-export const FINAL_STATUSES = ['completed', 'partial', 'failed', 'cancelled'] as const;
-export const RUN_STATUSES = [...ACTIVE_STATUSES, ...FINAL_STATUSES] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-
-export const isActive = (status: string) => (ACTIVE_STATUSES as readonly string[]).includes(status);
 
 /** Who may stop or retry a run: its creator or an admin (the API's ownership rule). */
 export function mayAct(session: Session, run: RunInfo): boolean {

@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'preact/hooks';
+import { useCallback, useEffect, useRef } from 'preact/hooks';
 import type { LogInfo, RunInfo } from './api.js';
 
 /** One event of GET /api/events, by name; `reset` means: reload what you show. */
@@ -58,4 +58,22 @@ export function useLiveEvents(handler: Listener): void {
 /** The run an event is about, if any. */
 export function eventRun(event: LiveEvent): RunInfo | null {
   return 'run' in event ? event.run : null;
+}
+
+/**
+ * `action` at most once per `ms`: the calls of a burst fold into one, made `ms` after the first
+ * (many events, one reload). A call still waiting when the component unmounts is dropped.
+ */
+export function useThrottled(action: () => void, ms: number): () => void {
+  const latest = useRef(action);
+  latest.current = action;
+  const timer = useRef<number | undefined>(undefined);
+  useEffect(() => () => clearTimeout(timer.current), []);
+  return useCallback(() => {
+    if (timer.current !== undefined) return;
+    timer.current = window.setTimeout(() => {
+      timer.current = undefined;
+      latest.current();
+    }, ms);
+  }, [ms]);
 }

@@ -1,13 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
-import { RUN_STATUSES, client, errorText, isActive, type RunInfo } from '../api.js';
+import { FINAL_STATUSES, RUN_STATUSES, client, errorText, isActive, type RunInfo } from '../api.js';
 import { ErrorNote, StatusBadge } from '../components.js';
 import { formatSpan } from '../format.js';
-import { eventRun, useLiveEvents } from '../live.js';
+import { eventRun, useLiveEvents, useThrottled } from '../live.js';
 import { Link } from '../router.js';
+import { RunCharts } from './overview-charts.js';
 import { RunsTable } from './runs.js';
 import { useWorkers } from './workers.js';
-
-const FINAL = ['completed', 'partial', 'failed', 'cancelled'] as const;
 
 /** What needs attention now: counts, active runs with live progress, failures, waiting, workers. */
 export function OverviewPage() {
@@ -27,7 +26,7 @@ export function OverviewPage() {
       ]);
       // Unfinished runs as they are now; finished ones over the last 24 h.
       const next: Record<string, number> = { ...stats.now.unfinished };
-      for (const status of FINAL)
+      for (const status of FINAL_STATUSES)
         next[status] = stats.buckets.reduce((sum, bucket) => sum + bucket.ended[status], 0);
       setCounts(next);
       setActive(running.runs);
@@ -39,6 +38,8 @@ export function OverviewPage() {
     }
   };
   useEffect(() => void load(), []);
+  // Many events in a burst make one reload.
+  const scheduleLoad = useThrottled(() => void load(), 300);
   useLiveEvents((event) => {
     const run = eventRun(event);
     if (event.name === 'run.progress' && run) {
@@ -48,16 +49,6 @@ export function OverviewPage() {
     }
     if (event.name === 'reset' || run) scheduleLoad();
   });
-  // Many events in a burst make one reload.
-  const [timer] = useState<{ id: number | undefined }>({ id: undefined });
-  const scheduleLoad = () => {
-    if (timer.id !== undefined) return;
-    timer.id = window.setTimeout(() => {
-      timer.id = undefined;
-      void load();
-    }, 300);
-  };
-  useEffect(() => () => clearTimeout(timer.id), []);
 
   const alive = workers?.filter((w) => w.state === 'alive').length;
   return (
@@ -86,6 +77,7 @@ export function OverviewPage() {
           oldest pending
         </li>
       </ul>
+      <RunCharts />
       <h2>Active runs</h2>
       {active.length ? (
         <div class="table-wrap">
