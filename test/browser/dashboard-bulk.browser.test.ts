@@ -192,7 +192,7 @@ describe.skipIf(!available)('dashboard in a browser: bulk actions, keyboard, dee
     await page
       .locator(`tr[data-run="${second.id}"] .progress-text`, { hasText: '1/7' })
       .waitFor(LIVE);
-    await page.locator('.card', { hasText: 'workers alive' }).getByText('1').waitFor(LIVE);
+    await page.locator('.card', { hasText: 'worker alive' }).getByText('1').waitFor(LIVE);
     await page
       .locator('.card', { hasText: 'failed' })
       .getByText('1', { exact: true })

@@ -69,7 +69,7 @@ export function OverviewPage() {
       <ul class="cards" aria-label="Health">
         <li class="card">
           <Link href="/dashboard/workers">
-            <span class="count">{alive ?? '…'}</span> workers alive
+            <span class="count">{alive ?? '…'}</span> {alive === 1 ? 'worker' : 'workers'} alive
           </Link>
         </li>
         <li class="card">
