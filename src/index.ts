@@ -33,6 +33,7 @@ export {
 export { Worker, type WorkerOptions } from './runtime/worker.js';
 export { Scheduler } from './scheduler/scheduler.js';
 export { Maintenance } from './maintenance/maintenance.js';
+export type { DeckCounters } from './metrics/counters.js';
 export {
   EventBus,
   RUN_EVENT_NAMES,

@@ -7,6 +7,7 @@ import { InstanceService, type InstanceOptions } from './instances/service.js';
 import type { JobDefinition } from './jobs/define.js';
 import { JobRegistry } from './jobs/registry.js';
 import { Maintenance, type MaintenanceOptions } from './maintenance/maintenance.js';
+import { DeckCounters } from './metrics/counters.js';
 import { RunService } from './runs/service.js';
 import { Worker, type WorkerOptions } from './runtime/worker.js';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.js';
@@ -51,6 +52,8 @@ export class Jobdeck {
   readonly worker: Worker | null;
   readonly scheduler: Scheduler | null;
   readonly maintenance: Maintenance | null;
+  /** Counters other parts increment (stuck detection, alerts), exposed at /metrics. */
+  readonly counters: DeckCounters;
   private started = false;
   private clockTimer: NodeJS.Timeout | null = null;
 
@@ -60,6 +63,7 @@ export class Jobdeck {
     this.clock =
       options.clock ?? (this.store.capabilities.multiHost ? new OffsetClock() : systemClock);
     this.registry = new JobRegistry(options.jobs ?? []);
+    this.counters = new DeckCounters(() => this.registry.list().map((job) => job.name));
     this.runs = new RunService(this.store, this.registry, this.events, this.clock);
     this.cancels = new CancelService(this.store, this.events, this.clock);
     const onError = options.onError ?? (() => {});

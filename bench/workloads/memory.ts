@@ -21,7 +21,7 @@ async function heapUsedMb(port: number): Promise<number> {
         headers: { authorization: `Bearer ${TOKEN}` },
       })
     ).text();
-    const value = /^jobdeck_process_nodejs_heap_size_used_bytes\s+(\S+)/m.exec(text)?.[1];
+    const value = /^nodejs_heap_size_used_bytes\s+(\S+)/m.exec(text)?.[1];
     return value === undefined ? Number.NaN : Number(value) / 2 ** 20;
   } catch {
     return Number.NaN;

@@ -31,6 +31,8 @@ export interface ApiServerOptions {
   /** Largest request body accepted (bytes). Default 1 MiB. */
   bodyLimit?: number;
   metricsRole?: RouteRole;
+  /** Prefix of Node.js's and the process's own metrics in /metrics (`process_*`, `nodejs_*`); none by default. */
+  processMetricsPrefix?: string;
   /** Log every request (off by default). */
   logRequests?: boolean;
   /** A request must arrive whole (headers and body) within this. Default 30 s. */
@@ -143,13 +145,18 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
     stallMs: 10_000,
     ...options.sse,
   });
-  const metrics = new MetricsRegistry({
-    openEventStreams: () => eventStreams.size,
-    bus: deck.events,
-    countUnfinished: () => deck.runs.countUnfinished(),
-    activeHere: () => deck.worker?.activeCount ?? 0,
-    ...(deck.worker ? { eventLoopDelay: () => deck.worker!.eventLoopDelay() } : {}),
-  });
+  const metrics = new MetricsRegistry(
+    {
+      openEventStreams: () => eventStreams.size,
+      bus: deck.events,
+      countUnfinished: () => deck.runs.countUnfinished(),
+      activeHere: () => deck.worker?.activeCount ?? 0,
+      jobs: () => deck.registry.list().map((job) => job.name),
+      counters: deck.counters,
+      ...(deck.worker ? { eventLoopDelay: () => deck.worker!.eventLoopDelay() } : {}),
+    },
+    options.processMetricsPrefix ? { processPrefix: options.processMetricsPrefix } : {},
+  );
   app.addHook('onClose', async () => {
     eventStreams.close();
     eventLog.close();

@@ -42,15 +42,15 @@ export function serveCommand(program: Command): void {
     else if (config.tokens) tokens = TokenSet.parse(config.tokens);
     else ({ tokens, token: generated } = TokenSet.generateAdmin());
 
+    // Settings are checked before the instance starts: a mistake stops nothing half-started.
+    const settings = {
+      metricsRole: metricsRole(),
+      processMetricsPrefix: processMetricsPrefix(),
+      ...trustProxy(),
+    };
     const logger = createLogger('jobdeck');
     const deck = await startInstance(flags, logger);
-    const app = await buildApiServer({
-      deck,
-      tokens,
-      logger,
-      metricsRole: metricsRole(),
-      ...trustProxy(),
-    });
+    const app = await buildApiServer({ deck, tokens, logger, ...settings });
     const address = await app.listen({ port: config.port, host: config.host });
     // Handlers first: whoever waits for the banner below may signal at once.
     stopOnSignals(deck, () => app.close());
@@ -81,6 +81,16 @@ function metricsRole() {
   if (!['none', 'viewer', 'operator', 'admin'].includes(value))
     throw new Error('JOBDECK_METRICS_ROLE must be none, viewer, operator or admin');
   return value as 'none' | 'viewer' | 'operator' | 'admin';
+}
+
+/** JOBDECK_METRICS_PROCESS_PREFIX: put before `process_*` and `nodejs_*` in /metrics (none by default). */
+function processMetricsPrefix(): string {
+  const value = process.env.JOBDECK_METRICS_PROCESS_PREFIX ?? '';
+  if (value !== '' && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(value))
+    throw new Error(
+      'JOBDECK_METRICS_PROCESS_PREFIX must be the start of a Prometheus metric name: letters, digits, _ and :, not starting with a digit',
+    );
+  return value;
 }
 
 /** JOBDECK_TRUST_PROXY: `true`, or the reverse proxies' addresses (comma-separated). */
