@@ -53,7 +53,9 @@ export function WorkersPage() {
             {(workers ?? []).map((worker) => (
               <tr key={worker.id}>
                 <td>
-                  {worker.host}:{worker.pid} <code class="muted">{worker.id.slice(0, 8)}</code>
+                  {worker.host}:{worker.pid}{' '}
+                  {/* In full: a UUIDv7 starts with a time, the same for instances started together. */}
+                  <code class="muted">{worker.id}</code>
                 </td>
                 <td>
                   <StatusBadge status={worker.state} />
