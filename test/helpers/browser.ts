@@ -44,10 +44,13 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** A browser context signed in to the dashboard with `token`'s session cookie. */
+/**
+ * A browser context signed in to the dashboard with `token`'s session cookie, on any server: an
+ * in-process test server or a `jobdeck serve` process (`{ url }`).
+ */
 export async function signedIn(
   browser: Browser,
-  server: TestServer,
+  server: Pick<TestServer, 'url'>,
   token: string,
   options: { width?: number; height?: number; colorScheme?: 'light' | 'dark' } = {},
 ): Promise<BrowserContext> {
@@ -55,10 +58,11 @@ export async function signedIn(
     viewport: { width: options.width ?? 1280, height: options.height ?? 860 },
     colorScheme: options.colorScheme ?? 'light',
   });
-  const res = await server.request('POST', '/api/session', {
-    token,
-    headers: { 'x-jobdeck-request': '1' },
+  const res = await fetch(`${server.url}/api/session`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'x-jobdeck-request': '1' },
   });
+  await res.body?.cancel();
   if (res.status !== 200) throw new Error(`sign-in answered ${res.status}`);
   const value = new RegExp(`${SESSION_COOKIE}=([^;]+)`).exec(
     res.headers.get('set-cookie') ?? '',

@@ -1,3 +1,4 @@
+import { Component } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { client, errorText, isActive, mayAct, type LogInfo, type RunInfo } from '../api.js';
 import {
@@ -16,6 +17,11 @@ import { useSession } from '../session.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const LOG_PAGE = 1000;
+/** Log lines the page keeps, the newest: as many as a run keeps by default (`logCap`). */
+const LOG_LINES_SHOWN = 1000;
+
+const newest = (entries: LogInfo[]) =>
+  entries.length > LOG_LINES_SHOWN ? entries.slice(-LOG_LINES_SHOWN) : entries;
 
 /** A run, followed live until it ends: status, progress, items, cancel record and logs. */
 export function RunPage({ id }: { id: string }) {
@@ -25,37 +31,70 @@ export function RunPage({ id }: { id: string }) {
   const [stopMode, setStopMode] = useState<StopMode | null>(null);
   const loaded = useRef(false);
   const lastSeq = useRef(0);
+  const reloads = useRef(0);
+  const logsLoading = useRef(false);
+  const logsAgain = useRef(false);
+  const pendingLogs = useRef<LogInfo[]>([]);
+  const logFrame = useRef<number | null>(null);
 
   const reload = async () => {
+    // Answers can come back out of order: only the latest request's may show.
+    const ticket = ++reloads.current;
     try {
-      setRun(await client.run(id));
+      const fresh = await client.run(id);
+      if (ticket !== reloads.current) return;
+      setRun(fresh);
       loaded.current = true;
       setError(null);
     } catch (err) {
-      setError(errorText(err));
+      if (ticket === reloads.current) setError(errorText(err));
     }
   };
+  /**
+   * Reads the logs after the last one shown. One read at a time: asked again meanwhile (a fast run
+   * logs hundreds of lines a second), it reads once more when done instead of piling up requests.
+   */
   const loadLogs = async () => {
+    if (logsLoading.current) {
+      logsAgain.current = true;
+      return;
+    }
+    logsLoading.current = true;
     try {
-      for (;;) {
-        const page = await client.logs(id, lastSeq.current);
-        appendLogs(page);
-        if (page.length < LOG_PAGE) break;
-      }
+      do {
+        logsAgain.current = false;
+        for (;;) {
+          const page = await client.logs(id, lastSeq.current);
+          appendLogs(page);
+          if (page.length < LOG_PAGE) break;
+        }
+      } while (logsAgain.current);
     } catch (err) {
       setError(errorText(err));
+    } finally {
+      logsLoading.current = false;
     }
   };
+  /** New lines show once per frame, however many arrive: a chatty run must not stall the page. */
   const appendLogs = (entries: LogInfo[]) => {
     const fresh = entries.filter((entry) => entry.seq > lastSeq.current);
     if (fresh.length === 0) return;
     lastSeq.current = fresh[fresh.length - 1]!.seq;
-    setLogs((previous) => [...previous, ...fresh]);
+    pendingLogs.current = newest(pendingLogs.current.concat(fresh));
+    logFrame.current ??= requestAnimationFrame(() => {
+      logFrame.current = null;
+      const batch = pendingLogs.current;
+      pendingLogs.current = [];
+      setLogs((previous) => newest(previous.concat(batch)));
+    });
   };
 
   useEffect(() => {
     void reload();
     void loadLogs();
+    return () => {
+      if (logFrame.current !== null) cancelAnimationFrame(logFrame.current);
+    };
   }, [id]);
 
   useLiveEvents((event) => {
@@ -72,6 +111,13 @@ export function RunPage({ id }: { id: string }) {
     }
     const changed = eventRun(event);
     if (!changed || changed.id !== id) return;
+    if (event.name === 'run.progress') {
+      // A progress event is about progress: the run it carries may have been read before a stop
+      // this page already shows, and its status must not undo that.
+      setRun((previous) => (previous ? { ...previous, progress: changed.progress } : previous));
+      if (!loaded.current) void reload();
+      return;
+    }
     // The event's run has no input, result or items: keep ours, take everything else.
     setRun((previous) =>
       previous
@@ -85,7 +131,7 @@ export function RunPage({ id }: { id: string }) {
         : previous,
     );
     // Status changes and the end bring a result, items or an error: read the whole run.
-    if (event.name !== 'run.progress' || !loaded.current) void reload();
+    void reload();
   });
 
   if (!run)
@@ -113,7 +159,8 @@ export function RunPage({ id }: { id: string }) {
           ['Started', formatTime(run.startedAt)],
           ['Finished', formatTime(run.finishedAt)],
           ['Duration', runDuration(run)],
-          ['Worker', run.workerId ? <code>{shortId(run.workerId)}</code> : '—'],
+          // In full: ids are UUIDv7, whose start is a time, the same for workers started together.
+          ['Worker', run.workerId ? <code>{run.workerId}</code> : '—'],
           ...(run.retryOf
             ? ([['Retry of', <Link href={runPath(run.retryOf)}>{shortId(run.retryOf)}</Link>]] as [
                 string,
@@ -163,7 +210,12 @@ export function RunPage({ id }: { id: string }) {
           onClose={() => setStopMode(null)}
           onConfirm={async (options) => {
             const { run: stopped } = await client.cancel(run.id, options);
-            setRun((previous) => (previous ? { ...previous, ...stopped } : stopped));
+            // The events of the stop may have come first: an ended run stays ended, and a read
+            // after the answer settles it (any read still on its way is older).
+            setRun((previous) =>
+              previous && !isActive(previous.status) ? previous : { ...previous, ...stopped },
+            );
+            void reload();
           }}
         />
       ) : null}
@@ -278,7 +330,7 @@ function Logs({ logs }: { logs: LogInfo[] }) {
   const shown = logs.filter((l) => LEVELS.indexOf(l.level) >= LEVELS.indexOf(minLevel));
   useLayoutEffect(() => {
     if (following && box.current) box.current.scrollTop = box.current.scrollHeight;
-  }, [shown.length, following]);
+  }, [shown[shown.length - 1]?.seq, following]);
   const onScroll = () => {
     const el = box.current;
     if (el) setFollowing(el.scrollHeight - el.scrollTop - el.clientHeight < 16);
@@ -308,17 +360,34 @@ function Logs({ logs }: { logs: LogInfo[] }) {
       </div>
       <div class="logs" ref={box} onScroll={onScroll} tabIndex={0} role="log" aria-label="Logs">
         {shown.length === 0 ? <p class="muted">No logs yet.</p> : null}
+        {logs.length > 0 && logs[0]!.seq > 1 ? (
+          <p class="muted">Older lines are not shown.</p>
+        ) : null}
         {shown.map((entry) => (
-          <div key={entry.seq} class={`log log-${entry.level}`}>
-            <time dateTime={entry.time}>{new Date(entry.time).toLocaleTimeString()}</time>
-            <span class="level">{entry.level}</span>
-            <span class="message">
-              {entry.message}
-              {entry.data === undefined ? '' : ' ' + JSON.stringify(entry.data)}
-            </span>
-          </div>
+          <LogLine key={entry.seq} entry={entry} />
         ))}
       </div>
     </>
   );
+}
+
+/** One log line, rendered once: a new line must not re-render (and re-format) the others. */
+class LogLine extends Component<{ entry: LogInfo }> {
+  override shouldComponentUpdate(next: { entry: LogInfo }): boolean {
+    return next.entry !== this.props.entry;
+  }
+
+  override render() {
+    const { entry } = this.props;
+    return (
+      <div class={`log log-${entry.level}`}>
+        <time dateTime={entry.time}>{new Date(entry.time).toLocaleTimeString()}</time>
+        <span class="level">{entry.level}</span>
+        <span class="message">
+          {entry.message}
+          {entry.data === undefined ? '' : ' ' + JSON.stringify(entry.data)}
+        </span>
+      </div>
+    );
+  }
 }

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { WorkerInfo } from '../../../client/client.js';
 import { client, errorText } from '../api.js';
 import { ErrorNote, StatusBadge } from '../components.js';
-import { formatTime, shortId } from '../format.js';
+import { formatTime } from '../format.js';
 import { Link, runPath } from '../router.js';
 
 /** How often the list is read again: instances beat every few seconds, not through the feed. */
@@ -53,7 +53,9 @@ export function WorkersPage() {
             {(workers ?? []).map((worker) => (
               <tr key={worker.id}>
                 <td>
-                  {worker.host}:{worker.pid} <code class="muted">{shortId(worker.id)}</code>
+                  {worker.host}:{worker.pid}{' '}
+                  {/* In full: a UUIDv7 starts with a time, the same for instances started together. */}
+                  <code class="muted">{worker.id}</code>
                 </td>
                 <td>
                   <StatusBadge status={worker.state} />
