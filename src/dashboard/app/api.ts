@@ -1,8 +1,8 @@
 import { ApiError, JobdeckClient } from '../../client/client.js';
-import type { JobInfo, LogInfo, RunInfo } from '../../client/client.js';
+import type { JobInfo, LogInfo, RunDetailInfo, RunInfo } from '../../client/client.js';
 
 export { ApiError };
-export type { JobInfo, LogInfo, RunInfo };
+export type { JobInfo, LogInfo, RunDetailInfo, RunInfo };
 
 /** The signed-in principal and role, as GET /api/session tells. */
 export interface Session {

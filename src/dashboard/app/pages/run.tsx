@@ -1,7 +1,15 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { client, errorText, isActive, mayAct, type LogInfo, type RunInfo } from '../api.js';
+import {
+  client,
+  errorText,
+  isActive,
+  mayAct,
+  type LogInfo,
+  type RunDetailInfo,
+  type RunInfo,
+} from '../api.js';
 import { ErrorNote, Facts, JsonBlock, Progress, StatusBadge } from '../components.js';
-import { formatTime, runDuration } from '../format.js';
+import { formatSpan, formatTime, runDuration, shortId } from '../format.js';
 import { eventRun, useLiveEvents } from '../live.js';
 import { Link, jobPath, navigate, runPath } from '../router.js';
 import { useSession } from '../session.js';
@@ -9,9 +17,9 @@ import { useSession } from '../session.js';
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const LOG_PAGE = 1000;
 
-/** A run, followed live until it ends: status, progress, items, cancel record and logs. */
+/** A run, followed live until it ends: status, progress, attempts, items, cancel record and logs. */
 export function RunPage({ id }: { id: string }) {
-  const [run, setRun] = useState<RunInfo | null>(null);
+  const [run, setRun] = useState<RunDetailInfo | null>(null);
   const [logs, setLogs] = useState<LogInfo[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [stopMode, setStopMode] = useState<'graceful' | 'force' | null>(null);
@@ -64,7 +72,7 @@ export function RunPage({ id }: { id: string }) {
     }
     const changed = eventRun(event);
     if (!changed || changed.id !== id) return;
-    // The event's run has no input, result or items: keep ours, take everything else.
+    // The event's run has no input, result, items or attempts: keep ours, take everything else.
     setRun((previous) =>
       previous
         ? {
@@ -135,11 +143,13 @@ export function RunPage({ id }: { id: string }) {
               ['Mode', run.cancel.mode === 'force' ? 'immediately' : 'gracefully'],
               ['By', run.cancel.requestedBy],
               ['At', formatTime(run.cancel.requestedAt)],
+              ['Delivered', deliveredText(run, logs)],
               ['Reason', run.cancel.reason ?? '—'],
             ]}
           />
         </div>
       ) : null}
+      {run.attempts.length ? <Attempts attempts={run.attempts} /> : null}
       <JsonBlock title="Input" value={run.input} />
       {run.result !== null && run.result !== undefined ? (
         <JsonBlock title="Result" value={run.result} open />
@@ -152,7 +162,7 @@ export function RunPage({ id }: { id: string }) {
           mode={stopMode}
           onClose={() => setStopMode(null)}
           onStopped={(stopped) =>
-            setRun((previous) => (previous ? { ...previous, ...stopped } : stopped))
+            setRun((previous) => (previous ? { ...previous, ...stopped } : previous))
           }
         />
       ) : null}
@@ -288,6 +298,72 @@ function StopDialog(props: {
         </div>
       </form>
     </dialog>
+  );
+}
+
+/**
+ * When the cancel reached the worker running the run: the time of the `cancel delivered` log
+ * entry of the cancel's mode (the worker writes it), and how long after the request.
+ */
+function deliveredText(run: RunDetailInfo, logs: LogInfo[]): string {
+  const cancel = run.cancel!;
+  const entry = logs.findLast(
+    (log) =>
+      log.message === 'cancel delivered' &&
+      (log.data as { mode?: unknown } | undefined)?.mode === cancel.mode,
+  );
+  if (entry) {
+    const latency = Date.parse(entry.time) - Date.parse(cancel.requestedAt);
+    return `${formatTime(entry.time)} (${formatSpan(latency)} after the request)`;
+  }
+  // No worker had the run (a waiting run is cancelled at once), or the log cap dropped the line.
+  return isActive(run.status) ? 'not yet' : '—';
+}
+
+/** Every attempt, oldest first: who ran it, when, and how it ended. */
+function Attempts({ attempts }: { attempts: RunDetailInfo['attempts'] }) {
+  return (
+    <>
+      <h2>Attempts</h2>
+      <div class="table-wrap">
+        <table aria-label="Attempts">
+          <thead>
+            <tr>
+              <th scope="col">Attempt</th>
+              <th scope="col">Worker</th>
+              <th scope="col">Started</th>
+              <th scope="col">Ended</th>
+              <th scope="col">Outcome</th>
+              <th scope="col">Error</th>
+            </tr>
+          </thead>
+          <tbody>
+            {attempts.map((attempt) => (
+              <tr key={attempt.attempt}>
+                <td>{attempt.attempt}</td>
+                <td>
+                  {attempt.workerId ? (
+                    <code title={attempt.workerId}>{shortId(attempt.workerId)}</code>
+                  ) : (
+                    '—'
+                  )}
+                </td>
+                <td>{formatTime(attempt.startedAt)}</td>
+                <td>{formatTime(attempt.endedAt)}</td>
+                <td>
+                  {attempt.outcome ? (
+                    <StatusBadge status={attempt.outcome} />
+                  ) : (
+                    <span class="muted">running</span>
+                  )}
+                </td>
+                <td>{attempt.error ? `${attempt.error.code}: ${attempt.error.message}` : ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
   );
 }
 
