@@ -118,8 +118,8 @@ UPDATE jobdeck_runs
 SET status = 'scheduled', run_at = @runAt, last_error = @error::jsonb, worker_id = NULL,
     lease_expires_at = NULL,
     attempts = attempts || jsonb_build_array(jsonb_build_object('attempt', attempt,
-      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now::bigint, 'outcome', 'failed',
-      'error', @error::jsonb))
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now::bigint,
+      'outcome', 'failed', 'error', @error::jsonb))
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
 RETURNING *;
 
@@ -129,8 +129,8 @@ UPDATE jobdeck_runs
 SET status = 'pending', run_at = @now, worker_id = NULL, lease_expires_at = NULL,
     max_attempts = max_attempts + 1,
     attempts = attempts || jsonb_build_array(jsonb_build_object('attempt', attempt,
-      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now::bigint, 'outcome', 'released',
-      'error', NULL::jsonb))
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now::bigint,
+      'outcome', 'released', 'error', NULL::jsonb))
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
 RETURNING *;
 
@@ -179,8 +179,8 @@ UPDATE jobdeck_runs
 SET status = 'scheduled', run_at = jobdeck_now_ms(@now), last_error = @error::jsonb,
     worker_id = NULL, lease_expires_at = NULL,
     attempts = attempts || jsonb_build_array(jsonb_build_object('attempt', attempt,
-      'workerId', worker_id, 'startedAt', started_at, 'endedAt', jobdeck_now_ms(@now), 'outcome', 'lost',
-      'error', @error::jsonb))
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', jobdeck_now_ms(@now),
+      'outcome', 'lost', 'error', @error::jsonb))
 WHERE id = @id AND attempt = @attempt AND status = 'running'
   AND lease_expires_at < jobdeck_now_ms(@now)
 RETURNING *;
@@ -191,8 +191,8 @@ UPDATE jobdeck_runs
 SET status = 'failed', finished_at = jobdeck_now_ms(@now), error = @error::jsonb,
     worker_id = NULL, lease_expires_at = NULL,
     attempts = attempts || jsonb_build_array(jsonb_build_object('attempt', attempt,
-      'workerId', worker_id, 'startedAt', started_at, 'endedAt', jobdeck_now_ms(@now), 'outcome', 'lost',
-      'error', @error::jsonb))
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', jobdeck_now_ms(@now),
+      'outcome', 'lost', 'error', @error::jsonb))
 WHERE id = @id AND attempt = @attempt AND status = 'running'
   AND lease_expires_at < jobdeck_now_ms(@now)
 RETURNING *;
@@ -205,8 +205,8 @@ SET status = CASE WHEN EXISTS (
     ) THEN 'partial' ELSE 'cancelled' END,
     finished_at = jobdeck_now_ms(@now), worker_id = NULL, lease_expires_at = NULL,
     attempts = attempts || jsonb_build_array(jsonb_build_object('attempt', attempt,
-      'workerId', worker_id, 'startedAt', started_at, 'endedAt', jobdeck_now_ms(@now), 'outcome', 'lost',
-      'error', @error::jsonb))
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', jobdeck_now_ms(@now),
+      'outcome', 'lost', 'error', @error::jsonb))
 WHERE id = @id AND attempt = @attempt AND status = 'cancelling'
   AND lease_expires_at < jobdeck_now_ms(@now)
 RETURNING *;

@@ -106,8 +106,8 @@ UPDATE jobdeck_runs
 SET status = 'scheduled', run_at = @runAt, last_error = @error, worker_id = NULL,
     lease_expires_at = NULL,
     attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
-      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now, 'outcome', 'failed',
-      'error', json(@error)))
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
+      'outcome', 'failed', 'error', json(@error)))
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
 RETURNING *;
 
@@ -117,8 +117,8 @@ UPDATE jobdeck_runs
 SET status = 'pending', run_at = @now, worker_id = NULL, lease_expires_at = NULL,
     max_attempts = max_attempts + 1,
     attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
-      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now, 'outcome', 'released',
-      'error', NULL))
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
+      'outcome', 'released', 'error', NULL))
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
 RETURNING *;
 
@@ -163,8 +163,8 @@ UPDATE jobdeck_runs
 SET status = 'scheduled', run_at = @now, last_error = @error, worker_id = NULL,
     lease_expires_at = NULL,
     attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
-      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now, 'outcome', 'lost',
-      'error', json(@error)))
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
+      'outcome', 'lost', 'error', json(@error)))
 WHERE id = @id AND attempt = @attempt AND status = 'running' AND lease_expires_at < @now
 RETURNING *;
 
@@ -174,8 +174,8 @@ UPDATE jobdeck_runs
 SET status = 'failed', finished_at = @now, error = @error, worker_id = NULL,
     lease_expires_at = NULL,
     attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
-      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now, 'outcome', 'lost',
-      'error', json(@error)))
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
+      'outcome', 'lost', 'error', json(@error)))
 WHERE id = @id AND attempt = @attempt AND status = 'running' AND lease_expires_at < @now
 RETURNING *;
 
@@ -187,8 +187,8 @@ SET status = CASE WHEN EXISTS (
     ) THEN 'partial' ELSE 'cancelled' END,
     finished_at = @now, worker_id = NULL, lease_expires_at = NULL,
     attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
-      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now, 'outcome', 'lost',
-      'error', json(@error)))
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
+      'outcome', 'lost', 'error', json(@error)))
 WHERE id = @id AND attempt = @attempt AND status = 'cancelling' AND lease_expires_at < @now
 RETURNING *;
 
