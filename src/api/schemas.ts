@@ -4,9 +4,11 @@ import { ERROR_CODES } from '../core/errors.js';
 import { INSTANCE_ROLES, INSTANCE_STATES, type InstanceStatus } from '../core/instance.js';
 import { UNSTORABLE_TEXT_MESSAGE, isStorableText } from '../core/text.js';
 import {
+  ATTEMPT_OUTCOMES,
   ITEM_STATUSES,
   LOG_LEVELS,
   RUN_TRIGGERS,
+  runAttemptHistory,
   type Run,
   type StoredLogEntry,
 } from '../core/run.js';
@@ -72,6 +74,33 @@ export type RunDto = z.output<typeof runSchema>;
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
+export const runAttemptSchema = z
+  .object({
+    attempt: z.number().int(),
+    workerId: z.string().nullable(),
+    startedAt: isoTime,
+    endedAt: isoTime.nullable().describe('null while the attempt runs'),
+    outcome: z
+      .enum([...ATTEMPT_OUTCOMES, ...TERMINAL_STATUSES])
+      .nullable()
+      .describe(
+        'failed (a retry followed), lost (its lease expired), released (its worker shut down); for the attempt that ended the run, its final status; null while it runs',
+      ),
+    error: runError.nullable(),
+  })
+  .meta({ id: 'RunAttempt' });
+
+/** One run with its whole history of attempts: the answer of GET /api/runs/:id only. */
+export const runDetailSchema = runSchema
+  .extend({
+    attempts: z
+      .array(runAttemptSchema)
+      .describe('Every attempt, oldest first, the latest included'),
+  })
+  .meta({ id: 'RunDetail' });
+export type RunDetailDto = z.output<typeof runDetailSchema>;
+
+/** A run as lists, events and actions carry it: without the history of attempts. */
 export function runDto(run: Run): RunDto {
   return {
     id: run.id,
@@ -99,6 +128,17 @@ export function runDto(run: Run): RunDto {
       : null,
     expireAt: iso(run.expireAt),
     retryOf: run.retryOf,
+  };
+}
+
+export function runDetailDto(run: Run): RunDetailDto {
+  return {
+    ...runDto(run),
+    attempts: runAttemptHistory(run).map((entry) => ({
+      ...entry,
+      startedAt: entry.startedAt.toISOString(),
+      endedAt: iso(entry.endedAt),
+    })),
   };
 }
 

@@ -1,7 +1,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { CancelMode } from '../core/cancellation.js';
 import type { RunStatus } from '../core/status.js';
-import type { RunDto, StatsDto, WorkerDto } from '../api/schemas.js';
+import type { RunDetailDto, RunDto, StatsDto, WorkerDto } from '../api/schemas.js';
 import type { StatsBucket } from '../runs/stats-window.js';
 
 /** A job as the API describes it. */
@@ -31,7 +31,7 @@ export interface LogInfo {
   time: string;
 }
 
-export type { RunDto as RunInfo, WorkerDto as WorkerInfo };
+export type { RunDto as RunInfo, RunDetailDto as RunDetailInfo, WorkerDto as WorkerInfo };
 export type { StatsBucket };
 
 /** The answer of GET /api/stats. */
@@ -203,8 +203,10 @@ export class JobdeckClient {
     );
   }
 
-  async run(id: string): Promise<RunDto> {
-    return (await this.request<{ run: RunDto }>('GET', `/api/runs/${encodeURIComponent(id)}`)).run;
+  /** One run with its whole history of attempts. */
+  async run(id: string): Promise<RunDetailDto> {
+    return (await this.request<{ run: RunDetailDto }>('GET', `/api/runs/${encodeURIComponent(id)}`))
+      .run;
   }
 
   async logs(id: string, after = 0): Promise<LogInfo[]> {

@@ -6,6 +6,7 @@ import { TestClock } from './clock.js';
 import { toMs } from './duration.js';
 import { ERROR_CODES, toRunError } from './errors.js';
 import { newRunId } from './ids.js';
+import { runAttemptHistory, type Run, type RunAttempt } from './run.js';
 import { findUnstorableText, isStorableText } from './text.js';
 import { RUN_STATUSES, TERMINAL_STATUSES, TRANSITIONS, canTransition } from './status.js';
 
@@ -102,5 +103,49 @@ describe('storable text', () => {
     let deep: unknown = 'bad\u0000';
     for (let i = 0; i < 200_000; i++) deep = [deep];
     expect(findUnstorableText(deep)).toHaveLength(200_000);
+  });
+});
+
+describe('attempt history', () => {
+  const t = (s: number) => new Date(Date.UTC(2030, 0, 1, 0, 0, s));
+  const failedFirst: RunAttempt = {
+    attempt: 1,
+    workerId: 'w1',
+    startedAt: t(0),
+    endedAt: t(1),
+    outcome: 'failed',
+    error: { code: 'HANDLER_ERROR', message: 'boom' },
+  };
+  /** A run as stored after its first attempt failed (fields the history reads, the rest inert). */
+  const run = (fields: Partial<Run>): Run =>
+    ({
+      attempt: 1,
+      workerId: null,
+      startedAt: t(0),
+      finishedAt: null,
+      status: 'scheduled',
+      error: null,
+      attempts: [failedFirst],
+      ...fields,
+    }) as Run;
+
+  it('adds nothing for a run waiting for its next attempt, or stopped while it waited', () => {
+    expect(runAttemptHistory(run({}))).toEqual([failedFirst]);
+    expect(runAttemptHistory(run({ status: 'cancelled', finishedAt: t(5) }))).toEqual([
+      failedFirst,
+    ]);
+    expect(runAttemptHistory(run({ attempt: 0, startedAt: null, attempts: [] }))).toEqual([]);
+  });
+
+  it('adds the latest attempt from the run: running, then stopped by force', () => {
+    const running = { attempt: 2, workerId: 'w2', startedAt: t(3) };
+    expect(runAttemptHistory(run({ ...running, status: 'cancelling' }))).toEqual([
+      failedFirst,
+      { ...running, endedAt: null, outcome: null, error: null },
+    ]);
+    expect(runAttemptHistory(run({ ...running, status: 'cancelled', finishedAt: t(4) }))).toEqual([
+      failedFirst,
+      { ...running, endedAt: t(4), outcome: 'cancelled', error: null },
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 import type { CancelRecord } from './cancellation.js';
 import type { RunError } from './errors.js';
-import type { RunStatus } from './status.js';
+import { TERMINAL_STATUSES, type RunStatus, type TerminalStatus } from './status.js';
 
 export const RUN_TRIGGERS = ['api', 'schedule', 'retry', 'manual'] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
@@ -36,6 +36,36 @@ export interface StoredLogEntry extends LogEntry {
   seq: number;
 }
 
+/**
+ * How an attempt ended without ending its run (`failed`: the handler threw and a retry follows;
+ * `released`: its worker shut down and gave the run back) or without its worker saying so
+ * (`lost`: the lease expired and the rescuer took the run back).
+ */
+export const ATTEMPT_OUTCOMES = ['failed', 'lost', 'released'] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+/** An attempt the store recorded as it ended (see {@link Run.attempts}). */
+export interface RunAttempt {
+  attempt: number;
+  workerId: string;
+  startedAt: Date;
+  endedAt: Date;
+  outcome: AttemptOutcome;
+  error: RunError | null;
+}
+
+/** One entry of a run's whole history: an ended attempt, or the latest one as the run describes it. */
+export interface RunAttemptEntry {
+  attempt: number;
+  workerId: string | null;
+  startedAt: Date;
+  /** Null while the attempt runs. */
+  endedAt: Date | null;
+  /** The run's final status for the attempt that ended it; null while the attempt runs. */
+  outcome: AttemptOutcome | TerminalStatus | null;
+  error: RunError | null;
+}
+
 /** One execution of a job, as stored. */
 export interface Run {
   id: string;
@@ -67,6 +97,34 @@ export interface Run {
   retentionMs: number;
   /** The run this one retries, when started by a manual retry. */
   retryOf: string | null;
+  /**
+   * The attempts the store recorded as they ended, oldest first: each one that gave the run back
+   * (a retry after an error, a release on shutdown) or that the rescuer found lost. Any other
+   * attempt is the latest, described by the run's own fields: {@link runAttemptHistory} gives all.
+   */
+  attempts: RunAttempt[];
+}
+
+/**
+ * Every attempt of a run, oldest first: the recorded ones, then the latest from the run's own
+ * fields (attempt, workerId, startedAt, finishedAt, status, error) unless it is recorded already.
+ * A run waiting for its next attempt has nothing more to add.
+ */
+export function runAttemptHistory(run: Run): RunAttemptEntry[] {
+  const history: RunAttemptEntry[] = [...run.attempts];
+  const recorded = run.attempts.some((a) => a.attempt === run.attempt);
+  if (run.attempt === 0 || run.startedAt === null || recorded) return history;
+  const ended = (TERMINAL_STATUSES as readonly RunStatus[]).includes(run.status);
+  if (!ended && run.status !== 'running' && run.status !== 'cancelling') return history;
+  history.push({
+    attempt: run.attempt,
+    workerId: run.workerId,
+    startedAt: run.startedAt,
+    endedAt: ended ? run.finishedAt : null,
+    outcome: ended ? (run.status as TerminalStatus) : null,
+    error: ended ? run.error : null,
+  });
+  return history;
 }
 
 /** Percent from processed/total when the handler did not give one. */

@@ -7,7 +7,16 @@ import type {
   InstanceState,
   InstanceStatus,
 } from '../core/instance.js';
-import type { ItemStatus, LogLevel, Run, RunItem, RunProgress, RunTrigger } from '../core/run.js';
+import type {
+  AttemptOutcome,
+  ItemStatus,
+  LogLevel,
+  Run,
+  RunAttempt,
+  RunItem,
+  RunProgress,
+  RunTrigger,
+} from '../core/run.js';
 import { UNFINISHED_STATUSES, type RunStatus } from '../core/status.js';
 import type {
   AttemptRef,
@@ -47,6 +56,8 @@ export interface RunRow {
   expire_at: TimeValue | null;
   retention_ms: number | string;
   retry_of: string | null;
+  /** JSON: the recorded attempts, times in ms. */
+  attempts: unknown;
 }
 
 export interface ItemRow {
@@ -134,6 +145,28 @@ export function runFromRow(row: RunRow, items: RunItem[]): Run {
     expireAt: toDateOrNull(row.expire_at),
     retentionMs: Number(row.retention_ms),
     retryOf: row.retry_of,
+    attempts: (fromJson<AttemptJson[]>(row.attempts) ?? []).map(attemptFromJson),
+  };
+}
+
+/** A recorded attempt as the runs table holds it. */
+interface AttemptJson {
+  attempt: number;
+  workerId: string;
+  startedAt: number;
+  endedAt: number;
+  outcome: string;
+  error: RunError | null;
+}
+
+function attemptFromJson(entry: AttemptJson): RunAttempt {
+  return {
+    attempt: Number(entry.attempt),
+    workerId: entry.workerId,
+    startedAt: toDate(entry.startedAt),
+    endedAt: toDate(entry.endedAt),
+    outcome: entry.outcome as AttemptOutcome,
+    error: entry.error ?? null,
   };
 }
 
@@ -153,7 +186,7 @@ export function logFromRow(row: LogRow) {
  * An events-table row (`event_*`) with its run's columns as stored now (null once the run is
  * deleted) and its log line (run.log), as both backends return it.
  */
-export interface EventRow extends Omit<RunRow, 'id' | 'input' | 'result'> {
+export interface EventRow extends Omit<RunRow, 'id' | 'input' | 'result' | 'attempts'> {
   id: string | null;
   event_seq: number | string;
   event_at: TimeValue;
@@ -198,7 +231,10 @@ export function eventFromRow(row: EventRow): StoredEvent {
   return {
     ...base,
     name: row.event_name as Exclude<StoredEvent['name'], 'run.log' | 'job.updated'>,
-    run: row.id === null ? null : runFromRow({ ...row, id: row.id, input: null, result: null }, []),
+    run:
+      row.id === null
+        ? null
+        : runFromRow({ ...row, id: row.id, input: null, result: null, attempts: null }, []),
   };
 }
 

@@ -200,7 +200,7 @@ export type StoredEvent = {
       name: Exclude<FeedEventName, 'run.log' | 'job.updated'>;
       /**
        * The run as stored when the event is read (its status may have moved on since: `status`
-       * is the one the event recorded), without input, result and items; null once deleted.
+       * is the one the event recorded), without input, result, items and attempts; null once deleted.
        */
       run: Run | null;
     }

@@ -12,6 +12,8 @@ import {
   logDto,
   logSchema,
   logsQuery,
+  runDetailDto,
+  runDetailSchema,
   runDto,
   runIdParams,
   runSchema,
@@ -74,9 +76,9 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
       summary: 'One run',
       tags: ['runs'],
       params: runIdParams,
-      response: { 200: z.object({ run: runSchema }), 404: errorSchema },
+      response: { 200: z.object({ run: runDetailSchema }), 404: errorSchema },
     },
-    handler: async (request) => ({ run: runDto(await deck.runs.get(request.params.id)) }),
+    handler: async (request) => ({ run: runDetailDto(await deck.runs.get(request.params.id)) }),
   });
 
   app.route({

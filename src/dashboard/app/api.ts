@@ -1,5 +1,5 @@
 import { ApiError, JobdeckClient } from '../../client/client.js';
-import type { JobInfo, LogInfo, RunInfo, StatsInfo } from '../../client/client.js';
+import type { JobInfo, LogInfo, RunDetailInfo, RunInfo, StatsInfo } from '../../client/client.js';
 
 export { ApiError };
 export {
@@ -10,7 +10,7 @@ export {
   type FinalStatus,
   type RunStatus,
 } from './statuses.js';
-export type { JobInfo, LogInfo, RunInfo, StatsInfo };
+export type { JobInfo, LogInfo, RunDetailInfo, RunInfo, StatsInfo };
 
 /** The signed-in principal and role, as GET /api/session tells. */
 export interface Session {

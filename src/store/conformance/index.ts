@@ -1,4 +1,5 @@
 import { describe } from 'vitest';
+import { describeAttempts } from './attempts.js';
 import { describeCancel } from './cancel.js';
 import { describeClaim } from './claim.js';
 import { describeEvents } from './events.js';
@@ -39,6 +40,7 @@ export function describeStoreConformance(
     describeClaim(ctx);
     describeLeases(ctx);
     describeFencing(ctx);
+    describeAttempts(ctx);
     describeCancel(ctx);
     describeScheduleSlots(ctx);
     describeMaintenance(ctx);

@@ -923,7 +923,7 @@ export class PostgresStore implements Store {
         let updated: RunRow | undefined;
         if (row.status === 'cancelling') {
           await this.query('itemCancelUnfinished', { runId: row.id }, client);
-          updated = await this.one('runRescueCancelled', key, client);
+          updated = await this.one('runRescueCancelled', { ...key, error }, client);
         } else if (row.attempt < row.max_attempts) {
           updated = await this.one('runRescueRetry', { ...key, error }, client);
         } else {

@@ -63,6 +63,7 @@ jobdeck_runs.retention_ms bigint not null
 jobdeck_runs.retry_of text
 jobdeck_runs.log_seq integer not null default 0
 jobdeck_runs.delete_at bigint generated (finished_at + retention_ms)
+jobdeck_runs.attempts jsonb not null default '[]'::jsonb
 
 CREATE UNIQUE INDEX jobdeck_events_pkey ON jobdeck_events USING btree (seq)
 CREATE UNIQUE INDEX jobdeck_events_pruned_pkey ON jobdeck_events_pruned USING btree (only_row)

@@ -140,7 +140,7 @@ CREATE TABLE jobdeck_runs (
   retry_of TEXT,
   log_seq INTEGER NOT NULL DEFAULT 0,
   -- When retention deletes the finished run.
-  delete_at INTEGER GENERATED ALWAYS AS (finished_at + retention_ms) STORED,
+  delete_at INTEGER GENERATED ALWAYS AS (finished_at + retention_ms) STORED, attempts TEXT NOT NULL DEFAULT '[]',
   -- Finished exactly when terminal.
   CHECK ((status IN ('completed', 'partial', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),
   -- A held run has a worker and a lease.

@@ -601,7 +601,7 @@ export class SqliteStore implements Store {
         let updated: RunRow | undefined;
         if (row.status === 'cancelling') {
           this.run('itemCancelUnfinished', { runId: row.id });
-          updated = this.get('runRescueCancelled', key);
+          updated = this.get('runRescueCancelled', { ...key, error });
         } else if (row.attempt < row.max_attempts) {
           updated = this.get('runRescueRetry', { ...key, error });
         } else {

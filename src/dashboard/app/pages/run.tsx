@@ -1,6 +1,14 @@
 import { Component } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { client, errorText, isActive, mayAct, type LogInfo, type RunInfo } from '../api.js';
+import {
+  client,
+  errorText,
+  isActive,
+  mayAct,
+  type LogInfo,
+  type RunDetailInfo,
+  type RunInfo,
+} from '../api.js';
 import {
   ErrorNote,
   Facts,
@@ -10,7 +18,7 @@ import {
   StopDialog,
   type StopMode,
 } from '../components.js';
-import { formatTime, runDuration, shortId } from '../format.js';
+import { formatSpan, formatTime, runDuration, shortId } from '../format.js';
 import { eventRun, useLiveEvents } from '../live.js';
 import { Link, jobPath, navigate, runPath } from '../router.js';
 import { useSession } from '../session.js';
@@ -23,9 +31,9 @@ const LOG_LINES_SHOWN = 1000;
 const newest = (entries: LogInfo[]) =>
   entries.length > LOG_LINES_SHOWN ? entries.slice(-LOG_LINES_SHOWN) : entries;
 
-/** A run, followed live until it ends: status, progress, items, cancel record and logs. */
+/** A run, followed live until it ends: status, progress, attempts, items, cancel record and logs. */
 export function RunPage({ id }: { id: string }) {
-  const [run, setRun] = useState<RunInfo | null>(null);
+  const [run, setRun] = useState<RunDetailInfo | null>(null);
   const [logs, setLogs] = useState<LogInfo[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [stopMode, setStopMode] = useState<StopMode | null>(null);
@@ -118,7 +126,7 @@ export function RunPage({ id }: { id: string }) {
       if (!loaded.current) void reload();
       return;
     }
-    // The event's run has no input, result or items: keep ours, take everything else.
+    // The event's run has no input, result, items or attempts: keep ours, take everything else.
     setRun((previous) =>
       previous
         ? {
@@ -191,11 +199,13 @@ export function RunPage({ id }: { id: string }) {
               ['Mode', run.cancel.mode === 'force' ? 'immediately' : 'gracefully'],
               ['By', run.cancel.requestedBy],
               ['At', formatTime(run.cancel.requestedAt)],
+              ['Delivered', deliveredText(run, logs)],
               ['Reason', run.cancel.reason ?? '—'],
             ]}
           />
         </div>
       ) : null}
+      {run.attempts.length ? <Attempts attempts={run.attempts} /> : null}
       <JsonBlock title="Input" value={run.input} />
       {run.result !== null && run.result !== undefined ? (
         <JsonBlock title="Result" value={run.result} open />
@@ -213,7 +223,9 @@ export function RunPage({ id }: { id: string }) {
             // The events of the stop may have come first: an ended run stays ended, and a read
             // after the answer settles it (any read still on its way is older).
             setRun((previous) =>
-              previous && !isActive(previous.status) ? previous : { ...previous, ...stopped },
+              previous === null || !isActive(previous.status)
+                ? previous
+                : { ...previous, ...stopped },
             );
             void reload();
           }}
@@ -289,6 +301,72 @@ function RunControls(props: {
         </p>
       ) : null}
     </div>
+  );
+}
+
+/**
+ * When the cancel reached the worker running the run: the time of the `cancel delivered` log
+ * entry of the cancel's mode (the worker writes it), and how long after the request.
+ */
+function deliveredText(run: RunDetailInfo, logs: LogInfo[]): string {
+  const cancel = run.cancel!;
+  const entry = logs.findLast(
+    (log) =>
+      log.message === 'cancel delivered' &&
+      (log.data as { mode?: unknown } | undefined)?.mode === cancel.mode,
+  );
+  if (entry) {
+    const latency = Date.parse(entry.time) - Date.parse(cancel.requestedAt);
+    return `${formatTime(entry.time)} (${formatSpan(latency)} after the request)`;
+  }
+  // No worker had the run (a waiting run is cancelled at once), or the log cap dropped the line.
+  return isActive(run.status) ? 'not yet' : '—';
+}
+
+/** Every attempt, oldest first: who ran it, when, and how it ended. */
+function Attempts({ attempts }: { attempts: RunDetailInfo['attempts'] }) {
+  return (
+    <>
+      <h2>Attempts</h2>
+      <div class="table-wrap">
+        <table aria-label="Attempts">
+          <thead>
+            <tr>
+              <th scope="col">Attempt</th>
+              <th scope="col">Worker</th>
+              <th scope="col">Started</th>
+              <th scope="col">Ended</th>
+              <th scope="col">Outcome</th>
+              <th scope="col">Error</th>
+            </tr>
+          </thead>
+          <tbody>
+            {attempts.map((attempt) => (
+              <tr key={attempt.attempt}>
+                <td>{attempt.attempt}</td>
+                <td>
+                  {attempt.workerId ? (
+                    <code title={attempt.workerId}>{shortId(attempt.workerId)}</code>
+                  ) : (
+                    '—'
+                  )}
+                </td>
+                <td>{formatTime(attempt.startedAt)}</td>
+                <td>{formatTime(attempt.endedAt)}</td>
+                <td>
+                  {attempt.outcome ? (
+                    <StatusBadge status={attempt.outcome} />
+                  ) : (
+                    <span class="muted">running</span>
+                  )}
+                </td>
+                <td>{attempt.error ? `${attempt.error.code}: ${attempt.error.message}` : ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
   );
 }
 

@@ -112,9 +112,14 @@ WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
 RETURNING *;
 
 -- name: runRetryLater
+-- The attempt joins the run's history here (the SET reads the row as it was): the run's own
+-- fields describe the next attempt from its claim on.
 UPDATE jobdeck_runs
 SET status = 'scheduled', run_at = @runAt, last_error = @error::jsonb, worker_id = NULL,
-    lease_expires_at = NULL
+    lease_expires_at = NULL,
+    attempts = attempts || jsonb_build_array(jsonb_build_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now::bigint,
+      'outcome', 'failed', 'error', @error::jsonb))
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
 RETURNING *;
 
@@ -122,7 +127,10 @@ RETURNING *;
 -- A release on shutdown is not the handler's fault: it does not use up a try.
 UPDATE jobdeck_runs
 SET status = 'pending', run_at = @now, worker_id = NULL, lease_expires_at = NULL,
-    max_attempts = max_attempts + 1
+    max_attempts = max_attempts + 1,
+    attempts = attempts || jsonb_build_array(jsonb_build_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now::bigint,
+      'outcome', 'released', 'error', NULL::jsonb))
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
 RETURNING *;
 
@@ -169,25 +177,36 @@ FOR UPDATE SKIP LOCKED;
 -- name: runRescueRetry
 UPDATE jobdeck_runs
 SET status = 'scheduled', run_at = jobdeck_now_ms(@now), last_error = @error::jsonb,
-    worker_id = NULL, lease_expires_at = NULL
+    worker_id = NULL, lease_expires_at = NULL,
+    attempts = attempts || jsonb_build_array(jsonb_build_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', jobdeck_now_ms(@now),
+      'outcome', 'lost', 'error', @error::jsonb))
 WHERE id = @id AND attempt = @attempt AND status = 'running'
   AND lease_expires_at < jobdeck_now_ms(@now)
 RETURNING *;
 
 -- name: runRescueFail
+-- The run ends, but its worker is cleared: the lost attempt is recorded with it.
 UPDATE jobdeck_runs
 SET status = 'failed', finished_at = jobdeck_now_ms(@now), error = @error::jsonb,
-    worker_id = NULL, lease_expires_at = NULL
+    worker_id = NULL, lease_expires_at = NULL,
+    attempts = attempts || jsonb_build_array(jsonb_build_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', jobdeck_now_ms(@now),
+      'outcome', 'lost', 'error', @error::jsonb))
 WHERE id = @id AND attempt = @attempt AND status = 'running'
   AND lease_expires_at < jobdeck_now_ms(@now)
 RETURNING *;
 
 -- name: runRescueCancelled
+-- The run ends, but its worker is cleared: the lost attempt is recorded with it.
 UPDATE jobdeck_runs
 SET status = CASE WHEN EXISTS (
       SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
     ) THEN 'partial' ELSE 'cancelled' END,
-    finished_at = jobdeck_now_ms(@now), worker_id = NULL, lease_expires_at = NULL
+    finished_at = jobdeck_now_ms(@now), worker_id = NULL, lease_expires_at = NULL,
+    attempts = attempts || jsonb_build_array(jsonb_build_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', jobdeck_now_ms(@now),
+      'outcome', 'lost', 'error', @error::jsonb))
 WHERE id = @id AND attempt = @attempt AND status = 'cancelling'
   AND lease_expires_at < jobdeck_now_ms(@now)
 RETURNING *;

@@ -1,5 +1,5 @@
 -- name: eventList
--- Each event with its run as stored now (input and result left out) and its log line.
+-- Each event with its run as stored now (input, result and attempts left out) and its log line.
 SELECT e.seq AS event_seq, e.at AS event_at, e.name AS event_name, e.job AS event_job,
   e.run_id AS event_run_id, e.status AS event_status, e.data AS event_data, e.log_seq,
   l.level AS log_level, l.message AS log_message, l.data AS log_data, l.time AS log_time,

@@ -100,9 +100,14 @@ WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
 RETURNING *;
 
 -- name: runRetryLater
+-- The attempt joins the run's history here (the SET reads the row as it was): the run's own
+-- fields describe the next attempt from its claim on.
 UPDATE jobdeck_runs
 SET status = 'scheduled', run_at = @runAt, last_error = @error, worker_id = NULL,
-    lease_expires_at = NULL
+    lease_expires_at = NULL,
+    attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
+      'outcome', 'failed', 'error', json(@error)))
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
 RETURNING *;
 
@@ -110,7 +115,10 @@ RETURNING *;
 -- A release on shutdown is not the handler's fault: it does not use up a try.
 UPDATE jobdeck_runs
 SET status = 'pending', run_at = @now, worker_id = NULL, lease_expires_at = NULL,
-    max_attempts = max_attempts + 1
+    max_attempts = max_attempts + 1,
+    attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
+      'outcome', 'released', 'error', NULL))
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
 RETURNING *;
 
@@ -153,23 +161,34 @@ WHERE status IN ('running', 'cancelling') AND lease_expires_at < @now;
 -- name: runRescueRetry
 UPDATE jobdeck_runs
 SET status = 'scheduled', run_at = @now, last_error = @error, worker_id = NULL,
-    lease_expires_at = NULL
+    lease_expires_at = NULL,
+    attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
+      'outcome', 'lost', 'error', json(@error)))
 WHERE id = @id AND attempt = @attempt AND status = 'running' AND lease_expires_at < @now
 RETURNING *;
 
 -- name: runRescueFail
+-- The run ends, but its worker is cleared: the lost attempt is recorded with it.
 UPDATE jobdeck_runs
 SET status = 'failed', finished_at = @now, error = @error, worker_id = NULL,
-    lease_expires_at = NULL
+    lease_expires_at = NULL,
+    attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
+      'outcome', 'lost', 'error', json(@error)))
 WHERE id = @id AND attempt = @attempt AND status = 'running' AND lease_expires_at < @now
 RETURNING *;
 
 -- name: runRescueCancelled
+-- The run ends, but its worker is cleared: the lost attempt is recorded with it.
 UPDATE jobdeck_runs
 SET status = CASE WHEN EXISTS (
       SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
     ) THEN 'partial' ELSE 'cancelled' END,
-    finished_at = @now, worker_id = NULL, lease_expires_at = NULL
+    finished_at = @now, worker_id = NULL, lease_expires_at = NULL,
+    attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
+      'outcome', 'lost', 'error', json(@error)))
 WHERE id = @id AND attempt = @attempt AND status = 'cancelling' AND lease_expires_at < @now
 RETURNING *;
 
