@@ -368,14 +368,14 @@ class Commands {
       const took = run.startedAt
         ? ` after ${formatDuration(run.finishedAt.getTime() - run.startedAt.getTime())}`
         : '';
-      when = `${formatDuration(now - run.finishedAt.getTime())} ago${took}`;
+      when = `${since(now - run.finishedAt.getTime())} ago${took}`;
     } else if (run.startedAt) {
-      when = `for ${formatDuration(now - run.startedAt.getTime())}`;
+      when = `for ${since(now - run.startedAt.getTime())}`;
     } else {
       when =
         run.runAt.getTime() > now
-          ? `starts in ${formatDuration(run.runAt.getTime() - now)}`
-          : `waiting ${formatDuration(now - run.createdAt.getTime())}`;
+          ? `starts in ${since(run.runAt.getTime() - now)}`
+          : `waiting ${since(now - run.createdAt.getTime())}`;
     }
     let line = `${parts.join(' ')} ${when} · by ${run.createdBy}`;
     if (run.status === 'cancelling' && run.cancel)
@@ -402,6 +402,14 @@ function errorText(err: JobdeckError, deck: ChatDeck): string {
   const run = err.code === 'RUN_FINISHED' ? (err.data as Run | undefined) : undefined;
   if (run) lines.push(`${deck.publicUrl}/dashboard/runs/${run.id}`);
   return lines.join('\n');
+}
+
+/**
+ * A span up to now, to the minute: the same answer a few seconds apart (the CLI and a chat agree),
+ * and the dashboard has the exact times.
+ */
+function since(ms: number): string {
+  return ms < 60_000 ? 'under a minute' : formatDuration(ms);
 }
 
 /** Long text cut to MESSAGE_CHARS, on one line. */
