@@ -29,8 +29,8 @@ const RECENT_UPDATES = 1000;
 /**
  * ChatOps over HTTP: `POST /api/chatops` for API tokens (the CLI's `jobdeck chat`), and the
  * Telegram webhook and Slack slash command, which prove who sends them with the platform's secret
- * and act as the chat user's principal (`chatops.users`). Registered in a scope of their own: only
- * here are form bodies accepted, kept as text so Slack's signature can be checked over them.
+ * and act as the chat user's principal (`chatops.users`). The Slack route has a scope of its own,
+ * where bodies are kept as text, so that its signature can be checked over them.
  */
 export async function chatopsRoutes(
   app: App,
@@ -138,10 +138,10 @@ export async function chatopsRoutes(
   });
 
   await app.register(async (scope) => {
-    scope.addContentTypeParser(
-      'application/x-www-form-urlencoded',
-      { parseAs: 'string' },
-      (_request, body, done) => done(null, body),
+    // Whatever its type, the body is read as text: the signature is over the bytes as sent.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) =>
+      done(null, body),
     );
     (scope as App).route({
       method: 'POST',
@@ -168,20 +168,17 @@ export async function chatopsRoutes(
             'NOT_FOUND',
             'Slack ChatOps is not set up (chatops.slack).',
           );
-        const problem =
-          typeof request.body !== 'string'
-            ? 'Slack sends application/x-www-form-urlencoded bodies.'
-            : slackRequestProblem({
-                signingSecret: slack.signingSecret,
-                timestamp: header(request, SLACK_TIMESTAMP_HEADER),
-                signature: header(request, SLACK_SIGNATURE_HEADER),
-                body: request.body,
-                now: deck.clock.now(),
-              });
+        const problem = slackRequestProblem({
+          signingSecret: slack.signingSecret,
+          timestamp: header(request, SLACK_TIMESTAMP_HEADER),
+          signature: header(request, SLACK_SIGNATURE_HEADER),
+          body: typeof request.body === 'string' ? request.body : '',
+          now: deck.clock.now(),
+        });
         if (problem) return refuse(request, reply, 'UNAUTHENTICATED', problem);
       },
       handler: async (request) => {
-        const form = new URLSearchParams(request.body as string);
+        const form = new URLSearchParams(typeof request.body === 'string' ? request.body : '');
         const userId = form.get('user_id') ?? '';
         const text = (form.get('text') ?? '').slice(0, TEXT_LIMIT);
         const principal = userId ? users!.principalOf('slack', userId) : null;
