@@ -1,7 +1,7 @@
 import { LIMITS } from '../api/schemas.js';
 import type { CancelMode } from '../core/cancellation.js';
 import { formatDuration } from '../core/duration.js';
-import type { JobdeckError} from '../core/errors.js';
+import type { JobdeckError } from '../core/errors.js';
 import { isErrorCode } from '../core/errors.js';
 import type { Principal } from '../core/glossary.js';
 import type { Run } from '../core/run.js';
