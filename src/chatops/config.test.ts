@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TokenSet } from '../api/auth.js';
@@ -125,6 +125,20 @@ describe('reading the section from the alerts file', () => {
       users: {},
       unmapped: 'read',
     });
+  });
+
+  it("the guide's example is examples/chatops.yaml, and it loads", () => {
+    const example = readFileSync(new URL('../../examples/chatops.yaml', import.meta.url), 'utf8');
+    const guide = readFileSync(new URL('../../docs/guides/chatops.md', import.meta.url), 'utf8');
+    expect(/```yaml\n([\s\S]*?)```/.exec(guide)?.[1]).toBe(example);
+    const path = new URL('../../examples/chatops.yaml', import.meta.url).pathname;
+    const config = loadChatopsSection(path, {
+      TELEGRAM_BOT_TOKEN: '123456:ABC-DEF1234ghIkl',
+      TELEGRAM_SECRET_TOKEN: 'a-secret-token-of-32-characters-',
+      SLACK_SIGNING_SECRET: '8f742231b10e8888abcd99yyyzzz85a5',
+    });
+    expect(config.users).toEqual({ 'telegram:12345': 'alice', 'slack:U024BE7LH': 'bob' });
+    expect(config.telegram?.secretToken).toBe('a-secret-token-of-32-characters-');
   });
 
   it('says which variable is missing, and which file is not readable or not YAML', () => {
