@@ -9,6 +9,8 @@ import { CHAT_HELP, runChatCommand, type ChatReply } from '../src/chatops/comman
 import { TestClock } from '../src/core/clock.js';
 import type { Principal } from '../src/core/glossary.js';
 import { defineJob } from '../src/jobs/define.js';
+import { Jobdeck } from '../src/jobdeck.js';
+import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { openTestDeck, type TestDeck } from './helpers/deck.js';
 import { EVENT_DEADLINE_MS, pollUntil } from './helpers/poll.js';
 
@@ -459,6 +461,26 @@ describe('/jobs commands, as text', () => {
       text: 'Not allowed: telegram:42 is not mapped to a Jobdeck principal. An admin can add it to chatops.users.',
       changed: false,
     });
+  });
+});
+
+describe('when the store does not answer', () => {
+  it('the answer says so, without the driver text', async () => {
+    const store = new PostgresStore({
+      connectionString: 'postgres://jobdeck@127.0.0.1:1/nowhere',
+      connectionTimeoutMs: 1000,
+    });
+    const deck = new Jobdeck({ store, jobs: [cleanup], worker: false, clock });
+    try {
+      for (const text of ['/jobs active', `/jobs cancel 0190a7c2`, '/jobs run ops.cleanup']) {
+        expect(await runChatCommand(deck, { principal: alice, text })).toEqual({
+          text: 'The store cannot be reached.',
+          changed: false,
+        });
+      }
+    } finally {
+      await store.close();
+    }
   });
 });
 

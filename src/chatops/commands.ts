@@ -2,7 +2,7 @@ import { LIMITS } from '../api/schemas.js';
 import type { CancelMode } from '../core/cancellation.js';
 import { formatDuration } from '../core/duration.js';
 import type { JobdeckError } from '../core/errors.js';
-import { isErrorCode } from '../core/errors.js';
+import { ERROR_CODES, isErrorCode } from '../core/errors.js';
 import type { Principal } from '../core/glossary.js';
 import type { Run } from '../core/run.js';
 import { isTerminal } from '../core/status.js';
@@ -10,6 +10,7 @@ import { isStorableText } from '../core/text.js';
 import type { JobDefinition } from '../jobs/define.js';
 import type { Jobdeck } from '../jobdeck.js';
 import { requireRole } from '../runs/service.js';
+import { isStoreUnavailable } from '../store/unavailable.js';
 
 /**
  * The `/jobs` chat commands, answered in short plain text with links to the dashboard. The same for
@@ -80,6 +81,8 @@ export async function runChatCommand(deck: ChatDeck, request: ChatRequest): Prom
   try {
     return await commands.answer(request.text);
   } catch (err) {
+    // A busy or unreachable store is an answer too: try again later.
+    if (isStoreUnavailable(err)) return read(ERROR_CODES.STORE_UNAVAILABLE.message);
     const code = (err as { code?: unknown }).code;
     if (!(err instanceof Error) || !isErrorCode(code)) throw err;
     return read(errorText(err as JobdeckError, deck));
