@@ -445,6 +445,9 @@ describe('/jobs commands, as text', () => {
     expect(await say(vera, '/jobs nothing-here')).toBe(
       'No job, category or run is named "nothing-here". Send /jobs help for the commands.',
     );
+    expect(await say(vera, '/jobs cafe')).toBe(
+      'No job, category or run is named "cafe". Send /jobs help for the commands.',
+    );
     expect(await say(vera, 'hello')).toBe(
       'Commands start with /jobs. Send /jobs help for the list.',
     );

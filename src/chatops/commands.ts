@@ -209,8 +209,9 @@ class Commands {
     if (inCategory.length > 0) return this.category(name, inCategory);
     if (RUN_ID_PREFIX.test(name)) {
       const found = await this.findRun(name);
-      if (typeof found === 'string') return found;
-      return this.run(found);
+      if (typeof found !== 'string') return this.run(found);
+      // Several runs: say which. None: the word may as well have been a job's name.
+      if (found !== noRun(name)) return found;
     }
     return `No job, category or run is named ${JSON.stringify(name)}. Send /jobs help for the commands.`;
   }
@@ -346,7 +347,7 @@ class Commands {
   private async findRun(prefix: string): Promise<Run | string> {
     const { runs } = await this.deck.runs.list({ idPrefix: prefix, limit: 3 });
     if (runs.length === 1) return runs[0]!;
-    if (runs.length === 0) return `No run has an id starting with ${prefix}.`;
+    if (runs.length === 0) return noRun(prefix);
     const exact = runs.find((run) => run.id === prefix.toLowerCase());
     if (exact) return exact;
     return [
@@ -406,6 +407,8 @@ function errorText(err: JobdeckError, deck: ChatDeck): string {
   if (run) lines.push(`${deck.publicUrl}/dashboard/runs/${run.id}`);
   return lines.join('\n');
 }
+
+const noRun = (prefix: string) => `No run has an id starting with ${prefix}.`;
 
 /**
  * A span up to now, to the minute: the same answer a few seconds apart (the CLI and a chat agree),
