@@ -25,6 +25,8 @@ export interface JobdeckOptions {
   maintenance?:
     | false
     | Pick<MaintenanceOptions, 'intervalMs' | 'retentionIntervalMs' | 'eventRetentionMs'>;
+  /** Where people reach the dashboard, for links in chat answers. Default http://127.0.0.1:3000. */
+  publicUrl?: string;
   /**
    * How this instance registers itself for `GET /api/workers`: its role (default `both` with a
    * worker, `api` without) and heartbeat (default 5 s). Its id is its worker's id.
@@ -54,6 +56,8 @@ export class Jobdeck {
   readonly maintenance: Maintenance | null;
   /** Counters other parts increment (stuck detection, alerts), exposed at /metrics. */
   readonly counters: DeckCounters;
+  /** Where people reach the dashboard (links in chat answers). */
+  readonly publicUrl: string;
   private started = false;
   private clockTimer: NodeJS.Timeout | null = null;
 
@@ -110,6 +114,7 @@ export class Jobdeck {
             bus: this.events,
             clock: this.clock,
           });
+    this.publicUrl = (options.publicUrl ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
   }
 
   /** Migrate the store and start the background parts. */

@@ -83,6 +83,19 @@ export class TokenSet {
     return { tokens: new TokenSet([{ principal, role: 'admin', token }]), token };
   }
 
+  /**
+   * The principal of this name, for callers identified otherwise (a chat user mapped to it), or
+   * null when no token has it. A name with tokens of several roles gets the lowest of them.
+   */
+  principalNamed(name: string): Principal | null {
+    let found: Principal | null = null;
+    for (const { principal } of this.entries) {
+      if (principal.name !== name) continue;
+      if (!found || ROLES.indexOf(principal.role) < ROLES.indexOf(found.role)) found = principal;
+    }
+    return found;
+  }
+
   /** The principal of a token, or null. */
   lookup(token: string): Principal | null {
     const candidate = digest(token);
@@ -92,6 +105,14 @@ export class TokenSet {
     }
     return found;
   }
+}
+
+/**
+ * Whether a secret sent by a caller is the expected one, in constant time: both are hashed first,
+ * so neither their contents nor their lengths leak through timing.
+ */
+export function secretEquals(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /** The bearer token of an Authorization header, or null. */

@@ -8,6 +8,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
+import type { ChatopsConfig } from '../chatops/config.js';
 import { JobdeckError, errorSummary } from '../core/errors.js';
 import { roleAtLeast } from '../core/glossary.js';
 import type { Jobdeck } from '../jobdeck.js';
@@ -15,6 +16,7 @@ import { MetricsRegistry } from '../metrics/metrics.js';
 import { bearerToken, type TokenSet } from './auth.js';
 import type { ApiContext, App, RouteRole } from './context.js';
 import { sendError } from './http-errors.js';
+import { chatopsRoutes } from './routes/chatops.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
 import { statsRoutes } from './routes/stats.js';
@@ -46,12 +48,18 @@ export interface ApiServerOptions {
   trustProxy?: boolean | string | string[];
   /** How event streams treat clients that do not keep up. */
   sse?: Partial<SseLimits>;
+  /**
+   * The `chatops:` section of the alerts file (see `parseChatopsConfig`): chat users and the
+   * Telegram and Slack secrets. Without it, `POST /api/chatops` still answers API tokens.
+   */
+  chatops?: ChatopsConfig;
 }
 
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
+  'req.headers["x-telegram-bot-api-secret-token"]',
 ];
 
 /**
@@ -226,6 +234,8 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
       registry: deck.registry,
       feed: deck.feed,
       instances: deck.instances,
+      clock: deck.clock,
+      publicUrl: deck.publicUrl,
     },
     tokens,
     sessions,
@@ -238,6 +248,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   runRoutes(app, ctx);
   workerRoutes(app, ctx);
   statsRoutes(app, ctx);
+  await chatopsRoutes(app, ctx, options.chatops ?? null);
   systemRoutes(app, ctx);
 
   app.route({

@@ -46,6 +46,8 @@ export interface InstanceConfig {
   instanceHeartbeatMs: number | undefined;
   /** Commands the built-in `exec` job may run; empty: no `exec` job. */
   execAllow: string[];
+  /** Where people reach the dashboard, for links; unset: the instance's own address. */
+  publicUrl: string | undefined;
 }
 
 export function instanceConfig(
@@ -71,6 +73,7 @@ export function instanceConfig(
       .split(',')
       .map((command) => command.trim())
       .filter(Boolean),
+    publicUrl: env.JOBDECK_PUBLIC_URL || undefined,
   };
 }
 

@@ -78,6 +78,8 @@ export async function startInstance(
     },
     onError: (err, where) => logger.error({ err, where }, 'background loop error'),
     ...extra,
+    // JOBDECK_PUBLIC_URL wins over the address the server listens on.
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
   });
   return deck.start();
 }

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { cancelCommand } from './cancel.js';
+import { chatCommand } from './chat.js';
 import { jobsCommand } from './jobs.js';
 import { logsCommand } from './logs.js';
 import { runsCommand } from './runs.js';
@@ -26,6 +27,7 @@ cancelCommand(program);
 logsCommand(program);
 watchCommand(program);
 workersCommand(program);
+chatCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`jobdeck: ${(err as Error).message}\n`);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { TokenSet } from '../api/auth.js';
 import { buildApiServer } from '../api/server.js';
+import { loadChatopsSection } from '../chatops/load.js';
 import { parsePort, serverConfig } from './config.js';
 import {
   addInstanceOptions,
@@ -48,9 +49,23 @@ export function serveCommand(program: Command): void {
       processMetricsPrefix: processMetricsPrefix(),
       ...trustProxy(),
     };
+    // The chat users and secrets of the alerts file; read before anything starts, so a bad one stops the start.
+    const alertsFile = process.env.JOBDECK_ALERTS;
+    const chatops = alertsFile ? loadChatopsSection(alertsFile) : undefined;
+
     const logger = createLogger('jobdeck');
-    const deck = await startInstance(flags, logger);
-    const app = await buildApiServer({ deck, tokens, logger, ...settings });
+    // Links in chat answers point at this server unless JOBDECK_PUBLIC_URL says where people reach it.
+    const local = ['0.0.0.0', '::', ''].includes(config.host) ? '127.0.0.1' : config.host;
+    const deck = await startInstance(flags, logger, {
+      publicUrl: `http://${local.includes(':') ? `[${local}]` : local}:${config.port}`,
+    });
+    const app = await buildApiServer({
+      deck,
+      tokens,
+      logger,
+      ...(chatops ? { chatops } : {}),
+      ...settings,
+    });
     const address = await app.listen({ port: config.port, host: config.host });
     // Handlers first: whoever waits for the banner below may signal at once.
     stopOnSignals(deck, () => app.close());

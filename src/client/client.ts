@@ -244,6 +244,14 @@ export class JobdeckClient {
     ).run;
   }
 
+  /**
+   * The answer to a `/jobs` chat command (`/jobs active`, `/jobs cancel <run> force`…), as the
+   * token's principal: the text a chat would show.
+   */
+  async chat(text: string): Promise<string> {
+    return (await this.request<{ text: string }>('POST', '/api/chatops', { text })).text;
+  }
+
   /** Every instance (API, worker or both), alive or lost, with the runs it executes. */
   async workers(): Promise<WorkerDto[]> {
     return (await this.request<{ workers: WorkerDto[] }>('GET', '/api/workers')).workers;

@@ -61,6 +61,7 @@ export async function startTestServer(
     /** Listen on this port (a restart on the same address); default: any free one. */
     port?: number;
     sse?: ApiServerOptions['sse'];
+    chatops?: ApiServerOptions['chatops'];
   } = {},
 ): Promise<TestServer> {
   const temp = options.store || options.dbPath ? null : tempDbPath();
@@ -92,6 +93,7 @@ export async function startTestServer(
     ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
     ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
     ...(options.sse ? { sse: options.sse } : {}),
+    ...(options.chatops ? { chatops: options.chatops } : {}),
   });
   await app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
