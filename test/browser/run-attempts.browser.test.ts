@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { z } from 'zod';
+import { shortId } from '../../src/dashboard/app/format.js';
 import { defineJob } from '../../src/jobs/define.js';
 import {
   chromiumAvailable,
@@ -98,7 +99,7 @@ describe.skipIf(!available)('run page: attempts and cancel delivery', () => {
     const key = gates.key();
     const { id } = await createRun(server, FLAKY, { input: { key } });
     await gates.get(key).entered.promise;
-    const worker = server.deck.worker!.id.slice(0, 8);
+    const worker = shortId(server.deck.worker!.id);
 
     await page.goto(`${server.url}/dashboard/runs/${id}`);
     await page.getByRole('heading', { name: 'Attempts', exact: true }).waitFor(LIVE);
