@@ -32,7 +32,10 @@ export type App = FastifyInstance<
 
 /** What route handlers may use: the services of the instance, never its store. */
 export interface ApiContext {
-  deck: Pick<Jobdeck, 'runs' | 'cancels' | 'events' | 'registry' | 'feed' | 'instances'>;
+  deck: Pick<
+    Jobdeck,
+    'runs' | 'cancels' | 'events' | 'registry' | 'feed' | 'instances' | 'alerts' | 'publicUrl'
+  >;
   tokens: TokenSet;
   sessions: SessionStore;
   eventLog: EventLog;

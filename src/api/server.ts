@@ -15,6 +15,7 @@ import { MetricsRegistry } from '../metrics/metrics.js';
 import { bearerToken, type TokenSet } from './auth.js';
 import type { ApiContext, App, RouteRole } from './context.js';
 import { sendError } from './http-errors.js';
+import { alertRoutes } from './routes/alerts.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
 import { statsRoutes } from './routes/stats.js';
@@ -219,6 +220,8 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
       registry: deck.registry,
       feed: deck.feed,
       instances: deck.instances,
+      alerts: deck.alerts,
+      publicUrl: deck.publicUrl,
     },
     tokens,
     sessions,
@@ -231,6 +234,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   runRoutes(app, ctx);
   workerRoutes(app, ctx);
   statsRoutes(app, ctx);
+  alertRoutes(app, ctx);
   systemRoutes(app, ctx);
 
   app.route({

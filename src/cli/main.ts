@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { alertsCommand } from './alerts.js';
 import { cancelCommand } from './cancel.js';
 import { jobsCommand } from './jobs.js';
 import { logsCommand } from './logs.js';
@@ -26,6 +27,7 @@ cancelCommand(program);
 logsCommand(program);
 watchCommand(program);
 workersCommand(program);
+alertsCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`jobdeck: ${(err as Error).message}\n`);

@@ -43,7 +43,11 @@ export function serveCommand(program: Command): void {
     else ({ tokens, token: generated } = TokenSet.generateAdmin());
 
     const logger = createLogger('jobdeck');
-    const deck = await startInstance(flags, logger);
+    // Links in alerts point at this server unless JOBDECK_PUBLIC_URL says where people reach it.
+    const local = ['0.0.0.0', '::', ''].includes(config.host) ? '127.0.0.1' : config.host;
+    const deck = await startInstance(flags, logger, {
+      publicUrl: `http://${local.includes(':') ? `[${local}]` : local}:${config.port}`,
+    });
     const app = await buildApiServer({
       deck,
       tokens,

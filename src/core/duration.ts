@@ -14,3 +14,15 @@ export function toMs(value: Duration, field = 'duration'): number {
   }
   return Math.round(result);
 }
+
+/** A span of milliseconds as short text: 850 ms, 12 s, 4 min, 2 h 10 min, 3 d 4 h. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}

@@ -67,6 +67,11 @@ export interface Run {
   retentionMs: number;
   /** The run this one retries, when started by a manual retry. */
   retryOf: string | null;
+  /**
+   * When the current attempt was found still running past the job's `stuckAfter` (a `run.stuck`
+   * event was written then); null while it is not, and once a later attempt starts.
+   */
+  stuckAt: Date | null;
 }
 
 /** Percent from processed/total when the handler did not give one. */

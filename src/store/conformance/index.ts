@@ -1,4 +1,5 @@
 import { describe } from 'vitest';
+import { describeAlerts } from './alerts.js';
 import { describeCancel } from './cancel.js';
 import { describeClaim } from './claim.js';
 import { describeEvents } from './events.js';
@@ -48,5 +49,6 @@ export function describeStoreConformance(
     describeEvents(ctx);
     describeInstances(ctx);
     describeStats(ctx);
+    describeAlerts(ctx);
   });
 }

@@ -64,6 +64,7 @@ export function describeRuns(ctx: ConformanceContext): void {
         expireAt: at(DAY),
         retentionMs: 3 * DAY,
         retryOf: 'some-earlier-run',
+        stuckAt: null,
       };
       expect(run).toEqual(expected);
       expect(await store().runGet({ id: params.id })).toEqual(expected);
