@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { chatText, redact, webhookSignature } from './channels.js';
 import { AlertsConfigError, parseAlertsConfig } from './config.js';
@@ -197,5 +198,40 @@ describe('templates, globs and channel text', () => {
     expect(redact('GET /bot1:abc/sendMessage failed', ['1:abc'])).toBe(
       'GET /bot[redacted]/sendMessage failed',
     );
+  });
+});
+
+describe('the example alerts file', () => {
+  const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+
+  it('is valid, and is the file the guide shows', () => {
+    const text = read('examples/alerts.yaml');
+    const config = parseAlertsConfig(text, 'examples/alerts.yaml', {
+      OPS_HOOK_SECRET: 'x',
+      SLACK_WEBHOOK_URL: 'https://hooks.slack.example/services/T/B/X',
+      TELEGRAM_BOT_TOKEN: '1:x',
+    });
+    expect(config.rules.map((r) => r.name)).toEqual(['failures', 'stuck', 'flaky', 'backlog']);
+    const guide = read('docs/guides/alerts-and-chatops.md');
+    const block = /```yaml\n([\s\S]*?)```/.exec(guide);
+    expect(block?.[1]).toBe(text);
+  });
+});
+
+describe('the webhook receiver example', () => {
+  it('verifies what a webhook channel signs, is the code the guide shows, and refuses a stale or forged one', async () => {
+    const { verified } = await import('../../examples/verify-webhook.js');
+    const now = String(Math.floor(Date.now() / 1000));
+    const body = '{"id":"1"}';
+    expect(verified('s', now, body, webhookSignature('s', now, body))).toBe(true);
+    expect(verified('s', now, body, webhookSignature('t', now, body))).toBe(false);
+    const old = String(Math.floor(Date.now() / 1000) - 3600);
+    expect(verified('s', old, body, webhookSignature('s', old, body))).toBe(false);
+    const guide = readFileSync(
+      new URL('../../docs/guides/alerts-and-chatops.md', import.meta.url),
+      'utf8',
+    );
+    const file = readFileSync(new URL('../../examples/verify-webhook.ts', import.meta.url), 'utf8');
+    expect(/```ts\n([\s\S]*?)```/.exec(guide)?.[1]).toBe(file);
   });
 });

@@ -1,3 +1,10 @@
+-- index jobdeck_alert_deliveries_due
+CREATE INDEX jobdeck_alert_deliveries_due ON jobdeck_alert_deliveries (next_attempt_at)
+WHERE status = 'pending';
+
+-- index jobdeck_alerts_created
+CREATE INDEX jobdeck_alerts_created ON jobdeck_alerts (created_at);
+
 -- index jobdeck_runs_created_by
 CREATE INDEX jobdeck_runs_created_by ON jobdeck_runs (created_by, id);
 
@@ -39,6 +46,47 @@ WHERE status IN ('partial', 'cancelled') AND lease_expires_at IS NOT NULL;
 
 -- index jobdeck_runs_waiting
 CREATE INDEX jobdeck_runs_waiting ON jobdeck_runs (priority DESC, run_at, id) WHERE status IN ('pending', 'scheduled');
+
+-- table jobdeck_alert_cooldowns
+CREATE TABLE jobdeck_alert_cooldowns (
+  rule TEXT NOT NULL,
+  job TEXT NOT NULL,
+  until_at INTEGER NOT NULL,
+  PRIMARY KEY (rule, job)
+);
+
+-- table jobdeck_alert_deliveries
+CREATE TABLE jobdeck_alert_deliveries (
+  alert_id TEXT NOT NULL REFERENCES jobdeck_alerts (id) ON DELETE CASCADE,
+  channel TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  -- Each attempt: {at, ok, durationMs, status?, error?}, oldest first (JSON).
+  attempts TEXT NOT NULL DEFAULT '[]',
+  attempt_count INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_expires_at INTEGER,
+  finished_at INTEGER,
+  PRIMARY KEY (alert_id, channel)
+);
+
+-- table jobdeck_alerts
+CREATE TABLE jobdeck_alerts (
+  id TEXT PRIMARY KEY,
+  rule TEXT NOT NULL,
+  key TEXT NOT NULL,
+  event TEXT NOT NULL,
+  job TEXT NOT NULL,
+  run_id TEXT,
+  severity TEXT NOT NULL,
+  message TEXT NOT NULL,
+  -- The webhook body: event, run, rule and link, as sent (JSON).
+  payload TEXT NOT NULL,
+  -- Within the cooldown of its rule and job: recorded, never sent.
+  suppressed INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (rule, key)
+);
 
 -- table jobdeck_events
 CREATE TABLE jobdeck_events (
@@ -140,7 +188,7 @@ CREATE TABLE jobdeck_runs (
   retry_of TEXT,
   log_seq INTEGER NOT NULL DEFAULT 0,
   -- When retention deletes the finished run.
-  delete_at INTEGER GENERATED ALWAYS AS (finished_at + retention_ms) STORED,
+  delete_at INTEGER GENERATED ALWAYS AS (finished_at + retention_ms) STORED, stuck_at INTEGER, stuck_attempt INTEGER,
   -- Finished exactly when terminal.
   CHECK ((status IN ('completed', 'partial', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),
   -- A held run has a worker and a lease.
