@@ -278,12 +278,8 @@ export class AlertService {
   private async consider(event: StoredEvent, name: AlertEventName): Promise<void> {
     if (!('run' in event)) return;
     const run = event.run;
-    // The attempt the event is about: a run.retrying read after the next claim has moved on by one.
-    const attempt = run
-      ? name === 'run.retrying' && (run.status === 'running' || run.status === 'cancelling')
-        ? run.attempt - 1
-        : run.attempt
-      : null;
+    // The attempt the event is about, as the event recorded it.
+    const attempt = event.attempt ?? run?.attempt ?? null;
     for (const entry of this.rules) {
       const { rule } = entry;
       if (!rule.on.includes(name) || !this.matches(entry, event.job)) continue;

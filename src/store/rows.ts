@@ -175,6 +175,8 @@ export interface EventRow extends Omit<RunRow, 'id' | 'input' | 'result'> {
   event_job: string;
   event_run_id: string | null;
   event_status: string | null;
+  /** Absent from events written before the column existed. */
+  event_attempt?: number | null;
   event_data: unknown;
   log_seq: number | null;
   log_level: string | null;
@@ -190,6 +192,10 @@ export function eventFromRow(row: EventRow): StoredEvent {
     job: row.event_job,
     runId: row.event_run_id,
     status: row.event_status as RunStatus | null,
+    attempt:
+      row.event_attempt === null || row.event_attempt === undefined
+        ? null
+        : Number(row.event_attempt),
   };
   if (row.event_name === 'run.log') {
     const log =

@@ -232,6 +232,11 @@ export type StoredEvent = {
   runId: string | null;
   /** The run's status when the event was written (null for job events). */
   status: RunStatus | null;
+  /**
+   * The run's attempt when a change of its status or progress, or its stuck mark, was written;
+   * null for other events.
+   */
+  attempt: number | null;
 } & (
   | {
       name: Exclude<FeedEventName, 'run.log' | 'job.updated'>;

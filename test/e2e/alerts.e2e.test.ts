@@ -294,4 +294,108 @@ describe('alerts', () => {
       ).status,
     ).toBe(400);
   });
+
+  it('run.retrying fires from the n-th failed attempt on; run.cancelled on a cancel; queue.backlog once per oldest waiting run', async () => {
+    const r = await receivers();
+    const flaky = defineJob({
+      name: 'sync.flaky',
+      maxAttempts: 3,
+      backoff: { base: 10, max: 10 },
+      run: (ctx) => {
+        throw new Error(`attempt ${ctx.run.attempt} failed`);
+      },
+    });
+    const gate = deferred();
+    const held = defineJob({
+      name: 'sync.held',
+      run: async (ctx) => {
+        await Promise.race([
+          gate.promise,
+          new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)),
+        ]);
+      },
+    });
+    // One at a time: while the first run holds the slot, the second waits.
+    const queued = defineJob({
+      name: 'sync.queued',
+      concurrency: 1,
+      run: async (ctx) => {
+        await Promise.race([
+          gate.promise,
+          new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)),
+        ]);
+      },
+    });
+    const server = await startTestServer([flaky, held, queued], {
+      deck: {
+        alerts: {
+          deliveryPollMs: 100,
+          config: alertsFile(
+            r,
+            `  - name: flaky
+    on: [run.retrying]
+    afterAttempt: 2
+    cooldown: 0
+    channels: [team]
+    message: "{{job}} attempt {{attempt}}/{{maxAttempts}}: {{error.message}}"
+  - name: stopped
+    on: [run.cancelled]
+    job: "sync.held"
+    cooldown: 0
+    channels: [team]
+  - name: backlog
+    on: [queue.backlog]
+    category: default
+    backlogAfter: 100
+    cooldown: 0
+    channels: [phone]
+    message: "{{job}} waits since {{since}} ({{waiting}})"`,
+          ),
+        },
+      },
+    });
+    cleanups.add(async () => {
+      gate.resolve();
+      await server.close();
+    });
+
+    const { run } = await server.deck.runs.create({ job: 'sync.flaky' });
+    await pollUntil(async () => (await server.deck.runs.get(run.id)).status === 'failed', {
+      timeoutMs: EVENT_DEADLINE_MS,
+    });
+    // Attempts 1 and 2 were retried; only the second is at or past afterAttempt. The third failure
+    // ends the run: a run.failed, which no rule here names.
+    const [retrying] = await r.slack.waitFor(1);
+    expect(JSON.parse(retrying!.body).text).toContain('sync.flaky attempt 2/3: attempt 2 failed');
+
+    const { run: stopped } = await server.deck.runs.create({ job: 'sync.held' });
+    await pollUntil(async () => (await server.deck.runs.get(stopped.id)).status === 'running', {
+      timeoutMs: EVENT_DEADLINE_MS,
+    });
+    await server.deck.cancels.cancel(
+      stopped.id,
+      { mode: 'force', reason: 'enough' },
+      { name: 'root', role: 'admin' },
+    );
+    const [, cancelled] = await r.slack.waitFor(2);
+    expect(JSON.parse(cancelled!.body).text).toContain('sync.held cancelled');
+
+    const { run: first } = await server.deck.runs.create({ job: 'sync.queued' });
+    await pollUntil(async () => (await server.deck.runs.get(first.id)).status === 'running', {
+      timeoutMs: EVENT_DEADLINE_MS,
+    });
+    const { run: waiting } = await server.deck.runs.create({ job: 'sync.queued' });
+    const [backlog] = await pollUntil(async () => {
+      await server.deck.alerts.checkBacklogOnce();
+      return r.telegram.requests.length > 0 ? r.telegram.requests : undefined;
+    });
+    expect(JSON.parse(backlog!.body).text).toContain('sync.queued waits since');
+    await server.deck.alerts.checkBacklogOnce();
+    const alerts = await alertsOf(server);
+    expect(alerts.filter((a) => a.event === 'queue.backlog').map((a) => a.runId)).toEqual([
+      waiting.id,
+    ]);
+    expect(alerts.filter((a) => a.event === 'run.retrying')).toHaveLength(1);
+    expect(r.slack.requests).toHaveLength(2);
+  });
 });

@@ -87,6 +87,13 @@ export function describeAlerts(ctx: ConformanceContext): void {
       });
       expect(second!.attempt).toBe(2);
       expect(second!.stuckAt).toBeNull();
+      // The events say which attempt they were about, whatever the run is now.
+      const { events } = await store().eventList({ afterSeq: 0, limit: 100 });
+      expect(
+        events
+          .filter((e) => ['run.started', 'run.stuck', 'run.retrying'].includes(e.name))
+          .map((e) => `${e.name}:${e.attempt}`),
+      ).toEqual(['run.started:1', 'run.stuck:1', 'run.retrying:1', 'run.started:2']);
       expect(await mark(at(41 * MINUTE))).toEqual([]);
       expect((await mark(at(42 * MINUTE))).map((r) => [r.attempt, r.stuckAt])).toEqual([
         [2, at(42 * MINUTE)],

@@ -29,6 +29,7 @@ jobdeck_events.run_id text
 jobdeck_events.status text
 jobdeck_events.log_seq integer
 jobdeck_events.data jsonb
+jobdeck_events.attempt integer
 jobdeck_events_pruned.only_row boolean not null default true
 jobdeck_events_pruned.seq bigint not null
 jobdeck_instances.id text not null

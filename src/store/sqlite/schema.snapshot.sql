@@ -103,7 +103,7 @@ CREATE TABLE jobdeck_events (
   log_seq INTEGER,
   -- The job state (job events), as JSON. Run events carry no copy of the run: readers join it.
   data TEXT
-);
+, attempt INTEGER);
 
 -- table jobdeck_events_pruned
 CREATE TABLE jobdeck_events_pruned (
@@ -222,8 +222,8 @@ END;
 CREATE TRIGGER jobdeck_runs_changed AFTER UPDATE OF status, progress ON jobdeck_runs
 WHEN OLD.status IS NOT NEW.status OR OLD.progress IS NOT NEW.progress
 BEGIN
-  INSERT INTO jobdeck_events (name, job, run_id, status)
-  SELECT e.name, NEW.job, NEW.id, NEW.status
+  INSERT INTO jobdeck_events (name, job, run_id, status, attempt)
+  SELECT e.name, NEW.job, NEW.id, NEW.status, NEW.attempt
   FROM (SELECT CASE
     WHEN NEW.status = OLD.status THEN 'run.progress'
     WHEN NEW.status = 'running' THEN 'run.started'

@@ -665,7 +665,12 @@ export class SqliteStore implements Store {
       for (const { id } of ids) {
         const row = this.get<RunRow>('runMarkStuck', { id, now });
         if (!row) continue;
-        this.run('eventInsertRunStuck', { id: row.id, job: row.job, status: row.status });
+        this.run('eventInsertRunStuck', {
+          id: row.id,
+          job: row.job,
+          status: row.status,
+          attempt: row.attempt,
+        });
         marked.push(row);
       }
       return this.toRuns(marked);

@@ -50,3 +50,33 @@ CREATE TABLE jobdeck_alert_deliveries (
 );
 CREATE INDEX jobdeck_alert_deliveries_due ON jobdeck_alert_deliveries (next_attempt_at)
 WHERE status = 'pending';
+
+-- The run's attempt when an event was written: a reader of run.retrying learns which attempt
+-- failed even after the next one started.
+ALTER TABLE jobdeck_events ADD COLUMN attempt integer;
+
+CREATE OR REPLACE FUNCTION jobdeck_runs_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO jobdeck_events (name, job, run_id, status)
+    SELECT 'run.created', n.job, n.id, n.status FROM new_runs n ORDER BY n.created_at, n.id;
+  ELSE
+    INSERT INTO jobdeck_events (name, job, run_id, status, attempt)
+    SELECT e.name, n.job, n.id, n.status, n.attempt
+    FROM new_runs n
+    JOIN old_runs o ON o.id = n.id
+    CROSS JOIN LATERAL (
+      SELECT CASE
+        WHEN n.status = o.status THEN
+          CASE WHEN n.progress IS DISTINCT FROM o.progress THEN 'run.progress' END
+        WHEN n.status = 'running' THEN 'run.started'
+        WHEN n.status = 'cancelling' THEN 'run.cancelling'
+        WHEN n.status IN ('completed', 'partial', 'failed', 'cancelled') THEN 'run.finished'
+        WHEN o.status IN ('running', 'cancelling') THEN 'run.retrying'
+      END AS name
+    ) e
+    WHERE e.name IS NOT NULL
+    ORDER BY n.id;
+  END IF;
+  RETURN NULL;
+END $$;

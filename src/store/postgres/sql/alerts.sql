@@ -92,8 +92,8 @@ WITH limits AS (
     AND r.stuck_attempt IS DISTINCT FROM r.attempt
   RETURNING r.*
 ), events AS (
-  INSERT INTO jobdeck_events (name, job, run_id, status)
-  SELECT 'run.stuck', m.job, m.id, m.status FROM marked m ORDER BY m.id
+  INSERT INTO jobdeck_events (name, job, run_id, status, attempt)
+  SELECT 'run.stuck', m.job, m.id, m.status, m.attempt FROM marked m ORDER BY m.id
 )
 SELECT * FROM marked;
 

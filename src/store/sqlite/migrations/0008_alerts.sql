@@ -50,3 +50,23 @@ CREATE TABLE jobdeck_alert_deliveries (
 );
 CREATE INDEX jobdeck_alert_deliveries_due ON jobdeck_alert_deliveries (next_attempt_at)
 WHERE status = 'pending';
+
+-- The run's attempt when an event was written: a reader of run.retrying learns which attempt
+-- failed even after the next one started.
+ALTER TABLE jobdeck_events ADD COLUMN attempt INTEGER;
+
+DROP TRIGGER jobdeck_runs_changed;
+CREATE TRIGGER jobdeck_runs_changed AFTER UPDATE OF status, progress ON jobdeck_runs
+WHEN OLD.status IS NOT NEW.status OR OLD.progress IS NOT NEW.progress
+BEGIN
+  INSERT INTO jobdeck_events (name, job, run_id, status, attempt)
+  SELECT e.name, NEW.job, NEW.id, NEW.status, NEW.attempt
+  FROM (SELECT CASE
+    WHEN NEW.status = OLD.status THEN 'run.progress'
+    WHEN NEW.status = 'running' THEN 'run.started'
+    WHEN NEW.status = 'cancelling' THEN 'run.cancelling'
+    WHEN NEW.status IN ('completed', 'partial', 'failed', 'cancelled') THEN 'run.finished'
+    WHEN OLD.status IN ('running', 'cancelling') THEN 'run.retrying'
+  END AS name) e
+  WHERE e.name IS NOT NULL;
+END;

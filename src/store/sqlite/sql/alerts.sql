@@ -88,7 +88,8 @@ RETURNING *;
 
 -- name: eventInsertRunStuck
 -- Written in the transaction that marks the run.
-INSERT INTO jobdeck_events (name, job, run_id, status) VALUES ('run.stuck', @job, @id, @status);
+INSERT INTO jobdeck_events (name, job, run_id, status, attempt)
+VALUES ('run.stuck', @job, @id, @status, @attempt);
 
 -- name: runOldestDueByJob
 -- Per job, the waiting run due longest, among those due before the threshold (SQLite takes the

@@ -1,7 +1,8 @@
 -- name: eventList
 -- Each event with its run as stored now (input and result left out) and its log line.
 SELECT e.seq AS event_seq, e.at AS event_at, e.name AS event_name, e.job AS event_job,
-  e.run_id AS event_run_id, e.status AS event_status, e.data AS event_data, e.log_seq,
+  e.run_id AS event_run_id, e.status AS event_status, e.attempt AS event_attempt,
+  e.data AS event_data, e.log_seq,
   l.level AS log_level, l.message AS log_message, l.data AS log_data, l.time AS log_time,
   r.id, r.job, r.status, r.progress, r.error, r.last_error, r.attempt, r.max_attempts, r.priority,
   r.run_at, r.created_at, r.started_at, r.finished_at, r.created_by, r.trigger, r.idempotency_key,
