@@ -117,13 +117,14 @@ function request(
 export async function sendToChannel(
   channel: ChannelConfig,
   alert: OutgoingAlert,
-  options: { timeoutMs: number; fetch?: typeof fetch; now?: Date },
+  options: { timeoutMs: number; fetch?: typeof fetch; now?: Date; signal?: AbortSignal },
 ): Promise<SendResult> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const secrets = channelSecrets(channel);
   const { url, headers, body } = request(channel, alert, options.now ?? new Date());
-  const signal = AbortSignal.timeout(options.timeoutMs);
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
   try {
     const response = await (options.fetch ?? fetch)(url, {
       method: 'POST',

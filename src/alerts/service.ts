@@ -116,6 +116,10 @@ export class AlertService {
   private deliverAgain = false;
   private stopped = true;
   private processedSeq = 0;
+  /** The newest seq the feed handed over. */
+  private feedSeq = 0;
+  /** Aborts the sends in flight when the service stops (their leases let another retry). */
+  private stopping = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly options: AlertServiceOptions) {
@@ -145,6 +149,7 @@ export class AlertService {
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
+    this.stopping = new AbortController();
     const config = this.options.config;
     if (!config || (config.rules.length === 0 && Object.keys(config.channels).length === 0)) return;
     const { feed } = this.options;
@@ -166,6 +171,7 @@ export class AlertService {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     this.offFeed?.();
     this.offFeed = null;
     for (const timer of this.timers) clearInterval(timer);
@@ -257,9 +263,15 @@ export class AlertService {
     };
   }
 
+  /** Queue what a rule may fire on (progress and logs are most of the feed: not kept). */
   private enqueue(events: StoredEvent[]): void {
-    if (this.stopped) return;
-    this.queue.push(...events);
+    if (this.stopped || events.length === 0) return;
+    this.queue.push(...events.filter((event) => alertEventOf(event) !== null));
+    this.feedSeq = events[events.length - 1]!.seq;
+    if (this.queue.length === 0 && !this.processing) {
+      this.processedSeq = this.feedSeq;
+      return;
+    }
     this.processing ??= this.drain().finally(() => {
       this.processing = null;
     });
@@ -269,10 +281,10 @@ export class AlertService {
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && !this.stopped) {
       const event = this.queue.shift()!;
-      const name = alertEventOf(event);
-      if (name) await this.consider(event, name);
+      await this.consider(event, alertEventOf(event)!);
       this.processedSeq = event.seq;
     }
+    if (!this.stopped) this.processedSeq = Math.max(this.processedSeq, this.feedSeq);
   }
 
   private async consider(event: StoredEvent, name: AlertEventName): Promise<void> {
@@ -435,11 +447,13 @@ export class AlertService {
           payload: task.payload,
           link: payload?.link ?? null,
         },
-        { ...this.sendOptions(), now: at },
+        { ...this.sendOptions(), now: at, signal: this.stopping.signal },
       );
     } catch (err) {
       result = { ok: false, durationMs: 0, error: redact(String(err), channelSecrets(channel)) };
     }
+    // Stopped mid-send: not this attempt's fault; once the lease ends any instance tries again.
+    if (this.stopped) return;
     const number = task.attemptCount + 1;
     const maxAttempts = this.options.maxAttempts ?? 10;
     const outcome = result.ok
