@@ -86,5 +86,15 @@ describe('the alerts file on the command line', () => {
     );
     expect(viaEnv.exit.code).toBe(1);
     expect(viaEnv.stderr).toContain('rules[0].channels[1]');
+
+    // A good file: the server starts and says what it loaded.
+    const good = file('good-serve.yaml', GOOD);
+    const started = children.start(
+      ['serve', '--port', String(port), '--db', join(temp.dir, 'serve.db'), '--alerts', good],
+      { env: cleanEnv({ ...env, JOBDECK_TOKENS: 'root:admin:alerts-cli-admin-token' }) },
+    );
+    await started.waitForStdout(/alerts +1 rule\(s\), 1 channel\(s\) from /);
+    expect((await started.stop()).code).toBe(0);
+    expect(started.output()).not.toContain('cli-secret-7c1d');
   });
 });

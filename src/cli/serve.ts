@@ -64,6 +64,12 @@ export function serveCommand(program: Command): void {
       `  dashboard  ${shown}/dashboard`,
       `  API        ${shown}/api/jobs   (OpenAPI: ${shown}/openapi.json)`,
     ];
+    const alerts = deck.alerts.config;
+    if (alerts) {
+      lines.push(
+        `  alerts     ${alerts.rules.length} rule(s), ${Object.keys(alerts.channels).length} channel(s) from ${alerts.source}`,
+      );
+    }
     if (generated) {
       lines.push(
         '',

@@ -257,7 +257,7 @@ export class JobdeckClient {
     const query = new URLSearchParams();
     if (options.limit !== undefined) query.set('limit', String(options.limit));
     if (options.before) query.set('before', options.before);
-    const suffix = query.size ? `?${query}` : '';
+    const suffix = query.size ? `?${query.toString()}` : '';
     return (await this.request<{ alerts: AlertDto[] }>('GET', `/api/alerts${suffix}`)).alerts;
   }
 
