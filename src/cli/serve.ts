@@ -50,7 +50,7 @@ export function serveCommand(program: Command): void {
       ...trustProxy(),
     };
     // The chat users and secrets of the alerts file; read before anything starts, so a bad one stops the start.
-    const alertsFile = config.alerts;
+    const alertsFile = flags.alerts ?? process.env.JOBDECK_ALERTS;
     const chatops = alertsFile ? loadChatopsSection(alertsFile) : undefined;
 
     const logger = createLogger('jobdeck');

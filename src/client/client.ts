@@ -1,7 +1,14 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { CancelMode } from '../core/cancellation.js';
 import type { RunStatus } from '../core/status.js';
-import type { AlertDto, AlertTestDto, RunDetailDto, RunDto, StatsDto, WorkerDto } from '../api/schemas.js';
+import type {
+  AlertDto,
+  AlertTestDto,
+  RunDetailDto,
+  RunDto,
+  StatsDto,
+  WorkerDto,
+} from '../api/schemas.js';
 import type { StatsBucket } from '../runs/stats-window.js';
 
 /** A job as the API describes it. */
