@@ -3,7 +3,7 @@
  * stuckAfter shows "stuck since …" on its page without a reload, and the Alerts page lists its
  * run.stuck alert with the delivery to a local receiver. Screenshots: test-artifacts/screenshots.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { parseAlertsConfig } from '../../src/alerts/config.js';
 import { defineJob } from '../../src/jobs/define.js';
@@ -20,6 +20,8 @@ import { Receiver } from '../helpers/receiver.js';
 import { TEST_TOKENS, startTestServer, type TestServer } from '../helpers/server.js';
 
 const available = chromiumAvailable();
+// A loaded machine runs browser steps slowly: each test may take a few event deadlines.
+vi.setConfig({ testTimeout: 3 * EVENT_DEADLINE_MS, hookTimeout: 2 * EVENT_DEADLINE_MS });
 const LIVE = { timeout: EVENT_DEADLINE_MS };
 const release = deferred();
 

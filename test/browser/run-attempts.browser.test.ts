@@ -2,7 +2,7 @@
  * The run page in headless Chromium: the Attempts table (a failed attempt, then the one running,
  * followed live to its end) and the cancel record's Delivered time after a stop.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { z } from 'zod';
 import { defineJob } from '../../src/jobs/define.js';
@@ -28,6 +28,8 @@ const available = chromiumAvailable();
 const gates = new Gates();
 const FLAKY = 'e2e.attempts.flaky-gate';
 const QUICK = 'e2e.attempts.quick';
+// A loaded machine runs browser steps slowly: each test may take a few event deadlines.
+vi.setConfig({ testTimeout: 3 * EVENT_DEADLINE_MS, hookTimeout: 2 * EVENT_DEADLINE_MS });
 const LIVE = { timeout: EVENT_DEADLINE_MS };
 
 /** Fails its first attempt; the second waits at its gate, then passes one more checkpoint. */
