@@ -35,6 +35,26 @@ export { Scheduler } from './scheduler/scheduler.js';
 export { Maintenance } from './maintenance/maintenance.js';
 export type { DeckCounters } from './metrics/counters.js';
 export {
+  ALERT_EVENTS,
+  ALERT_SEVERITIES,
+  AlertsConfigError,
+  loadAlertsFile,
+  parseAlertsConfig,
+  type AlertEventName,
+  type AlertRule,
+  type AlertSeverity,
+  type AlertsConfig,
+  type AlertsConfigIssue,
+  type ChannelConfig,
+} from './alerts/config.js';
+export {
+  AlertService,
+  type AlertAttemptReport,
+  type AlertTestResult,
+  type AlertView,
+} from './alerts/service.js';
+export { webhookSignature } from './alerts/channels.js';
+export {
   EventBus,
   RUN_EVENT_NAMES,
   type RunEvents,

@@ -1,3 +1,5 @@
+import { AlertService, type AlertServiceOptions } from './alerts/service.js';
+import type { AlertsConfig } from './alerts/config.js';
 import { CancelService } from './cancel/service.js';
 import { OffsetClock, systemClock, type Clock } from './core/clock.js';
 import { newWorkerId } from './core/ids.js';
@@ -24,8 +26,23 @@ export interface JobdeckOptions {
   /** Rescue, expiry and retention (default on). */
   maintenance?:
     | false
-    | Pick<MaintenanceOptions, 'intervalMs' | 'retentionIntervalMs' | 'eventRetentionMs'>;
-  /** Where people reach the dashboard, for links in chat answers. Default http://127.0.0.1:3000. */
+    | Pick<
+        MaintenanceOptions,
+        'intervalMs' | 'retentionIntervalMs' | 'eventRetentionMs' | 'stuckCheckMs' | 'stuckAfterMs'
+      >;
+  /**
+   * Alert rules and channels (an alerts file, see `loadAlertsFile`), with delivery tuning. Without
+   * it this instance sends no alert, but still lists them.
+   */
+  alerts?: {
+    config: AlertsConfig;
+    /** The time of cooldowns and delivery retries; default the instance's (tests inject one). */
+    clock?: Clock;
+  } & Pick<
+    AlertServiceOptions,
+    'deliveryPollMs' | 'timeoutMs' | 'maxAttempts' | 'backoff' | 'checkIntervalMs' | 'fetch'
+  >;
+  /** Where people reach the dashboard, for links in alerts and chat answers. Default http://127.0.0.1:3000. */
   publicUrl?: string;
   /**
    * How this instance registers itself for `GET /api/workers`: its role (default `both` with a
@@ -56,7 +73,9 @@ export class Jobdeck {
   readonly maintenance: Maintenance | null;
   /** Counters other parts increment (stuck detection, alerts), exposed at /metrics. */
   readonly counters: DeckCounters;
-  /** Where people reach the dashboard (links in chat answers). */
+  /** Alerts: the rules of the alerts file, deliveries, and the list of recent alerts. */
+  readonly alerts: AlertService;
+  /** Where people reach the dashboard (links in alerts and chat answers). */
   readonly publicUrl: string;
   private started = false;
   private clockTimer: NodeJS.Timeout | null = null;
@@ -113,8 +132,28 @@ export class Jobdeck {
             store: this.store,
             bus: this.events,
             clock: this.clock,
+            stuckLimits: () =>
+              this.registry
+                .list()
+                .filter((job) => job.stuckAfterMs !== null)
+                .map((job) => ({
+                  name: job.name,
+                  afterMs: job.stuckAfterMs === false ? null : job.stuckAfterMs,
+                })),
           });
     this.publicUrl = (options.publicUrl ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
+    const { config, ...delivery } = options.alerts ?? { config: null };
+    this.alerts = new AlertService({
+      clock: this.clock,
+      ...delivery,
+      config,
+      store: this.store,
+      feed: this.feed,
+      registry: this.registry,
+      publicUrl: this.publicUrl,
+      instanceId: id,
+      onError,
+    });
   }
 
   /** Migrate the store and start the background parts. */
@@ -131,6 +170,8 @@ export class Jobdeck {
     this.started = true;
     // Registered before its worker claims: every run it executes is shown under a known instance.
     await this.instances.start();
+    // Reading the feed before the worker starts: this instance's own runs are not missed.
+    await this.alerts.start();
     this.maintenance?.start();
     this.scheduler?.start();
     this.worker?.start();
@@ -142,6 +183,7 @@ export class Jobdeck {
     await this.scheduler?.stop();
     await this.worker?.stop(options);
     await this.maintenance?.stop();
+    await this.alerts.stop();
     await this.feed.stop();
     await this.instances.stop();
     if (this.clockTimer) clearInterval(this.clockTimer);

@@ -71,8 +71,10 @@ describe('SqliteStore specifics', () => {
     const store = open(fresh());
     const first = await store.migrate();
     expect(first.applied).toEqual(MIGRATIONS);
-    expect(first.current).toBe(MIGRATIONS.length);
-    expect(await store.migrate()).toEqual({ applied: [], current: MIGRATIONS.length });
+    // Numbers may have gaps (work merged in another order): current is the highest.
+    const current = Number(MIGRATIONS.at(-1)!.slice(0, 4));
+    expect(first.current).toBe(current);
+    expect(await store.migrate()).toEqual({ applied: [], current });
   });
 
   it('two instances migrating one new file at once apply each migration once', async () => {

@@ -34,7 +34,15 @@ export type App = FastifyInstance<
 export interface ApiContext {
   deck: Pick<
     Jobdeck,
-    'runs' | 'cancels' | 'events' | 'registry' | 'feed' | 'instances' | 'clock' | 'publicUrl'
+    | 'runs'
+    | 'cancels'
+    | 'events'
+    | 'registry'
+    | 'feed'
+    | 'instances'
+    | 'clock'
+    | 'alerts'
+    | 'publicUrl'
   >;
   tokens: TokenSet;
   sessions: SessionStore;

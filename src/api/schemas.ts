@@ -20,6 +20,7 @@ import {
   type UnfinishedStatus,
 } from '../core/status.js';
 import { RUN_TOTAL_CAP, type JobView, type RunStatsView } from '../runs/service.js';
+import { ALERT_DELIVERY_STATUSES, type AlertRecord } from '../store/store.js';
 import { STATS_BUCKETS, type StatsBucket } from '../runs/stats-window.js';
 
 /** The HTTP shapes: one schema per request and response part, giving validation, types and OpenAPI. */
@@ -68,6 +69,9 @@ export const runSchema = z
       .nullable(),
     expireAt: isoTime.nullable(),
     retryOf: z.string().nullable(),
+    stuckAt: isoTime
+      .nullable()
+      .describe("When the current attempt was found running past its job's stuckAfter"),
   })
   .meta({ id: 'Run' });
 export type RunDto = z.output<typeof runSchema>;
@@ -128,6 +132,7 @@ export function runDto(run: Run): RunDto {
       : null,
     expireAt: iso(run.expireAt),
     retryOf: run.retryOf,
+    stuckAt: iso(run.stuckAt),
   };
 }
 
@@ -436,6 +441,93 @@ export const eventsQuery = z.object({
   /** Events of runs in these statuses (as each event recorded it); job events have none. */
   status: statusList.optional(),
 });
+
+export const alertsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(LIMITS.pageSize).default(50),
+  before: z.string().uuid().optional().describe('alerts older than this alert id (the next page)'),
+});
+
+export const alertSchema = z
+  .object({
+    id: z.string(),
+    rule: z.string(),
+    event: z
+      .string()
+      .describe('run.failed, run.partial, run.cancelled, run.stuck, run.retrying or queue.backlog'),
+    job: z.string(),
+    runId: z.string().nullable(),
+    severity: z.string(),
+    message: z.string(),
+    link: z.string().nullable().describe("The run's dashboard page"),
+    createdAt: isoTime,
+    state: z
+      .enum(['suppressed', 'pending', 'failed', 'delivered'])
+      .describe(
+        'suppressed: within the cooldown of its rule and job, not sent; failed: a delivery was given up',
+      ),
+    deliveries: z.array(
+      z.object({
+        channel: z.string(),
+        status: z.enum(ALERT_DELIVERY_STATUSES),
+        nextAttemptAt: isoTime.nullable(),
+        finishedAt: isoTime.nullable(),
+        attempts: z.array(
+          z.object({
+            at: isoTime,
+            ok: z.boolean(),
+            durationMs: z.number(),
+            status: z.number().int().optional().describe("The receiver's HTTP status"),
+            error: z.string().optional(),
+          }),
+        ),
+      }),
+    ),
+  })
+  .meta({ id: 'Alert' });
+export type AlertDto = z.output<typeof alertSchema>;
+
+export function alertDto(
+  alert: AlertRecord & { state: AlertDto['state']; link: string | null },
+): AlertDto {
+  return {
+    id: alert.id,
+    rule: alert.rule,
+    event: alert.event,
+    job: alert.job,
+    runId: alert.runId,
+    severity: alert.severity,
+    message: alert.message,
+    link: alert.link,
+    createdAt: alert.createdAt.toISOString(),
+    state: alert.state,
+    deliveries: alert.deliveries.map((delivery) => ({
+      channel: delivery.channel,
+      status: delivery.status,
+      nextAttemptAt: iso(delivery.nextAttemptAt),
+      finishedAt: iso(delivery.finishedAt),
+      attempts: delivery.attempts.map((attempt) => ({ ...attempt, at: attempt.at.toISOString() })),
+    })),
+  };
+}
+
+export const alertTestBody = z
+  .object({
+    channel: text(100).min(1).describe('A channel of the alerts file'),
+    message: text(1000).min(1).optional(),
+  })
+  .strict();
+
+export const alertTestSchema = z
+  .object({
+    channel: z.string(),
+    type: z.enum(['webhook', 'slack', 'telegram']),
+    delivered: z.boolean(),
+    status: z.number().int().nullable().describe("The receiver's HTTP status, if it answered"),
+    error: z.string().nullable(),
+    durationMs: z.number(),
+  })
+  .meta({ id: 'AlertTest' });
+export type AlertTestDto = z.output<typeof alertTestSchema>;
 
 /** Cursors are opaque to callers: the id of the last run of the page, encoded. */
 export function encodeCursor(id: string | null): string | null {

@@ -17,6 +17,7 @@ import { bearerToken, type TokenSet } from './auth.js';
 import type { ApiContext, App, RouteRole } from './context.js';
 import { sendError } from './http-errors.js';
 import { chatopsRoutes } from './routes/chatops.js';
+import { alertRoutes } from './routes/alerts.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
 import { statsRoutes } from './routes/stats.js';
@@ -235,6 +236,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
       feed: deck.feed,
       instances: deck.instances,
       clock: deck.clock,
+      alerts: deck.alerts,
       publicUrl: deck.publicUrl,
     },
     tokens,
@@ -249,6 +251,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   workerRoutes(app, ctx);
   statsRoutes(app, ctx);
   await chatopsRoutes(app, ctx, options.chatops ?? null);
+  alertRoutes(app, ctx);
   systemRoutes(app, ctx);
 
   app.route({

@@ -46,12 +46,18 @@ export interface InstanceConfig {
   instanceHeartbeatMs: number | undefined;
   /** Commands the built-in `exec` job may run; empty: no `exec` job. */
   execAllow: string[];
+  /** The alerts file (rules and channels); unset: no alerts from this instance. */
+  alerts: string | undefined;
   /** Where people reach the dashboard, for links; unset: the instance's own address. */
   publicUrl: string | undefined;
+  /** How often running attempts are checked for being stuck (and queues for backlogs); unset: 60 s. */
+  stuckCheckMs: number | undefined;
+  /** When an attempt is stuck, for jobs that do not say; unset: 20 min. */
+  stuckAfterMs: number | undefined;
 }
 
 export function instanceConfig(
-  flags: { db?: string; concurrency?: number; execAllow?: string },
+  flags: { db?: string; concurrency?: number; execAllow?: string; alerts?: string },
   env = process.env,
 ): InstanceConfig {
   const optional = (name: string) =>
@@ -73,7 +79,10 @@ export function instanceConfig(
       .split(',')
       .map((command) => command.trim())
       .filter(Boolean),
+    alerts: pick<string | undefined>(flags.alerts, env.JOBDECK_ALERTS, undefined, String),
     publicUrl: env.JOBDECK_PUBLIC_URL || undefined,
+    stuckCheckMs: optional('JOBDECK_STUCK_CHECK_MS'),
+    stuckAfterMs: optional('JOBDECK_STUCK_AFTER_MS'),
   };
 }
 

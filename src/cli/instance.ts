@@ -9,6 +9,7 @@ import { openStore } from '../store/open.js';
 import { instanceConfig, parsePositiveInt } from './config.js';
 import { defineExecJob } from '../jobs/exec.js';
 import { loadJobsModule } from '../jobs/load.js';
+import { loadAlertsFile } from '../alerts/config.js';
 
 export interface InstanceFlags {
   db?: string;
@@ -19,6 +20,7 @@ export interface InstanceFlags {
   /** The instance's role when it is not implied (`worker` for the worker command). */
   role?: InstanceRole;
   execAllow?: string;
+  alerts?: string;
 }
 
 /** The options every command that runs an instance shares. */
@@ -41,6 +43,10 @@ export function addInstanceOptions(command: Command): Command {
     .option(
       '--exec-allow <commands>',
       'commands the built-in exec job may run, comma-separated (env JOBDECK_EXEC_ALLOW)',
+    )
+    .option(
+      '--alerts <file>',
+      'alert rules and channels, YAML (env JOBDECK_ALERTS); checked at start',
     );
 }
 
@@ -51,6 +57,8 @@ export async function startInstance(
   extra: Partial<JobdeckOptions> = {},
 ): Promise<Jobdeck> {
   const config = instanceConfig(flags);
+  // Before anything starts: a malformed file stops the start with its line and field.
+  const alerts = config.alerts ? loadAlertsFile(config.alerts) : null;
   const jobs: JobDefinition[] = [];
   if (flags.demo) jobs.push(...demoJobs);
   if (flags.jobs) jobs.push(...(await loadJobsModule(flags.jobs)));
@@ -69,9 +77,20 @@ export async function startInstance(
             ...(config.heartbeatMs ? { heartbeatMs: config.heartbeatMs } : {}),
             ...(config.pollMs ? { pollMs: config.pollMs, cancelPollMs: config.pollMs } : {}),
           },
-    ...(config.eventRetentionMs
-      ? { maintenance: { eventRetentionMs: config.eventRetentionMs } }
+    maintenance: {
+      ...(config.eventRetentionMs ? { eventRetentionMs: config.eventRetentionMs } : {}),
+      ...(config.stuckCheckMs ? { stuckCheckMs: config.stuckCheckMs } : {}),
+      ...(config.stuckAfterMs ? { stuckAfterMs: config.stuckAfterMs } : {}),
+    },
+    ...(alerts
+      ? {
+          alerts: {
+            config: alerts,
+            ...(config.stuckCheckMs ? { checkIntervalMs: config.stuckCheckMs } : {}),
+          },
+        }
       : {}),
+
     instance: {
       ...(flags.role ? { role: flags.role } : {}),
       ...(config.instanceHeartbeatMs ? { heartbeatMs: config.instanceHeartbeatMs } : {}),

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { alertsCommand } from './alerts.js';
 import { cancelCommand } from './cancel.js';
 import { chatCommand } from './chat.js';
 import { jobsCommand } from './jobs.js';
@@ -28,6 +29,7 @@ logsCommand(program);
 watchCommand(program);
 workersCommand(program);
 chatCommand(program);
+alertsCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`jobdeck: ${(err as Error).message}\n`);

@@ -50,11 +50,11 @@ export function serveCommand(program: Command): void {
       ...trustProxy(),
     };
     // The chat users and secrets of the alerts file; read before anything starts, so a bad one stops the start.
-    const alertsFile = process.env.JOBDECK_ALERTS;
+    const alertsFile = flags.alerts ?? process.env.JOBDECK_ALERTS;
     const chatops = alertsFile ? loadChatopsSection(alertsFile) : undefined;
 
     const logger = createLogger('jobdeck');
-    // Links in chat answers point at this server unless JOBDECK_PUBLIC_URL says where people reach it.
+    // Links in alerts and chat answers point at this server unless JOBDECK_PUBLIC_URL says where people reach it.
     const local = ['0.0.0.0', '::', ''].includes(config.host) ? '127.0.0.1' : config.host;
     const deck = await startInstance(flags, logger, {
       publicUrl: `http://${local.includes(':') ? `[${local}]` : local}:${config.port}`,
@@ -75,6 +75,12 @@ export function serveCommand(program: Command): void {
       `  dashboard  ${shown}/dashboard`,
       `  API        ${shown}/api/jobs   (OpenAPI: ${shown}/openapi.json)`,
     ];
+    const alerts = deck.alerts.config;
+    if (alerts) {
+      lines.push(
+        `  alerts     ${alerts.rules.length} rule(s), ${Object.keys(alerts.channels).length} channel(s) from ${alerts.source}`,
+      );
+    }
     if (generated) {
       lines.push(
         '',

@@ -1,7 +1,14 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { CancelMode } from '../core/cancellation.js';
 import type { RunStatus } from '../core/status.js';
-import type { RunDetailDto, RunDto, StatsDto, WorkerDto } from '../api/schemas.js';
+import type {
+  AlertDto,
+  AlertTestDto,
+  RunDetailDto,
+  RunDto,
+  StatsDto,
+  WorkerDto,
+} from '../api/schemas.js';
 import type { StatsBucket } from '../runs/stats-window.js';
 
 /** A job as the API describes it. */
@@ -31,7 +38,13 @@ export interface LogInfo {
   time: string;
 }
 
-export type { RunDto as RunInfo, RunDetailDto as RunDetailInfo, WorkerDto as WorkerInfo };
+export type {
+  AlertDto as AlertInfo,
+  AlertTestDto as AlertTestInfo,
+  RunDto as RunInfo,
+  RunDetailDto as RunDetailInfo,
+  WorkerDto as WorkerInfo,
+};
 export type { StatsBucket };
 
 /** The answer of GET /api/stats. */
@@ -255,6 +268,23 @@ export class JobdeckClient {
   /** Every instance (API, worker or both), alive or lost, with the runs it executes. */
   async workers(): Promise<WorkerDto[]> {
     return (await this.request<{ workers: WorkerDto[] }>('GET', '/api/workers')).workers;
+  }
+
+  /** Recent alerts, newest first, with the state and attempts of their deliveries. */
+  async alerts(options: { limit?: number; before?: string } = {}): Promise<AlertDto[]> {
+    const query = new URLSearchParams();
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    if (options.before) query.set('before', options.before);
+    const suffix = query.size ? `?${query.toString()}` : '';
+    return (await this.request<{ alerts: AlertDto[] }>('GET', `/api/alerts${suffix}`)).alerts;
+  }
+
+  /** Send a test message through a channel of the server's alerts file (admin). */
+  testAlert(channel: string, message?: string): Promise<AlertTestDto> {
+    return this.request('POST', '/api/alerts/test', {
+      channel,
+      ...(message === undefined ? {} : { message }),
+    });
   }
 
   /**

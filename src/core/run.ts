@@ -103,6 +103,11 @@ export interface Run {
    * attempt is the latest, described by the run's own fields: {@link runAttemptHistory} gives all.
    */
   attempts: RunAttempt[];
+  /**
+   * When the current attempt was found still running past the job's `stuckAfter` (a `run.stuck`
+   * event was written then); null while it is not, and once a later attempt starts.
+   */
+  stuckAt: Date | null;
 }
 
 /**

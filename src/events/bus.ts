@@ -12,6 +12,8 @@ export interface RunEvents {
   'run.finished': { run: Run };
   /** A retry was scheduled after a failed attempt, or the run was released or rescued. */
   'run.retrying': { run: Run };
+  /** The run's attempt ran past its job's stuckAfter (marked by this instance's maintenance). */
+  'run.stuck': { run: Run };
   /** A cancel reached the worker that executes the run. */
   'run.cancel_delivered': {
     runId: string;
@@ -31,6 +33,7 @@ export const RUN_EVENT_NAMES: readonly RunEventName[] = [
   'run.cancelling',
   'run.finished',
   'run.retrying',
+  'run.stuck',
   'run.cancel_delivered',
 ];
 

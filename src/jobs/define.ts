@@ -21,6 +21,11 @@ export interface JobOptions<Schema extends z.ZodType, Result> {
   heartbeatTimeout?: Duration;
   /** A run not started within this long of its `runAt` is cancelled with reason `expired`. */
   expireAfter?: Duration;
+  /**
+   * An attempt still running after this long is stuck: marked on the run (`stuckAt`), a `run.stuck`
+   * event, and an alert where a rule asks. Default: the instance's (20 min); false: never.
+   */
+  stuckAfter?: Duration | false;
   /** Tries in all, including the first. Default 3. */
   maxAttempts?: number;
   backoff?: BackoffOptions;
@@ -67,6 +72,8 @@ export interface JobDefinition<Input = unknown, Result = unknown> {
   readonly timeoutMs: number | null;
   readonly heartbeatTimeoutMs: number | null;
   readonly expireAfterMs: number | null;
+  /** null: the instance's default; false: never stuck. */
+  readonly stuckAfterMs: number | false | null;
   readonly maxAttempts: number;
   readonly backoff: BackoffOptions;
   readonly concurrency: number | null;
@@ -138,6 +145,8 @@ export function defineJob<Schema extends z.ZodType = z.ZodUnknown, Result = unkn
     timeoutMs: optionalMs(options.timeout, 'timeout'),
     heartbeatTimeoutMs: optionalMs(options.heartbeatTimeout, 'heartbeatTimeout'),
     expireAfterMs: optionalMs(options.expireAfter, 'expireAfter'),
+    stuckAfterMs:
+      options.stuckAfter === false ? false : optionalMs(options.stuckAfter, 'stuckAfter'),
     maxAttempts: positiveInt(options.maxAttempts, 'maxAttempts', 3),
     backoff: options.backoff ?? {},
     concurrency:

@@ -1,9 +1,15 @@
 import { storeTime, type Clock } from '../core/clock.js';
+import type { Run } from '../core/run.js';
 import { isTerminal } from '../core/status.js';
 import type { EventBus } from '../events/bus.js';
 import type { Store } from '../store/store.js';
 
 export const DEFAULT_EVENT_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** An attempt running longer than this is stuck, unless its job says otherwise. */
+export const DEFAULT_STUCK_AFTER_MS = 20 * 60 * 1000;
+export const DEFAULT_STUCK_CHECK_MS = 60_000;
+/** How long alerts (and their delivery records) are kept. */
+export const ALERT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
 export interface MaintenanceOptions {
   store: Store;
@@ -15,6 +21,12 @@ export interface MaintenanceOptions {
   retentionIntervalMs?: number;
   /** How long events stay in the feed for readers to resume from. Default 24 h. */
   eventRetentionMs?: number;
+  /** How often running attempts are checked for being stuck. Default 60 s. */
+  stuckCheckMs?: number;
+  /** When an attempt is stuck, for jobs that do not say. Default 20 min. */
+  stuckAfterMs?: number;
+  /** The jobs with a stuckAfter of their own (null: never stuck). */
+  stuckLimits?: () => { name: string; afterMs: number | null }[];
   onError?: (err: unknown, where: string) => void;
 }
 
@@ -26,6 +38,7 @@ export interface MaintenanceOptions {
 export class Maintenance {
   private timers: NodeJS.Timeout[] = [];
   private current: Promise<void> | null = null;
+  private stuckCheck: Promise<Run[]> | null = null;
 
   constructor(private readonly options: MaintenanceOptions) {}
 
@@ -34,6 +47,7 @@ export class Maintenance {
     this.timers.push(
       setInterval(() => void this.runOnce(), this.options.intervalMs ?? 1000),
       setInterval(() => void this.retention(), this.options.retentionIntervalMs ?? 60_000),
+      setInterval(() => void this.markStuck(), this.options.stuckCheckMs ?? DEFAULT_STUCK_CHECK_MS),
     );
     for (const timer of this.timers) timer.unref();
   }
@@ -41,7 +55,39 @@ export class Maintenance {
   async stop(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
-    await this.current;
+    await Promise.all([this.current, this.stuckCheck]);
+  }
+
+  /**
+   * Mark the attempts running past their job's stuckAfter, once each across every instance (the
+   * store writes their run.stuck events); the runs marked now.
+   */
+  markStuck(): Promise<Run[]> {
+    this.stuckCheck ??= this.stuckPass().finally(() => {
+      this.stuckCheck = null;
+    });
+    return this.stuckCheck;
+  }
+
+  private async stuckPass(): Promise<Run[]> {
+    const { store, bus, clock } = this.options;
+    const marked: Run[] = [];
+    try {
+      for (;;) {
+        const runs = await store.runMarkStuck({
+          now: storeTime(clock),
+          defaultAfterMs: this.options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS,
+          jobs: this.options.stuckLimits?.() ?? [],
+          limit: 500,
+        });
+        for (const run of runs) bus.emit('run.stuck', { run });
+        marked.push(...runs);
+        if (runs.length < 500) break;
+      }
+    } catch (err) {
+      this.options.onError?.(err, 'stuck check');
+    }
+    return marked;
   }
 
   /** One pass of rescue, expiry and promotion. */
@@ -93,6 +139,11 @@ export class Maintenance {
       this.options.onError?.(err, 'retention');
     }
     try {
+      await store.alertDeleteExpired({
+        now: storeTime(clock),
+        retentionMs: ALERT_RETENTION_MS,
+        limit: 5000,
+      });
       await store.instanceDeleteLost({ now: storeTime(clock) });
     } catch (err) {
       this.options.onError?.(err, 'retention');

@@ -19,6 +19,11 @@ import type {
 } from '../core/run.js';
 import { UNFINISHED_STATUSES, type RunStatus } from '../core/status.js';
 import type {
+  AlertAttempt,
+  AlertDelivery,
+  AlertDeliveryStatus,
+  AlertDeliveryTask,
+  AlertRecord,
   AttemptRef,
   JobState,
   LeaseRenewal,
@@ -58,6 +63,8 @@ export interface RunRow {
   retry_of: string | null;
   /** JSON: the recorded attempts, times in ms. */
   attempts: unknown;
+  stuck_at: TimeValue | null;
+  stuck_attempt: number | null;
 }
 
 export interface ItemRow {
@@ -146,6 +153,13 @@ export function runFromRow(row: RunRow, items: RunItem[]): Run {
     retentionMs: Number(row.retention_ms),
     retryOf: row.retry_of,
     attempts: (fromJson<AttemptJson[]>(row.attempts) ?? []).map(attemptFromJson),
+    stuckAt:
+      // Absent from statements that read only some columns.
+      row.stuck_at !== null &&
+      row.stuck_at !== undefined &&
+      Number(row.stuck_attempt) === Number(row.attempt)
+        ? toDate(row.stuck_at)
+        : null,
   };
 }
 
@@ -194,6 +208,8 @@ export interface EventRow extends Omit<RunRow, 'id' | 'input' | 'result' | 'atte
   event_job: string;
   event_run_id: string | null;
   event_status: string | null;
+  /** Absent from events written before the column existed. */
+  event_attempt?: number | null;
   event_data: unknown;
   log_seq: number | null;
   log_level: string | null;
@@ -209,6 +225,10 @@ export function eventFromRow(row: EventRow): StoredEvent {
     job: row.event_job,
     runId: row.event_run_id,
     status: row.event_status as RunStatus | null,
+    attempt:
+      row.event_attempt === null || row.event_attempt === undefined
+        ? null
+        : Number(row.event_attempt),
   };
   if (row.event_name === 'run.log') {
     const log =
@@ -410,4 +430,94 @@ export function statsNow(
  */
 export function idPrefixEnd(prefix: string): string {
   return prefix + 'g';
+}
+
+/** An alerts-table row as both backends return it. */
+export interface AlertRow {
+  id: string;
+  rule: string;
+  key: string;
+  event: string;
+  job: string;
+  run_id: string | null;
+  severity: string;
+  message: string;
+  payload: unknown;
+  suppressed: number | boolean;
+  created_at: TimeValue;
+}
+
+/** A deliveries-table row; `attempts` is a JSON array with times in ms. */
+export interface AlertDeliveryRow {
+  alert_id: string;
+  channel: string;
+  status: string;
+  attempts: unknown;
+  attempt_count: number;
+  next_attempt_at: TimeValue;
+  finished_at: TimeValue | null;
+}
+
+/** A claimed delivery with the columns of its alert. */
+export type AlertTaskRow = Pick<AlertDeliveryRow, 'alert_id' | 'channel' | 'attempt_count'> &
+  Pick<AlertRow, 'rule' | 'event' | 'job' | 'run_id' | 'severity' | 'message' | 'payload'>;
+
+type StoredAttempt = Omit<AlertAttempt, 'at'> & { at: number };
+
+/** An attempt as the deliveries table keeps it (JSON, time in ms). */
+export function attemptJson(attempt: AlertAttempt): string {
+  return JSON.stringify({ ...attempt, at: attempt.at.getTime() } satisfies StoredAttempt);
+}
+
+export function deliveryFromRow(row: AlertDeliveryRow): AlertDelivery {
+  const status = row.status as AlertDeliveryStatus;
+  return {
+    channel: row.channel,
+    status,
+    attempts: (fromJson<StoredAttempt[]>(row.attempts) ?? []).map((a) => ({
+      ...a,
+      at: new Date(a.at),
+    })),
+    nextAttemptAt: status === 'pending' ? toDate(row.next_attempt_at) : null,
+    finishedAt: toDateOrNull(row.finished_at),
+  };
+}
+
+/** Alerts with their deliveries (rows of any order). */
+export function alertsFromRows(rows: AlertRow[], deliveryRows: AlertDeliveryRow[]): AlertRecord[] {
+  const byAlert = new Map<string, AlertDelivery[]>();
+  for (const row of deliveryRows) {
+    const list = byAlert.get(row.alert_id) ?? [];
+    list.push(deliveryFromRow(row));
+    byAlert.set(row.alert_id, list);
+  }
+  return rows.map((row) => ({
+    id: row.id,
+    rule: row.rule,
+    key: row.key,
+    event: row.event,
+    job: row.job,
+    runId: row.run_id,
+    severity: row.severity,
+    message: row.message,
+    payload: fromJson(row.payload),
+    suppressed: row.suppressed === true || row.suppressed === 1,
+    createdAt: toDate(row.created_at),
+    deliveries: byAlert.get(row.id) ?? [],
+  }));
+}
+
+export function alertTaskFromRow(row: AlertTaskRow): AlertDeliveryTask {
+  return {
+    alertId: row.alert_id,
+    channel: row.channel,
+    attemptCount: Number(row.attempt_count),
+    rule: row.rule,
+    event: row.event,
+    job: row.job,
+    runId: row.run_id,
+    severity: row.severity,
+    message: row.message,
+    payload: fromJson(row.payload),
+  };
 }

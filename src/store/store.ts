@@ -106,6 +106,16 @@ export interface Store {
 
   /** How many runs are in each unfinished status (for metrics and health). */
   runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>>;
+  /**
+   * Mark the running and cancelling runs whose attempt started longer ago than their job's limit
+   * (`jobs`, else `defaultAfterMs`; a null limit: never) as stuck, once per attempt across all
+   * instances, and write a `run.stuck` event for each; the runs marked now.
+   */
+  runMarkStuck(params: RunMarkStuckParams): Promise<Run[]>;
+  /** Per job, the waiting run (pending, or scheduled with its time come) due longest before `dueBefore`. */
+  runOldestDueByJob(params: {
+    dueBefore: Date;
+  }): Promise<{ job: string; id: string; dueAt: Date }[]>;
 
   /**
    * The event feed after `afterSeq`, oldest first, at most `limit`. Contiguous: it stops before a
@@ -142,6 +152,32 @@ export interface Store {
   instanceRemove(params: { id: string }): Promise<boolean>;
   /** Delete instances not seen for INSTANCE_REMOVED_AFTER_BEATS of their heartbeats; how many. */
   instanceDeleteLost(params: { now: StoreNow }): Promise<number>;
+
+  /**
+   * Record what an alert rule fired on, once across all instances: the first insert of a (rule,
+   * key) wins, later ones change nothing (`created: false`). The winner claims the cooldown of the
+   * rule and job; within it the alert is recorded `suppressed`, else one pending delivery per
+   * channel is added, due now.
+   */
+  alertInsert(params: AlertInsertParams): Promise<{ created: boolean; alert: AlertRecord | null }>;
+  /** Recent alerts, newest first, each with its deliveries and their attempts. */
+  alertList(params: { limit: number; before?: string | null }): Promise<AlertRecord[]>;
+  /**
+   * Take up to `limit` due pending deliveries of these channels for `owner` for `leaseMs`: no other
+   * owner gets them until the lease expires.
+   */
+  alertDeliveryClaim(params: AlertDeliveryClaimParams): Promise<AlertDeliveryTask[]>;
+  /**
+   * Record one attempt of a claimed delivery and what follows (delivered, retry later, failed);
+   * fenced by the lease: false (nothing written) when `owner` no longer holds it.
+   */
+  alertDeliveryRecord(params: AlertDeliveryRecordParams): Promise<boolean>;
+  /** Delete alerts created more than `retentionMs` ago (with their deliveries); how many. */
+  alertDeleteExpired(params: {
+    now: StoreNow;
+    retentionMs: number;
+    limit: number;
+  }): Promise<number>;
 
   /** The run-time enabled flag of jobs, shared by all instances. */
   jobStateList(): Promise<JobState[]>;
@@ -182,6 +218,7 @@ export const FEED_EVENT_NAMES = [
   'run.cancelling',
   'run.finished',
   'run.retrying',
+  'run.stuck',
   'job.updated',
 ] as const;
 export type FeedEventName = (typeof FEED_EVENT_NAMES)[number];
@@ -195,6 +232,11 @@ export type StoredEvent = {
   runId: string | null;
   /** The run's status when the event was written (null for job events). */
   status: RunStatus | null;
+  /**
+   * The run's attempt when a change of its status or progress, or its stuck mark, was written;
+   * null for other events.
+   */
+  attempt: number | null;
 } & (
   | {
       name: Exclude<FeedEventName, 'run.log' | 'job.updated'>;
@@ -382,6 +424,108 @@ export interface LeaseRenewal {
   attempt: number;
   held: boolean;
   cancel: CancelRecord | null;
+}
+
+export interface RunMarkStuckParams {
+  now: StoreNow;
+  /** The limit of jobs not listed in `jobs`. */
+  defaultAfterMs: number;
+  /** Jobs with a limit of their own; null: their runs are never stuck. */
+  jobs: { name: string; afterMs: number | null }[];
+  /** Runs marked at most per call. */
+  limit: number;
+}
+
+/** The state of one delivery of an alert to one channel. */
+export const ALERT_DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type AlertDeliveryStatus = (typeof ALERT_DELIVERY_STATUSES)[number];
+
+/** One try at sending an alert to a channel. */
+export interface AlertAttempt {
+  at: Date;
+  ok: boolean;
+  durationMs: number;
+  /** The receiver's HTTP status, when it answered. */
+  status?: number;
+  /** Why it failed (secrets removed). */
+  error?: string;
+}
+
+export interface AlertDelivery {
+  channel: string;
+  status: AlertDeliveryStatus;
+  attempts: AlertAttempt[];
+  /** When the next attempt is due (pending); when it was delivered or given up otherwise. */
+  nextAttemptAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** An alert as stored: what a rule fired on, and its deliveries. */
+export interface AlertRecord {
+  id: string;
+  rule: string;
+  /** What it fired on, unique per rule: `seq:<event seq>`, `backlog:<run id>`. */
+  key: string;
+  event: string;
+  job: string;
+  runId: string | null;
+  severity: string;
+  message: string;
+  payload: unknown;
+  /** Within the cooldown of its rule and job: never sent. */
+  suppressed: boolean;
+  createdAt: Date;
+  deliveries: AlertDelivery[];
+}
+
+export interface AlertInsertParams {
+  id: string;
+  rule: string;
+  key: string;
+  event: string;
+  job: string;
+  runId: string | null;
+  severity: string;
+  message: string;
+  payload: unknown;
+  channels: string[];
+  /** How long the rule stays quiet for this job once it sends. */
+  cooldownMs: number;
+  now: StoreNow;
+}
+
+export interface AlertDeliveryClaimParams {
+  owner: string;
+  /** The channels the claimer can send to. */
+  channels: string[];
+  now: StoreNow;
+  leaseMs: number;
+  limit: number;
+}
+
+/** A claimed delivery with what to send. */
+export interface AlertDeliveryTask {
+  alertId: string;
+  channel: string;
+  /** Attempts made before this one. */
+  attemptCount: number;
+  rule: string;
+  event: string;
+  job: string;
+  runId: string | null;
+  severity: string;
+  message: string;
+  payload: unknown;
+}
+
+export interface AlertDeliveryRecordParams {
+  alertId: string;
+  channel: string;
+  owner: string;
+  attempt: AlertAttempt;
+  /** `retry`: try again `retryInMs` from now (the store's clock). */
+  outcome: { status: 'delivered' } | { status: 'failed' } | { status: 'retry'; retryInMs: number };
+  now: StoreNow;
 }
 
 export interface JobState {

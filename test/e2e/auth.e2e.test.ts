@@ -37,6 +37,8 @@ const SPEC_ROUTES: [method: string, path: string, role: Role][] = [
   ['post', '/api/runs/cancel', 'operator'],
   ['post', '/api/runs/{id}/retry', 'operator'],
   ['get', '/api/stats', 'viewer'],
+  ['get', '/api/alerts', 'viewer'],
+  ['post', '/api/alerts/test', 'admin'],
   ['get', '/api/events', 'viewer'],
   ['get', '/metrics', 'viewer'],
   ['get', '/dashboard', 'viewer'],

@@ -97,7 +97,7 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     schema: {
       summary: 'Server-Sent Events of runs and jobs, from every instance',
       description:
-        'Events: run.created, run.started, run.progress, run.log, run.cancelling, run.finished, run.retrying, job.updated. Ids are the store-wide seq: resume with Last-Event-ID on any instance within the retention window; an id that cannot be resumed gets a `reset` event first.',
+        'Events: run.created, run.started, run.progress, run.log, run.cancelling, run.finished, run.retrying, run.stuck, job.updated. Ids are the store-wide seq: resume with Last-Event-ID on any instance within the retention window; an id that cannot be resumed gets a `reset` event first.',
       tags: ['events'],
       querystring: eventsQuery,
       response: { 400: errorSchema },

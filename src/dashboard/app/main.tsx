@@ -5,6 +5,7 @@ import { ErrorNote } from './components.js';
 import { closeEvents } from './live.js';
 import { Link, useLocation } from './router.js';
 import { SessionContext } from './session.js';
+import { AlertsPage } from './pages/alerts.js';
 import { JobPage, JobsPage } from './pages/jobs.js';
 import { OverviewPage } from './pages/overview.js';
 import { RunPage } from './pages/run.js';
@@ -45,6 +46,7 @@ const NAV = [
   ['/dashboard/runs', 'Runs'],
   ['/dashboard/jobs', 'Jobs'],
   ['/dashboard/workers', 'Workers'],
+  ['/dashboard/alerts', 'Alerts'],
 ] as const;
 
 function Page({ path }: { path: string }) {
@@ -54,6 +56,7 @@ function Page({ path }: { path: string }) {
   if (section === 'runs') return id ? <RunPage id={id} key={id} /> : <RunsPage />;
   if (section === 'jobs') return id ? <JobPage name={id} key={id} /> : <JobsPage />;
   if (section === 'workers' && !id) return <WorkersPage />;
+  if (section === 'alerts' && !id) return <AlertsPage />;
   return (
     <section>
       <h1>Not found</h1>

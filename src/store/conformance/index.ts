@@ -1,5 +1,6 @@
 import { describe } from 'vitest';
 import { describeAttempts } from './attempts.js';
+import { describeAlerts } from './alerts.js';
 import { describeCancel } from './cancel.js';
 import { describeClaim } from './claim.js';
 import { describeEvents } from './events.js';
@@ -50,5 +51,6 @@ export function describeStoreConformance(
     describeEvents(ctx);
     describeInstances(ctx);
     describeStats(ctx);
+    describeAlerts(ctx);
   });
 }

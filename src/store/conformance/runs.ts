@@ -65,6 +65,7 @@ export function describeRuns(ctx: ConformanceContext): void {
         retentionMs: 3 * DAY,
         retryOf: 'some-earlier-run',
         attempts: [],
+        stuckAt: null,
       };
       expect(run).toEqual(expected);
       expect(await store().runGet({ id: params.id })).toEqual(expected);

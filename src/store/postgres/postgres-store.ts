@@ -13,6 +13,9 @@ import { canTransition, type RunStatus } from '../../core/status.js';
 import { compileNamedParams } from '../named-params.js';
 import { loadMigrations, loadNamedQueries } from '../sql-files.js';
 import {
+  alertTaskFromRow,
+  alertsFromRows,
+  attemptJson,
   cancelFromRow,
   eventFromRow,
   instanceBeatParams,
@@ -28,6 +31,9 @@ import {
   statsNow,
   toJson,
   workerLost,
+  type AlertDeliveryRow,
+  type AlertRow,
+  type AlertTaskRow,
   type CancelRow,
   type EventRow,
   type InstanceRow,
@@ -39,6 +45,11 @@ import {
   type StatsRow,
 } from '../rows.js';
 import type {
+  AlertDeliveryClaimParams,
+  AlertDeliveryRecordParams,
+  AlertDeliveryTask,
+  AlertInsertParams,
+  AlertRecord,
   AttemptRef,
   CancelRequest,
   EventPage,
@@ -55,6 +66,7 @@ import type {
   RunFinishParams,
   RunInsertParams,
   RunListParams,
+  RunMarkStuckParams,
   RunStats,
   RunStatsParams,
   Store,
@@ -967,6 +979,120 @@ export class PostgresStore implements Store {
     ))
       counts[row.status] = row.n;
     return counts;
+  }
+
+  async runMarkStuck(params: RunMarkStuckParams): Promise<Run[]> {
+    const rows = await this.query<RunRow>('runMarkStuck', {
+      now: databaseTime(params.now),
+      defaultAfterMs: params.defaultAfterMs,
+      jobs: params.jobs.map((j) => j.name),
+      afterMs: params.jobs.map((j) => j.afterMs),
+      limit: params.limit,
+    });
+    return this.toRuns(rows);
+  }
+
+  async runOldestDueByJob(params: {
+    dueBefore: Date;
+  }): Promise<{ job: string; id: string; dueAt: Date }[]> {
+    const rows = await this.query<{ job: string; id: string; due_at: number }>(
+      'runOldestDueByJob',
+      { dueBefore: params.dueBefore.getTime() },
+    );
+    return rows.map((row) => ({ job: row.job, id: row.id, dueAt: new Date(Number(row.due_at)) }));
+  }
+
+  async alertInsert(
+    params: AlertInsertParams,
+  ): Promise<{ created: boolean; alert: AlertRecord | null }> {
+    return this.tx(async (client) => {
+      const row = await this.one<AlertRow>(
+        'alertInsert',
+        {
+          id: params.id,
+          rule: params.rule,
+          key: params.key,
+          event: params.event,
+          job: params.job,
+          runId: params.runId,
+          severity: params.severity,
+          message: params.message,
+          payload: JSON.stringify(params.payload ?? null),
+          now: databaseTime(params.now),
+        },
+        client,
+      );
+      if (!row) return { created: false, alert: null };
+      const at = Number(row.created_at);
+      const claimed = await this.one(
+        'alertCooldownClaim',
+        { rule: params.rule, job: params.job, at, cooldownMs: params.cooldownMs },
+        client,
+      );
+      if (claimed && params.channels.length > 0)
+        await this.run(
+          'alertDeliveryInsert',
+          { id: row.id, at, channels: params.channels },
+          client,
+        );
+      else await this.run('alertSuppress', { id: row.id }, client);
+      const deliveries = await this.query<AlertDeliveryRow>(
+        'alertDeliveryList',
+        { ids: [row.id] },
+        client,
+      );
+      const suppressed = !(claimed && params.channels.length > 0);
+      return { created: true, alert: alertsFromRows([{ ...row, suppressed }], deliveries)[0]! };
+    });
+  }
+
+  async alertList(params: { limit: number; before?: string | null }): Promise<AlertRecord[]> {
+    const rows = await this.query<AlertRow>('alertList', {
+      before: params.before ?? null,
+      limit: params.limit,
+    });
+    const deliveries = rows.length
+      ? await this.query<AlertDeliveryRow>('alertDeliveryList', { ids: rows.map((row) => row.id) })
+      : [];
+    return alertsFromRows(rows, deliveries);
+  }
+
+  async alertDeliveryClaim(params: AlertDeliveryClaimParams): Promise<AlertDeliveryTask[]> {
+    if (params.channels.length === 0 || params.limit <= 0) return [];
+    const rows = await this.query<AlertTaskRow>('alertDeliveryClaim', {
+      owner: params.owner,
+      channels: params.channels,
+      now: databaseTime(params.now),
+      leaseMs: params.leaseMs,
+      limit: params.limit,
+    });
+    return rows.map(alertTaskFromRow);
+  }
+
+  async alertDeliveryRecord(params: AlertDeliveryRecordParams): Promise<boolean> {
+    const { outcome } = params;
+    const changed = await this.run('alertDeliveryRecord', {
+      alertId: params.alertId,
+      channel: params.channel,
+      owner: params.owner,
+      attempt: attemptJson(params.attempt),
+      status: outcome.status === 'retry' ? 'pending' : outcome.status,
+      retryInMs: outcome.status === 'retry' ? outcome.retryInMs : null,
+      now: databaseTime(params.now),
+    });
+    return changed > 0;
+  }
+
+  async alertDeleteExpired(params: {
+    now: StoreNow;
+    retentionMs: number;
+    limit: number;
+  }): Promise<number> {
+    return this.run('alertDeleteExpired', {
+      now: databaseTime(params.now),
+      retentionMs: params.retentionMs,
+      limit: params.limit,
+    });
   }
 
   /**

@@ -1,3 +1,26 @@
+jobdeck_alert_cooldowns.rule text not null
+jobdeck_alert_cooldowns.job text not null
+jobdeck_alert_cooldowns.until_at bigint not null
+jobdeck_alert_deliveries.alert_id text not null
+jobdeck_alert_deliveries.channel text not null
+jobdeck_alert_deliveries.status text not null
+jobdeck_alert_deliveries.attempts jsonb not null default '[]'::jsonb
+jobdeck_alert_deliveries.attempt_count integer not null default 0
+jobdeck_alert_deliveries.next_attempt_at bigint not null
+jobdeck_alert_deliveries.lease_owner text
+jobdeck_alert_deliveries.lease_expires_at bigint
+jobdeck_alert_deliveries.finished_at bigint
+jobdeck_alerts.id text not null
+jobdeck_alerts.rule text not null
+jobdeck_alerts.key text not null
+jobdeck_alerts.event text not null
+jobdeck_alerts.job text not null
+jobdeck_alerts.run_id text
+jobdeck_alerts.severity text not null
+jobdeck_alerts.message text not null
+jobdeck_alerts.payload jsonb not null
+jobdeck_alerts.suppressed boolean not null
+jobdeck_alerts.created_at bigint not null
 jobdeck_events.seq bigint not null
 jobdeck_events.at bigint not null default ((EXTRACT(epoch FROM clock_timestamp()) * (1000)::numeric))::bigint
 jobdeck_events.name text not null
@@ -6,6 +29,7 @@ jobdeck_events.run_id text
 jobdeck_events.status text
 jobdeck_events.log_seq integer
 jobdeck_events.data jsonb
+jobdeck_events.attempt integer
 jobdeck_events_pruned.only_row boolean not null default true
 jobdeck_events_pruned.seq bigint not null
 jobdeck_instances.id text not null
@@ -64,7 +88,15 @@ jobdeck_runs.retry_of text
 jobdeck_runs.log_seq integer not null default 0
 jobdeck_runs.delete_at bigint generated (finished_at + retention_ms)
 jobdeck_runs.attempts jsonb not null default '[]'::jsonb
+jobdeck_runs.stuck_at bigint
+jobdeck_runs.stuck_attempt integer
 
+CREATE UNIQUE INDEX jobdeck_alert_cooldowns_pkey ON jobdeck_alert_cooldowns USING btree (rule, job)
+CREATE INDEX jobdeck_alert_deliveries_due ON jobdeck_alert_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text)
+CREATE UNIQUE INDEX jobdeck_alert_deliveries_pkey ON jobdeck_alert_deliveries USING btree (alert_id, channel)
+CREATE INDEX jobdeck_alerts_created ON jobdeck_alerts USING btree (created_at)
+CREATE UNIQUE INDEX jobdeck_alerts_pkey ON jobdeck_alerts USING btree (id)
+CREATE UNIQUE INDEX jobdeck_alerts_rule_key_key ON jobdeck_alerts USING btree (rule, key)
 CREATE UNIQUE INDEX jobdeck_events_pkey ON jobdeck_events USING btree (seq)
 CREATE UNIQUE INDEX jobdeck_events_pruned_pkey ON jobdeck_events_pruned USING btree (only_row)
 CREATE UNIQUE INDEX jobdeck_instances_pkey ON jobdeck_instances USING btree (id)
@@ -88,6 +120,12 @@ CREATE INDEX jobdeck_runs_status ON jobdeck_runs USING btree (status, id)
 CREATE INDEX jobdeck_runs_stopping ON jobdeck_runs USING btree (job, lease_expires_at) WHERE ((status = ANY (ARRAY['partial'::text, 'cancelled'::text])) AND (lease_expires_at IS NOT NULL))
 CREATE INDEX jobdeck_runs_waiting ON jobdeck_runs USING btree (priority DESC, run_at, id) WHERE (status = ANY (ARRAY['pending'::text, 'scheduled'::text]))
 
+jobdeck_alert_cooldowns PRIMARY KEY (rule, job)
+jobdeck_alert_deliveries CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text])))
+jobdeck_alert_deliveries FOREIGN KEY (alert_id) REFERENCES jobdeck_alerts(id) ON DELETE CASCADE
+jobdeck_alert_deliveries PRIMARY KEY (alert_id, channel)
+jobdeck_alerts PRIMARY KEY (id)
+jobdeck_alerts UNIQUE (rule, key)
 jobdeck_events PRIMARY KEY (seq)
 jobdeck_events_pruned CHECK (only_row)
 jobdeck_events_pruned PRIMARY KEY (only_row)

@@ -1,3 +1,10 @@
+-- index jobdeck_alert_deliveries_due
+CREATE INDEX jobdeck_alert_deliveries_due ON jobdeck_alert_deliveries (next_attempt_at)
+WHERE status = 'pending';
+
+-- index jobdeck_alerts_created
+CREATE INDEX jobdeck_alerts_created ON jobdeck_alerts (created_at);
+
 -- index jobdeck_runs_created_by
 CREATE INDEX jobdeck_runs_created_by ON jobdeck_runs (created_by, id);
 
@@ -40,6 +47,47 @@ WHERE status IN ('partial', 'cancelled') AND lease_expires_at IS NOT NULL;
 -- index jobdeck_runs_waiting
 CREATE INDEX jobdeck_runs_waiting ON jobdeck_runs (priority DESC, run_at, id) WHERE status IN ('pending', 'scheduled');
 
+-- table jobdeck_alert_cooldowns
+CREATE TABLE jobdeck_alert_cooldowns (
+  rule TEXT NOT NULL,
+  job TEXT NOT NULL,
+  until_at INTEGER NOT NULL,
+  PRIMARY KEY (rule, job)
+);
+
+-- table jobdeck_alert_deliveries
+CREATE TABLE jobdeck_alert_deliveries (
+  alert_id TEXT NOT NULL REFERENCES jobdeck_alerts (id) ON DELETE CASCADE,
+  channel TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  -- Each attempt: {at, ok, durationMs, status?, error?}, oldest first (JSON).
+  attempts TEXT NOT NULL DEFAULT '[]',
+  attempt_count INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_expires_at INTEGER,
+  finished_at INTEGER,
+  PRIMARY KEY (alert_id, channel)
+);
+
+-- table jobdeck_alerts
+CREATE TABLE jobdeck_alerts (
+  id TEXT PRIMARY KEY,
+  rule TEXT NOT NULL,
+  key TEXT NOT NULL,
+  event TEXT NOT NULL,
+  job TEXT NOT NULL,
+  run_id TEXT,
+  severity TEXT NOT NULL,
+  message TEXT NOT NULL,
+  -- The webhook body: event, run, rule and link, as sent (JSON).
+  payload TEXT NOT NULL,
+  -- Within the cooldown of its rule and job: recorded, never sent.
+  suppressed INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (rule, key)
+);
+
 -- table jobdeck_events
 CREATE TABLE jobdeck_events (
   -- The rowid: the newest event is never deleted, so seqs only grow.
@@ -55,7 +103,7 @@ CREATE TABLE jobdeck_events (
   log_seq INTEGER,
   -- The job state (job events), as JSON. Run events carry no copy of the run: readers join it.
   data TEXT
-);
+, attempt INTEGER);
 
 -- table jobdeck_events_pruned
 CREATE TABLE jobdeck_events_pruned (
@@ -140,7 +188,7 @@ CREATE TABLE jobdeck_runs (
   retry_of TEXT,
   log_seq INTEGER NOT NULL DEFAULT 0,
   -- When retention deletes the finished run.
-  delete_at INTEGER GENERATED ALWAYS AS (finished_at + retention_ms) STORED, attempts TEXT NOT NULL DEFAULT '[]',
+  delete_at INTEGER GENERATED ALWAYS AS (finished_at + retention_ms) STORED, attempts TEXT NOT NULL DEFAULT '[]', stuck_at INTEGER, stuck_attempt INTEGER,
   -- Finished exactly when terminal.
   CHECK ((status IN ('completed', 'partial', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),
   -- A held run has a worker and a lease.
@@ -174,8 +222,8 @@ END;
 CREATE TRIGGER jobdeck_runs_changed AFTER UPDATE OF status, progress ON jobdeck_runs
 WHEN OLD.status IS NOT NEW.status OR OLD.progress IS NOT NEW.progress
 BEGIN
-  INSERT INTO jobdeck_events (name, job, run_id, status)
-  SELECT e.name, NEW.job, NEW.id, NEW.status
+  INSERT INTO jobdeck_events (name, job, run_id, status, attempt)
+  SELECT e.name, NEW.job, NEW.id, NEW.status, NEW.attempt
   FROM (SELECT CASE
     WHEN NEW.status = OLD.status THEN 'run.progress'
     WHEN NEW.status = 'running' THEN 'run.started'

@@ -15,6 +15,9 @@ import type { LogEntry, Run, RunItem, RunProgress, StoredLogEntry } from '../../
 import { UNFINISHED_STATUSES, canTransition, type RunStatus } from '../../core/status.js';
 import { loadMigrations, loadNamedQueries } from '../sql-files.js';
 import {
+  alertTaskFromRow,
+  alertsFromRows,
+  attemptJson,
   cancelFromRow,
   eventFromRow,
   instanceBeatParams,
@@ -30,6 +33,8 @@ import {
   statsNow,
   toJson,
   workerLost,
+  type AlertDeliveryRow,
+  type AlertRow,
   type CancelRow,
   type EventRow,
   type InstanceRow,
@@ -41,6 +46,11 @@ import {
   type StatsRow,
 } from '../rows.js';
 import type {
+  AlertDeliveryClaimParams,
+  AlertDeliveryRecordParams,
+  AlertDeliveryTask,
+  AlertInsertParams,
+  AlertRecord,
   AttemptRef,
   CancelRequest,
   EventPage,
@@ -57,6 +67,7 @@ import type {
   RunFinishParams,
   RunInsertParams,
   RunListParams,
+  RunMarkStuckParams,
   RunStats,
   RunStatsParams,
   Store,
@@ -639,6 +650,147 @@ export class SqliteStore implements Store {
     for (const row of this.all<{ status: RunStatus; n: number }>('runCountUnfinished'))
       counts[row.status] = row.n;
     return counts;
+  }
+
+  async runMarkStuck(params: RunMarkStuckParams): Promise<Run[]> {
+    const now = hostMs(params.now);
+    return this.write(() => {
+      const marked: RunRow[] = [];
+      const ids = this.all<{ id: string }>('runListStuck', {
+        now,
+        defaultAfterMs: params.defaultAfterMs,
+        limits: JSON.stringify(params.jobs.map((j) => [j.name, j.afterMs])),
+        limit: params.limit,
+      });
+      for (const { id } of ids) {
+        const row = this.get<RunRow>('runMarkStuck', { id, now });
+        if (!row) continue;
+        this.run('eventInsertRunStuck', {
+          id: row.id,
+          job: row.job,
+          status: row.status,
+          attempt: row.attempt,
+        });
+        marked.push(row);
+      }
+      return this.toRuns(marked);
+    });
+  }
+
+  async runOldestDueByJob(params: {
+    dueBefore: Date;
+  }): Promise<{ job: string; id: string; dueAt: Date }[]> {
+    return this.all<{ job: string; id: string; due_at: number }>('runOldestDueByJob', {
+      dueBefore: params.dueBefore.getTime(),
+    }).map((row) => ({ job: row.job, id: row.id, dueAt: new Date(Number(row.due_at)) }));
+  }
+
+  async alertInsert(
+    params: AlertInsertParams,
+  ): Promise<{ created: boolean; alert: AlertRecord | null }> {
+    return this.write(() => {
+      const row = this.get<AlertRow>('alertInsert', {
+        id: params.id,
+        rule: params.rule,
+        key: params.key,
+        event: params.event,
+        job: params.job,
+        runId: params.runId,
+        severity: params.severity,
+        message: params.message,
+        payload: JSON.stringify(params.payload ?? null),
+        now: hostMs(params.now),
+      });
+      if (!row) return { created: false, alert: null };
+      const at = Number(row.created_at);
+      const claimed = this.get('alertCooldownClaim', {
+        rule: params.rule,
+        job: params.job,
+        at,
+        cooldownMs: params.cooldownMs,
+      });
+      if (claimed && params.channels.length > 0)
+        this.run('alertDeliveryInsert', {
+          id: row.id,
+          at,
+          channels: JSON.stringify(params.channels),
+        });
+      else this.run('alertSuppress', { id: row.id });
+      return { created: true, alert: this.alertsWithDeliveries([row.id])[0]! };
+    });
+  }
+
+  private alertsWithDeliveries(ids: string[]): AlertRecord[] {
+    const rows = ids
+      .map((id) => this.get<AlertRow>('alertGet', { id }))
+      .filter((row): row is AlertRow => row !== undefined);
+    const deliveries = this.all<AlertDeliveryRow>('alertDeliveryList', {
+      ids: JSON.stringify(ids),
+    });
+    return alertsFromRows(rows, deliveries);
+  }
+
+  async alertList(params: { limit: number; before?: string | null }): Promise<AlertRecord[]> {
+    return this.db.transaction(() => {
+      const rows = this.all<AlertRow>('alertList', {
+        before: params.before ?? null,
+        limit: params.limit,
+      });
+      const deliveries = rows.length
+        ? this.all<AlertDeliveryRow>('alertDeliveryList', {
+            ids: JSON.stringify(rows.map((row) => row.id)),
+          })
+        : [];
+      return alertsFromRows(rows, deliveries);
+    })();
+  }
+
+  async alertDeliveryClaim(params: AlertDeliveryClaimParams): Promise<AlertDeliveryTask[]> {
+    if (params.channels.length === 0 || params.limit <= 0) return [];
+    return this.write(() => {
+      const claimed = this.all<Pick<AlertDeliveryRow, 'alert_id' | 'channel' | 'attempt_count'>>(
+        'alertDeliveryClaim',
+        {
+          owner: params.owner,
+          channels: JSON.stringify(params.channels),
+          now: hostMs(params.now),
+          leaseMs: params.leaseMs,
+          limit: params.limit,
+        },
+      );
+      return claimed.map((row) =>
+        alertTaskFromRow({ ...this.get<AlertRow>('alertGet', { id: row.alert_id })!, ...row }),
+      );
+    });
+  }
+
+  async alertDeliveryRecord(params: AlertDeliveryRecordParams): Promise<boolean> {
+    const { outcome } = params;
+    return this.write(
+      () =>
+        this.run('alertDeliveryRecord', {
+          alertId: params.alertId,
+          channel: params.channel,
+          owner: params.owner,
+          attempt: attemptJson(params.attempt),
+          status: outcome.status === 'retry' ? 'pending' : outcome.status,
+          retryInMs: outcome.status === 'retry' ? outcome.retryInMs : null,
+          now: hostMs(params.now),
+        }) > 0,
+    );
+  }
+
+  async alertDeleteExpired(params: {
+    now: StoreNow;
+    retentionMs: number;
+    limit: number;
+  }): Promise<number> {
+    return this.write(() =>
+      this.run('alertDeleteExpired', {
+        cutoff: hostMs(params.now) - params.retentionMs,
+        limit: params.limit,
+      }),
+    );
   }
 
   async eventList(params: { afterSeq: number; limit: number }): Promise<EventPage> {

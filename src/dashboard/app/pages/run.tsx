@@ -154,6 +154,12 @@ export function RunPage({ id }: { id: string }) {
       <div class="title-row">
         <h1>
           <Link href={jobPath(run.job)}>{run.job}</Link> <StatusBadge status={run.status} />
+          {run.stuckAt && isActive(run.status) ? (
+            <>
+              {' '}
+              <span class="badge status-stuck">stuck since {formatTime(run.stuckAt)}</span>
+            </>
+          ) : null}
         </h1>
         <RunControls run={run} onStop={setStopMode} onError={setError} />
       </div>

@@ -1,0 +1,103 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { AlertInfo } from '../../../client/client.js';
+import { client, errorText } from '../api.js';
+import { ErrorNote, StatusBadge } from '../components.js';
+import { formatTime } from '../format.js';
+import { useLiveEvents } from '../live.js';
+import { Link, jobPath, runPath } from '../router.js';
+
+/** Deliveries retry on their own: the list is read again this often while open. */
+export const ALERTS_REFRESH_MS = 5000;
+
+/** What the state of a delivery says, with its latest failure when it failed. */
+function deliveryText(delivery: AlertInfo['deliveries'][number]): string {
+  const tries = delivery.attempts.length;
+  const last = delivery.attempts[tries - 1];
+  const failure = last && !last.ok ? ` — ${last.error ?? `HTTP ${last.status}`}` : '';
+  return `${delivery.channel}: ${delivery.status}, ${tries} attempt${tries === 1 ? '' : 's'}${failure}`;
+}
+
+/** Recent alerts of every rule and instance, with the state of each delivery. */
+export function AlertsPage() {
+  const [alerts, setAlerts] = useState<AlertInfo[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = () =>
+    client.alerts({ limit: 100 }).then(
+      (list) => {
+        setAlerts(list);
+        setError(null);
+      },
+      (err: unknown) => setError(errorText(err)),
+    );
+  useEffect(() => {
+    void load();
+    const timer = setInterval(() => void load(), ALERTS_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, []);
+  // A run that ends badly or gets stuck may have just raised one.
+  useLiveEvents((event) => {
+    if (event.name === 'run.finished' || event.name === 'run.stuck' || event.name === 'reset')
+      void load();
+  });
+  return (
+    <section>
+      <h1>Alerts</h1>
+      <ErrorNote error={error} />
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Time</th>
+              <th scope="col">Rule</th>
+              <th scope="col">Event</th>
+              <th scope="col">Job</th>
+              <th scope="col">Run</th>
+              <th scope="col">Severity</th>
+              <th scope="col">State</th>
+              <th scope="col">Deliveries</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(alerts ?? []).map((alert) => (
+              <tr key={alert.id}>
+                <td>{formatTime(alert.createdAt)}</td>
+                <td>{alert.rule}</td>
+                <td>{alert.event}</td>
+                <td>
+                  <Link href={jobPath(alert.job)}>{alert.job}</Link>
+                </td>
+                <td>
+                  {alert.runId ? (
+                    <Link href={runPath(alert.runId)}>
+                      <code>{alert.runId.slice(0, 8)}</code>
+                    </Link>
+                  ) : (
+                    '—'
+                  )}
+                </td>
+                <td>{alert.severity}</td>
+                <td>
+                  <StatusBadge status={alert.state} />
+                </td>
+                <td>
+                  {alert.deliveries.length === 0
+                    ? '—'
+                    : alert.deliveries.map((delivery) => (
+                        <div key={delivery.channel} class="delivery">
+                          {deliveryText(delivery)}
+                        </div>
+                      ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {alerts && alerts.length === 0 ? (
+        <p class="muted">
+          No alert yet. Rules live in the alerts file (<code>--alerts</code>); see the alerts guide.
+        </p>
+      ) : null}
+    </section>
+  );
+}
