@@ -154,6 +154,13 @@ export class Jobdeck {
       instanceId: id,
       onError,
     });
+    // The counters of /metrics follow what stuck detection and alert delivery report.
+    this.events.on('run.stuck', ({ payload: { run } }) => this.counters.runStuck(run.job));
+    if (config) this.counters.alertChannels(Object.keys(config.channels));
+    this.alerts.onAttempt((report) => {
+      if (report.ok) this.counters.alertSent(report.channel);
+      else if (report.gaveUp) this.counters.alertFailed(report.channel);
+    });
   }
 
   /** Migrate the store and start the background parts. */

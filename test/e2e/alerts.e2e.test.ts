@@ -249,6 +249,12 @@ describe('alerts', () => {
     // One run.stuck for the attempt, whatever the number of checks since.
     expect((await alertsOf(server)).filter((a) => a.event === 'run.stuck')).toHaveLength(1);
     expect(r.hook.requests).toHaveLength(1);
+    // /metrics counts the stuck run and the message the channel took.
+    const metrics = (await server.request('GET', '/metrics', { token: TEST_TOKENS.viewer }))
+      .body as string;
+    expect(metrics).toContain('jobdeck_runs_stuck_total{job="reports.nightly"} 1');
+    expect(metrics).toContain('jobdeck_alerts_sent_total{channel="ops"} 1');
+    expect(metrics).toContain('jobdeck_alerts_failed_total{channel="ops"} 0');
   });
 
   it('POST /api/alerts/test sends through a named channel (admin); unknown channels are 404', async () => {
