@@ -187,10 +187,12 @@ describe.skipIf(!reachable)('worker processes that die or freeze on PostgreSQL',
     expect(done.result).toEqual({ workerId: other.name, pid: other.pid, attempt: 2, steps: 2 });
 
     // Wake the frozen worker: everything it still writes for attempt 1 must be refused.
-    const fromLine = frozen.lines.length;
     const continuedAt = Date.now();
     frozen.signal('SIGCONT');
-    await frozen.waitForLine(/^active 0$/, 15_000, fromLine);
+    await pollUntil(async () => ((await frozen.holds(run.id)) ? undefined : true), {
+      timeoutMs: 15_000,
+      what: 'the woken worker to end its stale attempt',
+    });
     const frozenFor = continuedAt - stoppedAt;
 
     const stale = writesOf(frozen).filter(

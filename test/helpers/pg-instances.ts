@@ -140,6 +140,19 @@ export class Instance {
     });
   }
 
+  /** Whether the worker still runs an attempt of the run (a worker-process.ts child answers on stdin). */
+  async holds(runId: string, timeoutMs = 5000): Promise<boolean> {
+    const from = this.lines.length;
+    this.child.stdin.write(`holds? ${runId}\n`);
+    const escaped = runId.replace(/[^\w-]/g, '\\$&');
+    const [, answer] = await this.waitForLine(
+      new RegExp(`^holds ${escaped} (yes|no)$`),
+      timeoutMs,
+      from,
+    );
+    return answer === 'yes';
+  }
+
   /** Send a signal without waiting (SIGSTOP, SIGCONT…). */
   signal(signal: NodeJS.Signals): void {
     if (this.alive) this.child.kill(signal);

@@ -16,9 +16,12 @@
  * `--trace` prints every attempt-fenced store write with its outcome, as
  * `write {"op","runId","attempt","workerId","t0","t1","outcome"}` (`outcome`: `ok`, an error code
  * such as `LEASE_LOST`, `fenced` for a batched completion the store refused with a null answer, or
- * for lease renewals `held`/`not-held`), and `active <n>` whenever the
- * number of runs the worker holds changes — so a test can see what a zombie attempt tried to write.
+ * for lease renewals `held`/`not-held`) — so a test can see what a zombie attempt tried to write.
+ *
+ * A line `holds? <runId>` on stdin is answered with `holds <runId> yes|no`: whether the worker
+ * still runs an attempt of the run (asked, not sampled, so a short-lived attempt is never missed).
  */
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { newWorkerId } from '../../src/core/ids.js';
 import { Jobdeck } from '../../src/jobdeck.js';
@@ -142,15 +145,13 @@ process.once('SIGTERM', () => void shutdown());
 process.once('SIGINT', () => void shutdown());
 // The parent holds our stdin: when it goes away (even killed), stop instead of living on as an orphan.
 process.stdin.on('end', () => void shutdown());
-process.stdin.resume();
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const asked = /^holds\? (\S+)$/.exec(line);
+  if (asked) {
+    const runId = asked[1]!;
+    process.stdout.write(`holds ${runId} ${deck.worker?.holds(runId) ? 'yes' : 'no'}\n`);
+  }
+});
 
 await deck.start();
-if (values.trace) {
-  let active = 0;
-  setInterval(() => {
-    const now = deck.worker?.activeCount ?? 0;
-    if (now !== active) process.stdout.write(`active ${now}\n`);
-    active = now;
-  }, 20).unref();
-}
 process.stdout.write(`ready ${workerId} ${process.pid}\n`);
