@@ -10,7 +10,7 @@
  * With `application_name=jdprof` in JOBDECK_BENCH_PG it also prints the CPU time per 1,000 runs
  * of this process and of its PostgreSQL backends: steadier than runs/s on a shared machine.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAdapter } from './adapters/index.js';
@@ -57,7 +57,6 @@ if (system === 'jobdeck-pg' && (dropped.length > 0 || flags.includes('notrig')))
 }
 /** CPU seconds of this process and of the PostgreSQL backends named `jdprof` (application_name). */
 const backendCpu = async () => {
-  const { readFileSync } = await import('node:fs');
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
   const { rows } = await client.query<{ pid: number }>(

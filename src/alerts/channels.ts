@@ -99,7 +99,7 @@ function request(
       return { url: channel.url, headers: json, body: JSON.stringify({ text: chatText(alert) }) };
     case 'telegram':
       return {
-        url: `${channel.apiBase.replace(/\/+$/, '')}/bot${channel.botToken}/sendMessage`,
+        url: telegramMethodUrl(channel.apiBase, channel.botToken, 'sendMessage'),
         headers: json,
         body: JSON.stringify({
           chat_id: channel.chatId,
@@ -160,8 +160,13 @@ export async function sendToChannel(
   }
 }
 
+/** The URL of a Bot API method; it holds the bot token, so it is never shown. */
+export function telegramMethodUrl(apiBase: string, botToken: string, method: string): string {
+  return `${apiBase.replace(/\/+$/, '')}/bot${botToken}/${method}`;
+}
+
 /** A failed fetch's reason: the socket's code (ECONNREFUSED…) when there is one. */
-function failureReason(err: unknown): string {
+export function failureReason(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
+import { TELEGRAM_API_BASE, httpUrl, substituteEnv } from '../core/config-values.js';
 import { toMs } from '../core/duration.js';
 import { templateProblems } from './template.js';
 
@@ -24,7 +25,6 @@ export type AlertEventName = (typeof ALERT_EVENTS)[number];
 export const ALERT_SEVERITIES = ['info', 'warning', 'error', 'critical'] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 
-export const DEFAULT_TELEGRAM_API = 'https://api.telegram.org';
 /** A rule's default cooldown: a storm of failures of one job sends one alert per 5 minutes. */
 export const DEFAULT_COOLDOWN = '5m';
 
@@ -123,17 +123,6 @@ const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
   }
 });
 
-const httpUrl = z.string().refine(
-  (value) => {
-    try {
-      return ['http:', 'https:'].includes(new URL(value).protocol);
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be an http:// or https:// URL' },
-);
-
 const secretText = z.string().min(1, 'must not be empty');
 
 const channelSchema = z.discriminatedUnion(
@@ -145,7 +134,7 @@ const channelSchema = z.discriminatedUnion(
       type: z.literal('telegram'),
       botToken: secretText,
       chatId: z.union([z.string().min(1), z.number().int()]).transform(String),
-      apiBase: httpUrl.default(DEFAULT_TELEGRAM_API),
+      apiBase: httpUrl.default(TELEGRAM_API_BASE),
     }),
   ],
   { error: 'type must be webhook, slack or telegram' },
@@ -217,9 +206,6 @@ const fileSchema = z
         ctx.addIssue({ code: 'custom', path: at('message'), message: problem });
     });
   });
-
-const ENV_REFERENCE = /\$\{([^}]*)\}/g;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * Parse and validate the text of an alerts file. `source` names it in messages; `env` gives the
@@ -294,40 +280,6 @@ export function loadAlertsFile(path: string, env: NodeJS.ProcessEnv = process.en
     ]);
   }
   return parseAlertsConfig(text, path, env);
-}
-
-/** Every string with `${NAME}` references replaced by the variable's value. */
-function substituteEnv(
-  value: unknown,
-  path: (string | number)[],
-  env: NodeJS.ProcessEnv,
-  problem: (path: (string | number)[], message: string) => void,
-): unknown {
-  if (typeof value === 'string') {
-    return value.replace(ENV_REFERENCE, (match, name: string) => {
-      if (!ENV_NAME.test(name)) {
-        problem(path, `${match} is not an environment variable reference`);
-        return '';
-      }
-      const replacement = env[name];
-      if (replacement === undefined || replacement === '') {
-        problem(path, `environment variable ${name} is not set`);
-        return '';
-      }
-      return replacement;
-    });
-  }
-  if (Array.isArray(value))
-    return value.map((item, i) => substituteEnv(item, [...path, i], env, problem));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [
-        key,
-        substituteEnv(item, [...path, key], env, problem),
-      ]),
-    );
-  }
-  return value;
 }
 
 /** The issue at `path`: the line of its node, else of the nearest node that holds it. */

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TokenSet } from '../api/auth.js';
 import { tempDir } from '../../test/helpers/temp.js';
-import { TELEGRAM_API_BASE, parseChatopsConfig } from './config.js';
+import { TELEGRAM_API_BASE } from '../core/config-values.js';
+import { parseChatopsConfig } from './config.js';
 import { loadChatopsSection } from './load.js';
 import { ChatUsers } from './users.js';
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TELEGRAM_API_BASE, httpUrl } from '../core/config-values.js';
 import { JobdeckError } from '../core/errors.js';
 
 /**
@@ -7,26 +8,12 @@ import { JobdeckError } from '../core/errors.js';
  * before this schema sees the values.
  */
 
-/** The Telegram Bot API, unless `telegram.apiBase` says otherwise. */
-export const TELEGRAM_API_BASE = 'https://api.telegram.org';
-
 /** The chat platforms a command can come from. */
 export const CHAT_PLATFORMS = ['telegram', 'slack'] as const;
 export type ChatPlatform = (typeof CHAT_PLATFORMS)[number];
 
 /** `telegram:<user id>` or `slack:<user id>`: a chat user as `chatops.users` names them. */
 const CHAT_USER = /^(telegram|slack):[A-Za-z0-9_-]{1,64}$/;
-
-const httpUrl = z.string().refine(
-  (value) => {
-    try {
-      return ['http:', 'https:'].includes(new URL(value).protocol);
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be an http:// or https:// URL' },
-);
 
 export const chatopsConfigSchema = z.strictObject({
   /** Chat user → the principal (a name of the tokens file) they act as. */
@@ -96,7 +83,7 @@ export function parseChatopsConfig(value: unknown, source = 'chatops'): ChatopsC
 }
 
 /** `chatops.users["telegram:1"]` for ['chatops', 'users', 'telegram:1']. */
-function fieldName(path: (string | number)[]): string {
+export function fieldName(path: (string | number)[]): string {
   return path
     .map((part, i) =>
       typeof part === 'number'

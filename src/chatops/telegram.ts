@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { failureReason, telegramMethodUrl } from '../alerts/channels.js';
 
 /** The header in which Telegram sends the webhook's `secret_token` with every update. */
 export const TELEGRAM_SECRET_HEADER = 'x-telegram-bot-api-secret-token';
@@ -38,7 +39,7 @@ export async function sendTelegramMessage(
   message: { chatId: number; text: string; replyTo?: number },
   options: { timeoutMs?: number; fetch?: typeof fetch } = {},
 ): Promise<string | null> {
-  const url = `${bot.apiBase.replace(/\/+$/, '')}/bot${bot.botToken}/sendMessage`;
+  const url = telegramMethodUrl(bot.apiBase, bot.botToken, 'sendMessage');
   const timeoutMs = options.timeoutMs ?? 10_000;
   const signal = AbortSignal.timeout(timeoutMs);
   try {
@@ -67,8 +68,6 @@ export async function sendTelegramMessage(
     return `HTTP ${response.status}${said}`.split(bot.botToken).join('<bot token>');
   } catch (err) {
     if (signal.aborted) return `no answer within ${timeoutMs} ms`;
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const reason = cause?.code ?? cause?.message ?? (err as Error).message;
-    return String(reason).split(bot.botToken).join('<bot token>');
+    return failureReason(err).split(bot.botToken).join('<bot token>');
   }
 }

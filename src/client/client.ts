@@ -272,11 +272,11 @@ export class JobdeckClient {
 
   /** Recent alerts, newest first, with the state and attempts of their deliveries. */
   async alerts(options: { limit?: number; before?: string } = {}): Promise<AlertDto[]> {
-    const query = new URLSearchParams();
-    if (options.limit !== undefined) query.set('limit', String(options.limit));
-    if (options.before) query.set('before', options.before);
-    const suffix = query.size ? `?${query.toString()}` : '';
-    return (await this.request<{ alerts: AlertDto[] }>('GET', `/api/alerts${suffix}`)).alerts;
+    const path = withQuery('/api/alerts', {
+      limit: options.limit === undefined ? undefined : String(options.limit),
+      before: options.before,
+    });
+    return (await this.request<{ alerts: AlertDto[] }>('GET', path)).alerts;
   }
 
   /** Send a test message through a channel of the server's alerts file (admin). */

@@ -2,6 +2,9 @@ import { JobdeckError } from './errors.js';
 import type { RunStatus } from './status.js';
 
 export const CANCEL_MODES = ['graceful', 'force'] as const;
+
+/** The run log message the worker running a run writes when a cancel reaches its handler. */
+export const CANCEL_DELIVERED = 'cancel delivered';
 export type CancelMode = (typeof CANCEL_MODES)[number];
 
 /** Who asked to stop a run, why, when and how. */

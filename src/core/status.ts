@@ -48,6 +48,11 @@ export function isTerminal(status: RunStatus): status is TerminalStatus {
   return (TERMINAL_STATUSES as readonly RunStatus[]).includes(status);
 }
 
+/** Only a failed or cancelled run may be started again as a new run (a retry). */
+export function isRetryable(status: string): boolean {
+  return status === 'failed' || status === 'cancelled';
+}
+
 export function isActive(status: RunStatus): boolean {
   return (ACTIVE_STATUSES as readonly RunStatus[]).includes(status);
 }

@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { JobdeckError, invalidField } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
 import type { Run, RunTrigger, StoredLogEntry } from '../core/run.js';
-import type { RunStatus } from '../core/status.js';
+import { isRetryable, type RunStatus } from '../core/status.js';
 import type { EventBus } from '../events/bus.js';
 import type { JobDefinition } from '../jobs/define.js';
 import type { JobRegistry } from '../jobs/registry.js';
@@ -155,7 +155,7 @@ export class RunService {
   async retry(id: string, principal: Principal): Promise<Run> {
     const previous = await this.get(id);
     requireOwnerOrAdmin(principal, previous, 'retry');
-    if (previous.status !== 'failed' && previous.status !== 'cancelled') {
+    if (!isRetryable(previous.status)) {
       throw new JobdeckError(
         'RUN_NOT_RETRYABLE',
         `Run ${id} is ${previous.status}; only failed or cancelled runs can be retried.`,

@@ -1,4 +1,9 @@
-import { RunCancelledError, type CancelMode, type CancelRecord } from '../core/cancellation.js';
+import {
+  CANCEL_DELIVERED,
+  RunCancelledError,
+  type CancelMode,
+  type CancelRecord,
+} from '../core/cancellation.js';
 import type { Clock } from '../core/clock.js';
 import { hasErrorCode, toRunError, type RunError } from '../core/errors.js';
 import {
@@ -96,7 +101,7 @@ export class Attempt implements ContextPort {
     if (this.cancel?.mode === 'force' || (this.cancel && record.mode === 'graceful')) return false;
     this.cancel = record;
     const at = this.deps.clock.now();
-    this.systemLog('info', 'cancel delivered', { mode: record.mode }, at);
+    this.systemLog('info', CANCEL_DELIVERED, { mode: record.mode }, at);
     this.deps.bus.emit('run.cancel_delivered', {
       runId: this.run.id,
       job: this.run.job,

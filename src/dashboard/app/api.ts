@@ -7,6 +7,7 @@ export {
   FINAL_STATUSES,
   RUN_STATUSES,
   isActive,
+  isRetryable,
   type FinalStatus,
   type RunStatus,
 } from './statuses.js';

@@ -1,5 +1,5 @@
-import { useCallback, useEffect, useRef } from 'preact/hooks';
-import type { LogInfo, RunInfo } from './api.js';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { errorText, type LogInfo, type RunInfo } from './api.js';
 
 /** One event of GET /api/events, by name; `reset` means: reload what you show. */
 export type LiveEvent =
@@ -76,4 +76,33 @@ export function useThrottled(action: () => void, ms: number): () => void {
       latest.current();
     }, ms);
   }, [ms]);
+}
+
+/**
+ * What `read` answers, read now and every `everyMs` while mounted, for lists that change without
+ * feed events (instances beat, deliveries retry); `reload` reads it again at once.
+ */
+export function usePolled<T>(
+  read: () => Promise<T>,
+  everyMs: number,
+): { data: T | null; error: string | null; reload: () => void } {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const latest = useRef(read);
+  latest.current = read;
+  const reload = useCallback(() => {
+    latest.current().then(
+      (value) => {
+        setData(value);
+        setError(null);
+      },
+      (err: unknown) => setError(errorText(err)),
+    );
+  }, []);
+  useEffect(() => {
+    reload();
+    const timer = setInterval(reload, everyMs);
+    return () => clearInterval(timer);
+  }, [everyMs]);
+  return { data, error, reload };
 }

@@ -8,3 +8,5 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export type FinalStatus = (typeof FINAL_STATUSES)[number];
 
 export const isActive = (status: string) => (ACTIVE_STATUSES as readonly string[]).includes(status);
+
+export { isRetryable } from '../../core/status.js';

@@ -83,18 +83,20 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
  * gives changes which index serves it, and a plan made for absent filters would scan the table.
  */
 const PLANNED_PER_CALL = new Set(['runListIds']);
+/**
+ * Statements that touch runs without changing a status or progress, so write no feed event: lease
+ * renewals run on every heartbeat and must not wake every reader.
+ */
+const WRITES_NO_EVENTS = new Set(['leaseRenew', 'leaseRelease']);
 const QUERIES = new Map(
   [...loadNamedQueries(SQL_DIR)].map(([name, sql]) => [
     name,
     {
       name: PLANNED_PER_CALL.has(name) ? undefined : `jobdeck_${name}`,
-      /**
-       * It may write feed events (its triggers do): readers are told once it commits. Lease
-       * renewals touch runs on every heartbeat but never their status or progress: no event.
-       */
+      /** It may write feed events (itself, or through triggers): readers are told once it commits. */
       writesEvents:
-        !name.startsWith('lease') &&
-        /\b(INSERT\s+INTO|UPDATE)\s+jobdeck_(runs|run_logs|jobs)\b/i.test(sql),
+        !WRITES_NO_EVENTS.has(name) &&
+        /\b(INSERT\s+INTO|UPDATE)\s+jobdeck_(runs|run_logs|jobs|events)\b/i.test(sql),
       ...compileNamedParams(sql),
     },
   ]),

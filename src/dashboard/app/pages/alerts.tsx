@@ -1,9 +1,8 @@
-import { useEffect, useState } from 'preact/hooks';
 import type { AlertInfo } from '../../../client/client.js';
-import { client, errorText } from '../api.js';
+import { client } from '../api.js';
 import { ErrorNote, StatusBadge } from '../components.js';
-import { formatTime } from '../format.js';
-import { useLiveEvents } from '../live.js';
+import { formatTime, shortId } from '../format.js';
+import { useLiveEvents, usePolled, useThrottled } from '../live.js';
 import { Link, jobPath, runPath } from '../router.js';
 
 /** Deliveries retry on their own: the list is read again this often while open. */
@@ -19,25 +18,16 @@ function deliveryText(delivery: AlertInfo['deliveries'][number]): string {
 
 /** Recent alerts of every rule and instance, with the state of each delivery. */
 export function AlertsPage() {
-  const [alerts, setAlerts] = useState<AlertInfo[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const load = () =>
-    client.alerts({ limit: 100 }).then(
-      (list) => {
-        setAlerts(list);
-        setError(null);
-      },
-      (err: unknown) => setError(errorText(err)),
-    );
-  useEffect(() => {
-    void load();
-    const timer = setInterval(() => void load(), ALERTS_REFRESH_MS);
-    return () => clearInterval(timer);
-  }, []);
-  // A run that ends badly or gets stuck may have just raised one.
+  const {
+    data: alerts,
+    error,
+    reload,
+  } = usePolled(() => client.alerts({ limit: 100 }), ALERTS_REFRESH_MS);
+  // A run that ends badly or gets stuck may have just raised one: a burst reads the list once.
+  const reloadSoon = useThrottled(reload, 300);
   useLiveEvents((event) => {
     if (event.name === 'run.finished' || event.name === 'run.stuck' || event.name === 'reset')
-      void load();
+      reloadSoon();
   });
   return (
     <section>
@@ -69,7 +59,7 @@ export function AlertsPage() {
                 <td>
                   {alert.runId ? (
                     <Link href={runPath(alert.runId)}>
-                      <code>{alert.runId.slice(0, 8)}</code>
+                      <code>{shortId(alert.runId)}</code>
                     </Link>
                   ) : (
                     '—'

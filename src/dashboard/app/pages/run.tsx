@@ -1,9 +1,11 @@
 import { Component } from 'preact';
+import { CANCEL_DELIVERED } from '../../../core/cancellation.js';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import {
   client,
   errorText,
   isActive,
+  isRetryable,
   mayAct,
   type LogInfo,
   type RunDetailInfo,
@@ -266,7 +268,7 @@ function RunControls(props: {
     }
   };
   const stoppable = isActive(run.status);
-  const retryable = run.status === 'failed' || run.status === 'cancelled';
+  const retryable = isRetryable(run.status);
   if (!stoppable && !retryable) return null;
   return (
     <div class="controls">
@@ -318,7 +320,7 @@ function deliveredText(run: RunDetailInfo, logs: LogInfo[]): string {
   const cancel = run.cancel!;
   const entry = logs.findLast(
     (log) =>
-      log.message === 'cancel delivered' &&
+      log.message === CANCEL_DELIVERED &&
       (log.data as { mode?: unknown } | undefined)?.mode === cancel.mode,
   );
   if (entry) {

@@ -1,5 +1,13 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, RUN_STATUSES, client, errorText, type JobInfo, type RunInfo } from '../api.js';
+import {
+  ApiError,
+  RUN_STATUSES,
+  client,
+  errorText,
+  isRetryable,
+  type JobInfo,
+  type RunInfo,
+} from '../api.js';
 import { ErrorNote, Progress, StatusBadge, StopDialog, type StopMode } from '../components.js';
 import { formatTime, runDuration, shortId } from '../format.js';
 import { eventRun, useLiveEvents } from '../live.js';
@@ -161,7 +169,7 @@ export function RunsPage() {
     setBusy(true);
     const outcomes = new Map<string, BulkOutcome>();
     await eachLimited(targets, RETRY_CONCURRENCY, async (run) => {
-      if (run.status !== 'failed' && run.status !== 'cancelled') {
+      if (!isRetryable(run.status)) {
         outcomes.set(run.id, {
           id: run.id,
           kind: 'skipped',

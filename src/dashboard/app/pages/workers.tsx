@@ -1,8 +1,8 @@
-import { useEffect, useState } from 'preact/hooks';
 import type { WorkerInfo } from '../../../client/client.js';
-import { client, errorText } from '../api.js';
+import { client } from '../api.js';
 import { ErrorNote, StatusBadge } from '../components.js';
 import { formatTime } from '../format.js';
+import { usePolled } from '../live.js';
 import { Link, runPath } from '../router.js';
 
 /** How often the list is read again: instances beat every few seconds, not through the feed. */
@@ -10,22 +10,8 @@ export const WORKERS_REFRESH_MS = 5000;
 
 /** Loads the instances now and every few seconds while mounted. */
 export function useWorkers(): { workers: WorkerInfo[] | null; error: string | null } {
-  const [workers, setWorkers] = useState<WorkerInfo[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    const load = () =>
-      client.workers().then(
-        (list) => {
-          setWorkers(list);
-          setError(null);
-        },
-        (err: unknown) => setError(errorText(err)),
-      );
-    void load();
-    const timer = setInterval(() => void load(), WORKERS_REFRESH_MS);
-    return () => clearInterval(timer);
-  }, []);
-  return { workers, error };
+  const { data, error } = usePolled(() => client.workers(), WORKERS_REFRESH_MS);
+  return { workers: data, error };
 }
 
 /** Every instance: role, version, last beat, what it runs. */
