@@ -3,10 +3,12 @@
  * interleaved batch by batch so a loaded machine weighs on every variant alike (not part of
  * `npm run bench`):
  *
- *   npx tsx bench/store-ab.ts <tree>[:notrig][:drop=index,index] ...
+ *   npx tsx bench/store-ab.ts <tree>[:notrig|:noopfn|:simplefn][:drop=index,index] ...
  *
  * `<tree>` is a checkout (for example a `git worktree` of an older commit); `notrig` disables the
- * runs' event triggers and `drop=` drops indexes after migrating, to measure what each costs.
+ * runs' event triggers, `noopfn` keeps them but makes their function write nothing (what capturing
+ * the changed rows costs), `simplefn` makes it insert one row per changed run without comparing
+ * old and new (what the event rows themselves cost), and `drop=` drops indexes after migrating.
  * Prints the median time per batch of each variant and its ratio to the first.
  */
 import { randomUUID } from 'node:crypto';
@@ -33,6 +35,14 @@ for (const [i, variant] of variants.entries()) {
   for (const option of options) {
     if (option === 'notrig')
       await client.query(`ALTER TABLE ${schema}.jobdeck_runs DISABLE TRIGGER jobdeck_runs_changed`);
+    else if (option === 'noopfn')
+      await client.query(
+        `CREATE OR REPLACE FUNCTION ${schema}.jobdeck_runs_events() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`,
+      );
+    else if (option === 'simplefn')
+      await client.query(
+        `CREATE OR REPLACE FUNCTION ${schema}.jobdeck_runs_events() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ${schema}.jobdeck_events (name, job, run_id, status) SELECT 'x', n.job, n.id, n.status FROM new_runs n; RETURN NULL; END $$`,
+      );
     else if (option.startsWith('drop='))
       for (const index of option.slice(5).split(','))
         await client.query(`DROP INDEX ${schema}.${index}`);
