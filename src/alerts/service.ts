@@ -65,7 +65,11 @@ export interface AlertAttemptReport {
   gaveUp: boolean;
 }
 
-const DELIVERY_BATCH = 20;
+/** Sends one instance has in progress at most. */
+const MAX_SENDS = 20;
+
+/** The `where` of a delivery attempt a channel refused: an outside failure, not ours. */
+export const ALERT_ATTEMPT_FAILED = 'alert attempt';
 const DEFAULT_BACKOFF: BackoffOptions = { base: 1000, max: 300_000 };
 
 /** What a rule fires on, from an event of the feed. */
@@ -114,6 +118,10 @@ export class AlertService {
   private processing: Promise<void> | null = null;
   private delivering: Promise<void> | null = null;
   private deliverAgain = false;
+  /** Sends in progress; each ends on its own, so one silent receiver holds up no other. */
+  private readonly sending = new Set<Promise<void>>();
+  /** The last claim took all it could: more may be due once a send ends. */
+  private moreDue = false;
   private stopped = true;
   private processedSeq = 0;
   /** The newest seq the feed handed over. */
@@ -142,7 +150,9 @@ export class AlertService {
 
   /** Whether this instance has nothing left to consider or to send right now. */
   get idle(): boolean {
-    return this.queue.length === 0 && !this.processing && !this.delivering;
+    return (
+      this.queue.length === 0 && !this.processing && !this.delivering && this.sending.size === 0
+    );
   }
 
   /** Start reading the feed, delivering and checking backlogs (nothing without rules). */
@@ -178,6 +188,7 @@ export class AlertService {
     this.timers = [];
     this.queue.length = 0;
     await Promise.allSettled([this.processing, this.delivering, ...this.inFlight]);
+    await Promise.allSettled([...this.sending]);
   }
 
   /** Hear of each delivery attempt (metrics); returns the unsubscribe. */
@@ -413,20 +424,35 @@ export class AlertService {
     try {
       do {
         this.deliverAgain = false;
+        const free = MAX_SENDS - this.sending.size;
+        this.moreDue = free <= 0;
+        if (this.moreDue) return;
         const tasks = await this.options.store.alertDeliveryClaim({
           owner: this.options.instanceId,
           channels,
           now: storeTime(this.options.clock),
           // Past every attempt's time-out: an instance that dies mid-send leaves it to another.
           leaseMs: 2 * (this.options.timeoutMs ?? 10_000) + 5000,
-          limit: DELIVERY_BATCH,
+          limit: free,
         });
-        await Promise.all(tasks.map((task) => this.attempt(task)));
-        if (tasks.length === DELIVERY_BATCH) this.deliverAgain = true;
+        for (const task of tasks) this.send(task);
+        this.moreDue = tasks.length === free;
+        if (this.moreDue) this.deliverAgain = true;
       } while (this.deliverAgain && !this.stopped);
     } catch (err) {
       this.options.onError?.(err, 'alert delivery');
     }
+  }
+
+  /** One delivery attempt, not awaited by the claim loop: a slow channel delays only itself. */
+  private send(task: AlertDeliveryTask): void {
+    const sent: Promise<void> = this.attempt(task)
+      .catch((err: unknown) => this.options.onError?.(err, 'alert delivery'))
+      .finally(() => {
+        this.sending.delete(sent);
+        if (this.moreDue) this.wakeDelivery();
+      });
+    this.sending.add(sent);
   }
 
   private async attempt(task: AlertDeliveryTask): Promise<void> {
@@ -483,7 +509,7 @@ export class AlertService {
         new Error(
           `alert ${task.alertId} to channel ${task.channel}: attempt ${number} failed (${result.error ?? 'no reason'})${outcome.status === 'failed' ? '; given up' : ''}`,
         ),
-        'alert delivery',
+        ALERT_ATTEMPT_FAILED,
       );
     }
     for (const listener of this.listeners) {

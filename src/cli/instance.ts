@@ -10,6 +10,7 @@ import { instanceConfig, parsePositiveInt } from './config.js';
 import { defineExecJob } from '../jobs/exec.js';
 import { loadJobsModule } from '../jobs/load.js';
 import { loadAlertsFile } from '../alerts/config.js';
+import { ALERT_ATTEMPT_FAILED } from '../alerts/service.js';
 
 export interface InstanceFlags {
   db?: string;
@@ -95,7 +96,11 @@ export async function startInstance(
       ...(flags.role ? { role: flags.role } : {}),
       ...(config.instanceHeartbeatMs ? { heartbeatMs: config.instanceHeartbeatMs } : {}),
     },
-    onError: (err, where) => logger.error({ err, where }, 'background loop error'),
+    onError: (err, where) =>
+      // A channel refusing an alert is the receiver's trouble: one line, no stack.
+      where === ALERT_ATTEMPT_FAILED
+        ? logger.warn({ where }, err instanceof Error ? err.message : String(err))
+        : logger.error({ err, where }, 'background loop error'),
     ...extra,
     // JOBDECK_PUBLIC_URL wins over the address the server listens on.
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),

@@ -257,6 +257,48 @@ describe('alerts', () => {
     expect(metrics).toContain('jobdeck_alerts_failed_total{channel="ops"} 0');
   });
 
+  it('a receiver that never answers holds up no other channel: the next alert is sent while it hangs', async () => {
+    const r = await receivers();
+    r.hook.silent = true;
+    const quick = defineJob({
+      name: 'mail.digest',
+      maxAttempts: 1,
+      run: () => {
+        throw new Error('digest bounced');
+      },
+    });
+    const server = await startTestServer([failing, quick], {
+      deck: {
+        alerts: {
+          config: alertsFile(
+            r,
+            `  - name: billing
+    on: [run.failed]
+    job: "billing.*"
+    channels: [ops]
+  - name: mail
+    on: [run.failed]
+    job: "mail.*"
+    channels: [team]`,
+          ),
+          // Far past the test's deadline: a claim loop that waited for this send would never reach Slack.
+          timeoutMs: 120_000,
+        },
+      },
+    });
+    cleanups.add(() => server.close());
+
+    await server.deck.runs.create({ job: 'billing.invoice', input: { n: 1 } });
+    await r.hook.waitFor(1);
+    await server.deck.runs.create({ job: 'mail.digest', input: {} });
+    const [sent] = await r.slack.waitFor(1);
+    expect(sent!.body).toContain('mail.digest');
+    const alerts = await alertsOf(server);
+    const hanging = alerts.find((alert) => alert.rule === 'billing')!;
+    expect(hanging.deliveries).toMatchObject([{ channel: 'ops', status: 'pending', attempts: [] }]);
+    expect(r.hook.requests).toHaveLength(1);
+  });
+
   it('POST /api/alerts/test sends through a named channel (admin); unknown channels are 404', async () => {
     const r = await receivers();
     const server = await startTestServer([], {

@@ -13,12 +13,15 @@ export interface Received {
 
 /**
  * A local HTTP receiver on 127.0.0.1 standing in for a webhook, Slack or Telegram: records every
- * request and answers `reply` (200 `{"ok":true}` by default). `down()` stops listening (callers
- * get connection refused) and `up()` listens again on the same port.
+ * request and answers `reply` (200 `{"ok":true}` by default), or nothing at all while `silent`.
+ * `down()` stops listening (callers get connection refused) and `up()` listens again on the same
+ * port.
  */
 export class Receiver {
   readonly requests: Received[] = [];
   reply: { status: number; body: string } = { status: 200, body: '{"ok":true}' };
+  /** Take requests and never answer them, like an endpoint behind a firewall that drops. */
+  silent = false;
   private server: Server;
   private port = 0;
 
@@ -44,6 +47,7 @@ export class Receiver {
           headers: req.headers,
           body: Buffer.concat(chunks).toString('utf8'),
         });
+        if (this.silent) return;
         res.writeHead(this.reply.status, { 'content-type': 'application/json' });
         res.end(this.reply.body);
       });
