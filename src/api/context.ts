@@ -19,6 +19,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | null;
+    /** The dashboard session the request was signed in with, if it came with a cookie. */
+    sessionId: string | null;
   }
 }
 

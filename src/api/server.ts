@@ -122,6 +122,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', null);
+  app.decorateRequest('sessionId', null);
 
   const roles = new Map<string, RouteRole>();
   app.addHook('onRoute', (route) => {
@@ -154,6 +155,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
     stallMs: 10_000,
     ...options.sse,
   });
+  const offSignOut = sessions.onSignOut((id) => eventStreams.endSession(id));
   const metrics = new MetricsRegistry(
     {
       openEventStreams: () => eventStreams.size,
@@ -167,6 +169,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
     options.processMetricsPrefix ? { processPrefix: options.processMetricsPrefix } : {},
   );
   app.addHook('onClose', async () => {
+    offSignOut();
     eventStreams.close();
     eventLog.close();
     metrics.close();
@@ -186,7 +189,10 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
       const session = readCookie(request.headers.cookie, SESSION_COOKIE);
       // Cookie sessions may change state only from our own pages, which send this header.
       const safe = request.method === 'GET' || request.headers['x-jobdeck-request'] === '1';
-      if (session && safe) principal = sessions.lookup(session);
+      if (session && safe) {
+        principal = sessions.lookup(session);
+        if (principal) request.sessionId = session;
+      }
     }
     if (!principal) {
       if (request.routeOptions.config.signInPage) {

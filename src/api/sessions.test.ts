@@ -36,4 +36,19 @@ describe('SessionStore', () => {
     sessions.create(alice, 12 * HOUR + 2);
     expect(sessions.size).toBe(1);
   });
+
+  it('isActive tells an open stream whether its session is still signed in, without using it', () => {
+    const sessions = new SessionStore({ idleMs: HOUR, ttlMs: 12 * HOUR });
+    const signedOut: string[] = [];
+    sessions.onSignOut((id) => signedOut.push(id));
+    const a = sessions.create(alice, 0);
+    const b = sessions.create(alice, 0);
+    expect(sessions.isActive(a, 0.5 * HOUR)).toBe(true);
+    // Asking is not a use: the session still goes idle an hour after its last request.
+    expect(sessions.isActive(a, 1.5 * HOUR)).toBe(false);
+    sessions.delete(b);
+    sessions.delete(b);
+    expect(signedOut).toEqual([b]);
+    expect(sessions.isActive(b, 0)).toBe(false);
+  });
 });

@@ -30,6 +30,7 @@ export class SessionStore {
   private readonly ttlMs: number;
   private readonly idleMs: number;
   private readonly maxSessions: number;
+  private readonly endListeners = new Set<(id: string) => void>();
 
   constructor(limits: SessionLimits = {}) {
     this.ttlMs = limits.ttlMs ?? SESSION_TTL_MS;
@@ -62,8 +63,22 @@ export class SessionStore {
     return session.principal;
   }
 
+  /** Whether the session is still signed in, without counting this as a use. */
+  isActive(id: string, now = Date.now()): boolean {
+    const session = this.sessions.get(id);
+    return !!session && session.expires >= now && session.lastUsed + this.idleMs >= now;
+  }
+
+  /** Sign the session out; whatever was opened with it (event streams) hears of it. */
   delete(id: string): void {
-    this.sessions.delete(id);
+    if (!this.sessions.delete(id)) return;
+    for (const listener of this.endListeners) listener(id);
+  }
+
+  /** Hear of each session signed out; returns the unsubscribe. */
+  onSignOut(listener: (id: string) => void): () => void {
+    this.endListeners.add(listener);
+    return () => this.endListeners.delete(listener);
   }
 
   /** Ends the idle sessions at the front; the others end when next looked up or evicted. */

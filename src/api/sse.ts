@@ -274,7 +274,13 @@ export class EventStreams {
    * Answer `raw` with an event stream from `start` on. The request was hijacked: this owns the
    * response from now on, and ends it when the client goes or the server closes.
    */
-  open(raw: ServerResponse, start: StreamStart, filter: StreamFilter, log: FastifyBaseLogger) {
+  open(
+    raw: ServerResponse,
+    start: StreamStart,
+    filter: StreamFilter,
+    log: FastifyBaseLogger,
+    session: StreamSession | null = null,
+  ) {
     if (!this.off) {
       // Events before this were never queued: streams read them for themselves.
       this.sentSeq = this.log.head;
@@ -282,7 +288,7 @@ export class EventStreams {
       this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_CHECK_MS);
       this.heartbeat.unref();
     }
-    const stream = new OpenStream(this, raw, start, filter, log);
+    const stream = new OpenStream(this, raw, start, filter, log, session);
     this.streams.add(stream);
     raw.on('close', () => stream.close());
     raw.on('error', () => stream.close());
@@ -358,7 +364,16 @@ export class EventStreams {
 
   private beat(): void {
     const quietSince = Date.now() - HEARTBEAT_MS;
-    for (const stream of this.streams) stream.heartbeat(quietSince);
+    for (const stream of [...this.streams]) {
+      // A session that expired or went idle ends its streams too; sign-out ends them at once.
+      if (stream.session && !stream.session.active()) stream.signOut();
+      else stream.heartbeat(quietSince);
+    }
+  }
+
+  /** End the streams opened with this session: it signed out, so they may not read on. */
+  endSession(id: string): void {
+    for (const stream of [...this.streams]) if (stream.session?.id === id) stream.signOut();
   }
 
   /** End every open stream (the server is closing: it would otherwise wait for each client). */
@@ -382,6 +397,12 @@ export class EventStreams {
   }
 }
 
+/** The dashboard session a stream was opened with: it may read only while that is signed in. */
+export interface StreamSession {
+  id: string;
+  active: () => boolean;
+}
+
 /** One client's stream: where it is in the feed, and whether its client keeps up. */
 class OpenStream {
   private cursor: number;
@@ -398,6 +419,7 @@ class OpenStream {
     start: StreamStart,
     private readonly filter: StreamFilter,
     private readonly log: FastifyBaseLogger,
+    readonly session: StreamSession | null,
   ) {
     this.cursor = start.cursor;
     raw.writeHead(200, {
@@ -541,5 +563,12 @@ class OpenStream {
   end(): void {
     this.close();
     this.raw.end();
+  }
+
+  /** Tell the client its session ended (the dashboard shows the sign-in page), then end. */
+  signOut(): void {
+    if (this.closed) return;
+    this.write(`event: signed-out\ndata: {}\n\n`);
+    this.end();
   }
 }

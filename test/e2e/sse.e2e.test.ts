@@ -315,6 +315,33 @@ describe('GET /api/events', () => {
     }
   });
 
+  it('signing out ends the streams opened with that session at once; other streams go on', async () => {
+    const signedIn = await server.request('POST', '/api/session', {
+      token: TEST_TOKENS.viewer,
+      headers: { 'x-jobdeck-request': '1' },
+    });
+    expect(signedIn.status).toBe(200);
+    const cookie = signedIn.headers.get('set-cookie')!.split(';')[0]!;
+    const bySession = openEvents(server, { job: OTHER }, { cookie });
+    streams.push(bySession);
+    await bySession.opened;
+    const byToken = await subscribe({ job: OTHER });
+
+    const signOut = await server.request('DELETE', '/api/session', {
+      token: null,
+      headers: { cookie, 'x-jobdeck-request': '1' },
+    });
+    expect(signOut.status).toBe(204);
+    await bySession.waitFor((e) => e.name === 'signed-out', 'signed-out');
+    await bySession.ended;
+
+    const run = await createRun(server, OTHER, {});
+    await byToken.waitFor(named(run.id, 'run.created'), 'run.created on the token stream');
+    expect(bySession.events.filter(ofRun(run.id))).toEqual([]);
+    const again = openEvents(server, {}, { cookie });
+    await expect(again.opened).rejects.toMatchObject({ status: 401 });
+  });
+
   it('answers with an event stream to a bearer token, and 401 without one', async () => {
     const denied = openEvents(server, {}, { token: 'not-a-token-at-all' });
     await expect(denied.opened).rejects.toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });

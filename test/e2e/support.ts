@@ -311,13 +311,13 @@ export interface EventStream {
 }
 
 /**
- * Subscribe to GET /api/events with a bearer header. Streams use node:http on a socket of their
+ * Subscribe to GET /api/events with a bearer header (or a dashboard session's cookie). Streams use node:http on a socket of their
  * own (no keep-alive pool), so closing one never disturbs the connections of other requests.
  */
 export function openEvents(
   server: Pick<TestServer, 'url'>,
   filter: { job?: string; run?: string; status?: string },
-  options: { token?: string; lastEventId?: string } = {},
+  options: { token?: string; cookie?: string; lastEventId?: string } = {},
 ): EventStream {
   const events: StreamEvent[] = [];
   const waiters = new Set<{
@@ -354,7 +354,9 @@ export function openEvents(
     {
       agent: false,
       headers: {
-        authorization: `Bearer ${options.token ?? TEST_TOKENS.viewer}`,
+        ...(options.cookie
+          ? { cookie: options.cookie }
+          : { authorization: `Bearer ${options.token ?? TEST_TOKENS.viewer}` }),
         accept: 'text/event-stream',
         ...(options.lastEventId ? { 'last-event-id': options.lastEventId } : {}),
       },

@@ -118,7 +118,14 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
         typeof lastEventId === 'string' ? lastEventId : undefined,
       );
       reply.hijack();
-      eventStreams.open(reply.raw, start, filter, request.log);
+      const sessionId = request.sessionId;
+      eventStreams.open(
+        reply.raw,
+        start,
+        filter,
+        request.log,
+        sessionId ? { id: sessionId, active: () => sessions.isActive(sessionId) } : null,
+      );
     },
   });
 

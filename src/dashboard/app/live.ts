@@ -31,6 +31,8 @@ function open(): void {
     });
   }
   source.addEventListener('reset', () => emit({ name: 'reset' }));
+  // The session ended (signed out elsewhere, expired): show the sign-in page.
+  source.addEventListener('signed-out', () => location.reload());
 }
 
 function emit(event: LiveEvent): void {
