@@ -181,16 +181,24 @@ describe('a chatops section that cannot be used stops `jobdeck serve`', () => {
     );
   });
 
-  it('a missing environment variable, and a bad field', async () => {
+  it('a missing environment variable, and a bad field: serve and alerts check name the line and field', async () => {
     const path = alertsFile('env.yaml', ['slack:', '  signingSecret: "${NOT_SET_ANYWHERE}"']);
     const missing = await serve(path);
     expect(missing.exit.code).toBe(1);
-    expect(missing.stderr).toContain(
-      `jobdeck: ${path}: chatops.slack.signingSecret: environment variable NOT_SET_ANYWHERE is not set`,
-    );
+    const where = `${path}:3:20: chatops.slack.signingSecret: environment variable NOT_SET_ANYWHERE is not set`;
+    expect(missing.stderr).toContain(where);
     const field = alertsFile('field.yaml', ['unmapped: everyone']);
     const bad = await serve(field);
     expect(bad.exit.code).toBe(1);
-    expect(bad.stderr).toContain(`jobdeck: ${field}: chatops.unmapped: `);
+    expect(bad.stderr).toMatch(new RegExp(`${field}:2:\\d+: chatops\\.unmapped: `));
+    // The check without starting says the same.
+    for (const [file, expected] of [
+      [path, where],
+      [field, `${field}:2:`],
+    ] as const) {
+      const checked = await jobdeck(['alerts', 'check', file]);
+      expect(checked.exit.code).toBe(1);
+      expect(checked.stderr).toContain(expected);
+    }
   });
 });

@@ -43,7 +43,7 @@ function issues(text: string, env: Record<string, string> = ENV) {
 }
 
 describe('the alerts file', () => {
-  it('parses channels, rules with defaults, env substitution and the chatops section as written', () => {
+  it('parses channels, rules with defaults, env substitution and the chatops section with its defaults', () => {
     const config = parseAlertsConfig(GOOD, 'alerts.yaml', ENV);
     expect(config.channels).toEqual({
       ops: { type: 'webhook', url: 'https://ops.example/hook', secret: 's3cret' },
@@ -70,7 +70,7 @@ describe('the alerts file', () => {
       backlogAfterMs: 300_000,
       message: null,
     });
-    expect(config.chatops).toEqual({ users: { 'telegram:12345': 'alice' } });
+    expect(config.chatops).toEqual({ users: { 'telegram:12345': 'alice' }, unmapped: 'read' });
   });
 
   it('names the line, column and field of each problem', () => {
@@ -147,12 +147,35 @@ rules:
   - { name: a, on: [queue.backlog], channels: [ops] }
   - { name: b, on: [run.failed], afterAttempt: 2, channels: [ops] }
   - { name: a, on: [run.retrying], afterAttempt: 2, channels: [ops] }
+  - { name: c, on: [run.failed], backlogAfter: 5m, channels: [ops, ops] }
 `).map((i) => `${i.line}:${i.field}`);
     expect(found).toEqual([
       '3:rules[0].backlogAfter',
       '4:rules[1].afterAttempt',
       '5:rules[2].name',
+      '6:rules[3].backlogAfter',
+      '6:rules[3].channels[1]',
     ]);
+  });
+
+  it('a bare number of a duration asks for its unit (0 needs none); a missing field says it is required', () => {
+    const [bare, ...others] = issues(`channels: { ops: { type: slack, url: "https://x" } }
+rules:
+  - { name: a, on: [run.failed], cooldown: 10, channels: [ops] }
+  - { name: b, on: [run.failed], cooldown: "5", channels: [ops] }
+  - { name: c, on: [run.failed], cooldown: 0, channels: [ops] }
+`);
+    expect(bare!.message).toBe('10 has no unit: write e.g. 10s, 10m or 10ms');
+    expect(others.map((i) => i.field)).toEqual(['rules[1].cooldown']);
+    expect(
+      issues(`channels: { ops: { type: slack, url: "https://x" } }
+rules:
+  - { name: b, on: [run.failed], cooldown: "5", channels: [ops] }
+`).map((i) => `${i.line}:${i.field}`),
+    ).toEqual(['3:rules[0].cooldown']);
+    const [missing] = issues(`channels: { tg: { type: telegram, botToken: "1:a" } }
+`);
+    expect([missing!.field, missing!.message]).toEqual(['channels.tg.chatId', 'is required']);
   });
 });
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
-import { TELEGRAM_API_BASE, httpUrl, substituteEnv } from '../core/config-values.js';
+import { chatopsConfigSchema, type ChatopsConfig } from '../chatops/config.js';
+import { TELEGRAM_API_BASE, fieldName, httpUrl, substituteEnv } from '../core/config-values.js';
 import { toMs } from '../core/duration.js';
 import { templateProblems } from './template.js';
 
@@ -76,8 +77,8 @@ export interface AlertsConfig {
   source: string;
   channels: Record<string, ChannelConfig>;
   rules: AlertRule[];
-  /** The `chatops:` section as written (after `${ENV_VAR}` substitution), for ChatOps to read. */
-  chatops: unknown;
+  /** The `chatops:` section: chat users and the platforms' secrets (defaults without one). */
+  chatops: ChatopsConfig;
 }
 
 /** One problem of an alerts file, where it is. */
@@ -112,6 +113,14 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const NAME_MESSAGE = 'letters, digits, ".", "_" and "-", up to 64 characters';
 
 const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  // `cooldown: 10` reads as minutes to a person and as milliseconds to code: ask for the unit.
+  if (/^\s*\d+(\.\d+)?\s*$/.test(String(value)) && Number(value) !== 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(value)} has no unit: write e.g. ${value}s, ${value}m or ${value}ms`,
+    });
+    return z.NEVER;
+  }
   try {
     return toMs(value);
   } catch {
@@ -165,8 +174,7 @@ const fileSchema = z
       .array(ruleSchema)
       .nullish()
       .transform((v) => v ?? []),
-    // Owned by ChatOps, which validates it.
-    chatops: z.unknown().optional(),
+    chatops: chatopsConfigSchema.nullish().transform((v) => v ?? chatopsConfigSchema.parse({})),
   })
   .superRefine((file, ctx) => {
     const seen = new Set<string>();
@@ -196,6 +204,20 @@ const fileSchema = z
           message:
             'required with queue.backlog: how long the oldest waiting run may wait (e.g. 5m)',
         });
+      if (rule.backlogAfter !== undefined && !rule.on.includes('queue.backlog'))
+        ctx.addIssue({
+          code: 'custom',
+          path: at('backlogAfter'),
+          message: 'only applies to queue.backlog, which `on` does not name',
+        });
+      rule.channels.forEach((channel, c) => {
+        if (rule.channels.indexOf(channel) < c)
+          ctx.addIssue({
+            code: 'custom',
+            path: at('channels', c),
+            message: `${channel} is named twice`,
+          });
+      });
       if (rule.afterAttempt !== undefined && !rule.on.includes('run.retrying'))
         ctx.addIssue({
           code: 'custom',
@@ -234,7 +256,10 @@ export function parseAlertsConfig(
     issues.push(issueAt(doc, lines, path, message)),
   );
   if (issues.length > 0) throw new AlertsConfigError(source, issues);
-  const parsed = fileSchema.safeParse(value);
+  const parsed = fileSchema.safeParse(value, {
+    // "Invalid input: expected string, received undefined" says less than this.
+    error: (issue) => (issue.input === undefined ? 'is required' : undefined),
+  });
   if (!parsed.success) {
     throw new AlertsConfigError(
       source,
@@ -316,11 +341,4 @@ function issueAt(
   }
   const pos = lines.linePos(offset);
   return { line: pos.line, column: pos.col, field: fieldName(path), message };
-}
-
-/** `rules[0].channels[1]` for ['rules', 0, 'channels', 1]. */
-function fieldName(path: (string | number)[]): string {
-  return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`))
-    .join('');
 }

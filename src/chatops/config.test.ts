@@ -5,7 +5,7 @@ import { TokenSet } from '../api/auth.js';
 import { tempDir } from '../../test/helpers/temp.js';
 import { TELEGRAM_API_BASE } from '../core/config-values.js';
 import { parseChatopsConfig } from './config.js';
-import { loadChatopsSection } from './load.js';
+import { loadAlertsFile } from '../alerts/config.js';
 import { ChatUsers } from './users.js';
 
 const TELEGRAM = { botToken: '123456:ABC-def_1', secretToken: 'a-secret-token-of-24-chars' };
@@ -92,7 +92,7 @@ describe('reading the section from the alerts file', () => {
     return path;
   };
 
-  it('takes the chatops key, with ${ENV_VAR} replaced, and ignores the rest', () => {
+  it('the alerts file gives the chatops key, with ${ENV_VAR} replaced', () => {
     const path = file(
       'alerts.yaml',
       [
@@ -108,11 +108,12 @@ describe('reading the section from the alerts file', () => {
       ].join('\n'),
     );
     const env = {
+      NOT_READ_HERE: 'hook-secret',
       BOT_TOKEN: '42:bot-token',
       BOT_SECRET: 'secret-token-from-env-1',
       SLACK_SECRET: 'slack-secret',
     };
-    expect(loadChatopsSection(path, env)).toEqual({
+    expect(loadAlertsFile(path, env).chatops).toEqual({
       users: { 'telegram:12345': 'alice' },
       unmapped: 'read',
       telegram: {
@@ -122,7 +123,7 @@ describe('reading the section from the alerts file', () => {
       },
       slack: { signingSecret: 'slack-secret' },
     });
-    expect(loadChatopsSection(file('empty.yaml', 'rules: []\n'), {})).toEqual({
+    expect(loadAlertsFile(file('empty.yaml', 'rules: []\n'), {}).chatops).toEqual({
       users: {},
       unmapped: 'read',
     });
@@ -133,7 +134,7 @@ describe('reading the section from the alerts file', () => {
     const guide = readFileSync(new URL('../../docs/guides/chatops.md', import.meta.url), 'utf8');
     expect(/```yaml\n([\s\S]*?)```/.exec(guide)?.[1]).toBe(example);
     const path = new URL('../../examples/chatops.yaml', import.meta.url).pathname;
-    const config = loadChatopsSection(path, {
+    const { chatops: config } = loadAlertsFile(path, {
       TELEGRAM_BOT_TOKEN: '123456:ABC-DEF1234ghIkl',
       TELEGRAM_SECRET_TOKEN: 'a-secret-token-of-32-characters-',
       SLACK_SIGNING_SECRET: '8f742231b10e8888abcd99yyyzzz85a5',
@@ -142,13 +143,31 @@ describe('reading the section from the alerts file', () => {
     expect(config.telegram?.secretToken).toBe('a-secret-token-of-32-characters-');
   });
 
-  it('says which variable is missing, and which file is not readable or not YAML', () => {
+  it('a bad chatops section fails the alerts file with the line and field of each problem', () => {
     const path = file('secrets.yaml', 'chatops:\n  slack:\n    signingSecret: "${NOPE}"\n');
-    expect(() => loadChatopsSection(path, {})).toThrow(
-      `${path}: chatops.slack.signingSecret: environment variable NOPE is not set`,
+    expect(() => loadAlertsFile(path, {})).toThrow(
+      `${path}:3:20: chatops.slack.signingSecret: environment variable NOPE is not set`,
     );
-    expect(() => loadChatopsSection(join(temp.dir, 'missing.yaml'), {})).toThrow(/cannot be read/);
-    const bad = file('bad.yaml', 'chatops:\n  users: [\n');
-    expect(() => loadChatopsSection(bad, {})).toThrow(new RegExp(`^${bad}: .*line`, 's'));
+    const wrong = file(
+      'wrong.yaml',
+      [
+        'chatops:',
+        '  unmapped: write',
+        '  users:',
+        '    "whatsapp:1": alice',
+        '  telegram: { botToken: "1:a", secretToken: short }',
+      ].join('\n'),
+    );
+    const message = (() => {
+      try {
+        loadAlertsFile(wrong, {});
+        return '';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    })();
+    expect(message).toMatch(new RegExp(`${wrong}:2:\\d+: chatops\\.unmapped: `));
+    expect(message).toMatch(new RegExp(`${wrong}:4:\\d+: chatops\\.users\\["whatsapp:1"\\]`));
+    expect(message).toMatch(new RegExp(`${wrong}:5:\\d+: chatops\\.telegram\\.secretToken: `));
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TELEGRAM_API_BASE, httpUrl } from '../core/config-values.js';
+import { TELEGRAM_API_BASE, fieldName, httpUrl } from '../core/config-values.js';
 import { JobdeckError } from '../core/errors.js';
 
 /**
@@ -80,17 +80,4 @@ export function parseChatopsConfig(value: unknown, source = 'chatops'): ChatopsC
     `${source}: ${details.map((d) => `${fieldName(d.path)}: ${d.message}`).join('; ')}`,
     { details },
   );
-}
-
-/** `chatops.users["telegram:1"]` for ['chatops', 'users', 'telegram:1']. */
-export function fieldName(path: (string | number)[]): string {
-  return path
-    .map((part, i) =>
-      typeof part === 'number'
-        ? `[${part}]`
-        : /^[A-Za-z_]\w*$/.test(part)
-          ? `${i === 0 ? '' : '.'}${part}`
-          : `[${JSON.stringify(part)}]`,
-    )
-    .join('');
 }

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { TokenSet } from '../api/auth.js';
 import { buildApiServer } from '../api/server.js';
-import { loadChatopsSection } from '../chatops/load.js';
 import { parsePort, serverConfig } from './config.js';
 import {
   addInstanceOptions,
@@ -49,10 +48,6 @@ export function serveCommand(program: Command): void {
       processMetricsPrefix: processMetricsPrefix(),
       ...trustProxy(),
     };
-    // The chat users and secrets of the alerts file; read before anything starts, so a bad one stops the start.
-    const alertsFile = flags.alerts ?? process.env.JOBDECK_ALERTS;
-    const chatops = alertsFile ? loadChatopsSection(alertsFile) : undefined;
-
     const logger = createLogger('jobdeck');
     // Links in alerts and chat answers point at this server unless JOBDECK_PUBLIC_URL says where people reach it.
     const local = ['0.0.0.0', '::', ''].includes(config.host) ? '127.0.0.1' : config.host;
@@ -63,7 +58,8 @@ export function serveCommand(program: Command): void {
       deck,
       tokens,
       logger,
-      ...(chatops ? { chatops } : {}),
+      // The chat users and secrets of the alerts file, checked with the rest of it at start.
+      ...(deck.alerts.config ? { chatops: deck.alerts.config.chatops } : {}),
       ...settings,
     });
     const address = await app.listen({ port: config.port, host: config.host });

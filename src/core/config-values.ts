@@ -58,3 +58,16 @@ export function substituteEnv(
   }
   return value;
 }
+
+/** `rules[0].channels[1]`, `chatops.users["telegram:1"]`: where a problem is, as written. */
+export function fieldName(path: (string | number)[]): string {
+  return path
+    .map((part, i) =>
+      typeof part === 'number'
+        ? `[${part}]`
+        : /^[A-Za-z_]\w*$/.test(part)
+          ? `${i === 0 ? '' : '.'}${part}`
+          : `[${JSON.stringify(part)}]`,
+    )
+    .join('');
+}

@@ -394,7 +394,7 @@ describe('alerts', () => {
   - name: backlog
     on: [queue.backlog]
     category: default
-    backlogAfter: 100
+    backlogAfter: 100ms
     cooldown: 0
     channels: [phone]
     message: "{{job}} waits since {{since}} ({{waiting}})"`,
