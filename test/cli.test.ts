@@ -4,12 +4,14 @@
  * configured by JOBDECK_URL and JOBDECK_TOKEN; then `migrate` and `worker`. Waits are on HTTP or
  * on child output, always with a deadline.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ClientEvent, JobdeckClient, LogInfo } from '../src/client/client.js';
 import { printLogs } from '../src/cli/logs.js';
 import {
+  BIN,
   Children,
   ROOT,
   cleanEnv,
@@ -248,6 +250,20 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     expect(lines(table.stdout)[0]).toMatch(/^ID\s+JOB\s+STATUS\s+PROGRESS\s+ATTEMPT\s+CREATED$/);
     expect(table.stdout).toMatch(new RegExp(`^${completedId}\\s+demo.steps\\s+completed\\s`, 'm'));
     expect(table.stdout).toMatch(new RegExp(`^${cancelledId}\\s+demo.steps\\s+cancelled\\s`, 'm'));
+  });
+
+  it('a reader that closes the pipe early ends the command quietly, without an EPIPE stack', async () => {
+    const child = spawn(process.execPath, [BIN, 'runs', '--limit', '100'], {
+      env: clientEnv(ADMIN_TOKEN),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // As `| head -0` would: the reading end is gone before the table is written.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   it('runs --id, --from and --total filter and count; stats counts the same runs and what waits', async () => {

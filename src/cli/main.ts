@@ -12,6 +12,13 @@ import { triggerCommand } from './trigger.js';
 import { watchCommand } from './watch.js';
 import { workersCommand } from './workers.js';
 
+// `jobdeck runs | head -1`: the reader closed the pipe, so there is no one left to print for.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  process.stderr.write(`jobdeck: ${err.message}\n`);
+  process.exit(1);
+});
+
 const program = new Command()
   .name('jobdeck')
   .description('Background jobs you can watch and stop.')
