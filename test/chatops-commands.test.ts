@@ -313,7 +313,7 @@ describe('/jobs commands, as text', () => {
     );
   });
 
-  it('/jobs <run>: one run by its id or the start of it', async () => {
+  it('/jobs <run>: one run by its id, the start of it, or its dashboard link', async () => {
     const run = await running(alice);
     clock.advance(30_000);
     await t.deck.cancels.cancel(run.id, { mode: 'graceful', reason: 'wrong\ninput' }, root);
@@ -327,6 +327,8 @@ describe('/jobs commands, as text', () => {
     ].join('\n');
     expect(await say(vera, `/jobs ${run.id.slice(0, 23)}`)).toBe(expected);
     expect(await say(vera, `/jobs ${run.id.toUpperCase()}`)).toBe(expected);
+    expect(await say(vera, `/jobs ${link(run.id)}`)).toBe(expected);
+    expect(await say(vera, `/jobs <${link(run.id)}|the run>`)).toBe(expected);
   });
 
   it('cancel: graceful, again, then after the end', async () => {

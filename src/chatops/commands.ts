@@ -207,11 +207,12 @@ class Commands {
     if (job) return this.job(job);
     const inCategory = this.deck.registry.list().filter((j) => j.category === name);
     if (inCategory.length > 0) return this.category(name, inCategory);
-    if (RUN_ID_PREFIX.test(name)) {
-      const found = await this.findRun(name);
+    const id = runIdIn(name);
+    if (RUN_ID_PREFIX.test(id)) {
+      const found = await this.findRun(id);
       if (typeof found !== 'string') return this.run(found);
       // Several runs: say which. None: the word may as well have been a job's name.
-      if (found !== noRun(name)) return found;
+      if (found !== noRun(id)) return found;
     }
     return `No job, category or run is named ${JSON.stringify(name)}. Send /jobs help for the commands.`;
   }
@@ -312,7 +313,7 @@ class Commands {
     if (force || graceful) reason = reason.slice(second.length).trim();
     if (reason.length > LIMITS.reason || !isStorableText(reason))
       return read(`The reason must be text of at most ${LIMITS.reason} characters.`);
-    const id = RUN_LINK.exec(unwrapLink(given))?.[1] ?? given;
+    const id = runIdIn(given);
     if (!RUN_ID_PREFIX.test(id))
       return read(`${JSON.stringify(given)} is not a run id: give the id or its start.`);
     // As the API's route does: the role first, whatever the run.
@@ -363,7 +364,7 @@ class Commands {
     const parts: string[] = [withJob ? `${run.job} ${run.status}` : run.status];
     const progress = run.progress;
     if (progress && !isTerminal(run.status)) {
-      if (progress.percent !== null) parts.push(`${progress.percent}%`);
+      if (progress.percent !== null) parts.push(`${Math.round(progress.percent)}%`);
       else if (progress.processed !== null)
         parts.push(`${progress.processed}${progress.total !== null ? `/${progress.total}` : ''}`);
     }
@@ -433,4 +434,9 @@ function straightQuotes(text: string): string {
 function unwrapLink(text: string): string {
   const match = /^<([^|>]+)(?:\|[^>]*)?>$/.exec(text);
   return match ? match[1]! : text;
+}
+
+/** The run id a word names: itself, or the id in a pasted link to the run's dashboard page. */
+function runIdIn(word: string): string {
+  return RUN_LINK.exec(unwrapLink(word))?.[1] ?? word;
 }

@@ -85,7 +85,7 @@ export async function chatopsRoutes(
     config: { role: 'none' },
     schema: {
       summary: 'Telegram webhook: /jobs commands from a chat, answered through the Bot API',
-      description: `Verified by the ${TELEGRAM_SECRET_HEADER} header (\`chatops.telegram.secretToken\`); 401 and nothing done when it does not match. Always 200 once verified, so Telegram does not send the update again.`,
+      description: `Verified by the ${TELEGRAM_SECRET_HEADER} header (\`chatops.telegram.secretToken\`); 401 and nothing done when it does not match. 200 to every verified update, acted on or not, so Telegram does not send it again; 400 for a body that is not an update.`,
       tags: ['chatops'],
       body: telegramUpdateSchema,
       response: {
