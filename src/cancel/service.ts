@@ -56,7 +56,10 @@ export class CancelService {
     const result = await this.store.runCancel({
       id,
       mode,
-      reason: options.reason ?? null,
+      // Forcing a stop already asked for keeps its reason unless a new one is given.
+      reason:
+        options.reason ??
+        (current.status === 'cancelling' ? (current.cancel?.reason ?? null) : null),
       requestedBy: principal.name,
       now: this.clock.now(),
     });

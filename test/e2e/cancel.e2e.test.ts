@@ -253,6 +253,20 @@ describe('cancel a cancelling run', () => {
   });
 });
 
+describe('force after graceful without a reason', () => {
+  it('keeps the graceful request’s reason on the force record', async () => {
+    const { run, gate } = await runningGateRun();
+    await cancel(run.id, { mode: 'graceful', reason: 'nightly window closed' });
+    const forced = await cancel(run.id, { mode: 'force' });
+    expect(forced.body.action).toBe('force');
+    expect(forced.body.run.cancel).toMatchObject({
+      mode: 'force',
+      reason: 'nightly window closed',
+    });
+    await gate.settled.promise;
+  });
+});
+
 describe('cancel a cancelled run', () => {
   it.each<Mode>(['graceful', 'force'])('%s: 200 unchanged, the record kept', async (mode) => {
     const run = await createRun(server, GATE, { input: { key: gates.key() }, runAt: inAnHour() });
