@@ -43,7 +43,8 @@ export function describeRun(run: RunInfo): string {
   const progress = run.progress?.percent != null ? ` ${run.progress.percent}%` : '';
   const cancel = run.cancel ? ` (cancel ${run.cancel.mode} by ${run.cancel.requestedBy})` : '';
   const error = run.error ? ` ${run.error.code}: ${run.error.message}` : '';
-  return `${run.id} ${run.job} ${run.status}${progress} attempt ${run.attempt}/${run.maxAttempts}${cancel}${error}`;
+  const stuck = run.stuckAt && run.status === 'running' ? ` (stuck since ${run.stuckAt})` : '';
+  return `${run.id} ${run.job} ${run.status}${progress} attempt ${run.attempt}/${run.maxAttempts}${stuck}${cancel}${error}`;
 }
 
 /** Exit codes of commands that wait for a run: completed 0, failed 1, cancelled 2, partial 3 (API errors: 4, 5). */
