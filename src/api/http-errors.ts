@@ -9,7 +9,7 @@ import {
 } from '../core/errors.js';
 import type { Run } from '../core/run.js';
 import { isStoreUnavailable } from '../store/unavailable.js';
-import { runDto } from './schemas.js';
+import { LIMITS, runDto } from './schemas.js';
 
 /** The one place that turns any failure into the error body `{error, message, details?, requestId}`. */
 export function sendError(
@@ -67,19 +67,22 @@ function classify(err: unknown): {
       message: v.message ?? 'invalid',
       ...(where ? { in: where } : {}),
     }));
-    return {
-      code: 'INVALID_INPUT',
-      message: `The request ${where ?? 'input'} is not valid.`,
-      details,
-    };
+    return { code: 'INVALID_INPUT', message: issuesMessage(where, details), details };
   }
   const fastifyError = err as FastifyError;
   // INVALID_INPUT always names where the problem is, even when no single field can be blamed.
-  const invalid = (where: string, path: (string | number)[] = []) => ({
+  const said = (
+    where: string,
+    message: string,
+    detail: string,
+    path: (string | number)[] = [],
+  ) => ({
     code: 'INVALID_INPUT' as const,
-    message: fastifyError.message,
-    details: [{ path, message: fastifyError.message, in: where }],
+    message,
+    details: [{ path, message: detail, in: where }],
   });
+  const invalid = (where: string, path: (string | number)[] = []) =>
+    said(where, fastifyError.message, fastifyError.message, path);
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { code: 'PAYLOAD_TOO_LARGE', message: ERROR_CODES.PAYLOAD_TOO_LARGE.message };
@@ -89,9 +92,15 @@ function classify(err: unknown): {
       return invalid('headers', ['content-length']);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return invalid('body');
+    // Fastify's own messages quote the whole URL, however long: say what is wrong instead.
     case 'FST_ERR_BAD_URL':
+      return said('params', 'The URL has a broken percent-encoding (%XX).', 'broken %-encoding');
     case 'FST_ERR_MAX_PARAM_LENGTH':
-      return invalid('params');
+      return said(
+        'params',
+        `A path parameter is longer than ${LIMITS.pathParam} characters.`,
+        `longer than ${LIMITS.pathParam} characters`,
+      );
   }
   // Malformed JSON and prototype-poisoning attempts are client errors.
   if (
@@ -110,4 +119,28 @@ function classify(err: unknown): {
   if (isStoreUnavailable(err))
     return { code: 'STORE_UNAVAILABLE', message: ERROR_CODES.STORE_UNAVAILABLE.message };
   return { code: 'INTERNAL', message: ERROR_CODES.INTERNAL.message };
+}
+
+/** How each part of a request is named in a message. */
+const PLACES: Record<string, { field: string; whole: string }> = {
+  querystring: { field: 'Query string field', whole: 'Query string' },
+  params: { field: 'Path parameter', whole: 'Path' },
+  body: { field: 'Body field', whole: 'Body' },
+  headers: { field: 'Header', whole: 'Headers' },
+};
+
+/**
+ * The top-level message of a request that failed its schema: every field and its problem
+ * (`Query string field q: …`), so a caller who reads only `message` (the CLI, a log) knows what
+ * to fix.
+ */
+function issuesMessage(where: string | undefined, details: FieldIssue[]): string {
+  const place = PLACES[where ?? ''] ?? { field: 'Field', whole: 'Request' };
+  const text = details
+    .map((d, i) => {
+      const name = d.path.length ? `${place.field} ${d.path.join('.')}` : place.whole;
+      return `${i === 0 ? name : name[0]!.toLowerCase() + name.slice(1)}: ${d.message}`;
+    })
+    .join('; ');
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }

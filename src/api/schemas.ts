@@ -278,13 +278,18 @@ export const LIMITS = {
   principal: 128,
   bulkIds: 1000,
   pageSize: 500,
+  /** The longest path parameter the router takes (job names are up to 128). */
+  pathParam: 256,
 } as const;
 
 /** A string the stores can hold on every backend (see core/text.ts). */
 const text = (max: number) =>
   z.string().max(max).refine(isStorableText, { message: UNSTORABLE_TEXT_MESSAGE });
 
-const runId = z.string().uuid().describe('Run id (UUIDv7)');
+const runId = z
+  .string()
+  .uuid('expected a UUID (36 hex digits and dashes)')
+  .describe('Run id (UUIDv7)');
 export const runIdParams = z.object({ id: runId });
 export const jobNameParams = z.object({ name: text(LIMITS.jobName).min(1) });
 

@@ -16,6 +16,7 @@ import { MetricsRegistry } from '../metrics/metrics.js';
 import { bearerToken, type TokenSet } from './auth.js';
 import type { ApiContext, App, RouteRole } from './context.js';
 import { sendError } from './http-errors.js';
+import { LIMITS } from './schemas.js';
 import { chatopsRoutes } from './routes/chatops.js';
 import { alertRoutes } from './routes/alerts.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -98,7 +99,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     genReqId: () => randomUUID(),
     // Job names may be 128 characters long; the router's default (100) answered longer ones 414.
-    routerOptions: { maxParamLength: 256 },
+    routerOptions: { maxParamLength: LIMITS.pathParam },
     // Bad URLs (overlong parameters, broken percent-encoding) get the API's error body too.
     frameworkErrors: (err, request, reply) => {
       void sendError(reply, request, err);

@@ -28,6 +28,8 @@ export interface BulkCancelReport {
     outcome: RunCancelResult['action'] | 'error';
     status?: RunStatus;
     error?: string;
+    /** Why it was refused, in the words of a single cancel's answer. */
+    message?: string;
   }[];
 }
 
@@ -100,7 +102,13 @@ export class CancelService {
         const code = (err as { code?: unknown }).code;
         if (!isErrorCode(code)) throw err;
         const run = hasErrorCode(err, 'RUN_FINISHED') ? ((err as JobdeckError).data as Run) : null;
-        results.push({ id, outcome: 'error', error: code, ...(run ? { status: run.status } : {}) });
+        results.push({
+          id,
+          outcome: 'error',
+          error: code,
+          message: (err as Error).message,
+          ...(run ? { status: run.status } : {}),
+        });
       }
     }
     return { truncated, results };

@@ -246,7 +246,7 @@ export class JobdeckClient {
     reason?: string;
   }): Promise<{
     truncated: boolean;
-    results: { id: string; outcome: string; status?: string; error?: string }[];
+    results: { id: string; outcome: string; status?: string; error?: string; message?: string }[];
   }> {
     return this.request('POST', '/api/runs/cancel', params);
   }

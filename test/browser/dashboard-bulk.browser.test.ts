@@ -265,11 +265,12 @@ describe.skipIf(!available)('dashboard in a browser: bulk actions, keyboard, dee
       await alice.getByRole('heading', { name: 'Stop: 2 done, 2 refused' }).waitFor(LIVE);
       expect(await outcome(a1.id).textContent()).toContain('stopped immediately');
       expect(await outcome(a2.id).textContent()).toContain('stopped immediately');
+      // The API's words, as Retry shows them.
       expect(await outcome(b1.id).textContent()).toContain(
-        'refused (403): only bob, who started it, or an admin can stop it',
+        `refused (403): Only bob or an admin may cancel run ${b1.id}.`,
       );
       expect(await outcome(aDone.id).textContent()).toContain(
-        'refused (409): it already ended completed',
+        `refused (409): Run ${aDone.id} already ended completed.`,
       );
       // The outcome takes the focus; the selection is done with.
       await expect
@@ -301,7 +302,7 @@ describe.skipIf(!available)('dashboard in a browser: bulk actions, keyboard, dee
       expect((await getRun(server, next!.replace('Run ', ''))).retryOf).toBe(aFailed.id);
       expect(await outcome(a1.id).textContent()).toContain('retried as');
       expect(await outcome(bFailed.id).textContent()).toContain(
-        `refused (403): Only bob or an admin may retry run ${bFailed.id}`,
+        `refused (403): Only bob or an admin may retry run ${bFailed.id}.`,
       );
       expect(await outcome(aDone.id).textContent()).toContain('not retried: it is completed');
       // The retry of a1 waits at a1's gate.

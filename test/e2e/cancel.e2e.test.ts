@@ -355,7 +355,15 @@ describe('ownership', () => {
       body: { ids: [run.id], mode: 'force' },
     });
     expect(bulk.status).toBe(200);
-    expect(bulk.body.results).toEqual([{ id: run.id, outcome: 'error', error: 'FORBIDDEN' }]);
+    // Each refusal says why in the words of the single cancel's answer.
+    expect(bulk.body.results).toEqual([
+      {
+        id: run.id,
+        outcome: 'error',
+        error: 'FORBIDDEN',
+        message: `Only alice or an admin may cancel run ${run.id}.`,
+      },
+    ]);
 
     const still = await getRun(server, run.id);
     expect(still.status).toBe('running');
@@ -427,9 +435,25 @@ describe('bulk cancel', () => {
       results: [
         { id: mine1.id, outcome: 'cancel-now', status: 'cancelled' },
         { id: mine2.id, outcome: 'cancel-now', status: 'cancelled' },
-        { id: bobs.id, outcome: 'error', error: 'FORBIDDEN' },
-        { id: done.id, outcome: 'error', error: 'RUN_FINISHED', status: 'completed' },
-        { id: UNKNOWN_RUN_ID, outcome: 'error', error: 'RUN_NOT_FOUND' },
+        {
+          id: bobs.id,
+          outcome: 'error',
+          error: 'FORBIDDEN',
+          message: `Only bob or an admin may cancel run ${bobs.id}.`,
+        },
+        {
+          id: done.id,
+          outcome: 'error',
+          error: 'RUN_FINISHED',
+          message: `Run ${done.id} already ended completed.`,
+          status: 'completed',
+        },
+        {
+          id: UNKNOWN_RUN_ID,
+          outcome: 'error',
+          error: 'RUN_NOT_FOUND',
+          message: `No run has id ${UNKNOWN_RUN_ID}.`,
+        },
       ],
     });
     expect((await getRun(server, mine1.id)).cancel).toMatchObject({
@@ -475,7 +499,7 @@ describe('bulk cancel', () => {
     for (const id of alicesIds)
       expect(byId.get(id)).toEqual({ id, outcome: 'cancel-now', status: 'cancelled' });
     for (const id of othersIds)
-      expect(byId.get(id)).toEqual({ id, outcome: 'error', error: 'FORBIDDEN' });
+      expect(byId.get(id)).toMatchObject({ id, outcome: 'error', error: 'FORBIDDEN' });
     expect((await getRun(server, other.id)).status).toBe('scheduled');
     expect((await getRun(server, bob.id)).status).toBe('scheduled');
 

@@ -327,6 +327,35 @@ describe('GET /api/runs and friends', () => {
     expectInvalidAt(await server.request('GET', `/api/runs${query}`, { token: viewer }), path);
   });
 
+  it('the message names the field and its problem, never the whole URL', async () => {
+    const search = await server.request('GET', '/api/runs?q=zzz%3Cb%3E', { token: viewer });
+    expectInvalidAt(search, ['q']);
+    expect(search.body.message).toBe(
+      'Query string field q: a run id or the start of one: hex digits and dashes.',
+    );
+    const two = await server.request('GET', '/api/runs?q=x&limit=abc', { token: viewer });
+    expect(two.body.message).toMatch(/^Query string field q: .+; query string field limit: .+\.$/);
+    const id = await server.request('GET', '/api/runs/not-a-uuid', { token: viewer });
+    expectInvalidAt(id, ['id']);
+    expect(id.body.message).toBe('Path parameter id: expected a UUID (36 hex digits and dashes).');
+    const body = await server.request('POST', `/api/runs/${finishedId}/cancel`, {
+      token: alice,
+      body: { mode: 'hard' },
+    });
+    expect(body.body.message).toMatch(/^Body field mode: /);
+    // Past the router's limit: said without echoing the 5,000 characters.
+    const huge = await server.request('GET', `/api/runs/${'a'.repeat(5000)}`, { token: viewer });
+    expect(huge.status).toBe(400);
+    expectErrorBody(huge.body, 'INVALID_INPUT');
+    expect(huge.body.message).toBe('A path parameter is longer than 256 characters.');
+    expect(huge.body.details).toEqual([
+      { path: [], message: 'longer than 256 characters', in: 'params' },
+    ]);
+    const broken = await server.request('GET', '/api/runs/%zz', { token: viewer });
+    expect(broken.status).toBe(400);
+    expect(broken.body.message).toBe('The URL has a broken percent-encoding (%XX).');
+  });
+
   it('GET /api/runs/:id with a non-UUID id: 400 at the id; an unknown one: 404', async () => {
     expectInvalidAt(await server.request('GET', '/api/runs/123', { token: viewer }), ['id']);
     const unknown = await server.request('GET', `/api/runs/${UNKNOWN_RUN_ID}`, { token: viewer });

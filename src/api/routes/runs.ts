@@ -151,6 +151,7 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
               outcome: z.string(),
               status: z.string().optional(),
               error: z.string().optional(),
+              message: z.string().optional().describe('why the run was refused'),
             }),
           ),
         }),

@@ -36,18 +36,31 @@ export const client = new JobdeckClient({
   },
 });
 
-/** The text to show for a failed call: the API's message, or why the server was not reached. */
-export function errorText(err: unknown): string {
+/**
+ * The text to show for a failed call: each field's problem when the API names fields (`labels`
+ * gives a path the name its control has on the page), else the API's message, or why the server
+ * was not reached.
+ */
+export function errorText(err: unknown, labels: Readonly<Record<string, string>> = {}): string {
+  const fields = fieldErrors(err);
+  // A problem with no field (the whole request) is best said by the API's own message.
+  if (fields.size && !fields.has(''))
+    return [...fields].map(([path, message]) => `${labels[path] ?? path}: ${message}`).join('; ');
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Field errors of an INVALID_INPUT answer, by path (`input.steps`). */
+/** Field errors of an INVALID_INPUT answer, by path (`input.steps`; '' for the whole request). */
 export function fieldErrors(err: unknown): Map<string, string> {
   const fields = new Map<string, string>();
   if (!(err instanceof ApiError)) return fields;
   const details = (err.body as { details?: { path: (string | number)[]; message: string }[] })
     ?.details;
-  for (const detail of details ?? []) fields.set(detail.path.join('.'), detail.message);
+  for (const detail of details ?? []) {
+    const path = detail.path.join('.');
+    // Several problems at one path (an array's items) are all worth reading.
+    const before = fields.get(path);
+    fields.set(path, before ? `${before}; ${detail.message}` : detail.message);
+  }
   return fields;
 }
 

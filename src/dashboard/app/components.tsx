@@ -53,10 +53,10 @@ export function JsonBlock({
   );
 }
 
-/** An error shown where it happened (never an alert box). */
-export function ErrorNote({ error }: { error: string | null }) {
+/** An error shown where it happened (never an alert box); `id` lets a control point to it. */
+export function ErrorNote({ error, id }: { error: string | null; id?: string }) {
   return error ? (
-    <p class="error" role="alert">
+    <p class="error" role="alert" id={id}>
       {error}
     </p>
   ) : null;

@@ -30,6 +30,9 @@ const LOG_PAGE = 1000;
 /** Log lines the page keeps, the newest: as many as a run keeps by default (`logCap`). */
 const LOG_LINES_SHOWN = 1000;
 
+/** The API's field names as this page says them (the id comes from the address). */
+const RUN_LABELS = { id: 'Run id' };
+
 const newest = (entries: LogInfo[]) =>
   entries.length > LOG_LINES_SHOWN ? entries.slice(-LOG_LINES_SHOWN) : entries;
 
@@ -57,7 +60,7 @@ export function RunPage({ id }: { id: string }) {
       loaded.current = true;
       setError(null);
     } catch (err) {
-      if (ticket === reloads.current) setError(errorText(err));
+      if (ticket === reloads.current) setError(errorText(err, RUN_LABELS));
     }
   };
   /**
@@ -80,7 +83,7 @@ export function RunPage({ id }: { id: string }) {
         }
       } while (logsAgain.current);
     } catch (err) {
-      setError(errorText(err));
+      setError(errorText(err, RUN_LABELS));
     } finally {
       logsLoading.current = false;
     }
@@ -147,7 +150,10 @@ export function RunPage({ id }: { id: string }) {
   if (!run)
     return (
       <section>
-        <h1>Run {id}</h1>
+        {/* The id comes from the address bar, any length: one line, cut, in full on hover. */}
+        <h1 class="clipped" title={`Run ${id}`}>
+          Run {id}
+        </h1>
         {error ? <ErrorNote error={error} /> : <p class="muted">Loading…</p>}
       </section>
     );
@@ -368,7 +374,9 @@ function Attempts({ attempts }: { attempts: RunDetailInfo['attempts'] }) {
                     <span class="muted">running</span>
                   )}
                 </td>
-                <td>{attempt.error ? `${attempt.error.code}: ${attempt.error.message}` : ''}</td>
+                <td class="wrap">
+                  {attempt.error ? `${attempt.error.code}: ${attempt.error.message}` : ''}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -383,7 +391,7 @@ function Items({ items }: { items: RunInfo['items'] }) {
     <>
       <h2>Items</h2>
       <div class="table-wrap">
-        <table>
+        <table aria-label="Items" class="items">
           <thead>
             <tr>
               <th scope="col">Item</th>
@@ -394,11 +402,18 @@ function Items({ items }: { items: RunInfo['items'] }) {
           <tbody>
             {items.map((item) => (
               <tr key={item.key}>
-                <td>{item.key}</td>
+                <td>
+                  {/* Names can be as long as their author likes: cut to keep Status in view. */}
+                  <span class="item-key" title={item.key}>
+                    {item.key}
+                  </span>
+                </td>
                 <td>
                   <StatusBadge status={item.status} />
                 </td>
-                <td>{item.error ? `${item.error.code}: ${item.error.message}` : ''}</td>
+                <td class="wrap">
+                  {item.error ? `${item.error.code}: ${item.error.message}` : ''}
+                </td>
               </tr>
             ))}
           </tbody>

@@ -1,9 +1,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { ERROR_CODES, isErrorCode } from '../../../core/errors.js';
 import {
   ApiError,
   RUN_STATUSES,
   client,
   errorText,
+  fieldErrors,
   isRetryable,
   type JobInfo,
   type RunInfo,
@@ -26,6 +28,16 @@ interface Filters {
   q: string;
   range: string;
 }
+
+/** The filters' names on the page, for the API's field errors (`q` is "Search runs"). */
+const FILTER_LABELS: Record<string, string> = {
+  status: 'Status',
+  job: 'Job',
+  createdBy: 'Started by',
+  from: 'Created',
+  q: 'Search runs',
+};
+const ERROR_ID = 'runs-error';
 
 const readFilters = (query: URLSearchParams): Filters => ({
   status: query.get('status') ?? '',
@@ -54,6 +66,9 @@ export function RunsPage() {
   const [cursor, setCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<string | null>(null);
+  // The filters the API refused, marked on their controls.
+  const [invalid, setInvalid] = useState<ReadonlyMap<string, string>>(new Map());
+  const loads = useRef(0);
   const [jobs, setJobs] = useState<JobInfo[]>([]);
   const [waiting, setWaiting] = useState<RunInfo[]>([]);
   const pointerInside = useRef(false);
@@ -69,6 +84,8 @@ export function RunsPage() {
   const selected = runs.filter((run) => chosen.has(run.id));
 
   const load = async (after: string | null) => {
+    // Answers can come back out of order (filters changed meanwhile): only the latest may show.
+    const ticket = ++loads.current;
     setLoading(true);
     try {
       const from = RANGES[filters.range];
@@ -82,13 +99,22 @@ export function RunsPage() {
         ...(after ? { cursor: after } : {}),
       };
       const page = await client.runs(filter);
+      if (ticket !== loads.current) return;
       setRuns((previous) => (after ? [...previous, ...page.runs] : page.runs));
       setCursor(page.nextCursor);
       setError(null);
+      setInvalid(new Map());
     } catch (err) {
-      setError(errorText(err));
+      if (ticket !== loads.current) return;
+      // The rows shown were read for other filters: after a refused read they would mislead.
+      if (!after) {
+        setRuns([]);
+        setCursor(null);
+      }
+      setError(errorText(err, FILTER_LABELS));
+      setInvalid(fieldErrors(err));
     } finally {
-      setLoading(false);
+      if (ticket === loads.current) setLoading(false);
     }
   };
 
@@ -156,11 +182,7 @@ export function RunsPage() {
         return now && now !== row.status ? { ...row, status: now as RunInfo['status'] } : row;
       }),
     );
-    const byId = new Map(targets.map((run) => [run.id, run]));
-    setReport({
-      action: 'Stop',
-      outcomes: answer.results.map((result) => stopOutcome(result, byId.get(result.id))),
-    });
+    setReport({ action: 'Stop', outcomes: answer.results.map(stopOutcome) });
     setChosen(new Set());
   };
 
@@ -226,15 +248,14 @@ export function RunsPage() {
             ))}
           </select>
         </label>
-        <label>
-          Started by
-          <input
-            type="text"
-            value={filters.createdBy}
-            placeholder="principal"
-            onChange={(e) => setFilter('createdBy', e.currentTarget.value.trim())}
-          />
-        </label>
+        <TextFilter
+          label="Started by"
+          type="text"
+          value={filters.createdBy}
+          placeholder="principal"
+          invalid={invalid.has('createdBy')}
+          onApply={(value) => setFilter('createdBy', value)}
+        />
         <label>
           Created
           <select value={filters.range} onChange={(e) => setFilter('range', e.currentTarget.value)}>
@@ -244,17 +265,16 @@ export function RunsPage() {
             <option value="7d">Last 7 days</option>
           </select>
         </label>
-        <label>
-          Search runs
-          <input
-            type="search"
-            value={filters.q}
-            placeholder="run id or its start"
-            onChange={(e) => setFilter('q', e.currentTarget.value.trim())}
-          />
-        </label>
+        <TextFilter
+          label="Search runs"
+          type="search"
+          value={filters.q}
+          placeholder="run id or its start"
+          invalid={invalid.has('q')}
+          onApply={(value) => setFilter('q', value)}
+        />
       </form>
-      <ErrorNote error={error} />
+      <ErrorNote error={error} id={ERROR_ID} />
       <div class="table-bar">
         {canAct ? (
           <div class="bulk" role="group" aria-label="Selected runs">
@@ -298,7 +318,7 @@ export function RunsPage() {
       >
         <RunsTable runs={runs} {...(canAct ? { selection } : {})} />
       </div>
-      {!loading && runs.length === 0 ? <p class="muted">No runs match.</p> : null}
+      {!loading && !error && runs.length === 0 ? <p class="muted">No runs match.</p> : null}
       {cursor ? (
         <button type="button" disabled={loading} onClick={() => void load(cursor)}>
           Load more
@@ -316,6 +336,38 @@ export function RunsPage() {
   );
 }
 
+/**
+ * A filter typed into. The text is the box's own until Enter or leaving the box applies it, so
+ * the page's live refreshes never overwrite what is being typed; a new value from the URL (a
+ * link, Back) replaces it.
+ */
+function TextFilter(props: {
+  label: string;
+  type: 'text' | 'search';
+  value: string;
+  placeholder: string;
+  invalid: boolean;
+  onApply: (value: string) => void;
+}) {
+  const { label, type, value, placeholder, invalid, onApply } = props;
+  const [draft, setDraft] = useState(value);
+  useEffect(() => setDraft(value), [value]);
+  return (
+    <label>
+      {label}
+      <input
+        type={type}
+        value={draft}
+        placeholder={placeholder}
+        aria-invalid={invalid}
+        aria-describedby={invalid ? ERROR_ID : undefined}
+        onInput={(e) => setDraft(e.currentTarget.value)}
+        onChange={(e) => onApply(e.currentTarget.value.trim())}
+      />
+    </label>
+  );
+}
+
 /** What a bulk action did to one run: done, refused by the API, or not tried (`skipped`). */
 interface BulkOutcome {
   id: string;
@@ -330,13 +382,15 @@ interface BulkReport {
   outcomes: BulkOutcome[];
 }
 
-/** A line of `POST /api/runs/cancel`'s report, said as the run page would say it. */
-function stopOutcome(
-  result: { id: string; outcome: string; status?: string; error?: string },
-  run: RunInfo | undefined,
-): BulkOutcome {
+/** A line of `POST /api/runs/cancel`'s report; a refusal reads as Retry's, in the API's words. */
+function stopOutcome(result: {
+  id: string;
+  outcome: string;
+  status?: string;
+  error?: string;
+  message?: string;
+}): BulkOutcome {
   const done = (text: string): BulkOutcome => ({ id: result.id, kind: 'done', text });
-  const refused = (text: string): BulkOutcome => ({ id: result.id, kind: 'refused', text });
   switch (result.outcome) {
     case 'cancel-now':
       return done('cancelled before it started');
@@ -347,25 +401,21 @@ function stopOutcome(
     case 'unchanged':
       return done(`unchanged: already ${result.status ?? 'stopping'}`);
   }
-  switch (result.error) {
-    case 'FORBIDDEN':
-      return refused(
-        `refused (403): only ${run?.createdBy ?? 'the principal who started it'}, who started it, or an admin can stop it`,
-      );
-    case 'RUN_FINISHED':
-      return refused(`refused (409): it already ended ${result.status ?? ''}`.trimEnd());
-    case 'RUN_NOT_FOUND':
-      return refused('refused (404): no run has this id');
-    default:
-      return refused(`refused: ${result.error ?? result.outcome}`);
-  }
+  const code = result.error ?? result.outcome;
+  return {
+    id: result.id,
+    kind: 'refused',
+    text: refusal(isErrorCode(code) ? ERROR_CODES[code].status : null, result.message ?? code),
+  };
 }
+
+/** How both bulk actions word a refusal: the HTTP status, then the API's message. */
+const refusal = (status: number | null, message: string) =>
+  status === null ? `refused: ${message}` : `refused (${status}): ${message}`;
 
 /** A refused call, with its HTTP status when the API answered. */
 function refusalText(err: unknown): string {
-  return err instanceof ApiError
-    ? `refused (${err.status}): ${err.message}`
-    : `failed: ${errorText(err)}`;
+  return err instanceof ApiError ? refusal(err.status, err.message) : `failed: ${errorText(err)}`;
 }
 
 /** Calls `work` for every item, at most `limit` at a time. */

@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { client, errorText, fieldErrors, type JobInfo } from '../api.js';
 import { ErrorNote } from '../components.js';
@@ -38,6 +39,19 @@ function formable(schema: Schema): boolean {
   return ['string', 'number', 'integer', 'boolean'].includes(String(schema.type));
 }
 
+/** The paths (`input.region`) of the fields that get a control of their own in the form. */
+function fieldPaths(schema: Schema, path: string[], into = new Set<string>()): Set<string> {
+  if (schema.type === 'object' && schema.properties) {
+    for (const [name, field] of Object.entries(schema.properties))
+      fieldPaths(field, [...path, name], into);
+  } else into.add(path.join('.'));
+  return into;
+}
+
+/** A field error's path as the input's author wrote it: `nodes.0`, not `input.nodes.0`. */
+const inputPath = (path: string) =>
+  path === 'input' ? '' : path.startsWith('input.') ? path.slice('input.'.length) : path;
+
 /**
  * The job's input as a form made from its JSON Schema (fields, defaults, enums, nested objects),
  * or a JSON box; the API's field errors show beside their fields. Opens the new run on success.
@@ -52,6 +66,16 @@ export function TriggerForm({ job, onCancel }: { job: JobInfo; onCancel: () => v
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
+  // Errors at a path no control of the form shows (an array's item, the whole input) are listed
+  // beside the JSON box, or under the form.
+  const own = rawMode ? new Set<string>() : fieldPaths(schema, ['input']);
+  const unshown = [...errors].filter(([path]) => !own.has(path));
+  const summary = errors.size
+    ? rawMode || unshown.length === 0
+      ? 'Check the marked fields.'
+      : 'Check the problems listed above.'
+    : error;
+
   const submit = async (event: Event) => {
     event.preventDefault();
     let input: unknown = value;
@@ -60,6 +84,7 @@ export function TriggerForm({ job, onCancel }: { job: JobInfo; onCancel: () => v
         input = JSON.parse(json || '{}');
       } catch {
         setErrors(new Map([['input', 'Not valid JSON.']]));
+        setError(null);
         return;
       }
     }
@@ -70,7 +95,7 @@ export function TriggerForm({ job, onCancel }: { job: JobInfo; onCancel: () => v
     } catch (err) {
       const fields = fieldErrors(err);
       setErrors(fields);
-      setError(fields.size ? 'Check the marked fields.' : errorText(err));
+      setError(fields.size ? null : errorText(err));
       setBusy(false);
     }
   };
@@ -94,14 +119,17 @@ export function TriggerForm({ job, onCancel }: { job: JobInfo; onCancel: () => v
         </label>
       ) : null}
       {rawMode ? (
-        <Field label="Input (JSON)" path="input" errors={errors}>
+        <Field
+          label="Input (JSON)"
+          error={unshown.length ? <Problems problems={unshown} /> : undefined}
+        >
           {(id, describedBy) => (
             <textarea
               id={id}
               rows={6}
               value={json}
               aria-describedby={describedBy}
-              aria-invalid={errors.has('input')}
+              aria-invalid={unshown.length > 0}
               onInput={(e) => setJson(e.currentTarget.value)}
             />
           )}
@@ -118,7 +146,12 @@ export function TriggerForm({ job, onCancel }: { job: JobInfo; onCancel: () => v
           }}
         />
       )}
-      <ErrorNote error={error} />
+      {!rawMode && unshown.length ? (
+        <div class="field-error">
+          <Problems problems={unshown} />
+        </div>
+      ) : null}
+      <ErrorNote error={summary} />
       <div class="dialog-buttons">
         <button type="button" onClick={onCancel}>
           Cancel
@@ -168,8 +201,7 @@ function ObjectFields(props: {
             key={name}
             label={name + (required ? ' (required)' : '')}
             hint={field.description}
-            path={fieldPath.join('.')}
-            errors={errors}
+            error={errors.get(fieldPath.join('.'))}
           >
             {(id, describedBy) => (
               <Control
@@ -257,16 +289,36 @@ const fieldText = (value: unknown): string => {
 
 let fieldCounter = 0;
 
+/** The API's field errors, each with the path it is about (the whole input has none). */
+function Problems({ problems }: { problems: [string, string][] }) {
+  return (
+    <ul class="problems">
+      {problems.map(([path, message]) => {
+        const where = inputPath(path);
+        return (
+          <li key={path}>
+            {where ? (
+              <>
+                <code>{where}</code>:{' '}
+              </>
+            ) : null}
+            {message}
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
 /** A labelled control with its hint and its error from the API. */
 function Field(props: {
   label: string;
   hint?: string | undefined;
-  path: string;
-  errors: Map<string, string>;
-  children: (id: string, describedBy: string | undefined) => preact.ComponentChildren;
+  error: ComponentChildren | undefined;
+  children: (id: string, describedBy: string | undefined) => ComponentChildren;
 }) {
   const [id] = useState(() => `field-${++fieldCounter}`);
-  const error = props.errors.get(props.path);
+  const { error } = props;
   const describedBy = [props.hint ? `${id}-hint` : '', error ? `${id}-error` : '']
     .filter(Boolean)
     .join(' ');
@@ -280,9 +332,9 @@ function Field(props: {
         </small>
       ) : null}
       {error ? (
-        <small id={`${id}-error`} class="field-error">
+        <div id={`${id}-error`} class="field-error">
           {error}
-        </small>
+        </div>
       ) : null}
     </div>
   );
