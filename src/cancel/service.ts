@@ -58,10 +58,7 @@ export class CancelService {
     const result = await this.store.runCancel({
       id,
       mode,
-      // Forcing a stop already asked for keeps its reason unless a new one is given.
-      reason:
-        options.reason ??
-        (current.status === 'cancelling' ? (current.cancel?.reason ?? null) : null),
+      reason: options.reason ?? null,
       requestedBy: principal.name,
       now: this.clock.now(),
     });

@@ -30,3 +30,8 @@ export function runDuration(
  * UUIDv7, whose first characters are the creation time, shared by everything made that minute.
  */
 export const shortId = (id: string) => `${id.slice(0, 8)}…${id.slice(-4)}`;
+
+/** A run's, attempt's or item's error on one line: `CODE: message`; nothing without one. */
+export function errorLine(error: { code: string; message: string } | null | undefined): string {
+  return error ? `${error.code}: ${error.message}` : '';
+}

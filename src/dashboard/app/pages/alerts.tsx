@@ -1,6 +1,6 @@
 import type { AlertInfo } from '../../../client/client.js';
 import { client } from '../api.js';
-import { ErrorNote, StatusBadge } from '../components.js';
+import { ErrorNote, StatusBadge, ColumnHeads } from '../components.js';
 import { formatTime, shortId } from '../format.js';
 import { useLiveEvents, usePolled, useThrottled } from '../live.js';
 import { Link, jobPath, runPath } from '../router.js';
@@ -35,18 +35,9 @@ export function AlertsPage() {
       <ErrorNote error={error} />
       <div class="table-wrap">
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Rule</th>
-              <th scope="col">Event</th>
-              <th scope="col">Job</th>
-              <th scope="col">Run</th>
-              <th scope="col">Severity</th>
-              <th scope="col">State</th>
-              <th scope="col">Deliveries</th>
-            </tr>
-          </thead>
+          <ColumnHeads
+            names={['Time', 'Rule', 'Event', 'Job', 'Run', 'Severity', 'State', 'Deliveries']}
+          />
           <tbody>
             {(alerts ?? []).map((alert) => (
               <tr key={alert.id}>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { client, errorText, type JobInfo, type RunInfo } from '../api.js';
-import { Description, ErrorNote, Facts } from '../components.js';
+import { Description, ErrorNote, Facts, ColumnHeads } from '../components.js';
 import { formatSpan, formatTime } from '../format.js';
 import { useLiveEvents } from '../live.js';
 import { Link, jobPath } from '../router.js';
@@ -29,15 +29,7 @@ export function JobsPage() {
       <ErrorNote error={error} />
       <div class="table-wrap">
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Job</th>
-              <th scope="col">Category</th>
-              <th scope="col">Description</th>
-              <th scope="col">Schedule</th>
-              <th scope="col">Enabled</th>
-            </tr>
-          </thead>
+          <ColumnHeads names={['Job', 'Category', 'Description', 'Schedule', 'Enabled']} />
           <tbody>
             {(jobs ?? []).map((job) => (
               <tr key={job.name}>

@@ -19,8 +19,9 @@ import {
   StatusBadge,
   StopDialog,
   type StopMode,
+  ColumnHeads,
 } from '../components.js';
-import { formatSpan, formatTime, runDuration, shortId } from '../format.js';
+import { errorLine, formatSpan, formatTime, runDuration, shortId } from '../format.js';
 import { eventRun, useLiveEvents } from '../live.js';
 import { Link, jobPath, navigate, runPath } from '../router.js';
 import { useSession } from '../session.js';
@@ -344,16 +345,7 @@ function Attempts({ attempts }: { attempts: RunDetailInfo['attempts'] }) {
       <h2>Attempts</h2>
       <div class="table-wrap">
         <table aria-label="Attempts">
-          <thead>
-            <tr>
-              <th scope="col">Attempt</th>
-              <th scope="col">Worker</th>
-              <th scope="col">Started</th>
-              <th scope="col">Ended</th>
-              <th scope="col">Outcome</th>
-              <th scope="col">Error</th>
-            </tr>
-          </thead>
+          <ColumnHeads names={['Attempt', 'Worker', 'Started', 'Ended', 'Outcome', 'Error']} />
           <tbody>
             {attempts.map((attempt) => (
               <tr key={attempt.attempt}>
@@ -374,9 +366,7 @@ function Attempts({ attempts }: { attempts: RunDetailInfo['attempts'] }) {
                     <span class="muted">running</span>
                   )}
                 </td>
-                <td class="wrap">
-                  {attempt.error ? `${attempt.error.code}: ${attempt.error.message}` : ''}
-                </td>
+                <td class="wrap">{errorLine(attempt.error)}</td>
               </tr>
             ))}
           </tbody>
@@ -392,13 +382,7 @@ function Items({ items }: { items: RunInfo['items'] }) {
       <h2>Items</h2>
       <div class="table-wrap">
         <table aria-label="Items" class="items">
-          <thead>
-            <tr>
-              <th scope="col">Item</th>
-              <th scope="col">Status</th>
-              <th scope="col">Error</th>
-            </tr>
-          </thead>
+          <ColumnHeads names={['Item', 'Status', 'Error']} />
           <tbody>
             {items.map((item) => (
               <tr key={item.key}>
@@ -411,9 +395,7 @@ function Items({ items }: { items: RunInfo['items'] }) {
                 <td>
                   <StatusBadge status={item.status} />
                 </td>
-                <td class="wrap">
-                  {item.error ? `${item.error.code}: ${item.error.message}` : ''}
-                </td>
+                <td class="wrap">{errorLine(item.error)}</td>
               </tr>
             ))}
           </tbody>

@@ -1,6 +1,6 @@
 import type { WorkerInfo } from '../../../client/client.js';
 import { client } from '../api.js';
-import { ErrorNote, StatusBadge } from '../components.js';
+import { ErrorNote, StatusBadge, ColumnHeads } from '../components.js';
 import { formatTime } from '../format.js';
 import { usePolled } from '../live.js';
 import { Link, runPath } from '../router.js';
@@ -23,18 +23,18 @@ export function WorkersPage() {
       <ErrorNote error={error} />
       <div class="table-wrap">
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Instance</th>
-              <th scope="col">State</th>
-              <th scope="col">Role</th>
-              <th scope="col">Version</th>
-              <th scope="col">Concurrency</th>
-              <th scope="col">Started</th>
-              <th scope="col">Last seen</th>
-              <th scope="col">Running</th>
-            </tr>
-          </thead>
+          <ColumnHeads
+            names={[
+              'Instance',
+              'State',
+              'Role',
+              'Version',
+              'Concurrency',
+              'Started',
+              'Last seen',
+              'Running',
+            ]}
+          />
           <tbody>
             {(workers ?? []).map((worker) => (
               <tr key={worker.id}>

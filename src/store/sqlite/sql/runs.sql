@@ -67,11 +67,12 @@ WHERE id = @id AND status = @expected
 RETURNING *;
 
 -- name: runCancelForce
+-- Forcing a stop already asked for keeps its reason unless the force gives one.
 UPDATE jobdeck_runs
 SET status = CASE WHEN EXISTS (
       SELECT 1 FROM jobdeck_run_items WHERE run_id = @id AND status = 'succeeded'
     ) THEN 'partial' ELSE 'cancelled' END,
-    finished_at = @now, cancel_mode = @mode, cancel_reason = @reason,
+    finished_at = @now, cancel_mode = @mode, cancel_reason = COALESCE(@reason, CASE WHEN status = 'cancelling' THEN cancel_reason END),
     cancel_requested_by = @requestedBy, cancel_requested_at = @now
 WHERE id = @id AND status = @expected
 RETURNING *;
