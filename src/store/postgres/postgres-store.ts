@@ -88,19 +88,29 @@ const PLANNED_PER_CALL = new Set(['runListIds']);
  * renewals run on every heartbeat and must not wake every reader.
  */
 const WRITES_NO_EVENTS = new Set(['leaseRenew', 'leaseRelease']);
-const QUERIES = new Map(
-  [...loadNamedQueries(SQL_DIR)].map(([name, sql]) => [
-    name,
-    {
-      name: PLANNED_PER_CALL.has(name) ? undefined : `jobdeck_${name}`,
-      /** It may write feed events (itself, or through triggers): readers are told once it commits. */
-      writesEvents:
-        !WRITES_NO_EVENTS.has(name) &&
-        /\b(INSERT\s+INTO|UPDATE)\s+jobdeck_(runs|run_logs|jobs|events)\b/i.test(sql),
-      ...compileNamedParams(sql),
-    },
-  ]),
-);
+const SQL = loadNamedQueries(SQL_DIR);
+const compileQuery = (name: string, sql: string) => ({
+  name: PLANNED_PER_CALL.has(name) ? undefined : `jobdeck_${name}`,
+  /** It may write feed events (itself, or through triggers): readers are told once it commits. */
+  writesEvents:
+    !WRITES_NO_EVENTS.has(name) &&
+    /\b(INSERT\s+INTO|UPDATE)\s+jobdeck_(runs|run_logs|jobs|events)\b/i.test(sql),
+  ...compileNamedParams(sql),
+});
+const QUERIES = new Map([...SQL].map(([name, sql]) => [name, compileQuery(name, sql)]));
+
+/**
+ * The name of `name` with its `@limit` written in as a constant, prepared on first use. A prepared
+ * statement's generic plan guesses a parameter limit at a tenth of the table, so PostgreSQL plans
+ * such a statement anew on every call; with the limit known, it keeps one plan.
+ */
+function withLimit(name: string, limit: number): string {
+  if (!Number.isSafeInteger(limit) || limit <= 0) throw new Error(`limit ${limit} is not a count`);
+  const variant = `${name}_limit${limit}`;
+  if (!QUERIES.has(variant))
+    QUERIES.set(variant, compileQuery(variant, SQL.get(name)!.replaceAll('@limit', String(limit))));
+  return variant;
+}
 /** The least time between two NOTIFYs of new events from one instance. */
 const EVENTS_NOTIFY_SPACING_MS = 5;
 
@@ -576,12 +586,11 @@ export class PostgresStore implements Store {
     if (params.jobs.every((j) => j.concurrency === null)) {
       // No caps to count: one statement selects, locks and takes the runs.
       const started = Date.now();
-      const claimed = await this.query<RunRow>('runClaimSimple', {
+      const claimed = await this.query<RunRow>(withLimit('runClaimSimple', params.limit), {
         workerId: params.workerId,
         leaseMs: params.leaseMs,
         now,
         jobs: params.jobs.map((j) => j.name),
-        limit: params.limit,
       });
       this.refreshStatisticsIfSlow(Date.now() - started);
       return sortClaimed(claimed);
