@@ -270,6 +270,11 @@ export const errorSchema = z
   })
   .meta({ id: 'Error' });
 
+/** An error answer of a route: the Error body, with what the status means there (`CODE: when`). */
+export function errorResponse(description: string) {
+  return { description, content: { 'application/json': { schema: errorSchema } } };
+}
+
 /** Bounds on what callers send, so no input can grow without limit. */
 export const LIMITS = {
   reason: 1000,

@@ -1,8 +1,6 @@
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -16,6 +14,7 @@ import { MetricsRegistry } from '../metrics/metrics.js';
 import { bearerToken, type TokenSet } from './auth.js';
 import type { ApiContext, App, RouteRole } from './context.js';
 import { sendError } from './http-errors.js';
+import { SWAGGER_OPTIONS, documentRoute } from './openapi.js';
 import { LIMITS } from './schemas.js';
 import { chatopsRoutes } from './routes/chatops.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -125,29 +124,14 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   app.decorateRequest('principal', null);
   app.decorateRequest('sessionId', null);
 
-  const roles = new Map<string, RouteRole>();
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/openapi') || route.method === 'HEAD') return;
     const role = route.config?.role;
     if (!role) throw new Error(`route ${String(route.method)} ${route.url} declares no role`);
-    for (const method of [route.method].flat())
-      roles.set(`${method.toLowerCase()} ${route.url}`, role);
+    documentRoute(route, role);
   });
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Jobdeck API',
-        version: '0.1.0',
-        description: 'Background jobs you can watch and stop.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-    transform: jsonSchemaTransform,
-    // Puts the schemas named with .meta({ id }) (Run, Job, Error…) under components.schemas.
-    transformObject: jsonSchemaTransformObject,
-  });
+  await app.register(fastifySwagger, SWAGGER_OPTIONS);
 
   const sessions = new SessionStore();
   const eventLog = new EventLog(deck.feed);
@@ -266,26 +250,9 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
     url: '/openapi.json',
     config: { role: 'none' },
     schema: { hide: true },
-    handler: async () => openApiWithRoles(app, roles),
+    handler: async () => app.swagger(),
   });
 
   await app.ready();
   return app;
-}
-
-/** The generated OpenAPI document, with each operation's role (`x-jobdeck-role`) and security. */
-function openApiWithRoles(app: App, roles: Map<string, RouteRole>): unknown {
-  const doc = structuredClone(app.swagger()) as {
-    paths?: Record<string, Record<string, Record<string, unknown>>>;
-  };
-  for (const [path, operations] of Object.entries(doc.paths ?? {})) {
-    const fastifyPath = path.replace(/\{(\w+)\}/g, ':$1');
-    for (const [method, operation] of Object.entries(operations)) {
-      const role = roles.get(`${method} ${fastifyPath}`);
-      if (!role) continue;
-      operation['x-jobdeck-role'] = role;
-      operation.security = role === 'none' ? [] : [{ bearer: [] }];
-    }
-  }
-  return doc;
 }

@@ -19,7 +19,7 @@ import type { Principal } from '../../core/glossary.js';
 import { secretEquals } from '../auth.js';
 import type { ApiContext, App } from '../context.js';
 import { sendError } from '../http-errors.js';
-import { errorSchema } from '../schemas.js';
+import { errorResponse } from '../schemas.js';
 
 /** The longest command text accepted. */
 const TEXT_LIMIT = 4000;
@@ -62,12 +62,13 @@ export async function chatopsRoutes(
     url: '/api/chatops',
     config: { role: 'viewer' },
     schema: {
+      operationId: 'runChatCommand',
       summary: "Answer a /jobs chat command as the token's principal",
       description:
         'The text a chat would get, for the same principal: `jobdeck chat "/jobs active"` prints it.',
       tags: ['chatops'],
       body: z.object({ text: z.string().min(1).max(TEXT_LIMIT) }).strict(),
-      response: { 200: z.object({ text: z.string() }), 400: errorSchema },
+      response: { 200: z.object({ text: z.string() }) },
     },
     handler: async (request) => {
       const reply = await runChatCommand(deck, {
@@ -84,15 +85,17 @@ export async function chatopsRoutes(
     url: '/api/chatops/telegram',
     config: { role: 'none' },
     schema: {
+      operationId: 'receiveTelegramUpdate',
       summary: 'Telegram webhook: /jobs commands from a chat, answered through the Bot API',
       description: `Verified by the ${TELEGRAM_SECRET_HEADER} header (\`chatops.telegram.secretToken\`); 401 and nothing done when it does not match. 200 to every verified update, acted on or not, so Telegram does not send it again; 400 for a body that is not an update.`,
       tags: ['chatops'],
       body: telegramUpdateSchema,
       response: {
         200: z.object({ ok: z.literal(true) }),
-        400: errorSchema,
-        401: errorSchema,
-        404: errorSchema,
+        401: errorResponse(
+          `UNAUTHENTICATED: the ${TELEGRAM_SECRET_HEADER} header is not the secret`,
+        ),
+        404: errorResponse('NOT_FOUND: Telegram ChatOps is not set up (`chatops.telegram`)'),
       },
     },
     // Before the body is read: an unverified caller gets 401 whatever it sends.
@@ -148,14 +151,17 @@ export async function chatopsRoutes(
       url: '/api/chatops/slack',
       config: { role: 'none' },
       schema: {
+        operationId: 'receiveSlackCommand',
         summary: 'Slack slash command: /jobs commands, answered in the HTTP response',
         description: `Form-encoded as Slack sends it, signed with \`chatops.slack.signingSecret\` (${SLACK_SIGNATURE_HEADER}, ${SLACK_TIMESTAMP_HEADER} within 5 minutes); 401 and nothing done otherwise. The command's text is what follows \`/jobs\`.`,
         tags: ['chatops'],
         consumes: ['application/x-www-form-urlencoded'],
         response: {
           200: z.object({ response_type: z.enum(['ephemeral', 'in_channel']), text: z.string() }),
-          401: errorSchema,
-          404: errorSchema,
+          401: errorResponse(
+            'UNAUTHENTICATED: the signature is not valid, or the timestamp is not within 5 minutes',
+          ),
+          404: errorResponse('NOT_FOUND: Slack ChatOps is not set up (`chatops.slack`)'),
         },
       },
       // After the body is read (the signature covers it), before anything reads its fields.

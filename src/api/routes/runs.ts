@@ -7,7 +7,7 @@ import {
   cancelBody,
   decodeCursor,
   encodeCursor,
-  errorSchema,
+  errorResponse,
   listRunsQuery,
   logDto,
   logSchema,
@@ -19,12 +19,18 @@ import {
   runSchema,
 } from '../schemas.js';
 
+const RUN_NOT_FOUND = errorResponse('RUN_NOT_FOUND: no run has this id');
+const NOT_OWNER = errorResponse(
+  "FORBIDDEN: the token's role is below operator, or an operator's run is another principal's",
+);
+
 export function runRoutes(app: App, { deck }: ApiContext): void {
   app.route({
     method: 'GET',
     url: '/api/runs',
     config: { role: 'viewer' },
     schema: {
+      operationId: 'listRuns',
       summary: 'Runs, newest first, filtered and paginated',
       description: `With \`total=true\`, the answer counts the runs that match the filters (all pages): exactly up to ${RUN_TOTAL_CAP}; past it \`total\` is ${RUN_TOTAL_CAP} and \`totalIsCapped\` is true.`,
       tags: ['runs'],
@@ -36,7 +42,6 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
           total: z.number().int().optional(),
           totalIsCapped: z.boolean().optional(),
         }),
-        400: errorSchema,
       },
     },
     handler: async (request) => {
@@ -73,10 +78,11 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
     url: '/api/runs/:id',
     config: { role: 'viewer' },
     schema: {
+      operationId: 'getRun',
       summary: 'One run',
       tags: ['runs'],
       params: runIdParams,
-      response: { 200: z.object({ run: runDetailSchema }), 404: errorSchema },
+      response: { 200: z.object({ run: runDetailSchema }), 404: RUN_NOT_FOUND },
     },
     handler: async (request) => ({ run: runDetailDto(await deck.runs.get(request.params.id)) }),
   });
@@ -86,11 +92,12 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
     url: '/api/runs/:id/logs',
     config: { role: 'viewer' },
     schema: {
+      operationId: 'listRunLogs',
       summary: "A run's logs after a sequence number",
       tags: ['runs'],
       params: runIdParams,
       querystring: logsQuery,
-      response: { 200: z.object({ logs: z.array(logSchema) }), 404: errorSchema },
+      response: { 200: z.object({ logs: z.array(logSchema) }), 404: RUN_NOT_FOUND },
     },
     handler: async (request) => ({
       logs: (await deck.runs.logs(request.params.id, request.query.after, request.query.limit)).map(
@@ -104,6 +111,7 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
     url: '/api/runs/:id/cancel',
     config: { role: 'operator' },
     schema: {
+      operationId: 'cancelRun',
       summary: 'Cancel a run, gracefully or by force',
       description: 'Operators may cancel their own runs, admins any. See the cancellation table.',
       tags: ['runs'],
@@ -115,9 +123,9 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
           run: runSchema,
           action: z.enum(['cancel-now', 'request', 'force', 'unchanged']),
         }),
-        403: errorSchema,
-        404: errorSchema,
-        409: errorSchema,
+        403: NOT_OWNER,
+        404: RUN_NOT_FOUND,
+        409: errorResponse('RUN_FINISHED: the run had already ended; `run` is the run as it is'),
       },
     },
     handler: async (request) => {
@@ -139,6 +147,7 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
     url: '/api/runs/cancel',
     config: { role: 'operator' },
     schema: {
+      operationId: 'cancelManyRuns',
       summary: 'Cancel many runs: by ids, or by job and/or status',
       tags: ['runs'],
       body: bulkCancelBody,
@@ -155,7 +164,6 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
             }),
           ),
         }),
-        400: errorSchema,
       },
     },
     handler: async (request) => {
@@ -173,14 +181,19 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
     url: '/api/runs/:id/retry',
     config: { role: 'operator' },
     schema: {
+      operationId: 'retryRun',
       summary: 'Start a failed or cancelled run again, as a new run',
       tags: ['runs'],
       params: runIdParams,
       response: {
         202: z.object({ run: runSchema }),
-        403: errorSchema,
-        404: errorSchema,
-        409: errorSchema,
+        403: NOT_OWNER,
+        404: errorResponse(
+          'RUN_NOT_FOUND: no run has this id; JOB_NOT_FOUND: its job is no longer registered',
+        ),
+        409: errorResponse(
+          'RUN_NOT_RETRYABLE: the run is neither failed nor cancelled (`run` is the run as it is); JOB_DISABLED: its job is disabled',
+        ),
       },
     },
     handler: async (request, reply) => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { JobdeckError } from '../../core/errors.js';
 import type { ApiContext, App } from '../context.js';
-import { errorSchema, eventsQuery } from '../schemas.js';
+import { eventsQuery } from '../schemas.js';
 import { STREAMED_EVENTS, type StreamEvent } from '../sse.js';
 import { SESSION_COOKIE, readCookie, sessionCookie } from '../sessions.js';
 
@@ -52,6 +52,7 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     url: '/healthz',
     config: { role: 'none' },
     schema: {
+      operationId: 'getHealth',
       summary: 'Liveness and store reachability',
       description:
         "200 `ok`; 200 `degraded` while pushed notifications are down (the instance polls meanwhile); 503 when the store does not answer (the store's error is logged, never sent).",
@@ -95,12 +96,18 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     url: '/api/events',
     config: { role: 'viewer' },
     schema: {
+      operationId: 'streamEvents',
       summary: 'Server-Sent Events of runs and jobs, from every instance',
       description:
         'Events: run.created, run.started, run.progress, run.log, run.cancelling, run.finished, run.retrying, run.stuck, job.updated. Ids are the store-wide seq: resume with Last-Event-ID on any instance within the retention window; an id that cannot be resumed gets a `reset` event first.',
       tags: ['events'],
       querystring: eventsQuery,
-      response: { 400: errorSchema },
+      response: {
+        200: {
+          description: 'The event stream; it ends when the client or the server closes it',
+          content: { 'text/event-stream': { schema: z.string() } },
+        },
+      },
     },
     handler: async (request, reply) => {
       const { job, run, status } = request.query;
@@ -133,7 +140,17 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     method: 'GET',
     url: '/metrics',
     config: { role: ctx.metricsRole },
-    schema: { summary: 'Prometheus metrics', tags: ['system'], hide: false },
+    schema: {
+      operationId: 'getMetrics',
+      summary: 'Prometheus metrics',
+      tags: ['system'],
+      response: {
+        200: {
+          description: 'Prometheus text format',
+          content: { 'text/plain': { schema: z.string() } },
+        },
+      },
+    },
     handler: async (_request, reply) => {
       const text = await metrics.text();
       return reply.header('content-type', metrics.contentType).send(text);
@@ -145,6 +162,7 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     url: '/api/session',
     config: { role: 'viewer' },
     schema: {
+      operationId: 'signIn',
       summary: 'Sign the dashboard in: trades the bearer token for an HttpOnly session cookie',
       tags: ['system'],
       response: { 200: z.object({ principal: z.string(), role: z.string() }) },
@@ -161,7 +179,12 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     method: 'DELETE',
     url: '/api/session',
     config: { role: 'none' },
-    schema: { summary: 'Sign the dashboard out', tags: ['system'], response: { 204: z.null() } },
+    schema: {
+      operationId: 'signOut',
+      summary: 'Sign the dashboard out',
+      tags: ['system'],
+      response: { 204: z.null().describe('Signed out; the session cookie is cleared') },
+    },
     handler: async (request, reply) => {
       const id = readCookie(request.headers.cookie, SESSION_COOKIE);
       if (id) sessions.delete(id);
@@ -178,6 +201,7 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     url: '/api/session',
     config: { role: 'viewer' },
     schema: {
+      operationId: 'getSession',
       summary: 'Who is signed in: the principal and role of the session or token',
       tags: ['system'],
       response: { 200: z.object({ principal: z.string(), role: z.string() }) },
@@ -195,9 +219,16 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
       url,
       config: { role: 'viewer', signInPage: true },
       schema: {
+        operationId: 'getDashboard',
         summary: 'The web dashboard (signed-in users; others get the sign-in page with 401)',
         tags: ['system'],
         hide: url !== '/dashboard',
+        response: {
+          200: {
+            description: 'The dashboard app',
+            content: { 'text/html': { schema: z.string() } },
+          },
+        },
       },
       handler: async (_request, reply) =>
         reply
@@ -226,7 +257,8 @@ export function systemRoutes(app: App, ctx: ApiContext): void {
     method: 'GET',
     url: '/',
     config: { role: 'none' },
-    schema: { summary: 'Redirects to the dashboard', tags: ['system'] },
+    // A convenience for browsers, not an operation of the API: no client calls it.
+    schema: { hide: true },
     handler: async (_request, reply) => reply.redirect('/dashboard'),
   });
 }

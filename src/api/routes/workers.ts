@@ -8,6 +8,7 @@ export function workerRoutes(app: App, { deck }: ApiContext): void {
     url: '/api/workers',
     config: { role: 'viewer' },
     schema: {
+      operationId: 'listWorkers',
       summary: 'Every instance (API, worker or both) with the runs it executes',
       description:
         "Instances register at start, beat every `heartbeatMs` (default 5 s) and unregister on a clean stop. One that missed 3 of its beats is `lost`; one that missed 10 is no longer listed. Judged on the store's clock; oldest start first.",
