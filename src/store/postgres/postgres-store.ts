@@ -113,6 +113,14 @@ function withLimit(name: string, limit: number): string {
 }
 /** The least time between two NOTIFYs of new events from one instance. */
 const EVENTS_NOTIFY_SPACING_MS = 5;
+/** More jobs due at once than this wake every worker with one empty payload. */
+const MAX_WAKE_JOBS = 32;
+
+/** Whom to wake after a commit: workers of these jobs, and feed readers when `events`. */
+interface WakeUp {
+  jobs?: string[];
+  events?: boolean;
+}
 
 const OID = { int8: 20, json: 114, jsonb: 3802 } as const;
 
@@ -171,14 +179,16 @@ export class PostgresStore implements Store {
   private readonly runChannel: string;
   private readonly cancelChannel: string;
   private readonly eventsChannel: string;
-  /** Clients of open transactions that wrote events: readers are told after their commit. */
-  private readonly eventWriters = new WeakSet<pg.PoolClient>();
-  private eventsNotify: {
-    timer: NodeJS.Timeout | null;
+  /** Wake-ups asked for by open transactions: sent after their commit, forgotten on rollback. */
+  private readonly wakesAfterCommit = new WeakMap<pg.PoolClient, WakeUp>();
+  /** Wake-ups waiting for the one in flight (see `wakeUp`). */
+  private readonly wakes: {
+    jobs: Set<string>;
+    events: boolean;
+    eventsAt: number;
     sending: boolean;
-    again: boolean;
-    at: number;
-  } = { timer: null, sending: false, again: false, at: 0 };
+    timer: NodeJS.Timeout | null;
+  } = { jobs: new Set(), events: false, eventsAt: 0, sending: false, timer: null };
   private closed = false;
   /** Every seq up to this one is either visible or known never to be. */
   private settledSeq = 0;
@@ -249,10 +259,7 @@ export class PostgresStore implements Store {
         text: query.text,
         values: query.names.map((n) => params[n] ?? null),
       });
-      if (query.writesEvents) {
-        if (on === this.pool) this.eventsWritten();
-        else this.eventWriters.add(on as pg.PoolClient);
-      }
+      if (query.writesEvents) this.wakeAfter(on, { events: true });
       return result;
     } catch (err) {
       throw translatePgError(err);
@@ -321,11 +328,13 @@ export class PostgresStore implements Store {
         await client.query('BEGIN');
         const result = await fn(client);
         await client.query('COMMIT');
-        if (this.eventWriters.delete(client)) this.eventsWritten();
+        const wake = this.wakesAfterCommit.get(client);
+        this.wakesAfterCommit.delete(client);
+        if (wake) this.wakeUp(wake);
         release();
         return result;
       } catch (err) {
-        this.eventWriters.delete(client);
+        this.wakesAfterCommit.delete(client);
         let rollbackFailure: unknown;
         if (!broken()) await client.query('ROLLBACK').catch((e: unknown) => (rollbackFailure = e));
         release(rollbackFailure);
@@ -392,48 +401,73 @@ export class PostgresStore implements Store {
     return new Date(row!.now);
   }
 
+  /** Wake others once what `on` wrote is committed: now on the pool, else at its commit. */
+  private wakeAfter(on: Queryable, wake: WakeUp): void {
+    if (on === this.pool) return this.wakeUp(wake);
+    const client = on as pg.PoolClient;
+    const pending = this.wakesAfterCommit.get(client) ?? { jobs: [] };
+    pending.events ||= wake.events;
+    pending.jobs!.push(...(wake.jobs ?? []));
+    this.wakesAfterCommit.set(client, pending);
+  }
+
   /**
-   * Events were committed: wake the feed readers of every instance with one NOTIFY, coalesced
-   * with other writes (one in flight, at least 5 ms apart). Sent outside the writing transactions,
-   * whose commits would otherwise queue on the lock of the server's notification queue.
+   * Tell every instance that runs of these jobs are due (workers claim) or that events were
+   * appended (feed readers read), after the writes committed. One statement is in flight at a
+   * time and carries every wake-up asked for meanwhile; events alone go at least 5 ms apart. A
+   * NOTIFY inside each writing transaction would queue their commits on the lock of the server's
+   * notification queue: concurrent creates were barely faster than one at a time.
    */
-  private eventsWritten(): void {
-    const state = this.eventsNotify;
+  private wakeUp(wake: WakeUp): void {
     if (!this.capabilities.pushNotify || this.closed) return;
-    if (state.sending || state.timer) {
-      state.again = true;
-      return;
+    const state = this.wakes;
+    for (const job of wake.jobs ?? []) state.jobs.add(job);
+    state.events ||= wake.events === true;
+    this.sendWakeUps();
+  }
+
+  private sendWakeUps(): void {
+    const state = this.wakes;
+    if (state.sending || this.closed) return;
+    if (state.jobs.size === 0) {
+      if (!state.events || state.timer) return;
+      const wait = state.eventsAt + EVENTS_NOTIFY_SPACING_MS - Date.now();
+      if (wait > 0) {
+        state.timer = setTimeout(() => {
+          state.timer = null;
+          this.sendWakeUps();
+        }, wait);
+        state.timer.unref();
+        return;
+      }
     }
-    const wait = state.at + EVENTS_NOTIFY_SPACING_MS - Date.now();
-    if (wait > 0) {
-      state.timer = setTimeout(() => {
-        state.timer = null;
-        this.eventsWritten();
-      }, wait);
-      state.timer.unref();
-      return;
-    }
+    if (state.timer) clearTimeout(state.timer);
+    state.timer = null;
+    // Many jobs at once: the empty payload wakes every worker.
+    const jobs = state.jobs.size > MAX_WAKE_JOBS ? [''] : [...state.jobs];
+    const events = state.events;
+    state.jobs.clear();
+    state.events = false;
+    if (events) state.eventsAt = Date.now();
     state.sending = true;
-    state.again = false;
-    state.at = Date.now();
-    this.pool
-      // Its own text: operators (and tests) tell it from the listener's probe in pg_stat_activity.
-      .query("SELECT pg_notify($1, '') AS events_appended", [this.eventsChannel])
+    this.query('wakeUp', {
+      runChannel: this.runChannel,
+      jobs,
+      eventsChannel: this.eventsChannel,
+      events,
+    })
       .catch((err: unknown) => {
-        if (!this.closed) this.options.onError?.(err, 'events notify');
+        if (!this.closed) this.options.onError?.(err, 'notify');
       })
       .finally(() => {
         state.sending = false;
-        if (state.again) {
-          state.again = false;
-          this.eventsWritten();
-        }
+        this.sendWakeUps();
       });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.eventsNotify.timer) clearTimeout(this.eventsNotify.timer);
+    if (this.wakes.timer) clearTimeout(this.wakes.timer);
     await this.notifications?.listener.stop();
     await this.pool.end();
   }
@@ -501,12 +535,8 @@ export class PostgresStore implements Store {
         if (counted!.n > 0)
           throw new JobdeckError('ALREADY_RUNNING', `Job ${params.job} already has an active run.`);
       }
-      const due = values.status === 'pending';
-      const row = await this.one<RunRow>(
-        due ? 'runInsertNotify' : 'runInsert',
-        { ...values, channel: this.runChannel },
-        on,
-      );
+      const row = await this.one<RunRow>('runInsert', values, on);
+      if (row && values.status === 'pending') this.wakeAfter(on, { jobs: [params.job] });
       if (!row) {
         // Another insert with the same key won the race: return its run.
         const existing = await this.one<RunRow>('runFindByIdempotencyKey', values, on);
