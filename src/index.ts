@@ -69,6 +69,7 @@ export type {
   Percentiles,
 } from './store/store.js';
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.js';
+export { PostgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.js';
 export { openStore, DEFAULT_DB } from './store/open.js';
 export {
   RUN_STATUSES,

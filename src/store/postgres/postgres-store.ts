@@ -74,6 +74,7 @@ import type {
   StoreNotifications,
   StoreNow,
 } from '../store.js';
+import { PoolGate } from './pool-gate.js';
 import { PgListener, cancelPayload } from './listener.js';
 
 const SQL_DIR = fileURLToPath(new URL('./sql/', import.meta.url));
@@ -142,8 +143,15 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Push new runs and cancels with LISTEN/NOTIFY (default true). False: everyone polls. */
   notify?: boolean;
-  /** How long to wait for a connection before failing (the API then answers 503). Default 3 s. */
+  /** How long opening a connection may take before failing (the API then answers 503). Default 3 s. */
   connectionTimeoutMs?: number;
+  /**
+   * Requests beyond the pool wait in order for a connection, at most this many (more are refused
+   * at once with STORE_UNAVAILABLE, 503). Default 10,000.
+   */
+  maxWaiting?: number;
+  /** How long a request may wait for a free connection before STORE_UNAVAILABLE. Default 10 s. */
+  waitTimeoutMs?: number;
   /** Any one statement is cut after this long. Default 30 s. */
   statementTimeoutMs?: number;
   /** Shown as `application_name` in pg_stat_activity, so operators can tell Jobdeck's backends. Default `jobdeck`. */
@@ -175,6 +183,7 @@ export class PostgresStore implements Store {
   readonly capabilities: StoreCapabilities;
   readonly notifications?: StoreNotifications & { listener: PgListener };
   private readonly pool: pg.Pool;
+  private readonly gate: PoolGate;
   private readonly schema: string;
   private readonly runChannel: string;
   private readonly cancelChannel: string;
@@ -216,6 +225,11 @@ export class PostgresStore implements Store {
       application_name: options.applicationName ?? 'jobdeck',
       keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
     };
+    this.gate = new PoolGate({
+      size: options.poolSize ?? 10,
+      maxWaiting: options.maxWaiting ?? 10_000,
+      waitMs: options.waitTimeoutMs ?? 10_000,
+    });
     this.pool = new pg.Pool({
       ...this.connection,
       max: options.poolSize ?? 10,
@@ -253,6 +267,7 @@ export class PostgresStore implements Store {
   ): Promise<pg.QueryResult<T & pg.QueryResultRow>> {
     const query = QUERIES.get(name);
     if (!query) throw new Error(`no SQL named ${name}`);
+    const release = on === this.pool ? await this.gate.acquire() : null;
     try {
       const result = await on.query<T & pg.QueryResultRow>({
         name: query.name,
@@ -262,8 +277,17 @@ export class PostgresStore implements Store {
       if (query.writesEvents) this.wakeAfter(on, { events: true });
       return result;
     } catch (err) {
-      throw translatePgError(err);
+      throw this.failed(err);
+    } finally {
+      release?.();
     }
+  }
+
+  /** The error to throw for a driver failure; a database out of reach also fails the waiters. */
+  private failed(err: unknown): unknown {
+    const translated = translatePgError(err);
+    if (isConnectFailure(err)) this.gate.refuseWaiting(asError(translated));
+    return translated;
   }
 
   private async query<T>(
@@ -294,14 +318,18 @@ export class PostgresStore implements Store {
    * end, before any promise continuation could attach a listener. `release` destroys a client that
    * failed instead of returning it to the pool.
    */
-  private borrow(): Promise<{
+  private async borrow(): Promise<{
     client: pg.PoolClient;
     broken: () => boolean;
     release: (failure?: unknown) => void;
   }> {
+    const admitted = await this.gate.acquire();
     return new Promise((resolve, reject) => {
       this.pool.connect((err, client, done) => {
-        if (err || !client) return reject(asError(translatePgError(err)));
+        if (err || !client) {
+          admitted();
+          return reject(asError(this.failed(err)));
+        }
         let broken: Error | undefined;
         const onError = (error: Error) => {
           broken = error;
@@ -314,6 +342,7 @@ export class PostgresStore implements Store {
           release: (failure?: unknown) => {
             client.off('error', onError);
             done(broken ?? (failure === undefined ? undefined : asError(failure)));
+            admitted();
           },
         });
       });
@@ -475,7 +504,12 @@ export class PostgresStore implements Store {
   /** Drop the store's schema with everything in it; for tests. */
   async dropSchema(): Promise<void> {
     if (this.schema === 'public') throw new Error('refusing to drop the public schema');
-    await this.pool.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(this.schema)} CASCADE`);
+    const release = await this.gate.acquire();
+    try {
+      await this.pool.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(this.schema)} CASCADE`);
+    } finally {
+      release();
+    }
   }
 
   private async itemsOf(ids: string[], on: Queryable = this.pool): Promise<Map<string, RunItem[]>> {
@@ -700,8 +734,9 @@ export class PostgresStore implements Store {
   private refreshStatisticsIfSlow(elapsedMs: number): void {
     if (elapsedMs < SLOW_CLAIM_MS || Date.now() - this.lastAnalyze < ANALYZE_EVERY_MS) return;
     this.lastAnalyze = Date.now();
-    this.pool
-      .query('ANALYZE jobdeck_runs')
+    this.gate
+      .acquire()
+      .then((release) => this.pool.query('ANALYZE jobdeck_runs').finally(release))
       .catch((err: unknown) => this.options.onError?.(err, 'analyze'));
   }
 
@@ -1292,6 +1327,16 @@ const UNAVAILABLE_CODES = new Set([
   'ENETUNREACH',
 ]);
 /** pg's own errors for a lost or unobtainable connection carry no code, only these messages. */
+/** Failures to open a connection (not of a statement on an open one): the database is out of reach. */
+function isConnectFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string')
+    return ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', '57P03'].includes(code);
+  return /timeout exceeded when trying to connect|due to connection timeout/i.test(
+    err instanceof Error ? err.message : String(err),
+  );
+}
+
 const UNAVAILABLE_MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|not queryable|Client was closed|Connection ended unexpectedly/i;
 
