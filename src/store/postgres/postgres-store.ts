@@ -184,6 +184,8 @@ export class PostgresStore implements Store {
   readonly notifications?: StoreNotifications & { listener: PgListener };
   private readonly pool: pg.Pool;
   private readonly gate: PoolGate;
+  /** Creates between their statement and its answer: a create alone wakes workers inline. */
+  private insertsInFlight = 0;
   private readonly schema: string;
   private readonly runChannel: string;
   private readonly cancelChannel: string;
@@ -569,8 +571,22 @@ export class PostgresStore implements Store {
         if (counted!.n > 0)
           throw new JobdeckError('ALREADY_RUNNING', `Job ${params.job} already has an active run.`);
       }
-      const row = await this.one<RunRow>('runInsert', values, on);
-      if (row && values.status === 'pending') this.wakeAfter(on, { jobs: [params.job] });
+      // Alone, a create wakes the workers in its own statement (one round trip, the quickest
+      // pickup); among others it leaves that to the coalesced wake-up after its commit.
+      const due = values.status === 'pending';
+      const inline = due && on === this.pool && this.insertsInFlight === 0;
+      this.insertsInFlight++;
+      let row: RunRow | undefined;
+      try {
+        row = await this.one<RunRow>(
+          inline ? 'runInsertNotify' : 'runInsert',
+          { ...values, channel: this.runChannel },
+          on,
+        );
+      } finally {
+        this.insertsInFlight--;
+      }
+      if (row && due && !inline) this.wakeAfter(on, { jobs: [params.job] });
       if (!row) {
         // Another insert with the same key won the race: return its run.
         const existing = await this.one<RunRow>('runFindByIdempotencyKey', values, on);

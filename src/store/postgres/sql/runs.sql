@@ -290,6 +290,22 @@ WITH picked AS MATERIALIZED (
 )
 SELECT * FROM claimed;
 
+-- name: runInsertNotify
+-- Insert a due run and wake the workers in one round trip: for a create with no other in flight
+-- on this instance, whose wake-up then waits for no one.
+WITH inserted AS (
+  INSERT INTO jobdeck_runs (
+    id, job, input, status, attempt, max_attempts, priority, run_at, created_at, created_by,
+    trigger, idempotency_key, expire_at, retention_ms, retry_of
+  ) VALUES (
+    @id, @job, @input::jsonb, @status, 0, @maxAttempts, @priority, @runAt, @now, @createdBy,
+    @trigger, @idempotencyKey, @expireAt, @retentionMs, @retryOf
+  )
+  ON CONFLICT (job, created_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  RETURNING *
+)
+SELECT inserted.*, pg_notify(@channel, inserted.job) AS notified FROM inserted;
+
 -- name: wakeUp
 -- Wake-ups after commits: what they announce is durable in its own commit, so this one need not
 -- wait for the disk (set_config(…, true) lasts to the end of this statement's transaction).
