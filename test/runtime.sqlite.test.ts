@@ -70,3 +70,61 @@ describe('runtime on SQLite', () => {
     }
   });
 });
+
+describe('SQLite wake-ups across processes on one host', () => {
+  // Polls and heartbeats far beyond the test's deadlines: only the watch of the file can act.
+  const NO_POLLING = {
+    concurrency: 1,
+    pollMs: 120_000,
+    cancelPollMs: 120_000,
+    heartbeatMs: 60_000,
+    leaseMs: 180_000,
+  };
+
+  it('a run created by another instance starts, and its cancel reaches the handler, without polling', async () => {
+    const { path, cleanup } = tempDbPath();
+    const started = deferred();
+    const aborted = deferred<unknown>();
+    const job = defineJob({
+      name: 'waits',
+      async run(ctx) {
+        started.resolve();
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+        aborted.resolve(ctx.signal.reason);
+        throw ctx.signal.reason;
+      },
+    });
+    const worker = new Jobdeck({
+      store: new SqliteStore({ path }),
+      jobs: [job],
+      worker: NO_POLLING,
+      maintenance: false,
+      scheduler: false,
+    });
+    // Another instance on its own connection, as another process on this host would be.
+    const api = new Jobdeck({
+      store: new SqliteStore({ path }),
+      jobs: [job],
+      worker: false,
+      maintenance: false,
+      scheduler: false,
+    });
+    try {
+      await worker.start();
+      await api.start();
+      const { run } = await api.runs.create({ job: 'waits', principal: admin });
+      await started.promise;
+      await api.cancels.cancel(run.id, { mode: 'force', reason: 'watch test' }, admin);
+      expect(await aborted.promise).toMatchObject({ mode: 'force', reason: 'watch test' });
+      const ended = await pollUntil(async () => {
+        const current = await api.runs.get(run.id);
+        return current.status === 'cancelled' ? current : undefined;
+      });
+      expect(ended.status).toBe('cancelled');
+    } finally {
+      await worker.close({ graceMs: 1000 });
+      await api.close();
+      cleanup();
+    }
+  }, 30_000);
+});

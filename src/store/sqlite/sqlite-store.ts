@@ -55,6 +55,7 @@ import type {
   CancelRequest,
   EventPage,
   EventWatch,
+  StoreNotifications,
   JobState,
   LeaseRenewal,
   LeaseRenewParams,
@@ -78,6 +79,10 @@ import type {
 const SQL_DIR = fileURLToPath(new URL('./sql/', import.meta.url));
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const QUERIES = loadNamedQueries(SQL_DIR);
+/** The least time between two wake-ups from the file watch. */
+const WAKE_SPACING_MS = 2;
+/** A second look after a wake-up, for a commit not yet visible at the first. */
+const WAKE_RECHECK_MS = 15;
 
 export interface SqliteStoreOptions {
   /** Path of the database file; its folder is created. `:memory:` for a private in-memory store. */
@@ -98,12 +103,19 @@ export class SqliteStore implements Store {
     skipLocked: false,
     multiHost: false,
   };
+  /** Wake-ups from the other processes on this host that write the file (none in memory). */
+  readonly notifications?: StoreNotifications;
   private readonly db: Database.Database;
   private readonly path: string;
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
+    if (options.path !== ':memory:')
+      this.notifications = {
+        listen: async (handlers) => this.listenForWrites(handlers),
+        healthy: false,
+      };
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.db = new Database(options.path);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
@@ -332,6 +344,13 @@ export class SqliteStore implements Store {
 
   async runClaim(params: RunClaimParams): Promise<Run[]> {
     if (params.limit <= 0 || params.jobs.length === 0) return [];
+    // Nothing due: answer from a read, without taking the write lock every other process needs.
+    const anyDue = this.all<{ id: string }>('runClaimCandidates', {
+      now: hostMs(params.now),
+      jobs: JSON.stringify(params.jobs.map((j) => j.name)),
+      limit: 1,
+    });
+    if (anyDue.length === 0) return [];
     return this.write(() => {
       const disabled = new Set(this.all<{ name: string }>('jobDisabledNames').map((r) => r.name));
       const jobs = params.jobs.filter((j) => !disabled.has(j.name));
@@ -825,18 +844,24 @@ export class SqliteStore implements Store {
    * their commits without polling. An in-memory store has no file: readers poll.
    */
   async eventWatch(onAppended: () => void): Promise<EventWatch> {
+    return this.watchWrites(onAppended);
+  }
+
+  /**
+   * Watch the database file and its write-ahead log for writes of any process on this host. A
+   * watch that fails (the folder removed, too many watches) reports itself unhealthy.
+   */
+  private watchWrites(onWrite: () => void): EventWatch {
     const state = { healthy: false };
-    if (this.path === ':memory:')
-      return { healthy: false, close: async () => {} } satisfies EventWatch;
+    if (this.path === ':memory:') return { healthy: false, close: async () => {} };
     const file = resolve(this.path);
     const names = new Set([basename(file), `${basename(file)}-wal`]);
     let watcher: ReturnType<typeof watch> | null = null;
     try {
       watcher = watch(dirname(file), { persistent: false }, (_event, name) => {
-        if (name === null || names.has(name.toString())) onAppended();
+        if (name === null || names.has(name.toString())) onWrite();
       });
       state.healthy = true;
-      // A watch that fails (the folder removed, too many watches) leaves the readers polling.
       watcher.on('error', () => {
         state.healthy = false;
         watcher?.close();
@@ -852,6 +877,46 @@ export class SqliteStore implements Store {
         state.healthy = false;
         watcher?.close();
       },
+    };
+  }
+
+  /**
+   * Wake-ups from writes of other processes on this host (new runs, cancels), from the watch of
+   * the file: every handler is told "look now" (an empty job, an empty run id), at most once per
+   * WAKE_SPACING_MS, and once more WAKE_RECHECK_MS later, since SQLite makes a commit visible
+   * only after it wrote the log. The watch only speeds things up: it never reports itself
+   * healthy, so the runtime keeps polling as often as without it (a watch can miss writes on some
+   * file systems).
+   */
+  private listenForWrites(handlers: Parameters<StoreNotifications['listen']>[0]) {
+    let last = 0;
+    let timer: NodeJS.Timeout | null = null;
+    let recheck: NodeJS.Timeout | null = null;
+    const tell = () => {
+      last = Date.now();
+      handlers.runAvailable?.('');
+      handlers.cancelRequested?.('', null);
+    };
+    const onWrite = () => {
+      if (timer) return;
+      const wait = last + WAKE_SPACING_MS - Date.now();
+      timer = setTimeout(
+        () => {
+          timer = null;
+          tell();
+          if (recheck) clearTimeout(recheck);
+          recheck = setTimeout(tell, WAKE_RECHECK_MS);
+          recheck.unref();
+        },
+        Math.max(0, wait),
+      );
+      timer.unref();
+    };
+    const watch = this.watchWrites(onWrite);
+    return async () => {
+      if (timer) clearTimeout(timer);
+      if (recheck) clearTimeout(recheck);
+      await watch.close();
     };
   }
 
