@@ -7,9 +7,11 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ClientEvent, JobdeckClient, LogInfo } from '../src/client/client.js';
 import { printLogs } from '../src/cli/logs.js';
+import { EXIT_CODES } from '../src/cli/output.js';
 import {
   BIN,
   Children,
@@ -88,6 +90,30 @@ function lines(text: string): string[] {
   return text.split('\n').filter((line) => line !== '');
 }
 
+const RECORDER = join(ROOT, 'test', 'fixtures', 'record-modules.mjs');
+
+/**
+ * What a client command may load: the command line's own modules, the client, the pure core,
+ * two leaf values (the version, the stats bucket sizes) and three small packages. Not
+ * cli-progress, which watch loads only for a terminal, and nothing of the server.
+ */
+const CLIENT_MODULES =
+  /^(node:.*|file:\/\/.*\/(bin\/jobdeck\.js|dist\/(cli|client|core)\/[\w-]+\.js|dist\/instances\/version\.js|dist\/runs\/stats-window\.js|node_modules\/(commander|eventsource-parser|ms)\/.+))$/;
+
+/** The URLs of the modules `jobdeck <args>` loaded, recorded by a loader hook. */
+async function modulesLoadedBy(args: string[], env: NodeJS.ProcessEnv): Promise<string[]> {
+  const file = join(temp.dir, `modules-${args[0]}-${Date.now()}.txt`);
+  const result = await children.run(args, {
+    env: {
+      ...env,
+      RECORD_MODULES_TO: file,
+      NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} --import=${pathToFileURL(RECORDER).href}`,
+    },
+  });
+  expect(result.exit.signal, result.stderr).toBeNull();
+  return lines(readFileSync(file, 'utf8'));
+}
+
 beforeAll(async () => {
   requireBuild();
   server = serverChildren.start(
@@ -122,7 +148,12 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     const [header, ...rows] = lines(result.stdout);
     expect(header).toMatch(/^NAME\s+CATEGORY\s+ENABLED\s+SCHEDULE\s+DESCRIPTION$/);
     expect(rows.map((row) => row.split(/\s+/)[0]).sort()).toEqual(DEMO_JOBS);
-    expect(rows.find((row) => row.startsWith('demo.cache_warming'))).toMatch(/every 3600s/);
+    // Schedules as they are written in the job's options, descriptions without markdown.
+    expect(rows.find((row) => row.startsWith('demo.cache_warming'))).toMatch(/\severy 1h\s/);
+    expect(rows.find((row) => row.startsWith('demo.steps'))).toMatch(
+      /\s-\s+Runs steps sequential steps of stepMs each\.$/,
+    );
+    expect(result.stdout).not.toContain('`');
 
     const json = await jobdeck(['jobs', '--json']);
     expect(json.exit.code).toBe(0);
@@ -157,10 +188,16 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     const changes = watchLines.slice(0, -1);
     expect(changes.length).toBeGreaterThan(0);
     for (const line of changes)
-      expect(line).toMatch(/^(pending|running|completed)( \d+(\.\d+)?%)?$/);
-    const percents = changes.map((line) => Number(/ ([\d.]+)%$/.exec(line)?.[1] ?? 0));
+      expect(line).toMatch(/^(pending|running|completed)( \d+(\.\d+)?%)?( · .+)?$/);
+    const percents = changes.map((line) => Number(/^\S+ ([\d.]+)%/.exec(line)?.[1] ?? 0));
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
     expect(percents.some((percent) => percent > 0 && percent < 100)).toBe(true);
+    // While it runs: steps done of all, time since it started, and the time left at that pace.
+    expect(changes).toContainEqual(
+      expect.stringMatching(
+        /^running \d+(\.\d+)?% · [12]\/3 · \d+ m?s elapsed · ETA (\d+ m?s|now)$/,
+      ),
+    );
     expect(watchLines.at(-1)).toBe(`${id} demo.steps completed 100% attempt 1/1`);
 
     // logs --follow printed while the run was running, and ended when it finished.
@@ -204,10 +241,14 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     await waitForStatus(id, 'running');
     await watch.waitForStdout(/^running/m);
 
-    const cancel = await jobdeck(['cancel', id, '--force', '--reason', 'x']);
+    const cancel = await jobdeck(['cancel', id, '--force', '--reason', 'wrong input']);
     expect(cancel.exit, cancel.stderr).toEqual({ code: 0, signal: null });
-    expect(cancel.stdout).toMatch(new RegExp(`^force: ${id} demo.steps (cancelling|cancelled)`));
-    expect(cancel.stdout).toContain('(cancel force by ops)');
+    // The outcome in words, then who asked and why.
+    expect(cancel.stdout).toMatch(
+      new RegExp(
+        `^(Stopped|Stopping) ${id} demo.steps by force: .+\\. Asked by ops: wrong input\\.\\n$`,
+      ),
+    );
 
     expect(await watch.waitForExit(), watch.stderr).toEqual({ code: 2, signal: null });
     expect(lines(watch.stdout).at(-1)).toMatch(
@@ -217,7 +258,7 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     const shown = await jobdeck(['run', id, '--json']);
     expect(JSON.parse(shown.stdout)).toMatchObject({
       status: 'cancelled',
-      cancel: { mode: 'force', reason: 'x', requestedBy: 'ops' },
+      cancel: { mode: 'force', reason: 'wrong input', requestedBy: 'ops' },
     });
     const logs = await jobdeck(['logs', id]);
     expect(logs.stdout).toContain('step 1 started');
@@ -250,6 +291,84 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     expect(lines(table.stdout)[0]).toMatch(/^ID\s+JOB\s+STATUS\s+PROGRESS\s+ATTEMPT\s+CREATED$/);
     expect(table.stdout).toMatch(new RegExp(`^${completedId}\\s+demo.steps\\s+completed\\s`, 'm'));
     expect(table.stdout).toMatch(new RegExp(`^${cancelledId}\\s+demo.steps\\s+cancelled\\s`, 'm'));
+  });
+
+  it('cancel says what it did in words, with who asked and why; a finished run is a conflict (exit 4)', async () => {
+    expect(completedId).toBeDefined();
+    const running = await trigger({ steps: 100, stepMs: 500 });
+    await waitForStatus(running, 'running');
+    // The server runs one run at a time: this one waits, and is cancelled before it starts.
+    const waiting = await trigger({ steps: 1, stepMs: 10 });
+    const now = await jobdeck(['cancel', waiting]);
+    expect(now.exit, now.stderr).toEqual({ code: 0, signal: null });
+    expect(now.stdout).toBe(
+      `Cancelled ${waiting} demo.steps before it started. Asked by ops, no reason given.\n`,
+    );
+
+    const graceful = await jobdeck(['cancel', running, '--reason', 'enough.']);
+    expect(graceful.exit, graceful.stderr).toEqual({ code: 0, signal: null });
+    expect(graceful.stdout).toBe(
+      `Stopping ${running} demo.steps gracefully: the current step finishes and no new one starts. Asked by ops: enough.\n`,
+    );
+    // Asked again: unchanged, still stopping or stopped by now; the reason is the first one.
+    const again = await jobdeck(['cancel', running]);
+    expect(again.exit, again.stderr).toEqual({ code: 0, signal: null });
+    expect(again.stdout).toMatch(
+      new RegExp(
+        `^${running} demo.steps is already (stopping \\(graceful\\); --force stops it at once|cancelled)\\. Asked by ops: enough\\.\\n$`,
+      ),
+    );
+    await waitForStatus(running, 'cancelled');
+
+    const finished = await jobdeck(['cancel', completedId!]);
+    expect(finished.exit).toEqual({ code: EXIT_CODES.refused.code, signal: null });
+    expect(finished.stderr).toBe(
+      `jobdeck: RUN_FINISHED (409): Run ${completedId} already ended completed.\n`,
+    );
+    expect(finished.stdout).toBe('');
+  });
+
+  it('Ctrl-C stops watch, not the run: exit 130 and a word on how to stop the run', async () => {
+    const id = await trigger({ steps: 100, stepMs: 500 });
+    const watch = children.start(['watch', id], { env: clientEnv() });
+    await watch.waitForStdout(/^running/m);
+    expect(await watch.stop('SIGINT')).toEqual({ code: EXIT_CODES.interrupted.code, signal: null });
+    expect(watch.stderr).toBe(
+      `jobdeck: stopped watching ${id}; the run goes on (jobdeck cancel ${id} stops it)\n`,
+    );
+    expect((await getRun(id)).status).toBe('running');
+    await cancelOverHttp(id);
+    await waitForStatus(id, 'cancelled');
+  });
+
+  it('client commands load the client and the command line, none of the server (a test of structure, not of time)', async () => {
+    expect(completedId).toBeDefined();
+    const commands = [
+      ['--version'],
+      ['--help'],
+      ['jobs'],
+      ['runs'],
+      ['run', completedId!],
+      ['watch', completedId!],
+      ['logs', completedId!],
+      ['cancel', completedId!],
+      ['stats'],
+    ];
+    for (const args of commands) {
+      const loaded = await modulesLoadedBy(args, clientEnv());
+      expect(loaded.length, `${args.join(' ')}`).toBeGreaterThan(0);
+      expect(
+        loaded.filter((url) => !CLIENT_MODULES.test(url)),
+        `modules \`jobdeck ${args.join(' ')}\` loaded beyond the client`,
+      ).toEqual([]);
+    }
+    // The recorder sees what a server command loads: the store and its driver.
+    const migrate = await modulesLoadedBy(
+      ['migrate', '--db', join(temp.dir, 'modules', 'jobdeck.db')],
+      cleanEnv(),
+    );
+    expect(migrate).toContainEqual(expect.stringMatching(/\/dist\/store\/open\.js$/));
+    expect(migrate).toContainEqual(expect.stringMatching(/\/node_modules\/better-sqlite3\//));
   });
 
   it('a reader that closes the pipe early ends the command quietly, without an EPIPE stack', async () => {
@@ -303,12 +422,25 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     expect(bad.stderr).toMatch(/^ {2}bucket: /m);
   });
 
-  it('a bad or missing token exits non-zero with UNAUTHENTICATED on stderr; --token wins over JOBDECK_TOKEN', async () => {
-    for (const token of ['not-a-configured-token', null]) {
-      const result = await jobdeck(['jobs'], token);
-      expect(result.exit.code, result.stdout).not.toBe(0);
-      expect(result.exit.code).not.toBeNull();
-      expect(result.stderr).toMatch(/UNAUTHENTICATED/);
+  it('a bad or missing token exits 5 with UNAUTHENTICATED and says which variable or flag to set; --token wins over JOBDECK_TOKEN', async () => {
+    const cases = [
+      { token: null, args: [], hint: 'no token was given: set JOBDECK_TOKEN or pass --token' },
+      {
+        token: 'not-a-configured-token',
+        args: [],
+        hint: 'the server does not know the token of JOBDECK_TOKEN',
+      },
+      {
+        token: OPERATOR_TOKEN,
+        args: ['--token', 'not-a-configured-token'],
+        hint: 'the server does not know the token of --token',
+      },
+    ];
+    for (const { token, args, hint } of cases) {
+      const result = await jobdeck(['jobs', ...args], token);
+      expect(result.exit, result.stderr).toEqual({ code: 5, signal: null });
+      expect(result.stderr).toMatch(/^jobdeck: UNAUTHENTICATED \(401\): /);
+      expect(result.stderr).toContain(hint);
       expect(result.stdout).toBe('');
     }
     const flagged = await jobdeck(
@@ -371,14 +503,31 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     ]);
   });
 
-  it('a client command against an address where nothing listens exits non-zero naming it', async () => {
+  it('a client command against an address where nothing listens exits 6 naming it and what to set', async () => {
     const address = `http://127.0.0.1:${await freePort()}`;
     const result = await children.run(['workers'], {
       env: cleanEnv({ JOBDECK_URL: address, JOBDECK_TOKEN: OPERATOR_TOKEN }),
     });
-    expect(result.exit).toEqual({ code: 1, signal: null });
-    expect(result.stderr).toBe(`jobdeck: cannot reach ${address}: ECONNREFUSED\n`);
+    expect(result.exit).toEqual({ code: 6, signal: null });
+    expect(result.stderr).toBe(
+      `jobdeck: cannot reach ${address} (ECONNREFUSED) — is jobdeck serve running? Set JOBDECK_URL or --url to its address.\n`,
+    );
     expect(result.stdout).toBe('');
+  });
+
+  it('an address that is no http URL is refused before anything is sent, naming where it came from', async () => {
+    const env = await children.run(['runs'], {
+      env: cleanEnv({ JOBDECK_URL: 'localhost:3000', JOBDECK_TOKEN: OPERATOR_TOKEN }),
+    });
+    expect(env.exit).toEqual({ code: 1, signal: null });
+    expect(env.stderr).toBe(
+      `jobdeck: JOBDECK_URL must be the server's http:// or https:// address, such as http://127.0.0.1:3000, not "localhost:3000"\n`,
+    );
+    const flag = await jobdeck(['runs', '--url', 'ftp://example.com']);
+    expect(flag.exit.code).toBe(1);
+    expect(flag.stderr).toMatch(
+      /^jobdeck: --url must be the server's http:\/\/ or https:\/\/ address/,
+    );
   });
 
   it('the server stops on SIGTERM with exit code 0 and never printed a configured token', async () => {
@@ -387,6 +536,25 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     const output = server.output();
     for (const token of [OPERATOR_TOKEN, ADMIN_TOKEN, TOKENS_ENV])
       expect(output).not.toContain(token);
+  });
+});
+
+describe('jobdeck --version and --help', () => {
+  it('--version prints the package version; --help lists the exit codes and the client settings', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    const printed = await children.run(['--version'], { env: cleanEnv() });
+    expect(printed.exit).toEqual({ code: 0, signal: null });
+    expect(printed.stdout).toBe(`${version}\n`);
+
+    const help = await children.run(['--help'], { env: cleanEnv() });
+    expect(help.exit).toEqual({ code: 0, signal: null });
+    expect(help.stdout).toMatch(/JOBDECK_URL \(or --url; default http:\/\/127\.0\.0\.1:3000\)/);
+    expect(help.stdout).toMatch(/JOBDECK_TOKEN \(or --token\)/);
+    const listed = help.stdout.slice(help.stdout.indexOf('Exit codes:'));
+    for (const { code, meaning } of Object.values(EXIT_CODES))
+      expect(listed).toContain(`${String(code).padStart(3)}  ${meaning}\n`);
   });
 });
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT_CODES } from '../src/cli/output.js';
 import { ERROR_CODES } from '../src/core/errors.js';
 import { demoJobs } from '../src/demo/jobs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -53,6 +54,16 @@ describe('docs stay in step with the code', () => {
         const route = `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`;
         expect(documented.get(route), `api.md row for ${route}`).toBe(operation['x-jobdeck-role']);
       }
+    }
+  });
+
+  it('the README and cli.md list every exit code of the command line, and nothing else', () => {
+    const codes = Object.values(EXIT_CODES).map(({ code }) => code);
+    for (const path of ['README.md', 'docs/reference/cli.md']) {
+      const documented = tableRows(read(path))
+        .filter((cells) => /^\d+$/.test(cells[0]!))
+        .map((cells) => Number(cells[0]));
+      expect(documented, path).toEqual(codes);
     }
   });
 

@@ -21,10 +21,15 @@ afterEach(() => {
 });
 
 /** Start the quick start in a fresh temp folder with `env` (and no other JOBDECK_* variable). */
-async function quickStart(env: Record<string, string>) {
+async function quickStart(env: Record<string, string>, options: { mergeStderr?: boolean } = {}) {
   const { dir, cleanup } = tempDir('jobdeck-start-test-');
   cleanups.push(cleanup);
-  const child = children.start([], { script: START_SCRIPT, cwd: dir, env: cleanEnv(env) });
+  const child = children.start([], {
+    script: START_SCRIPT,
+    cwd: dir,
+    env: cleanEnv(env),
+    ...options,
+  });
   const [, url] = await child.waitForStdout(/Jobdeck is serving 4 jobs on (http:\/\/\S+)\n/);
   return { dir, child, url: url! };
 }
@@ -45,13 +50,15 @@ async function get(url: string, token?: string): Promise<{ status: number; body:
 }
 
 describe('the quick start (npm start)', () => {
-  it('with no tokens configured: prints one generated admin token that works, and uses ./.jobdeck/jobdeck.db', async () => {
+  it('with no tokens configured: prints one generated admin token that works, ready to paste, and uses ./.jobdeck/jobdeck.db', async () => {
     const port = await freePort();
     const { dir, child, url } = await quickStart({ JOBDECK_PORT: String(port) });
     expect(url).toBe(`http://127.0.0.1:${port}`);
-    const [, token] = await child.waitForStdout(
-      /for this start only\. It is shown once and never logged:\n\n {2}(\S+)\n/,
+    const [, exported, token] = await child.waitForStdout(
+      /^ {2}export JOBDECK_URL=(\S+) JOBDECK_TOKEN=(\S+)\n/m,
     );
+    expect(exported).toBe(`http://localhost:${port}`);
+    expect((await get(`${exported}/api/jobs`, token)).status).toBe(200);
 
     expect(await get(`${url}/healthz`)).toMatchObject({
       status: 200,
@@ -97,5 +104,20 @@ describe('the quick start (npm start)', () => {
     expect(output).not.toMatch(/No tokens are configured/);
     expect(output).not.toMatch(/JOBDECK_TOKEN=/);
     for (const secret of [adminToken, viewerToken, tokensEnv]) expect(output).not.toContain(secret);
+  });
+
+  it('as a terminal shows both streams: the log lines of the start first, then the banner in one block', async () => {
+    const port = await freePort();
+    const { child } = await quickStart(
+      { JOBDECK_PORT: String(port), JOBDECK_LOG_LEVEL: 'trace' },
+      { mergeStderr: true },
+    );
+    const [banner] = await child.waitForStdout(
+      /^Jobdeck is serving 4 jobs on [\s\S]*?^ {2}export JOBDECK_URL=\S+ JOBDECK_TOKEN=\S+\n/m,
+    );
+    expect(banner.split('\n').filter((line) => line.startsWith('{'))).toEqual([]);
+    const before = child.stdout.slice(0, child.stdout.indexOf(banner));
+    expect(before).toMatch(/"msg":"Server listening at http:\/\/127\.0\.0\.1:\d+"/);
+    expect(await child.stop('SIGTERM'), child.output()).toEqual({ code: 0, signal: null });
   });
 });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { loadAlertsFile } from '../alerts/config.js';
 import {
   addClientOptions,
   clientFrom,
@@ -19,8 +18,10 @@ export function alertsCommand(program: Command): void {
     .description(
       'validate an alerts file (YAML) without starting anything: each problem with its line and field',
     )
-    .action((file: string) => {
-      // An invalid file throws: main prints each problem and exits 1.
+    .action(async (file: string) => {
+      // Loaded here, not for every command (see main.ts). An invalid file throws: main prints
+      // each problem and exits 1.
+      const { loadAlertsFile } = await import('../alerts/config.js');
       const config = loadAlertsFile(file);
       const channels = Object.entries(config.channels).map(([name, c]) => `${name} (${c.type})`);
       process.stdout.write(

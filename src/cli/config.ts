@@ -1,6 +1,16 @@
-import { DEFAULT_DB } from '../store/open.js';
+import { Option, type Command } from 'commander';
+import type { InstanceRole } from '../core/instance.js';
 
-/** Flags win over environment variables, which win over defaults. */
+/**
+ * The settings of the commands: flags win over environment variables, which win over defaults.
+ * Client commands load this module, so it imports nothing of the server (the instance's settings,
+ * which name the store, live in instance.ts).
+ */
+
+/** The server the client commands talk to unless JOBDECK_URL or --url says otherwise. */
+export const DEFAULT_URL = 'http://127.0.0.1:3000';
+
+/** A setting: the flag, else the environment variable, else the default. */
 export function pick<T>(
   flag: T | undefined,
   env: string | undefined,
@@ -30,60 +40,64 @@ function port(name: string) {
   };
 }
 
-export const parsePositiveInt = positiveInt;
-export const parsePort = port;
-
-export interface InstanceConfig {
-  db: string;
-  concurrency: number;
-  /** Tuning of the worker; unset means the defaults. */
-  leaseMs: number | undefined;
-  heartbeatMs: number | undefined;
-  pollMs: number | undefined;
-  /** How long the event feed keeps events for readers to resume from; unset: 24 h. */
-  eventRetentionMs: number | undefined;
-  /** How often the instance beats in the registry of instances; unset means the default. */
-  instanceHeartbeatMs: number | undefined;
-  /** Commands the built-in `exec` job may run; empty: no `exec` job. */
-  execAllow: string[];
-  /** The alerts file (rules and channels); unset: no alerts from this instance. */
-  alerts: string | undefined;
-  /** Where people reach the dashboard, for links; unset: the instance's own address. */
-  publicUrl: string | undefined;
-  /** How often running attempts are checked for being stuck (and queues for backlogs); unset: 60 s. */
-  stuckCheckMs: number | undefined;
-  /** When an attempt is stuck, for jobs that do not say; unset: 20 min. */
-  stuckAfterMs: number | undefined;
+/** An http:// or https:// address: a bare `localhost:3000` would otherwise fail later, less clearly. */
+function httpUrl(name: string) {
+  return (raw: string): string => {
+    let protocol: string | null = null;
+    try {
+      protocol = new URL(raw).protocol;
+    } catch {
+      // Not a URL at all: said below.
+    }
+    if (protocol !== 'http:' && protocol !== 'https:')
+      throw new Error(
+        `${name} must be the server's http:// or https:// address, such as ${DEFAULT_URL}, not ${JSON.stringify(raw)}`,
+      );
+    return raw;
+  };
 }
 
-export function instanceConfig(
-  flags: { db?: string; concurrency?: number; execAllow?: string; alerts?: string },
-  env = process.env,
-): InstanceConfig {
-  const optional = (name: string) =>
-    pick<number | undefined>(undefined, env[name], undefined, positiveInt(name));
-  return {
-    db: pick(flags.db, env.JOBDECK_DB, DEFAULT_DB, String),
-    concurrency: pick(
-      flags.concurrency,
-      env.JOBDECK_CONCURRENCY,
-      10,
-      positiveInt('JOBDECK_CONCURRENCY'),
-    ),
-    leaseMs: optional('JOBDECK_LEASE_MS'),
-    heartbeatMs: optional('JOBDECK_HEARTBEAT_MS'),
-    pollMs: optional('JOBDECK_POLL_MS'),
-    eventRetentionMs: optional('JOBDECK_EVENT_RETENTION_MS'),
-    instanceHeartbeatMs: optional('JOBDECK_INSTANCE_HEARTBEAT_MS'),
-    execAllow: (flags.execAllow ?? env.JOBDECK_EXEC_ALLOW ?? '')
-      .split(',')
-      .map((command) => command.trim())
-      .filter(Boolean),
-    alerts: pick<string | undefined>(flags.alerts, env.JOBDECK_ALERTS, undefined, String),
-    publicUrl: env.JOBDECK_PUBLIC_URL || undefined,
-    stuckCheckMs: optional('JOBDECK_STUCK_CHECK_MS'),
-    stuckAfterMs: optional('JOBDECK_STUCK_AFTER_MS'),
-  };
+export const parsePositiveInt = positiveInt;
+export const parsePort = port;
+export const parseHttpUrl = httpUrl;
+
+export interface InstanceFlags {
+  db?: string;
+  concurrency?: number;
+  jobs?: string;
+  demo?: boolean;
+  worker?: boolean;
+  /** The instance's role when it is not implied (`worker` for the worker command). */
+  role?: InstanceRole;
+  execAllow?: string;
+  alerts?: string;
+}
+
+/** The options every command that runs an instance shares. */
+export function addInstanceOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        '--db <url>',
+        'SQLite file, or a postgres:// URL (env JOBDECK_DB, default ./.jobdeck/jobdeck.db)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--concurrency <n>',
+        'runs at once in this instance (env JOBDECK_CONCURRENCY, default 10)',
+      ).argParser(parsePositiveInt('--concurrency')),
+    )
+    .option('--jobs <module>', 'a module whose exports are job definitions')
+    .option('--demo', 'register the demo jobs')
+    .option(
+      '--exec-allow <commands>',
+      'commands the built-in exec job may run, comma-separated (env JOBDECK_EXEC_ALLOW)',
+    )
+    .option(
+      '--alerts <file>',
+      'alert rules and channels, YAML (env JOBDECK_ALERTS); checked at start',
+    );
 }
 
 export interface ServerConfig {
@@ -108,14 +122,19 @@ export function serverConfig(
 export interface ClientConfig {
   url: string;
   token: string | undefined;
+  /** Where the token came from, so that a refusal can say what to change. */
+  tokenFrom: '--token' | 'JOBDECK_TOKEN' | null;
 }
 
 export function clientConfig(
   flags: { url?: string; token?: string },
   env = process.env,
 ): ClientConfig {
+  const token =
+    pick<string | undefined>(flags.token, env.JOBDECK_TOKEN, undefined, String) || undefined;
   return {
-    url: pick(flags.url, env.JOBDECK_URL, 'http://127.0.0.1:3000', String),
-    token: pick<string | undefined>(flags.token, env.JOBDECK_TOKEN, undefined, String),
+    url: pick(flags.url, env.JOBDECK_URL, DEFAULT_URL, httpUrl('JOBDECK_URL')),
+    token,
+    tokenFrom: token === undefined ? null : flags.token !== undefined ? '--token' : 'JOBDECK_TOKEN',
   };
 }

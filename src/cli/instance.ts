@@ -1,54 +1,72 @@
-import { Option, type Command } from 'commander';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { LOG_OPTIONS } from '../api/server.js';
 import { demoJobs } from '../demo/jobs.js';
-import type { InstanceRole } from '../core/instance.js';
 import type { JobDefinition } from '../jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../jobdeck.js';
-import { openStore } from '../store/open.js';
-import { instanceConfig, parsePositiveInt } from './config.js';
+import { DEFAULT_DB, openStore } from '../store/open.js';
+import { parsePositiveInt, pick, type InstanceFlags } from './config.js';
 import { defineExecJob } from '../jobs/exec.js';
 import { loadJobsModule } from '../jobs/load.js';
 import { loadAlertsFile } from '../alerts/config.js';
 import { ALERT_ATTEMPT_FAILED } from '../alerts/service.js';
 
-export interface InstanceFlags {
-  db?: string;
-  concurrency?: number;
-  jobs?: string;
-  demo?: boolean;
-  worker?: boolean;
-  /** The instance's role when it is not implied (`worker` for the worker command). */
-  role?: InstanceRole;
-  execAllow?: string;
-  alerts?: string;
+/**
+ * Running an instance: serve, worker and migrate load this module when they run (main.ts loads
+ * only the client for the other commands).
+ */
+
+export interface InstanceConfig {
+  db: string;
+  concurrency: number;
+  /** Tuning of the worker; unset means the defaults. */
+  leaseMs: number | undefined;
+  heartbeatMs: number | undefined;
+  pollMs: number | undefined;
+  /** How long the event feed keeps events for readers to resume from; unset: 24 h. */
+  eventRetentionMs: number | undefined;
+  /** How often the instance beats in the registry of instances; unset means the default. */
+  instanceHeartbeatMs: number | undefined;
+  /** Commands the built-in `exec` job may run; empty: no `exec` job. */
+  execAllow: string[];
+  /** The alerts file (rules and channels); unset: no alerts from this instance. */
+  alerts: string | undefined;
+  /** Where people reach the dashboard, for links; unset: the instance's own address. */
+  publicUrl: string | undefined;
+  /** How often running attempts are checked for being stuck (and queues for backlogs); unset: 60 s. */
+  stuckCheckMs: number | undefined;
+  /** When an attempt is stuck, for jobs that do not say; unset: 20 min. */
+  stuckAfterMs: number | undefined;
 }
 
-/** The options every command that runs an instance shares. */
-export function addInstanceOptions(command: Command): Command {
-  return command
-    .addOption(
-      new Option(
-        '--db <url>',
-        'SQLite file, or a postgres:// URL (env JOBDECK_DB, default ./.jobdeck/jobdeck.db)',
-      ),
-    )
-    .addOption(
-      new Option(
-        '--concurrency <n>',
-        'runs at once in this instance (env JOBDECK_CONCURRENCY, default 10)',
-      ).argParser(parsePositiveInt('--concurrency')),
-    )
-    .option('--jobs <module>', 'a module whose exports are job definitions')
-    .option('--demo', 'register the demo jobs')
-    .option(
-      '--exec-allow <commands>',
-      'commands the built-in exec job may run, comma-separated (env JOBDECK_EXEC_ALLOW)',
-    )
-    .option(
-      '--alerts <file>',
-      'alert rules and channels, YAML (env JOBDECK_ALERTS); checked at start',
-    );
+/** An instance's settings from its flags and the environment. */
+export function instanceConfig(
+  flags: { db?: string; concurrency?: number; execAllow?: string; alerts?: string },
+  env = process.env,
+): InstanceConfig {
+  const optional = (name: string) =>
+    pick<number | undefined>(undefined, env[name], undefined, parsePositiveInt(name));
+  return {
+    db: pick(flags.db, env.JOBDECK_DB, DEFAULT_DB, String),
+    concurrency: pick(
+      flags.concurrency,
+      env.JOBDECK_CONCURRENCY,
+      10,
+      parsePositiveInt('JOBDECK_CONCURRENCY'),
+    ),
+    leaseMs: optional('JOBDECK_LEASE_MS'),
+    heartbeatMs: optional('JOBDECK_HEARTBEAT_MS'),
+    pollMs: optional('JOBDECK_POLL_MS'),
+    eventRetentionMs: optional('JOBDECK_EVENT_RETENTION_MS'),
+    instanceHeartbeatMs: optional('JOBDECK_INSTANCE_HEARTBEAT_MS'),
+    execAllow: (flags.execAllow ?? env.JOBDECK_EXEC_ALLOW ?? '')
+      .split(',')
+      .map((command) => command.trim())
+      .filter(Boolean),
+    alerts: pick<string | undefined>(flags.alerts, env.JOBDECK_ALERTS, undefined, String),
+    publicUrl: env.JOBDECK_PUBLIC_URL || undefined,
+    stuckCheckMs: optional('JOBDECK_STUCK_CHECK_MS'),
+    stuckAfterMs: optional('JOBDECK_STUCK_AFTER_MS'),
+  };
 }
 
 /** Build a Jobdeck instance from command-line flags and the environment, started. */
@@ -123,10 +141,14 @@ export function stopOnSignals(deck: Jobdeck, before: () => Promise<void> = async
   process.on('SIGTERM', stop);
 }
 
-/** Structured JSON logs on stderr (stdout is for what commands print), with secrets redacted. */
+/**
+ * Structured JSON logs on stderr (stdout is for what commands print), with secrets redacted.
+ * Written at once, as process.stderr is: the start's lines come before the banner on stdout, and
+ * none is lost when the process dies.
+ */
 export function createLogger(
   service: string,
-  destination: DestinationStream = pino.destination(2),
+  destination: DestinationStream = pino.destination({ dest: 2, sync: true }),
 ): Logger {
   return pino(
     {

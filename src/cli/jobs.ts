@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { JobInfo } from '../client/client.js';
+import { writtenDuration } from '../core/duration.js';
 import {
   addClientOptions,
   clientFrom,
@@ -7,6 +9,18 @@ import {
   printTable,
   type ClientFlags,
 } from './output.js';
+
+/** A schedule as it is written in the job's options: `every 1h`, `cron 0 3 * * * (Europe/Paris)`. */
+function scheduleText(schedule: JobInfo['schedule']): string {
+  if (!schedule) return '-';
+  if (schedule.kind === 'every') return `every ${writtenDuration(schedule.everyMs)}`;
+  return `cron ${schedule.cron}${schedule.timezone ? ` (${schedule.timezone})` : ''}`;
+}
+
+/** A description on one line of a table: without markdown's code marks or line breaks. */
+function plainText(text: string): string {
+  return text.replaceAll('`', '').replace(/\s+/g, ' ').trim();
+}
 
 export function jobsCommand(program: Command): void {
   addClientOptions(program.command('jobs').description('list the registered jobs')).action(
@@ -19,12 +33,8 @@ export function jobsCommand(program: Command): void {
           job.name,
           job.category,
           job.enabled ? 'yes' : 'no',
-          job.schedule
-            ? job.schedule.kind === 'every'
-              ? `every ${job.schedule.everyMs / 1000}s`
-              : job.schedule.cron
-            : '-',
-          job.description,
+          scheduleText(job.schedule),
+          plainText(job.description),
         ]),
       ]);
     }),

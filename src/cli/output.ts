@@ -1,7 +1,9 @@
-import type { Command } from 'commander';
+import { Command } from 'commander';
 import ms from 'ms';
-import { ApiError, JobdeckClient, type RunInfo } from '../client/client.js';
-import { clientConfig } from './config.js';
+import { ApiError, JobdeckClient, UnreachableError, type RunInfo } from '../client/client.js';
+import { httpFetch } from '../client/http-fetch.js';
+import type { TerminalStatus } from '../core/status.js';
+import { DEFAULT_URL, clientConfig, parseHttpUrl, type ClientConfig } from './config.js';
 
 export interface ClientFlags {
   url?: string;
@@ -12,14 +14,22 @@ export interface ClientFlags {
 /** The options every client command shares. */
 export function addClientOptions(command: Command): Command {
   return command
-    .option('--url <url>', 'server address (env JOBDECK_URL, default http://127.0.0.1:3000)')
+    .option(
+      '--url <url>',
+      `server address (env JOBDECK_URL, default ${DEFAULT_URL})`,
+      parseHttpUrl('--url'),
+    )
     .option('--token <token>', 'API token (env JOBDECK_TOKEN)')
     .option('--json', 'print JSON');
 }
 
 export function clientFrom(flags: ClientFlags): JobdeckClient {
   const config = clientConfig(flags);
-  return new JobdeckClient({ url: config.url, ...(config.token ? { token: config.token } : {}) });
+  return new JobdeckClient({
+    url: config.url,
+    ...(config.token ? { token: config.token } : {}),
+    fetch: httpFetch,
+  });
 }
 
 export function printJson(value: unknown): void {
@@ -47,12 +57,54 @@ export function describeRun(run: RunInfo): string {
   return `${run.id} ${run.job} ${run.status}${progress} attempt ${run.attempt}/${run.maxAttempts}${stuck}${cancel}${error}`;
 }
 
-/** Exit codes of commands that wait for a run: completed 0, failed 1, cancelled 2, partial 3 (API errors: 4, 5). */
-export function exitCodeOf(status: string): number {
-  return { completed: 0, failed: 1, cancelled: 2, partial: 3 }[status] ?? 4;
+/**
+ * What the exit code of a command says, in one place: `jobdeck --help`, the README and
+ * docs/reference/cli.md list these (a test keeps the docs in step).
+ */
+export const EXIT_CODES = {
+  completed: { code: 0, meaning: 'done; for watch: the run completed' },
+  failed: {
+    code: 1,
+    meaning: 'watch: the run failed; any command: its own error (a bad flag, unreadable --input)',
+  },
+  cancelled: { code: 2, meaning: 'watch: the run was cancelled' },
+  partial: {
+    code: 3,
+    meaning: 'watch: the run ended partial (some items failed or were cancelled)',
+  },
+  refused: {
+    code: 4,
+    meaning:
+      'the server refused: a conflict (RUN_FINISHED, ALREADY_RUNNING…), not found, invalid input',
+  },
+  forbidden: { code: 5, meaning: 'no token, a token the server does not know, or a role too low' },
+  unreachable: { code: 6, meaning: 'the server cannot be reached, or failed (5xx)' },
+  interrupted: { code: 130, meaning: 'stopped with Ctrl-C' },
+} as const;
+
+/** The exit codes as `jobdeck --help` lists them. */
+export function exitCodesHelp(): string {
+  return Object.values(EXIT_CODES)
+    .map(({ code, meaning }) => `  ${String(code).padStart(3)}  ${meaning}`)
+    .join('\n');
 }
 
-/** Run a command body; API errors print their code and message and exit non-zero. */
+/** The exit code of a command that waited for a run to end. */
+export function exitCodeOf(status: TerminalStatus): number {
+  return EXIT_CODES[status].code;
+}
+
+/** What to change after a 401, by where the token came from. */
+function tokenHint(config: ClientConfig): string {
+  if (config.tokenFrom === null)
+    return 'no token was given: set JOBDECK_TOKEN or pass --token (`jobdeck serve` prints an admin token at start when JOBDECK_TOKENS is not set)';
+  return `the server does not know the token of ${config.tokenFrom}; a server started without JOBDECK_TOKENS makes a new one at each start`;
+}
+
+/**
+ * Run a client command's body. What the server refused prints its code and message (and a hint
+ * for a token), an unreachable server says where it was looked for; each has its exit code.
+ */
 export function handled<A extends unknown[]>(
   body: (...args: A) => Promise<void>,
 ): (...args: A) => Promise<void> {
@@ -60,14 +112,29 @@ export function handled<A extends unknown[]>(
     try {
       await body(...args);
     } catch (err) {
+      // Commander passes the command last: its flags say where the URL and token came from.
+      const command = args.at(-1);
+      const flags = command instanceof Command ? command.opts<ClientFlags>() : {};
+      if (err instanceof UnreachableError) {
+        process.stderr.write(
+          `jobdeck: cannot reach ${err.url} (${err.reason}) — is jobdeck serve running? Set JOBDECK_URL or --url to its address.\n`,
+        );
+        process.exit(EXIT_CODES.unreachable.code);
+      }
       if (err instanceof ApiError) {
         process.stderr.write(`jobdeck: ${err.code} (${err.status}): ${err.message}\n`);
         const details = (err.body as { details?: { path: unknown[]; message: string }[] } | null)
           ?.details;
         for (const d of details ?? [])
           process.stderr.write(`  ${d.path.join('.')}: ${d.message}\n`);
-        // Distinct from watch's run outcomes (0–3): 4 for a refused request, 5 for a refused token or role.
-        process.exit(err.status === 401 || err.status === 403 ? 5 : 4);
+        if (err.status === 401) process.stderr.write(`  ${tokenHint(clientConfig(flags))}\n`);
+        process.exit(
+          err.status === 401 || err.status === 403
+            ? EXIT_CODES.forbidden.code
+            : err.status >= 500
+              ? EXIT_CODES.unreachable.code
+              : EXIT_CODES.refused.code,
+        );
       }
       throw err;
     }

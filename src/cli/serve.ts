@@ -1,14 +1,6 @@
 import type { Command } from 'commander';
-import { TokenSet } from '../api/auth.js';
-import { buildApiServer } from '../api/server.js';
-import { parsePort, serverConfig } from './config.js';
-import {
-  addInstanceOptions,
-  startInstance,
-  stopOnSignals,
-  type InstanceFlags,
-  createLogger,
-} from './instance.js';
+import type { TokenSet } from '../api/auth.js';
+import { addInstanceOptions, parsePort, serverConfig, type InstanceFlags } from './config.js';
 
 interface ServeFlags extends InstanceFlags {
   port?: number;
@@ -35,6 +27,13 @@ export function serveCommand(program: Command): void {
       )
       .option('--no-worker', 'serve the API and dashboard without executing runs'),
   ).action(async (flags: ServeFlags) => {
+    // The server's modules load when it starts, not for every command (see main.ts).
+    const [{ TokenSet }, { buildApiServer }, { createLogger, startInstance, stopOnSignals }] =
+      await Promise.all([
+        import('../api/auth.js'),
+        import('../api/server.js'),
+        import('./instance.js'),
+      ]);
     const config = serverConfig(flags);
     let tokens: TokenSet;
     let generated: string | null = null;
@@ -80,14 +79,14 @@ export function serveCommand(program: Command): void {
     if (generated) {
       lines.push(
         '',
-        'No tokens are configured (JOBDECK_TOKENS or --tokens-file), so this admin token was created',
-        'for this start only. It is shown once and never logged:',
+        'No tokens are configured (JOBDECK_TOKENS or --tokens-file), so an admin token was created for',
+        'this start only; it is shown here once and never logged. Sign in to the dashboard with it,',
+        'and paste this line into another terminal for the jobdeck commands:',
         '',
-        `  ${generated}`,
-        '',
-        `  export JOBDECK_URL=${shown} JOBDECK_TOKEN=<the token above>`,
+        `  export JOBDECK_URL=${shown} JOBDECK_TOKEN=${generated}`,
       );
     }
+    // One write: no log line (JSON, on stderr) can land inside the banner.
     process.stdout.write(lines.join('\n') + '\n');
   });
 }

@@ -1,18 +1,15 @@
 import type { Command } from 'commander';
-import { openStore } from '../store/open.js';
-import { instanceConfig } from './config.js';
-import {
-  addInstanceOptions,
-  createLogger,
-  startInstance,
-  stopOnSignals,
-  type InstanceFlags,
-} from './instance.js';
+import { addInstanceOptions, type InstanceFlags } from './config.js';
+
+// The instance's and the store's modules load when these commands run (see main.ts).
 
 export function workerCommand(program: Command): void {
   addInstanceOptions(
     program.command('worker').description('execute runs without serving HTTP'),
   ).action(async (flags: InstanceFlags) => {
+    const { createLogger, instanceConfig, startInstance, stopOnSignals } = await import(
+      './instance.js'
+    );
     const logger = createLogger('jobdeck-worker');
     const deck = await startInstance({ ...flags, worker: true, role: 'worker' }, logger);
     // Handlers first: whoever waits for the line below may signal at once.
@@ -29,6 +26,10 @@ export function migrateCommand(program: Command): void {
     .description('apply pending migrations and exit')
     .option('--db <url>', 'SQLite file, or a postgres:// URL (env JOBDECK_DB)')
     .action(async (flags: { db?: string }) => {
+      const [{ openStore }, { instanceConfig }] = await Promise.all([
+        import('../store/open.js'),
+        import('./instance.js'),
+      ]);
       const store = openStore(instanceConfig(flags).db);
       try {
         const report = await store.migrate();

@@ -1,8 +1,9 @@
-import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import type { RunInfo } from '../client/client.js';
-import { isTerminal, type RunStatus } from '../core/status.js';
+import { formatDuration } from '../core/duration.js';
+import { isTerminal } from '../core/status.js';
 import {
+  EXIT_CODES,
   addClientOptions,
   clientFrom,
   describeRun,
@@ -12,72 +13,119 @@ import {
   type ClientFlags,
 } from './output.js';
 
+type Watched = Pick<RunInfo, 'status' | 'progress' | 'startedAt'> & {
+  /** When this progress was seen (ms since epoch), from which the ETA counts down. */
+  progressAt?: number;
+};
+
+/**
+ * Where a run is, on one line: status, percent, processed/total, message, time since it started
+ * and, while it runs, the time left at the pace it had when its progress last moved (ETA).
+ */
+export function progressLine(run: Watched, now = Date.now()): string {
+  const { processed, total, percent, message } = run.progress ?? {};
+  const parts: string[] = [];
+  if (processed != null) parts.push(total != null ? `${processed}/${total}` : `${processed} done`);
+  if (message) parts.push(message);
+  const active = run.status === 'running' || run.status === 'cancelling';
+  if (active && run.startedAt) {
+    const started = Date.parse(run.startedAt);
+    parts.push(`${formatDuration(Math.max(0, now - started))} elapsed`);
+    const done =
+      percent != null ? percent / 100 : processed != null && total ? processed / total : null;
+    const at = run.progressAt ?? now;
+    const spent = at - started;
+    if (run.status === 'running' && done !== null && done > 0 && done < 1 && spent > 0) {
+      const left = (spent * (1 - done)) / done - (now - at);
+      // Behind the pace so far: due now rather than a negative time.
+      parts.push(`ETA ${left > 0 ? formatDuration(left) : 'now'}`);
+    }
+  }
+  const head = `${run.status}${percent != null ? ` ${percent}%` : ''}`;
+  return [head, ...parts].join(' · ');
+}
+
 export function watchCommand(program: Command): void {
   addClientOptions(
     program
       .command('watch <id>')
       .description(
-        'follow a run live until it finishes; exit code 0 completed, 1 failed, 2 cancelled, 3 partial',
+        'follow a run live until it ends, its exit code saying how (Ctrl-C stops watching, not the run)',
       ),
   ).action(
     handled(async (id: string, flags: ClientFlags) => {
       const client = clientFrom(flags);
       const tty = process.stdout.isTTY && !flags.json;
-      const bar = tty
-        ? new SingleBar(
-            { format: '{bar} {percentage}% | {status} {message}', hideCursor: true },
-            Presets.shades_classic,
+      // Loaded only for a terminal: the other commands start faster without it.
+      const progress = tty ? await import('cli-progress') : null;
+      const bar = progress
+        ? new progress.SingleBar(
+            { format: '{bar} | {line}', hideCursor: true },
+            progress.Presets.shades_classic,
           )
         : null;
+      const first = await client.run(id);
+      let current: Watched = { ...first, progressAt: Date.now() };
       let lastLine = '';
-      const show = (run: Pick<RunInfo, 'status' | 'progress'> & Partial<RunInfo>) => {
-        const percent = run.progress?.percent ?? 0;
-        const message = run.progress?.message ?? '';
+      const show = () => {
         if (bar) {
-          bar.update(Math.round(percent), { status: run.status, message });
+          bar.update(Math.round(current.progress?.percent ?? 0), { line: progressLine(current) });
           return;
         }
         const line = flags.json
-          ? JSON.stringify({ status: run.status, progress: run.progress })
-          : `${run.status} ${run.progress?.percent != null ? `${run.progress.percent}%` : ''}${message ? ' ' + message : ''}`.trim();
+          ? JSON.stringify({ status: current.status, progress: current.progress })
+          : progressLine(current);
         if (line !== lastLine) process.stdout.write(line + '\n');
         lastLine = line;
       };
-      let run = await client.run(id);
-      bar?.start(100, 0, { status: run.status, message: '' });
-      let status = run.status as string;
-      if (!isTerminal(run.status)) {
-        show(run);
+      if (!isTerminal(first.status)) {
+        bar?.start(100, 0, { line: progressLine(current) });
+        // The bar's clock: elapsed and ETA move between events too.
+        const tick = bar ? setInterval(show, 1000) : null;
+        // Ctrl-C ends the watch, not the run; the bar gives the cursor back.
+        const interrupted = () => {
+          if (tick) clearInterval(tick);
+          bar?.stop();
+          process.stderr.write(
+            `jobdeck: stopped watching ${id}; the run goes on (jobdeck cancel ${id} stops it)\n`,
+          );
+          process.exit(EXIT_CODES.interrupted.code);
+        };
+        process.once('SIGINT', interrupted);
+        show();
         const stop = new AbortController();
         await client.follow(
           { run: id },
           (event) => {
-            const data = event.data as { run?: RunInfo & { progress: RunInfo['progress'] } };
+            const data = event.data as { run?: RunInfo };
             if (!data.run) return;
-            if (event.name === 'run.progress')
-              show({ status: status as RunStatus, progress: data.run.progress });
-            else {
-              status = data.run.status;
-              show(data.run);
-            }
+            // A progress event carries the progress; the status stays the one last seen.
+            const seen = { progress: data.run.progress, progressAt: Date.now() };
+            current =
+              event.name === 'run.progress'
+                ? { ...current, ...seen }
+                : { status: data.run.status, startedAt: data.run.startedAt, ...seen };
+            show();
             if (event.name === 'run.finished') stop.abort();
           },
           {
             signal: stop.signal,
             onOpen: () => {
               // The run may have finished before the stream opened.
-              void client.run(id).then((current) => {
-                if (isTerminal(current.status)) stop.abort();
+              void client.run(id).then((run) => {
+                if (isTerminal(run.status)) stop.abort();
               });
             },
           },
         );
-        run = await client.run(id);
+        if (tick) clearInterval(tick);
+        process.off('SIGINT', interrupted);
       }
+      const run = isTerminal(first.status) ? first : await client.run(id);
       bar?.stop();
       if (flags.json) printJson(run);
       else process.stdout.write(describeRun(run) + '\n');
-      process.exitCode = exitCodeOf(run.status);
+      process.exitCode = isTerminal(run.status) ? exitCodeOf(run.status) : EXIT_CODES.failed.code;
     }),
   );
 }

@@ -69,6 +69,19 @@ export class ApiError extends Error {
   }
 }
 
+/** No answer from the server: refused or failed connection, unknown host. */
+export class UnreachableError extends Error {
+  constructor(
+    readonly url: string,
+    /** The system's word for it when there is one (ECONNREFUSED, ENOTFOUND…). */
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`cannot reach ${url}: ${reason}`, options);
+    this.name = 'UnreachableError';
+  }
+}
+
 export interface ClientOptions {
   /** Base URL, e.g. http://127.0.0.1:3000 */
   url: string;
@@ -100,7 +113,7 @@ export class JobdeckClient {
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const reason = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new Error(`cannot reach ${this.base}: ${reason}`, { cause: err });
+      throw new UnreachableError(this.base, reason, { cause: err });
     }
   }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { backoffDelay } from './backoff.js';
 import { CANCEL_TABLE } from './cancellation.js';
 import { TestClock } from './clock.js';
-import { toMs } from './duration.js';
+import { toMs, writtenDuration } from './duration.js';
 import { ERROR_CODES, toRunError } from './errors.js';
 import { newRunId } from './ids.js';
 import { runAttemptHistory, type Run, type RunAttempt } from './run.js';
@@ -63,6 +63,14 @@ describe('small parts', () => {
     expect(toMs(250)).toBe(250);
     expect(() => toMs('soon')).toThrow(/duration/);
     expect(() => toMs(-1)).toThrow(/duration/);
+  });
+
+  it('writes durations as people write them, exactly, and reads them back', () => {
+    const written = [3_600_000, 5_400_000, 90_000, 86_400_000, 1500, 1000].map(writtenDuration);
+    expect(written).toEqual(['1h', '90m', '90s', '1d', '1500ms', '1s']);
+    expect(written.map((text) => toMs(text))).toEqual([
+      3_600_000, 5_400_000, 90_000, 86_400_000, 1500, 1000,
+    ]);
   });
 
   it('run ids sort by creation time', () => {

@@ -26,3 +26,18 @@ export function formatDuration(ms: number): string {
   if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
   return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
+
+/**
+ * A duration as people write it in options (`every: '1h'`, `timeout: '90s'`): exact, in the
+ * largest whole unit, so that `toMs` reads it back to the same value.
+ */
+export function writtenDuration(ms: number): string {
+  const units = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const;
+  for (const [unit, size] of units) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}

@@ -63,9 +63,14 @@ export class CliProcess {
 
   constructor(
     readonly args: string[],
-    options: { env: NodeJS.ProcessEnv; cwd?: string },
+    options: { env: NodeJS.ProcessEnv; cwd?: string; mergeStderr?: boolean },
   ) {
-    this.child = spawn(process.execPath, args, {
+    // With mergeStderr, stderr goes into the stdout pipe (a shell's `2>&1`, then exec): `stdout`
+    // holds both in the order they were written, as a terminal shows them.
+    const [command, argv] = options.mergeStderr
+      ? ['/bin/sh', ['-c', 'exec "$0" "$@" 2>&1', process.execPath, ...args]]
+      : [process.execPath, args];
+    this.child = spawn(command, argv, {
       cwd: options.cwd ?? ROOT,
       env: options.env,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -142,7 +147,7 @@ export class Children {
   /** `node bin/jobdeck.js <args>` (or `node <script> <args>` with `script`), left running. */
   start(
     args: string[],
-    options: { env: NodeJS.ProcessEnv; cwd?: string; script?: string },
+    options: { env: NodeJS.ProcessEnv; cwd?: string; script?: string; mergeStderr?: boolean },
   ): CliProcess {
     const child = new CliProcess([options.script ?? BIN, ...args], options);
     this.started.push(child);
