@@ -303,7 +303,9 @@ export class RunService {
    */
   notificationState(): 'ok' | 'down' | 'none' {
     const notifications = this.store.notifications;
-    if (!notifications || notifications.listening === false) return 'none';
+    // SQLite's watch of its file only speeds things up: there is nothing to be down.
+    if (!this.store.capabilities.pushNotify || !notifications) return 'none';
+    if (notifications.listening === false) return 'none';
     return notifications.healthy ? 'ok' : 'down';
   }
 

@@ -19,7 +19,11 @@ import type { RunStatus, TerminalStatus, UnfinishedStatus } from '../core/status
  */
 export interface Store {
   readonly capabilities: StoreCapabilities;
-  /** Present when `capabilities.pushNotify`: wake-ups and cancels pushed across instances. */
+  /**
+   * Wake-ups and cancels from other instances: pushed and watched for health when
+   * `capabilities.pushNotify` (PostgreSQL), else a best effort on top of polling (SQLite's watch
+   * of its file).
+   */
   readonly notifications?: StoreNotifications;
 
   /** Apply pending migrations under a lock; safe when several instances start at once. */
