@@ -37,10 +37,15 @@ describe.skipIf(!reachable)('claim of a retried run on PostgreSQL', () => {
     );
     const pidOf = async (client: pg.Client) =>
       (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    // Watched from a session of its own: inside the blocker's open transaction pg_stat_activity
+    // is read once and kept, so a session that connected after that read is never seen.
+    const observer = new pg.Client({ connectionString: PG_URL });
+    await observer.connect();
+    defer(() => observer.end());
     /** The first session waiting on a lock that `pid` holds. */
     const waiterOf = async (pid: number) =>
       (
-        await blocker.query<{ pid: number }>(
+        await observer.query<{ pid: number }>(
           'SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)) LIMIT 1',
           [pid],
         )

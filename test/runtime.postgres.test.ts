@@ -22,16 +22,24 @@ async function lockRun(schema: string, runId: string): Promise<RowLock> {
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const pid = rows[0]!.pid;
   const blocked = `FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`;
+  // Inside this open transaction pg_stat_activity is read once and kept: drop that copy first,
+  // or a session that connected since is never seen.
+  const fresh = () => client.query('SELECT pg_stat_clear_snapshot()');
   return {
-    waiting: async () =>
-      (await client.query<{ n: number }>(`SELECT count(*)::int AS n ${blocked}`, [pid])).rows[0]!.n,
-    terminateWaiting: async () =>
-      (
+    waiting: async () => {
+      await fresh();
+      return (await client.query<{ n: number }>(`SELECT count(*)::int AS n ${blocked}`, [pid]))
+        .rows[0]!.n;
+    },
+    terminateWaiting: async () => {
+      await fresh();
+      return (
         await client.query<{ n: number }>(
           `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n ${blocked}`,
           [pid],
         )
-      ).rows[0]!.n,
+      ).rows[0]!.n;
+    },
     release: async () => {
       await client.query('COMMIT');
       await client.end();

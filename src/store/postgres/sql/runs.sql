@@ -267,9 +267,9 @@ RETURNING r.*;
 -- run's items of its earlier attempt go in the same statement: no cancel can see them in between.
 -- The pick is a materialised CTE, evaluated once: as a subquery of the UPDATE the planner may
 -- rescan it per row, and a rescan skips the rows this statement already took and locks the next
--- ones, claiming more runs than @limit. The picked ids are matched as arrays, which are read by
--- index whatever their estimated size: the statement's generic plan (kept after five calls, no
--- planning per claim) must not guess @limit at 1,000 rows and hash the whole table instead.
+-- ones, claiming more runs than @limit. The picked ids are matched as an array, read by index
+-- whatever its estimated size: the statement's generic plan (kept after five calls, no planning
+-- per claim) must never hash the whole table instead.
 WITH picked AS MATERIALIZED (
   SELECT id FROM jobdeck_runs
   WHERE status IN ('pending', 'scheduled')
@@ -285,8 +285,8 @@ WITH picked AS MATERIALIZED (
   WHERE r.id = ANY (ARRAY(SELECT id FROM picked))
   RETURNING r.*
 ), cleared AS (
-  DELETE FROM jobdeck_run_items AS i
-  WHERE i.run_id = ANY (ARRAY(SELECT id FROM claimed WHERE attempt > 1))
+  DELETE FROM jobdeck_run_items AS i USING claimed
+  WHERE i.run_id = claimed.id AND claimed.attempt > 1
 )
 SELECT * FROM claimed;
 
