@@ -3,10 +3,12 @@
  * connection instead of failing at the connect time-out, and a full queue is refused at once with
  * STORE_UNAVAILABLE (the API's 503), never a raw driver error.
  */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { insertParams } from '../src/store/conformance/fixture.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
-import { makePostgresStore, postgresReachable } from './helpers/postgres.js';
+import { PG_URL, freshSchema, makePostgresStore, postgresReachable } from './helpers/postgres.js';
 
 const reachable = await postgresReachable();
 
@@ -48,4 +50,30 @@ describe.skipIf(!reachable)('PostgreSQL pool under a burst', () => {
       expect(String((err as Error).message)).toMatch(/busy: 5 requests are already waiting/);
     }
   });
+
+  it('a script that used the store and never closed it still exits: idle connections hold no process', async () => {
+    const schema = freshSchema();
+    const script = `
+      import { PostgresStore } from './src/store/postgres/postgres-store.ts';
+      const store = new PostgresStore({ connectionString: ${JSON.stringify(PG_URL)}, schema: '${schema}', notify: false });
+      await store.migrate();
+      await store.dropSchema();
+      console.log('done');
+    `;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        cwd: join(import.meta.dirname, '..'),
+      },
+    );
+    defer(() => void child.kill());
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    // The pool's idle time-out is 30 s: an exit well before it is the pool letting go.
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(out).toContain('done');
+    expect(code).toBe(0);
+  }, 20_000);
 });

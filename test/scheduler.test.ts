@@ -62,3 +62,56 @@ describe('maintenance', () => {
     expect((await deck.runs.get(waiting.id)).status).toBe('pending');
   });
 });
+
+describe('scheduler', () => {
+  it("an exclusive job's slot waits quietly while its run is active, and is inserted once it ends", async () => {
+    const clock = new TestClock(Date.UTC(2030, 0, 1));
+    const job = defineJob({
+      name: 'hourly',
+      schedule: { every: '1h' },
+      allowConcurrent: false,
+      run: () => null,
+    });
+    const { path, cleanup } = tempDbPath();
+    cleanups.push(cleanup);
+    const errors: unknown[] = [];
+    const deck = new Jobdeck({
+      store: new SqliteStore({ path }),
+      jobs: [job],
+      clock,
+      worker: false,
+      scheduler: { tickMs: 3_600_000 },
+      maintenance: false,
+      onError: (err) => errors.push(err),
+    });
+    await deck.start();
+    cleanups.push(() => deck.close());
+    const slots = async () =>
+      (await deck.runs.list({ limit: 10 })).runs.map((run) => run.runAt.toISOString()).sort();
+    await deck.scheduler!.tick();
+    expect(await slots()).toEqual(['2030-01-01T01:00:00.000Z']);
+
+    // The 01:00 run starts and is still running when the next slot would be inserted.
+    clock.advance(3_600_000);
+    const [running] = await deck.store.runClaim({
+      workerId: 'w',
+      now: clock.now(),
+      leaseMs: 7_200_000,
+      limit: 1,
+      jobs: [{ name: 'hourly', concurrency: null }],
+    });
+    expect(running).toBeDefined();
+    await deck.scheduler!.tick();
+    expect(await slots()).toEqual(['2030-01-01T01:00:00.000Z']);
+    expect(errors).toEqual([]);
+
+    await deck.store.runFinishIfAttempt({
+      ref: { id: running!.id, attempt: running!.attempt, workerId: 'w' },
+      now: clock.now(),
+      outcome: { status: 'completed', result: null },
+    });
+    await deck.scheduler!.tick();
+    expect(await slots()).toEqual(['2030-01-01T01:00:00.000Z', '2030-01-01T02:00:00.000Z']);
+    expect(errors).toEqual([]);
+  });
+});

@@ -8,12 +8,14 @@ export const demoBatches = defineJob({
   category: 'demo',
   description:
     'Processes `total` items in batches of `batchSize`, waiting `delayMs` between batches.',
-  input: z.object({
-    total: z.number().int().min(0).max(1_000_000).default(50),
-    batchSize: z.number().int().positive().max(100_000).default(5),
-    delayMs: z.number().int().min(0).max(3_600_000).default(1000),
-    dryRun: z.boolean().default(true),
-  }),
+  input: z
+    .object({
+      total: z.number().int().min(0).max(1_000_000).default(50),
+      batchSize: z.number().int().positive().max(100_000).default(5),
+      delayMs: z.number().int().min(0).max(3_600_000).default(1000),
+      dryRun: z.boolean().default(true),
+    })
+    .strict(),
   maxAttempts: 1,
   async run(ctx, input) {
     let processed = 0;
@@ -38,11 +40,13 @@ export const demoNodes = defineJob({
   category: 'demo',
   description:
     'Opens a simulated session on each node for `durationMs`, closing it cleanly even on cancel.',
-  input: z.object({
-    nodes: z.array(z.string().min(1).max(200)).min(1).max(1000),
-    durationMs: z.number().int().min(0).max(3_600_000).default(2000),
-    failNodes: z.array(z.string()).default([]),
-  }),
+  input: z
+    .object({
+      nodes: z.array(z.string().min(1).max(200)).min(1).max(1000),
+      durationMs: z.number().int().min(0).max(3_600_000).default(2000),
+      failNodes: z.array(z.string()).default([]),
+    })
+    .strict(),
   maxAttempts: 1,
   async run(ctx, input) {
     const summary = await ctx.forEach(
@@ -67,10 +71,12 @@ export const demoSteps = defineJob({
   name: 'demo.steps',
   category: 'demo',
   description: 'Runs `steps` sequential steps of `stepMs` each.',
-  input: z.object({
-    steps: z.number().int().positive().max(10_000).default(5),
-    stepMs: z.number().int().min(0).max(3_600_000).default(2000),
-  }),
+  input: z
+    .object({
+      steps: z.number().int().positive().max(10_000).default(5),
+      stepMs: z.number().int().min(0).max(3_600_000).default(2000),
+    })
+    .strict(),
   maxAttempts: 1,
   async run(ctx, input) {
     for (let n = 1; n <= input.steps; n++) {
@@ -90,7 +96,7 @@ export const demoCacheWarming = defineJob({
   name: 'demo.cache_warming',
   category: 'demo',
   description: 'Warms `items` cache entries every hour.',
-  input: z.object({ items: z.number().int().min(0).max(1_000_000).default(200) }),
+  input: z.object({ items: z.number().int().min(0).max(1_000_000).default(200) }).strict(),
   schedule: { every: '1h', input: {} },
   allowConcurrent: false,
   async run(ctx, input) {

@@ -1,3 +1,4 @@
+import { hasErrorCode } from '../core/errors.js';
 import { SYSTEM_PRINCIPAL } from '../core/glossary.js';
 import type { Clock } from '../core/clock.js';
 import type { JobRegistry } from '../jobs/registry.js';
@@ -85,6 +86,8 @@ export class Scheduler {
           this.covered.set(job.name, slot.getTime());
         }
       } catch (err) {
+        // An exclusive job's run is still active: its slot is inserted at a tick after it ends.
+        if (hasErrorCode(err, 'ALREADY_RUNNING')) continue;
         this.options.onError?.(err, `schedule ${job.name}`);
       }
     }

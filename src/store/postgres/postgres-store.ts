@@ -236,6 +236,8 @@ export class PostgresStore implements Store {
       ...this.connection,
       max: options.poolSize ?? 10,
       idleTimeoutMillis: 30_000,
+      // Idle connections do not keep the process alive: a script that stopped its instance exits.
+      allowExitOnIdle: true,
     });
     // An idle client losing its connection must never take the process down.
     this.pool.on('error', (err) => options.onError?.(err, 'pool'));
