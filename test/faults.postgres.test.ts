@@ -135,7 +135,10 @@ describe.skipIf(!reachable)('PostgreSQL backends terminated from outside', () =>
     const cancel = request('POST', `/api/runs/${runId}/cancel`, { mode: 'force' });
 
     const killer = await admin();
-    await pollUntil(async () => (await terminate(killer, name, `wait_event_type = 'Lock'`)) > 0, {
+    // Only the cancel's backend: the worker's lease renewal waits on the same row, and ending it
+    // alone would leave the cancel waiting for the lock until the test's time-out.
+    const cancelWaiting = `wait_event_type = 'Lock' AND query LIKE '%FROM jobdeck_runs WHERE id = $1 FOR UPDATE%'`;
+    await pollUntil(async () => (await terminate(killer, name, cancelWaiting)) > 0, {
       timeoutMs: 20_000,
       what: 'the cancel waiting on the row lock',
     });
