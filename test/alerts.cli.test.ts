@@ -94,6 +94,8 @@ describe('the alerts file on the command line', () => {
       { env: cleanEnv({ ...env, JOBDECK_TOKENS: 'root:admin:alerts-cli-admin-token' }) },
     );
     await started.waitForStdout(/alerts +1 rule\(s\), 1 channel\(s\) from /);
+    // Started without --jobs or --demo: the banner says how to give it jobs.
+    expect(started.output()).toContain('no jobs yet: pass --jobs <module> (your jobs) or --demo');
     expect((await started.stop()).code).toBe(0);
     expect(started.output()).not.toContain('cli-secret-7c1d');
   });

@@ -357,7 +357,7 @@ describe('/jobs commands, as text', () => {
 
     const done = await finished('ops.cleanup', alice);
     expect(await ask(alice, `/jobs cancel ${done.id}`)).toEqual({
-      text: `Run ${done.id} already ended completed.\n${link(done.id)}`,
+      text: `Run ${done.id} has already ended: completed.\n${link(done.id)}`,
       changed: false,
     });
   });

@@ -323,7 +323,7 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     const finished = await jobdeck(['cancel', completedId!]);
     expect(finished.exit).toEqual({ code: EXIT_CODES.refused.code, signal: null });
     expect(finished.stderr).toBe(
-      `jobdeck: RUN_FINISHED (409): Run ${completedId} already ended completed.\n`,
+      `jobdeck: RUN_FINISHED (409): Run ${completedId} has already ended: completed.\n`,
     );
     expect(finished.stdout).toBe('');
   });
@@ -399,7 +399,7 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     const { total } = JSON.parse(recent.stdout) as { total: number };
     expect(total).toBeGreaterThanOrEqual(2);
     const table = await jobdeck(['runs', '--from', '1h', '--total']);
-    expect(lines(table.stdout)[0]).toBe(`${total} runs match`);
+    expect(lines(table.stdout)[0]).toBe(`${total} ${total === 1 ? 'run matches' : 'runs match'}`);
 
     // Every run of this server was created within the last hour: the last 24 h count them all.
     const json = await jobdeck(['stats', '--json']);

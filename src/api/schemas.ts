@@ -293,7 +293,7 @@ const text = (max: number) =>
 
 const runId = z
   .string()
-  .uuid('expected a UUID (36 hex digits and dashes)')
+  .uuid('expected a UUID (32 hex digits and 4 dashes)')
   .describe('Run id (UUIDv7)');
 export const runIdParams = z.object({ id: runId });
 export const jobNameParams = z.object({ name: text(LIMITS.jobName).min(1) });

@@ -63,7 +63,7 @@ export class CancelService {
       now: this.clock.now(),
     });
     if (result.action === 'finished') {
-      throw new JobdeckError('RUN_FINISHED', `Run ${id} already ended ${result.run.status}.`, {
+      throw new JobdeckError('RUN_FINISHED', `Run ${id} has already ended: ${result.run.status}.`, {
         data: result.run,
       });
     }

@@ -51,8 +51,12 @@ export function runsCommand(program: Command): void {
         limit: Number(flags.limit ?? 20),
       });
       if (flags.json) return printJson(page);
-      if (page.total !== undefined)
-        process.stdout.write(`${page.total}${page.totalIsCapped ? '+' : ''} runs match\n`);
+      if (page.total !== undefined) {
+        const one = page.total === 1 && !page.totalIsCapped;
+        process.stdout.write(
+          `${page.total}${page.totalIsCapped ? '+' : ''} ${one ? 'run matches' : 'runs match'}\n`,
+        );
+      }
       printTable([
         ['ID', 'JOB', 'STATUS', 'PROGRESS', 'ATTEMPT', 'CREATED'],
         ...page.runs.map((run) => [

@@ -65,8 +65,11 @@ export function serveCommand(program: Command): void {
     // Handlers first: whoever waits for the banner below may signal at once.
     stopOnSignals(deck, () => app.close());
     const shown = address.replace('[::1]', 'localhost').replace('127.0.0.1', 'localhost');
+    const jobCount = deck.registry.list().length;
     const lines = [
-      `Jobdeck is serving ${deck.registry.list().length} jobs on ${address}${deck.worker ? '' : ' (no worker)'}`,
+      `Jobdeck is serving ${jobCount} jobs on ${address}${deck.worker ? '' : ' (no worker)'}`,
+      // Runs of jobs this instance does not know are refused (404): say how to give it some.
+      ...(jobCount === 0 ? ['  no jobs yet: pass --jobs <module> (your jobs) or --demo'] : []),
       `  dashboard  ${shown}/dashboard`,
       `  API        ${shown}/api/jobs   (OpenAPI: ${shown}/openapi.json)`,
     ];

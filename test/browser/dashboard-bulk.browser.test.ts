@@ -270,7 +270,7 @@ describe.skipIf(!available)('dashboard in a browser: bulk actions, keyboard, dee
         `refused (403): Only bob or an admin may cancel run ${b1.id}.`,
       );
       expect(await outcome(aDone.id).textContent()).toContain(
-        `refused (409): Run ${aDone.id} already ended completed.`,
+        `refused (409): Run ${aDone.id} has already ended: completed.`,
       );
       // The outcome takes the focus; the selection is done with.
       await expect

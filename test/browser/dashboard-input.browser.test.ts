@@ -187,7 +187,7 @@ describe.skipIf(!available)('dashboard in a browser: typing, refusals and long t
 
     await page.goto(`${server.url}/dashboard/runs/not-a-uuid`);
     await alert.waitFor(LIVE);
-    expect(await alert.textContent()).toBe('Run id: expected a UUID (36 hex digits and dashes)');
+    expect(await alert.textContent()).toBe('Run id: expected a UUID (32 hex digits and 4 dashes)');
 
     const long = 'a'.repeat(5000);
     for (const width of [1280, 390]) {

@@ -445,7 +445,7 @@ describe('bulk cancel', () => {
           id: done.id,
           outcome: 'error',
           error: 'RUN_FINISHED',
-          message: `Run ${done.id} already ended completed.`,
+          message: `Run ${done.id} has already ended: completed.`,
           status: 'completed',
         },
         {
