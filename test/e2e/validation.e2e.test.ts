@@ -337,7 +337,9 @@ describe('GET /api/runs and friends', () => {
     expect(two.body.message).toMatch(/^Query string field q: .+; query string field limit: .+\.$/);
     const id = await server.request('GET', '/api/runs/not-a-uuid', { token: viewer });
     expectInvalidAt(id, ['id']);
-    expect(id.body.message).toBe('Path parameter id: expected a UUID (32 hex digits and 4 dashes).');
+    expect(id.body.message).toBe(
+      'Path parameter id: expected a UUID (32 hex digits and 4 dashes).',
+    );
     const body = await server.request('POST', `/api/runs/${finishedId}/cancel`, {
       token: alice,
       body: { mode: 'hard' },
