@@ -94,21 +94,17 @@ describe('SQLite wake-ups across processes on one host', () => {
         throw ctx.signal.reason;
       },
     });
-    const worker = new Jobdeck({
-      store: new SqliteStore({ path }),
-      jobs: [job],
-      worker: NO_POLLING,
-      maintenance: false,
-      scheduler: false,
-    });
-    // Another instance on its own connection, as another process on this host would be.
-    const api = new Jobdeck({
-      store: new SqliteStore({ path }),
-      jobs: [job],
-      worker: false,
-      maintenance: false,
-      scheduler: false,
-    });
+    // Each instance on its own connection, as processes on this host would be.
+    const instance = (worker: typeof NO_POLLING | false) =>
+      new Jobdeck({
+        store: new SqliteStore({ path }),
+        jobs: [job],
+        worker,
+        maintenance: false,
+        scheduler: false,
+      });
+    const worker = instance(NO_POLLING);
+    const api = instance(false);
     try {
       await worker.start();
       await api.start();

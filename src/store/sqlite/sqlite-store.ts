@@ -111,12 +111,13 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
-    if (options.path !== ':memory:')
+    if (options.path !== ':memory:') {
+      mkdirSync(dirname(options.path), { recursive: true });
       this.notifications = {
         listen: async (handlers) => this.listenForWrites(handlers),
         healthy: false,
       };
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    }
     this.db = new Database(options.path);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     this.db.pragma('journal_mode = WAL');
@@ -884,16 +885,22 @@ export class SqliteStore implements Store {
    * Wake-ups from writes of other processes on this host (new runs, cancels), from the watch of
    * the file: every handler is told "look now" (an empty job, an empty run id), at most once per
    * WAKE_SPACING_MS, and once more WAKE_RECHECK_MS later, since SQLite makes a commit visible
-   * only after it wrote the log. The watch only speeds things up: it never reports itself
-   * healthy, so the runtime keeps polling as often as without it (a watch can miss writes on some
-   * file systems).
+   * only after it wrote the log. Only commits of other connections count (`data_version`): the
+   * store's own writes wake no claim and no read of cancels. The watch only speeds things up: it
+   * never reports itself healthy, so the runtime keeps polling as often as without it (a watch
+   * can miss writes on some file systems).
    */
   private listenForWrites(handlers: Parameters<StoreNotifications['listen']>[0]) {
     let last = 0;
     let timer: NodeJS.Timeout | null = null;
     let recheck: NodeJS.Timeout | null = null;
+    const otherCommits = () => this.db.pragma('data_version', { simple: true }) as number;
+    let seen = otherCommits();
     const tell = () => {
       last = Date.now();
+      const version = otherCommits();
+      if (version === seen) return;
+      seen = version;
       handlers.runAvailable?.('');
       handlers.cancelRequested?.('', null);
     };
