@@ -28,6 +28,7 @@ import type {
   JobState,
   LeaseRenewal,
   RunStats,
+  RunInsertManyParams,
   RunStatsBucket,
   StoredEvent,
 } from './store.js';
@@ -161,6 +162,55 @@ export function runFromRow(row: RunRow, items: RunItem[]): Run {
         ? toDate(row.stuck_at)
         : null,
   };
+}
+
+/** The identity of a run's idempotency key (job, creator, key), or null without one. */
+function idempotencyIdentity(run: {
+  job: string;
+  createdBy: string;
+  idempotencyKey: string | null;
+}): string | null {
+  return run.idempotencyKey === null
+    ? null
+    : JSON.stringify([run.job, run.createdBy, run.idempotencyKey]);
+}
+
+/**
+ * The runs of a bulk insert its statement did not insert: each has a key already stored or given
+ * earlier in the call, so its answer is the run found by that key.
+ */
+export function runsNotInserted<T extends { id: string; idempotencyKey: string | null }>(
+  given: T[],
+  inserted: RunRow[],
+): T[] {
+  const ids = new Set(inserted.map((row) => row.id));
+  return given.filter((run) => !ids.has(run.id));
+}
+
+/**
+ * The answers of a bulk insert in the order given: a run the statement inserted is `created`; any
+ * other is the run stored under its key (`found`, or one inserted for an earlier run of the call).
+ */
+export function insertManyAnswers(
+  given: RunInsertManyParams['runs'],
+  inserted: Run[],
+  found: Run[],
+): { run: Run; created: boolean }[] {
+  const byId = new Map(inserted.map((run) => [run.id, run]));
+  const byKey = new Map<string, Run>();
+  for (const run of [...found, ...inserted]) {
+    const identity = idempotencyIdentity(run);
+    if (identity !== null) byKey.set(identity, run);
+  }
+  return given.map((run) => {
+    const created = byId.get(run.id);
+    if (created) return { run: created, created: true };
+    const identity = idempotencyIdentity(run);
+    const existing = identity === null ? undefined : byKey.get(identity);
+    // Only a conflict on the key skips a row: anything else failed the statement.
+    if (!existing) throw new Error(`run ${run.id} was neither inserted nor found by its key`);
+    return { run: existing, created: false };
+  });
 }
 
 /** A recorded attempt as the runs table holds it. */

@@ -36,6 +36,14 @@ export interface Store {
 
   /** Insert a run, or return the existing one with the same (job, createdBy, idempotencyKey). */
   runInsert(params: RunInsertParams): Promise<{ run: Run; created: boolean }>;
+  /**
+   * Insert many runs with one statement, in one transaction: each answer, in the order given, is
+   * the new run, or the existing one for a (job, createdBy, idempotencyKey) already stored or given
+   * earlier in the same call (`created: false`). One round trip however many runs, so callers
+   * chunk large batches (a few hundred runs a call). No run is exclusive: those go through
+   * {@link runInsert}, which takes the job's lock.
+   */
+  runInsertMany(params: RunInsertManyParams): Promise<{ run: Run; created: boolean }[]>;
   runGet(params: { id: string }): Promise<Run | null>;
   /** Newest first; `cursor` is the id of the last run of the previous page. */
   runList(params: RunListParams): Promise<{ runs: Run[]; nextCursor: string | null }>;
@@ -302,6 +310,12 @@ export interface RunInsertParams {
   now: Date;
   /** Refuse with ALREADY_RUNNING while a run of this job is pending, running, cancelling or backing off for a retry. */
   exclusive: boolean;
+}
+
+export interface RunInsertManyParams {
+  /** The creation time of every run. */
+  now: Date;
+  runs: Omit<RunInsertParams, 'now' | 'exclusive'>[];
 }
 
 /** Which runs a list or count is about; every filter given must hold. */

@@ -6,6 +6,7 @@ import { describeClaim } from './claim.js';
 import { describeEvents } from './events.js';
 import { describeFencing } from './fencing.js';
 import type { MakeStore, MakeStorePair } from './fixture.js';
+import { describeInsertMany } from './insert-many.js';
 import { describeInstances } from './instances.js';
 import { describeItems } from './items.js';
 import { describeJobs } from './jobs.js';
@@ -37,6 +38,7 @@ export function describeStoreConformance(
   describe(`Store conformance: ${name}`, () => {
     const ctx = { makeStore, makeStorePair };
     describeRuns(ctx);
+    describeInsertMany(ctx);
     describeList(ctx);
     describeClaim(ctx);
     describeLeases(ctx);

@@ -24,6 +24,8 @@ import {
   itemFromRow,
   logFromRow,
   runFromRow,
+  runsNotInserted,
+  insertManyAnswers,
   jobStateFromRow,
   leaseLost,
   renewalFromRow,
@@ -64,6 +66,7 @@ import type {
   RunCountParams,
   RunFilter,
   RunFinishParams,
+  RunInsertManyParams,
   RunInsertParams,
   RunListParams,
   RunMarkStuckParams,
@@ -597,6 +600,52 @@ export class PostgresStore implements Store {
       return { run: runFromRow(row, []), created: true };
     };
     return params.exclusive ? this.tx(insert) : insert(this.pool);
+  }
+
+  async runInsertMany(params: RunInsertManyParams): Promise<{ run: Run; created: boolean }[]> {
+    const { runs } = params;
+    if (runs.length === 0) return [];
+    const now = params.now.getTime();
+    const statuses = runs.map((run) => (run.runAt.getTime() > now ? 'scheduled' : 'pending'));
+    let rows: RunRow[];
+    // A create in flight: a single create meanwhile leaves its wake-up to the coalesced one.
+    this.insertsInFlight++;
+    try {
+      rows = await this.query<RunRow>('runInsertMany', {
+        now,
+        ids: runs.map((run) => run.id),
+        jobs: runs.map((run) => run.job),
+        inputs: runs.map((run) => JSON.stringify(run.input ?? null)),
+        statuses,
+        maxAttempts: runs.map((run) => run.maxAttempts),
+        priorities: runs.map((run) => run.priority),
+        runAts: runs.map((run) => run.runAt.getTime()),
+        createdBys: runs.map((run) => run.createdBy),
+        triggers: runs.map((run) => run.trigger),
+        idempotencyKeys: runs.map((run) => run.idempotencyKey),
+        expireAts: runs.map((run) => run.expireAt?.getTime() ?? null),
+        retentionMs: runs.map((run) => run.retentionMs),
+        retryOfs: runs.map((run) => run.retryOf),
+      });
+    } finally {
+      this.insertsInFlight--;
+    }
+    // One wake-up for the call, after its commit, for the jobs with runs due now.
+    const due = new Set(rows.filter((row) => row.status === 'pending').map((row) => row.job));
+    if (due.size > 0) this.wakeAfter(this.pool, { jobs: [...due] });
+    const missing = runsNotInserted(runs, rows);
+    const found = missing.length
+      ? await this.query<RunRow>('runFindByIdempotencyKeys', {
+          jobs: missing.map((run) => run.job),
+          createdBys: missing.map((run) => run.createdBy),
+          idempotencyKeys: missing.map((run) => run.idempotencyKey),
+        })
+      : [];
+    return insertManyAnswers(
+      runs,
+      rows.map((row) => runFromRow(row, [])),
+      await this.toRuns(found),
+    );
   }
 
   async runGet(params: { id: string }): Promise<Run | null> {

@@ -26,6 +26,8 @@ import {
   itemFromRow,
   logFromRow,
   runFromRow,
+  runsNotInserted,
+  insertManyAnswers,
   jobStateFromRow,
   leaseLost,
   renewalFromRow,
@@ -66,6 +68,7 @@ import type {
   RunCountParams,
   RunFilter,
   RunFinishParams,
+  RunInsertManyParams,
   RunInsertParams,
   RunListParams,
   RunMarkStuckParams,
@@ -245,6 +248,50 @@ export class SqliteStore implements Store {
         retryOf: params.retryOf,
       })!;
       return { run: runFromRow(row, []), created: true };
+    });
+  }
+
+  async runInsertMany(params: RunInsertManyParams): Promise<{ run: Run; created: boolean }[]> {
+    const { runs } = params;
+    if (runs.length === 0) return [];
+    const now = params.now.getTime();
+    const given = JSON.stringify(
+      runs.map((run) => ({
+        id: run.id,
+        job: run.job,
+        // Text in the JSON, stored as given: the same text runInsert stores.
+        input: JSON.stringify(run.input ?? null),
+        status: run.runAt.getTime() > now ? 'scheduled' : 'pending',
+        maxAttempts: run.maxAttempts,
+        priority: run.priority,
+        runAt: run.runAt.getTime(),
+        createdBy: run.createdBy,
+        trigger: run.trigger,
+        idempotencyKey: run.idempotencyKey,
+        expireAt: run.expireAt?.getTime() ?? null,
+        retentionMs: run.retentionMs,
+        retryOf: run.retryOf,
+      })),
+    );
+    return this.write(() => {
+      const rows = this.all<RunRow>('runInsertMany', { now, runs: given });
+      const missing = runsNotInserted(runs, rows);
+      const found = missing.length
+        ? this.all<RunRow>('runFindByIdempotencyKeys', {
+            keys: JSON.stringify(
+              missing.map(({ job, createdBy, idempotencyKey }) => ({
+                job,
+                createdBy,
+                idempotencyKey,
+              })),
+            ),
+          })
+        : [];
+      return insertManyAnswers(
+        runs,
+        rows.map((row) => runFromRow(row, [])),
+        this.toRuns(found),
+      );
     });
   }
 

@@ -26,6 +26,36 @@ INSERT INTO jobdeck_runs (
 ON CONFLICT (job, created_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *;
 
+-- name: runInsertMany
+-- Many runs in one statement (a bulk create), one array per column. A key already stored, or
+-- given earlier in the call, inserts nothing: its run is looked up after. Rows go in in the order
+-- of their keys, so two such statements that share keys wait for each other in one order (never a
+-- deadlock); among runs of one key the first given wins.
+INSERT INTO jobdeck_runs (
+  id, job, input, status, attempt, max_attempts, priority, run_at, created_at, created_by,
+  trigger, idempotency_key, expire_at, retention_ms, retry_of
+)
+SELECT id, job, input::jsonb, status, 0, max_attempts, priority, run_at, @now, created_by,
+  trigger, idempotency_key, expire_at, retention_ms, retry_of
+FROM unnest(
+  @ids::text[], @jobs::text[], @inputs::text[], @statuses::text[], @maxAttempts::integer[],
+  @priorities::integer[], @runAts::bigint[], @createdBys::text[], @triggers::text[],
+  @idempotencyKeys::text[], @expireAts::bigint[], @retentionMs::bigint[], @retryOfs::text[]
+) WITH ORDINALITY AS given (
+  id, job, input, status, max_attempts, priority, run_at, created_by, trigger, idempotency_key,
+  expire_at, retention_ms, retry_of, position
+)
+ORDER BY job, created_by, idempotency_key, position
+ON CONFLICT (job, created_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING *;
+
+-- name: runFindByIdempotencyKeys
+SELECT r.* FROM jobdeck_runs r
+JOIN unnest(@jobs::text[], @createdBys::text[], @idempotencyKeys::text[])
+  AS wanted (job, created_by, idempotency_key)
+  ON r.job = wanted.job AND r.created_by = wanted.created_by
+  AND r.idempotency_key = wanted.idempotency_key;
+
 -- name: jobDisabledNames
 SELECT name FROM jobdeck_jobs WHERE NOT enabled;
 

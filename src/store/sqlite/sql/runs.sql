@@ -21,6 +21,30 @@ INSERT INTO jobdeck_runs (
 )
 RETURNING *;
 
+-- name: runInsertMany
+-- Many runs in one statement (a bulk create), from a JSON array of runs, in the order given. A key
+-- already stored, or given earlier in the call, inserts nothing: its run is looked up after.
+-- (`WHERE true` lets SQLite tell the upsert's ON from a join's.)
+INSERT INTO jobdeck_runs (
+  id, job, input, status, attempt, max_attempts, priority, run_at, created_at, created_by,
+  trigger, idempotency_key, expire_at, retention_ms, retry_of
+)
+SELECT value ->> 'id', value ->> 'job', value ->> 'input', value ->> 'status', 0,
+  value ->> 'maxAttempts', value ->> 'priority', value ->> 'runAt', @now, value ->> 'createdBy',
+  value ->> 'trigger', value ->> 'idempotencyKey', value ->> 'expireAt', value ->> 'retentionMs',
+  value ->> 'retryOf'
+FROM json_each(@runs)
+WHERE true
+ORDER BY key
+ON CONFLICT (job, created_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING *;
+
+-- name: runFindByIdempotencyKeys
+SELECT r.* FROM json_each(@keys) AS wanted
+JOIN jobdeck_runs r
+  ON r.job = wanted.value ->> 'job' AND r.created_by = wanted.value ->> 'createdBy'
+  AND r.idempotency_key = wanted.value ->> 'idempotencyKey';
+
 -- name: jobDisabledNames
 SELECT name FROM jobdeck_jobs WHERE enabled = 0;
 
