@@ -4,6 +4,7 @@
  * in each queued their commits on the server's notification lock).
  */
 import { describe, expect, it } from 'vitest';
+import { newRunId } from '../src/core/ids.js';
 import { BASE, insertParams } from '../src/store/conformance/fixture.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
@@ -45,6 +46,25 @@ describe.skipIf(!reachable)('wake-ups after creates on PostgreSQL', () => {
     const { creator, woken } = await twoInstances();
     await creator.runInsert(insertParams({ job: 'nightly', exclusive: true }));
     await pollUntil(() => woken.includes('nightly'), { what: 'the wake-up of job nightly' });
+  });
+
+  it('a bulk insert wakes the workers of each of its due jobs once; runs due later wake none', async () => {
+    const { creator, woken } = await twoInstances();
+    const { now: _now, exclusive: _exclusive, ...run } = insertParams();
+    const later = new Date(BASE.getTime() + 60_000);
+    const runs = [
+      ...Array.from({ length: 300 }, () => ({ ...run, id: newRunId(), job: 'report' })),
+      { ...run, id: newRunId(), job: 'invoice' },
+      { ...run, id: newRunId(), job: 'later', runAt: later },
+    ];
+    await creator.runInsertMany({ now: BASE, runs });
+    // Notifications arrive in order: once a later create's is heard, the bulk insert's were.
+    await creator.runInsert(insertParams({ job: 'marker' }));
+    await pollUntil(() => woken.includes('marker'), { what: 'the wake-up of job marker' });
+    const heard = woken.slice(0, woken.indexOf('marker'));
+    expect(heard.filter((job) => job === 'report')).toHaveLength(1);
+    expect(heard.filter((job) => job === 'invoice')).toHaveLength(1);
+    expect(heard).not.toContain('later');
   });
 
   it('concurrent creates of many jobs wake every worker, none left out', async () => {
