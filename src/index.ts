@@ -7,7 +7,11 @@ export { JobRegistry } from './jobs/registry.js';
 export { defineExecJob, type ExecJobOptions } from './jobs/exec.js';
 export {
   RunService,
+  CREATE_MANY_CHUNK,
   type CreateRunParams,
+  type CreateManyItem,
+  type CreateManyResult,
+  type RunRefusal,
   type ListRunsParams,
   type RunListFilter,
   type RunStatsView,

@@ -1,6 +1,12 @@
 import { SYSTEM_PRINCIPAL, roleAtLeast, type Principal, type Role } from '../core/glossary.js';
 import type { Clock } from '../core/clock.js';
-import { JobdeckError, invalidField } from '../core/errors.js';
+import {
+  ERROR_CODES,
+  JobdeckError,
+  invalidField,
+  type ErrorCode,
+  type FieldIssue,
+} from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
 import type { Run, RunTrigger, StoredLogEntry } from '../core/run.js';
 import { isRetryable, type RunStatus } from '../core/status.js';
@@ -16,6 +22,7 @@ import type {
   RunStatsBucket,
   Store,
 } from '../store/store.js';
+import { isStoreUnavailable } from '../store/unavailable.js';
 import { statsWindow, type StatsBucket, type StatsWindow } from './stats-window.js';
 
 export interface CreateRunParams {
@@ -29,6 +36,29 @@ export interface CreateRunParams {
   trigger?: RunTrigger;
   principal?: Principal;
 }
+
+/** One run of a bulk create ({@link RunService.createMany}): what a single create takes. */
+export type CreateManyItem = Omit<CreateRunParams, 'trigger' | 'principal'>;
+
+/** Why one run of a bulk create was refused: the error a single create would have thrown. */
+export interface RunRefusal {
+  code: ErrorCode;
+  message: string;
+  /** The fields at fault (INVALID_INPUT), with paths from the run: `['input', 'steps']`. */
+  details?: FieldIssue[];
+}
+
+/** The answer for one run of a bulk create: the run, or why it was refused. */
+export type CreateManyResult = { run: Run; created: boolean } | { error: RunRefusal };
+
+/** Runs a bulk create inserts per statement (and transaction). */
+export const CREATE_MANY_CHUNK = 500;
+
+/** What a create decides about its run before the job's own settings are added. */
+type InsertFields = Pick<
+  RunInsertParams,
+  'input' | 'priority' | 'runAt' | 'createdBy' | 'trigger' | 'idempotencyKey' | 'retryOf' | 'now'
+>;
 
 /** Which runs to list or count; every filter given must hold. */
 export interface RunListFilter {
@@ -84,6 +114,25 @@ function storeFilter(filter: RunListFilter): RunFilter {
   };
 }
 
+/**
+ * What a bulk create answers for a run whose checks or insert failed: a coded error (a store out of
+ * reach is STORE_UNAVAILABLE). Anything else is a fault of ours, thrown for the whole call.
+ */
+function refusal(err: unknown): { error: RunRefusal } {
+  if (err instanceof JobdeckError) {
+    return {
+      error: {
+        code: err.code,
+        message: err.message,
+        ...(err.details ? { details: err.details } : {}),
+      },
+    };
+  }
+  if (isStoreUnavailable(err))
+    return { error: { code: 'STORE_UNAVAILABLE', message: ERROR_CODES.STORE_UNAVAILABLE.message } };
+  throw err;
+}
+
 /** Refuse with FORBIDDEN unless the principal has at least `role`. */
 export function requireRole(principal: Principal, role: Role): void {
   if (!roleAtLeast(principal.role, role)) {
@@ -120,9 +169,84 @@ export class RunService {
   ) {}
 
   async create(params: CreateRunParams): Promise<{ run: Run; created: boolean }> {
+    const { job, fields } = await this.prepare(
+      params,
+      params.principal ?? SYSTEM_PRINCIPAL,
+      params.trigger ?? 'api',
+      this.clock.now(),
+    );
+    const result = await this.store.runInsert(this.insertParams(job, fields));
+    if (result.created) this.bus.emit('run.created', { run: result.run });
+    return result;
+  }
+
+  /**
+   * Create many runs, each checked on its own as {@link create} checks one: the answers come in
+   * the order given, each the run (`created: false` when its idempotency key names an earlier run,
+   * also one earlier in the same call) or why that one was refused, so a bad run never sinks the
+   * others. Runs are inserted {@link CREATE_MANY_CHUNK} at a time, one statement and transaction
+   * each; the runs of a chunk the store could not take are refused with its error. A job that
+   * allows no concurrent runs has its runs created one by one, as `create` does. Needs operator.
+   */
+  async createMany(
+    items: CreateManyItem[],
+    options: { principal?: Principal } = {},
+  ): Promise<CreateManyResult[]> {
+    const principal = options.principal ?? SYSTEM_PRINCIPAL;
+    requireRole(principal, 'operator');
+    const now = this.clock.now();
+    const results: CreateManyResult[] = new Array<CreateManyResult>(items.length);
+    const together: { index: number; params: RunInsertParams }[] = [];
+    const alone: { index: number; params: RunInsertParams }[] = [];
+    for (const [index, item] of items.entries()) {
+      try {
+        const { job, fields } = await this.prepare(item, principal, 'api', now);
+        const params = this.insertParams(job, fields);
+        (params.exclusive ? alone : together).push({ index, params });
+      } catch (err) {
+        results[index] = refusal(err);
+      }
+    }
+    for (let start = 0; start < together.length; start += CREATE_MANY_CHUNK) {
+      const chunk = together.slice(start, start + CREATE_MANY_CHUNK);
+      try {
+        const answers = await this.store.runInsertMany({
+          now,
+          runs: chunk.map(({ params: { now: _now, exclusive: _exclusive, ...run } }) => run),
+        });
+        answers.forEach((answer, i) => (results[chunk[i]!.index] = this.announce(answer)));
+      } catch (err) {
+        const refused = refusal(err);
+        for (const { index } of chunk) results[index] = refused;
+      }
+    }
+    for (const { index, params } of alone) {
+      try {
+        results[index] = this.announce(await this.store.runInsert(params));
+      } catch (err) {
+        results[index] = refusal(err);
+      }
+    }
+    return results;
+  }
+
+  /** Tell this process of a run that an insert created. */
+  private announce(answer: { run: Run; created: boolean }): { run: Run; created: boolean } {
+    if (answer.created) this.bus.emit('run.created', { run: answer.run });
+    return answer;
+  }
+
+  /**
+   * Check a create, as `principal` and at `now`, and work out the run to insert: the job exists and
+   * may be started this way, is enabled, and the input fits its schema.
+   */
+  private async prepare(
+    params: CreateManyItem,
+    principal: Principal,
+    trigger: RunTrigger,
+    now: Date,
+  ): Promise<{ job: JobDefinition; fields: InsertFields }> {
     const job = this.registry.require(params.job);
-    const principal = params.principal ?? SYSTEM_PRINCIPAL;
-    const trigger = params.trigger ?? 'api';
     if (!job.canTrigger && (trigger === 'api' || trigger === 'manual')) {
       throw new JobdeckError('FORBIDDEN', `Job ${job.name} cannot be started by hand.`);
     }
@@ -133,22 +257,22 @@ export class RunService {
       params.input ?? (job.schedule ? job.schedule.input : undefined),
     );
     assertStorable(input);
-    const now = this.clock.now();
     // A schedule slot's run is due at its slot even when inserted late: its runAt stays on the grid.
     const runAt =
       params.runAt && (trigger === 'schedule' || params.runAt > now) ? params.runAt : now;
-    const result = await this.insert(job, {
-      input,
-      priority: params.priority ?? job.priority,
-      runAt,
-      createdBy: principal.name,
-      trigger,
-      idempotencyKey: params.idempotencyKey ?? null,
-      retryOf: null,
-      now,
-    });
-    if (result.created) this.bus.emit('run.created', { run: result.run });
-    return result;
+    return {
+      job,
+      fields: {
+        input,
+        priority: params.priority ?? job.priority,
+        runAt,
+        createdBy: principal.name,
+        trigger,
+        idempotencyKey: params.idempotencyKey ?? null,
+        retryOf: null,
+        now,
+      },
+    };
   }
 
   /** Start a failed or cancelled run again, as a new run that points back to it. */
@@ -168,36 +292,25 @@ export class RunService {
     if (!(await this.isEnabled(job)))
       throw new JobdeckError('JOB_DISABLED', `Job ${job.name} is disabled.`);
     const now = this.clock.now();
-    const { run } = await this.insert(job, {
-      input: previous.input,
-      priority: previous.priority,
-      runAt: now,
-      createdBy: principal.name,
-      trigger: 'retry',
-      idempotencyKey: null,
-      retryOf: previous.id,
-      now,
-    });
+    const { run } = await this.store.runInsert(
+      this.insertParams(job, {
+        input: previous.input,
+        priority: previous.priority,
+        runAt: now,
+        createdBy: principal.name,
+        trigger: 'retry',
+        idempotencyKey: null,
+        retryOf: previous.id,
+        now,
+      }),
+    );
     this.bus.emit('run.created', { run });
     return run;
   }
 
-  /** Insert a run of `job`: what the job decides (attempts, expiry, retention, exclusivity) is added here. */
-  private insert(
-    job: JobDefinition,
-    fields: Pick<
-      RunInsertParams,
-      | 'input'
-      | 'priority'
-      | 'runAt'
-      | 'createdBy'
-      | 'trigger'
-      | 'idempotencyKey'
-      | 'retryOf'
-      | 'now'
-    >,
-  ): Promise<{ run: Run; created: boolean }> {
-    return this.store.runInsert({
+  /** The insert of a run of `job`: what the job decides (attempts, expiry, retention, exclusivity) is added here. */
+  private insertParams(job: JobDefinition, fields: InsertFields): RunInsertParams {
+    return {
       ...fields,
       id: newRunId(),
       job: job.name,
@@ -206,7 +319,7 @@ export class RunService {
         job.expireAfterMs === null ? null : new Date(fields.runAt.getTime() + job.expireAfterMs),
       retentionMs: job.retentionMs,
       exclusive: !job.allowConcurrent,
-    });
+    };
   }
 
   async get(id: string): Promise<Run> {
