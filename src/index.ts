@@ -104,7 +104,7 @@ export { ROLES, SYSTEM_PRINCIPAL, type Role, type Principal } from './core/gloss
 export { systemClock, TestClock, type Clock } from './core/clock.js';
 export { backoffDelay, type BackoffOptions } from './core/backoff.js';
 export type { Duration } from './core/duration.js';
-export { runAttemptHistory } from './core/run.js';
+export { RUN_BATCH_MAX, runAttemptHistory } from './core/run.js';
 export type {
   Run,
   RunAttempt,

@@ -34,6 +34,7 @@ const OPERATION_IDS = [
   'get /api/runs/{id} getRun',
   'get /api/runs/{id}/logs listRunLogs',
   'post /api/runs/{id}/cancel cancelRun',
+  'post /api/runs/batch createManyRuns',
   'post /api/runs/cancel cancelManyRuns',
   'post /api/runs/{id}/retry retryRun',
   'get /api/workers listWorkers',

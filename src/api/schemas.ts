@@ -7,6 +7,7 @@ import {
   ATTEMPT_OUTCOMES,
   ITEM_STATUSES,
   LOG_LEVELS,
+  RUN_BATCH_MAX,
   RUN_TRIGGERS,
   runAttemptHistory,
   type Run,
@@ -19,7 +20,13 @@ import {
   type TerminalStatus,
   type UnfinishedStatus,
 } from '../core/status.js';
-import { RUN_TOTAL_CAP, type JobView, type RunStatsView } from '../runs/service.js';
+import {
+  RUN_TOTAL_CAP,
+  type CreateManyItem,
+  type CreateManyResult,
+  type JobView,
+  type RunStatsView,
+} from '../runs/service.js';
 import { ALERT_DELIVERY_STATUSES, type AlertRecord } from '../store/store.js';
 import { STATS_BUCKETS, type StatsBucket } from '../runs/stats-window.js';
 
@@ -250,21 +257,22 @@ export function workerDto(instance: InstanceStatus): WorkerDto {
   };
 }
 
+const errorCode = z.enum(
+  Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES, ...(keyof typeof ERROR_CODES)[]],
+);
+const fieldIssues = z.array(
+  z.object({
+    path: z.array(z.union([z.string(), z.number()])),
+    message: z.string(),
+    in: z.string().optional(),
+  }),
+);
+
 export const errorSchema = z
   .object({
-    error: z.enum(
-      Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES, ...(keyof typeof ERROR_CODES)[]],
-    ),
+    error: errorCode,
     message: z.string(),
-    details: z
-      .array(
-        z.object({
-          path: z.array(z.union([z.string(), z.number()])),
-          message: z.string(),
-          in: z.string().optional(),
-        }),
-      )
-      .optional(),
+    details: fieldIssues.optional(),
     requestId: z.string(),
     run: runSchema.optional().describe('The run as it is, with RUN_FINISHED'),
   })
@@ -282,6 +290,7 @@ export const LIMITS = {
   jobName: 128,
   principal: 128,
   bulkIds: 1000,
+  batchRuns: RUN_BATCH_MAX,
   pageSize: 500,
   /** The longest path parameter the router takes (job names are up to 128). */
   pathParam: 256,
@@ -306,6 +315,58 @@ export const createRunBody = z
     idempotencyKey: text(LIMITS.idempotencyKey).min(1).optional(),
   })
   .strict();
+
+/** A create's body as the run service takes it: times as dates, absent fields left out. */
+export function createParamsOf(body: z.output<typeof createRunBody>): Omit<CreateManyItem, 'job'> {
+  const { input, runAt, priority, idempotencyKey } = body;
+  return {
+    input,
+    ...(runAt ? { runAt: new Date(runAt) } : {}),
+    ...(priority !== undefined ? { priority } : {}),
+    ...(idempotencyKey ? { idempotencyKey } : {}),
+  };
+}
+
+/** One run of POST /api/runs/batch: the body of a single create, with its job. */
+export const batchRunItem = createRunBody
+  .extend({ job: text(LIMITS.jobName).min(1) })
+  .strict()
+  .meta({ id: 'RunBatchItem' });
+export type BatchRunItem = z.output<typeof batchRunItem>;
+
+/**
+ * The body of POST /api/runs/batch. Each run is checked on its own (a bad one is that run's error,
+ * not the request's), so the array lets anything through; the document shows what each should be.
+ */
+export const createRunsBody = z
+  .object({
+    runs: z
+      .array(
+        z.union([
+          batchRunItem,
+          z.unknown().describe('anything else is refused in its own result, not the request'),
+        ]),
+      )
+      .min(1)
+      .max(LIMITS.batchRuns)
+      .describe(`1 to ${LIMITS.batchRuns} runs`),
+  })
+  .strict();
+
+/** The answer for one run of a batch: the run, or why it was refused (an Error body without requestId). */
+export const batchResultSchema = z
+  .union([
+    z.object({ run: runSchema, created: z.boolean() }),
+    z.object({ error: errorCode, message: z.string(), details: fieldIssues.optional() }),
+  ])
+  .meta({ id: 'RunBatchResult' });
+export type BatchResultDto = z.output<typeof batchResultSchema>;
+
+export function batchResultDto(result: CreateManyResult): BatchResultDto {
+  if ('run' in result) return { run: runDto(result.run), created: result.created };
+  const { code, message, details } = result.error;
+  return { error: code, message, ...(details ? { details } : {}) };
+}
 
 export const patchJobBody = z.object({ enabled: z.boolean() }).strict();
 

@@ -4,6 +4,7 @@ import type { RunStatus } from '../core/status.js';
 import type {
   AlertDto,
   AlertTestDto,
+  BatchResultDto,
   RunDetailDto,
   RunDto,
   StatsDto,
@@ -46,6 +47,19 @@ export type {
   WorkerDto as WorkerInfo,
 };
 export type { StatsBucket };
+
+/** One run of {@link JobdeckClient.triggerMany}: what {@link JobdeckClient.trigger} takes, with the job. */
+export interface TriggerManyItem {
+  job: string;
+  input?: unknown;
+  /** ISO 8601 time with a zone. */
+  runAt?: string;
+  priority?: number;
+  idempotencyKey?: string;
+}
+
+/** The answer for one run of {@link JobdeckClient.triggerMany}. */
+export type TriggerManyResult = BatchResultDto;
 
 /** The answer of GET /api/stats. */
 export type StatsInfo = StatsDto;
@@ -172,6 +186,17 @@ export class JobdeckClient {
     params: { input?: unknown; runAt?: string; priority?: number; idempotencyKey?: string } = {},
   ): Promise<{ run: RunDto; created: boolean }> {
     return this.request('POST', `/api/jobs/${encodeURIComponent(name)}/runs`, params);
+  }
+
+  /**
+   * Start many runs in one request (at most 1,000: `RUN_BATCH_MAX`), each checked on its own: one
+   * result per run, in the order given, either `{run, created}` or `{error, message, details?}`
+   * with the code a single trigger would have answered. A refused run never stops the others.
+   */
+  async triggerMany(runs: TriggerManyItem[]): Promise<TriggerManyResult[]> {
+    return (
+      await this.request<{ results: TriggerManyResult[] }>('POST', '/api/runs/batch', { runs })
+    ).results;
   }
 
   /**

@@ -5,6 +5,9 @@ import { TERMINAL_STATUSES, type RunStatus, type TerminalStatus } from './status
 export const RUN_TRIGGERS = ['api', 'schedule', 'retry', 'manual'] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
+/** The most runs one bulk create over HTTP (`POST /api/runs/batch`) takes. */
+export const RUN_BATCH_MAX = 1000;
+
 export const ITEM_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
 

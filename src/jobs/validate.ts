@@ -7,11 +7,17 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what = 'in
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   // Paths start with the field that holds the value (`input`), as a caller sent it.
-  const details: FieldIssue[] = parsed.error.issues.map((issue) => ({
-    path: [what, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],
+  throw new JobdeckError('INVALID_INPUT', `The ${what} is not valid.`, {
+    details: fieldIssues(parsed.error, [what]),
+  });
+}
+
+/** The issues of a failed parse as field details, each path after `prefix`. */
+export function fieldIssues(error: z.ZodError, prefix: (string | number)[] = []): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    path: [...prefix, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],
     message: issue.message,
   }));
-  throw new JobdeckError('INVALID_INPUT', `The ${what} is not valid.`, { details });
 }
 
 /** Refuse a value holding text no store can keep, with INVALID_INPUT naming the field as above. */

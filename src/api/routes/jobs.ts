@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ApiContext, App } from '../context.js';
 import {
+  createParamsOf,
   createRunBody,
   errorResponse,
   jobDto,
@@ -95,13 +96,9 @@ export function jobRoutes(app: App, { deck }: ApiContext): void {
       },
     },
     handler: async (request, reply) => {
-      const { input, runAt, priority, idempotencyKey } = request.body;
       const { run, created } = await deck.runs.create({
         job: request.params.name,
-        input,
-        ...(runAt ? { runAt: new Date(runAt) } : {}),
-        ...(priority !== undefined ? { priority } : {}),
-        ...(idempotencyKey ? { idempotencyKey } : {}),
+        ...createParamsOf(request.body),
         trigger: 'api',
         principal: request.principal!,
       });

@@ -2,9 +2,16 @@ import { z } from 'zod';
 import { JobdeckError } from '../../core/errors.js';
 import { RUN_TOTAL_CAP } from '../../runs/service.js';
 import type { ApiContext, App } from '../context.js';
+import { fieldIssues } from '../../jobs/validate.js';
 import {
+  LIMITS,
+  batchResultDto,
+  batchResultSchema,
+  batchRunItem,
   bulkCancelBody,
   cancelBody,
+  createParamsOf,
+  createRunsBody,
   decodeCursor,
   encodeCursor,
   errorResponse,
@@ -17,6 +24,8 @@ import {
   runDto,
   runIdParams,
   runSchema,
+  type BatchResultDto,
+  type BatchRunItem,
 } from '../schemas.js';
 
 const RUN_NOT_FOUND = errorResponse('RUN_NOT_FOUND: no run has this id');
@@ -173,6 +182,46 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
         { mode, reason: reason ?? null },
         request.principal!,
       );
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/runs/batch',
+    config: { role: 'operator' },
+    schema: {
+      operationId: 'createManyRuns',
+      summary: 'Start many runs, each checked on its own',
+      description: `Up to ${LIMITS.batchRuns} runs, each \`{job, input?, runAt?, priority?, idempotencyKey?}\` as a single create takes. The answer has one result per run, in the order sent: \`{run, created}\` (\`created: false\` when the idempotency key names an earlier run of the caller, also one earlier in the same batch) or \`{error, message, details?}\` with the code a single create would have answered (INVALID_INPUT, JOB_NOT_FOUND, JOB_DISABLED, FORBIDDEN, ALREADY_RUNNING…). A refused run never stops the others.`,
+      tags: ['runs'],
+      body: createRunsBody,
+      response: {
+        202: z.object({ results: z.array(batchResultSchema) }),
+        400: errorResponse(
+          `INVALID_INPUT: the body is not \`{runs: [...]}\` with 1 to ${LIMITS.batchRuns} runs (a bad run is that run's result, not a 400)`,
+        ),
+      },
+    },
+    handler: async (request, reply) => {
+      const { runs } = request.body;
+      const results: BatchResultDto[] = new Array<BatchResultDto>(runs.length);
+      const valid: { index: number; item: BatchRunItem }[] = [];
+      runs.forEach((raw, index) => {
+        const parsed = batchRunItem.safeParse(raw);
+        if (parsed.success) valid.push({ index, item: parsed.data });
+        else
+          results[index] = {
+            error: 'INVALID_INPUT',
+            message: 'The run is not valid.',
+            details: fieldIssues(parsed.error),
+          };
+      });
+      const created = await deck.runs.createMany(
+        valid.map(({ item: { job, ...body } }) => ({ job, ...createParamsOf(body) })),
+        { principal: request.principal! },
+      );
+      created.forEach((result, i) => (results[valid[i]!.index] = batchResultDto(result)));
+      return reply.status(202).send({ results });
     },
   });
 
