@@ -5,7 +5,7 @@
  * on child output, always with a deadline.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -355,7 +355,7 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
       ['stats'],
     ];
     for (const args of commands) {
-      const loaded = await modulesLoadedBy(args, clientEnv());
+      const loaded = await modulesLoadedBy([...args, '--idempotency-key', 'import-1'], clientEnv());
       expect(loaded.length, `${args.join(' ')}`).toBeGreaterThan(0);
       expect(
         loaded.filter((url) => !CLIENT_MODULES.test(url)),
@@ -528,6 +528,99 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     expect(flag.stderr).toMatch(
       /^jobdeck: --url must be the server's http:\/\/ or https:\/\/ address/,
     );
+  });
+
+  it('trigger --input-file starts one run per line, in requests the API takes, and says what became of them', async () => {
+    // Far in the future, so the runs wait and keep the server's one slot free.
+    const runAt = '2999-01-01T00:00:00.000Z';
+    const scheduledByOps = async () => {
+      const response = await fetch(`${url}/api/runs?createdBy=ops&status=scheduled&total=true`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      return ((await response.json()) as { total: number }).total;
+    };
+    expect(await scheduledByOps()).toBe(0);
+    // More lines than one request takes; blank lines (counted in line numbers) are skipped; the
+    // input on line 700 is one its job refuses.
+    const lines = Array.from({ length: 1203 }, (_, n) =>
+      JSON.stringify({ steps: n + 1, stepMs: 1 }),
+    );
+    lines.splice(699, 0, '{"steps":"seven hundred","stepMs":1}');
+    const file = join(temp.dir, 'runs.ndjson');
+    writeFileSync(file, ['', ...lines.slice(0, 10), '  ', ...lines.slice(10), ''].join('\n'));
+    const args = ['trigger', 'demo.steps', '--input-file', file, '--run-at', runAt];
+    const first = await jobdeck([...args, '--idempotency-key', 'import-1']);
+    expect(first.exit, first.stderr).toEqual({ code: EXIT_CODES.refused.code, signal: null });
+    expect(first.stdout).toBe(
+      `created 1203, existing 0, failed 1 (1204 runs of demo.steps from ${file})\n`,
+    );
+    // Line 700 of the list is line 702 of the file (the blank lines before it).
+    expect(first.stderr).toMatch(
+      /^line 702: INVALID_INPUT: The input is not valid\.\n {2}input\.steps: .+\n$/,
+    );
+    expect(await scheduledByOps()).toBe(1203);
+    // Each line's key is the given key and its line number.
+    const listed = await jobdeck(['runs', '--status', 'scheduled', '--limit', '1', '--json']);
+    expect(JSON.parse(listed.stdout).runs[0]).toMatchObject({
+      input: { steps: 1203, stepMs: 1 },
+      idempotencyKey: 'import-1:1206',
+      runAt,
+      createdBy: 'ops',
+    });
+
+    // The same file again from stdin, with the same key: every run already exists.
+    const again = children.start(
+      [...args.slice(0, 3), '-', ...args.slice(4), '--idempotency-key', 'import-1', '--json'],
+      {
+        env: clientEnv(),
+      },
+    );
+    again.child.stdin.end(readFileSync(file));
+    expect(await again.waitForExit(), again.stderr).toEqual({
+      code: EXIT_CODES.refused.code,
+      signal: null,
+    });
+    const report = JSON.parse(again.stdout) as {
+      created: number;
+      existing: number;
+      failed: number;
+      results: { line: number; created?: boolean; error?: string }[];
+    };
+    expect(report).toMatchObject({ created: 0, existing: 1203, failed: 1 });
+    expect(report.results.map((r) => r.line)).toEqual(
+      Array.from({ length: 1206 }, (_, i) => i + 1).filter((line) => line !== 1 && line !== 12),
+    );
+    expect(report.results.find((r) => r.line === 702)).toMatchObject({ error: 'INVALID_INPUT' });
+    expect(await scheduledByOps()).toBe(1203);
+
+    // Nothing is sent when a line is not JSON: the error names the line (exit 1, as a bad --input).
+    const broken = join(temp.dir, 'broken.ndjson');
+    writeFileSync(broken, '{"steps":1,"stepMs":1}\n{"steps":2,\n');
+    const refused = await jobdeck([
+      'trigger',
+      'demo.steps',
+      '--input-file',
+      broken,
+      '--run-at',
+      runAt,
+    ]);
+    expect(refused.exit).toEqual({ code: EXIT_CODES.failed.code, signal: null });
+    expect(refused.stderr).toMatch(new RegExp(`^jobdeck: ${broken} line 2 is not valid JSON \\(`));
+    const both = await jobdeck(['trigger', 'demo.steps', '--input-file', broken, '--input', '{}']);
+    expect(both.exit.code).toBe(EXIT_CODES.failed.code);
+    expect(both.stderr).toBe('jobdeck: give --input or --input-file, not both\n');
+    const empty = join(temp.dir, 'empty.ndjson');
+    writeFileSync(empty, '\n  \n');
+    const nothing = await jobdeck(['trigger', 'demo.steps', '--input-file', empty]);
+    expect(nothing.exit.code).toBe(EXIT_CODES.failed.code);
+    expect(nothing.stderr).toMatch(/has no inputs: give one JSON input per line\n$/);
+    expect(await scheduledByOps()).toBe(1203);
+
+    const help = await jobdeck(['trigger', '--help']);
+    expect(help.stdout).toMatch(/--input-file <path> +start one run per line of this file/);
+    // A client command: it loads the client and the command line only.
+    const loaded = await modulesLoadedBy(args, clientEnv());
+    expect(loaded.filter((module) => !CLIENT_MODULES.test(module))).toEqual([]);
   });
 
   it('the server stops on SIGTERM with exit code 0 and never printed a configured token', async () => {
