@@ -16,6 +16,7 @@ import type { JobRegistry } from '../jobs/registry.js';
 import { assertStorable, parseOrThrow } from '../jobs/validate.js';
 import type {
   JobState,
+  NewRun,
   RunFilter,
   RunInsertParams,
   RunStats,
@@ -54,11 +55,39 @@ export type CreateManyResult = { run: Run; created: boolean } | { error: RunRefu
 /** Runs a bulk create inserts per statement (and transaction). */
 export const CREATE_MANY_CHUNK = 500;
 
-/** What a create decides about its run before the job's own settings are added. */
-type InsertFields = Pick<
-  RunInsertParams,
-  'input' | 'priority' | 'runAt' | 'createdBy' | 'trigger' | 'idempotencyKey' | 'retryOf' | 'now'
+/** What a create decides about its run; the job decides the rest (see {@link newRun}). */
+type RunFields = Pick<
+  NewRun,
+  'input' | 'priority' | 'runAt' | 'createdBy' | 'trigger' | 'idempotencyKey' | 'retryOf'
 >;
+
+/**
+ * A new run of `job`: its fields, and what the job decides (attempts, expiry, retention). One
+ * literal, not a spread of `fields` plus more: V8 builds that shape slowly, and a bulk create
+ * builds thousands.
+ */
+function newRun(job: JobDefinition, fields: RunFields): NewRun {
+  return {
+    id: newRunId(),
+    job: job.name,
+    input: fields.input,
+    priority: fields.priority,
+    runAt: fields.runAt,
+    maxAttempts: job.maxAttempts,
+    createdBy: fields.createdBy,
+    trigger: fields.trigger,
+    idempotencyKey: fields.idempotencyKey,
+    expireAt:
+      job.expireAfterMs === null ? null : new Date(fields.runAt.getTime() + job.expireAfterMs),
+    retentionMs: job.retentionMs,
+    retryOf: fields.retryOf,
+  };
+}
+
+/** The single insert of a new run at `now`: exclusive when its job allows no concurrent run. */
+function insertOf(job: JobDefinition, run: NewRun, now: Date): RunInsertParams {
+  return { ...run, now, exclusive: !job.allowConcurrent };
+}
 
 /** Which runs to list or count; every filter given must hold. */
 export interface RunListFilter {
@@ -169,13 +198,15 @@ export class RunService {
   ) {}
 
   async create(params: CreateRunParams): Promise<{ run: Run; created: boolean }> {
-    const { job, fields } = await this.prepare(
+    const now = this.clock.now();
+    const { job, run } = this.prepare(
       params,
       params.principal ?? SYSTEM_PRINCIPAL,
       params.trigger ?? 'api',
-      this.clock.now(),
+      now,
+      await this.jobStates(),
     );
-    const result = await this.store.runInsert(this.insertParams(job, fields));
+    const result = await this.store.runInsert(insertOf(job, run, now));
     if (result.created) this.bus.emit('run.created', { run: result.run });
     return result;
   }
@@ -195,14 +226,15 @@ export class RunService {
     const principal = options.principal ?? SYSTEM_PRINCIPAL;
     requireRole(principal, 'operator');
     const now = this.clock.now();
-    const results: CreateManyResult[] = new Array<CreateManyResult>(items.length);
-    const together: { index: number; params: RunInsertParams }[] = [];
+    const states = await this.jobStates();
+    const results = new Array<CreateManyResult>(items.length);
+    const together: { index: number; run: NewRun }[] = [];
     const alone: { index: number; params: RunInsertParams }[] = [];
-    for (const [index, item] of items.entries()) {
+    for (let index = 0; index < items.length; index++) {
       try {
-        const { job, fields } = await this.prepare(item, principal, 'api', now);
-        const params = this.insertParams(job, fields);
-        (params.exclusive ? alone : together).push({ index, params });
+        const { job, run } = this.prepare(items[index]!, principal, 'api', now, states);
+        if (job.allowConcurrent) together.push({ index, run });
+        else alone.push({ index, params: insertOf(job, run, now) });
       } catch (err) {
         results[index] = refusal(err);
       }
@@ -210,10 +242,7 @@ export class RunService {
     for (let start = 0; start < together.length; start += CREATE_MANY_CHUNK) {
       const chunk = together.slice(start, start + CREATE_MANY_CHUNK);
       try {
-        const answers = await this.store.runInsertMany({
-          now,
-          runs: chunk.map(({ params: { now: _now, exclusive: _exclusive, ...run } }) => run),
-        });
+        const answers = await this.store.runInsertMany({ now, runs: chunk.map((c) => c.run) });
         answers.forEach((answer, i) => (results[chunk[i]!.index] = this.announce(answer)));
       } catch (err) {
         const refused = refusal(err);
@@ -238,19 +267,20 @@ export class RunService {
 
   /**
    * Check a create, as `principal` and at `now`, and work out the run to insert: the job exists and
-   * may be started this way, is enabled, and the input fits its schema.
+   * may be started this way, is enabled (in `states`), and the input fits its schema.
    */
-  private async prepare(
+  private prepare(
     params: CreateManyItem,
     principal: Principal,
     trigger: RunTrigger,
     now: Date,
-  ): Promise<{ job: JobDefinition; fields: InsertFields }> {
+    states: Map<string, JobState>,
+  ): { job: JobDefinition; run: NewRun } {
     const job = this.registry.require(params.job);
     if (!job.canTrigger && (trigger === 'api' || trigger === 'manual')) {
       throw new JobdeckError('FORBIDDEN', `Job ${job.name} cannot be started by hand.`);
     }
-    if (!(await this.isEnabled(job)))
+    if (!(states.get(job.name)?.enabled ?? job.enabled))
       throw new JobdeckError('JOB_DISABLED', `Job ${job.name} is disabled.`);
     const input = parseOrThrow(
       job.input,
@@ -262,7 +292,7 @@ export class RunService {
       params.runAt && (trigger === 'schedule' || params.runAt > now) ? params.runAt : now;
     return {
       job,
-      fields: {
+      run: newRun(job, {
         input,
         priority: params.priority ?? job.priority,
         runAt,
@@ -270,8 +300,7 @@ export class RunService {
         trigger,
         idempotencyKey: params.idempotencyKey ?? null,
         retryOf: null,
-        now,
-      },
+      }),
     };
   }
 
@@ -292,34 +321,18 @@ export class RunService {
     if (!(await this.isEnabled(job)))
       throw new JobdeckError('JOB_DISABLED', `Job ${job.name} is disabled.`);
     const now = this.clock.now();
-    const { run } = await this.store.runInsert(
-      this.insertParams(job, {
-        input: previous.input,
-        priority: previous.priority,
-        runAt: now,
-        createdBy: principal.name,
-        trigger: 'retry',
-        idempotencyKey: null,
-        retryOf: previous.id,
-        now,
-      }),
-    );
-    this.bus.emit('run.created', { run });
-    return run;
-  }
-
-  /** The insert of a run of `job`: what the job decides (attempts, expiry, retention, exclusivity) is added here. */
-  private insertParams(job: JobDefinition, fields: InsertFields): RunInsertParams {
-    return {
-      ...fields,
-      id: newRunId(),
-      job: job.name,
-      maxAttempts: job.maxAttempts,
-      expireAt:
-        job.expireAfterMs === null ? null : new Date(fields.runAt.getTime() + job.expireAfterMs),
-      retentionMs: job.retentionMs,
-      exclusive: !job.allowConcurrent,
-    };
+    const run = newRun(job, {
+      input: previous.input,
+      priority: previous.priority,
+      runAt: now,
+      createdBy: principal.name,
+      trigger: 'retry',
+      idempotencyKey: null,
+      retryOf: previous.id,
+    });
+    const { run: created } = await this.store.runInsert(insertOf(job, run, now));
+    this.bus.emit('run.created', { run: created });
+    return created;
   }
 
   async get(id: string): Promise<Run> {

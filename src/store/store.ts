@@ -312,10 +312,13 @@ export interface RunInsertParams {
   exclusive: boolean;
 }
 
+/** A run to insert with others ({@link Store.runInsertMany}): the call gives `now`, none is exclusive. */
+export type NewRun = Omit<RunInsertParams, 'now' | 'exclusive'>;
+
 export interface RunInsertManyParams {
   /** The creation time of every run. */
   now: Date;
-  runs: Omit<RunInsertParams, 'now' | 'exclusive'>[];
+  runs: NewRun[];
 }
 
 /** Which runs a list or count is about; every filter given must hold. */
