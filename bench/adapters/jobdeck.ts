@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { defineJob } from '../../src/jobs/define.js';
 import { Jobdeck } from '../../src/jobdeck.js';
+import { CREATE_MANY_CHUNK } from '../../src/runs/service.js';
 import type { Principal } from '../../src/core/glossary.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -25,8 +26,6 @@ import type {
 
 export const BENCH_JOB = 'bench.noop';
 const ADMIN: Principal = { name: 'bench-admin', role: 'admin' };
-/** Concurrent creates per chunk: Jobdeck has no bulk create in the library. */
-const BULK_CHUNK = 100;
 
 /**
  * Jobdeck through its public library API: `deck.runs.create` to enqueue, a `Jobdeck` instance with
@@ -36,7 +35,7 @@ const BULK_CHUNK = 100;
 export class JobdeckAdapter implements Adapter {
   readonly system: 'jobdeck-sqlite' | 'jobdeck-pg';
   readonly backend: 'SQLite' | 'PostgreSQL';
-  readonly bulkNote = `no bulk API in the library: concurrent deck.runs.create calls, Promise.all in chunks of ${BULK_CHUNK}`;
+  readonly bulkNote = `deck.runs.createMany (one INSERT and one transaction per ${CREATE_MANY_CHUNK} runs)`;
   readonly batchedMode = null;
   readonly cancelSupport = {
     inProcess: "deck.cancels.cancel(id, { mode: 'force' }) in the worker's instance (event bus)",
@@ -64,7 +63,7 @@ export class JobdeckAdapter implements Adapter {
       worker:
         'new Jobdeck({ store, jobs, worker: { concurrency } }); defaults: pollMs 250, leaseMs 6000, heartbeatMs 1000, cancelPollMs 250',
       producer:
-        'deck.runs.create with an admin principal; enqueue before a worker starts goes through an instance with worker: false',
+        'deck.runs.create (bulk: deck.runs.createMany) with an admin principal; enqueue before a worker starts goes through an instance with worker: false',
       maintenance: 'default (rescue every 1 s)',
     };
     return this.system === 'jobdeck-sqlite'
@@ -123,12 +122,14 @@ export class JobdeckAdapter implements Adapter {
   }
 
   async enqueueBulk(data: Payload[]): Promise<string[]> {
-    const ids: string[] = [];
-    for (let start = 0; start < data.length; start += BULK_CHUNK) {
-      const chunk = data.slice(start, start + BULK_CHUNK);
-      ids.push(...(await Promise.all(chunk.map((d) => this.enqueue(d)))));
-    }
-    return ids;
+    const results = await this.deck!.runs.createMany(
+      data.map((input) => ({ job: BENCH_JOB, input })),
+      { principal: ADMIN },
+    );
+    return results.map((result) => {
+      if ('error' in result) throw new Error(`${result.error.code}: ${result.error.message}`);
+      return result.run.id;
+    });
   }
 
   /**

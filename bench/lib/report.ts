@@ -226,6 +226,29 @@ export function checkTargets(rows: readonly ResultRow[]): TargetCheck[] {
       measured: 'n/a',
     });
 
+  const bulkTargets: [SystemName, SystemName, number, string][] = [
+    [
+      'jobdeck-pg',
+      'graphile-worker',
+      1.5,
+      "Jobdeck/PostgreSQL bulk create ≥ 1.5× graphile-worker's addJobs",
+    ],
+    ['jobdeck-sqlite', 'bullmq', 1, "Jobdeck/SQLite bulk create ≥ BullMQ's addBulk"],
+  ];
+  for (const [system, peer, factor, target] of bulkTargets) {
+    const ours = find(rows, system, 'enqueue bulk', 'enqueue rate')?.summary?.median;
+    const theirs = find(rows, peer, 'enqueue bulk', 'enqueue rate')?.summary?.median;
+    checks.push(
+      check(
+        target,
+        ours !== undefined && theirs !== undefined ? ours / theirs : undefined,
+        factor,
+        '>=',
+        (v) => `${fmt(ours ?? 0)} vs ${fmt(theirs ?? 0)} runs/s = ${v.toFixed(2)}×`,
+      ),
+    );
+  }
+
   for (const variant of ['same instance', 'separate client']) {
     const p50 = find(rows, 'jobdeck-pg', 'latency', 'pickup p50', variant)?.summary?.median;
     const p99 = find(rows, 'jobdeck-pg', 'latency', 'pickup p99', variant)?.summary?.median;
