@@ -4,6 +4,7 @@
  * the bounds of the body, roles, and the events, metrics and pickup that single creates get.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiError, JobdeckClient } from '../../src/client/client.js';
 import { defineJob } from '../../src/jobs/define.js';
 import { TEST_TOKENS, startTestServer, type TestServer } from '../helpers/server.js';
 import {
@@ -208,6 +209,29 @@ describe('POST /api/runs/batch', () => {
       },
     );
     expect(listed.body.total).toBe(1000);
+  });
+
+  it("the typed client's triggerMany sends a batch and returns its results", async () => {
+    const client = new JobdeckClient({ url: server.url, token: TEST_TOKENS.bob });
+    const results = await client.triggerMany([
+      { job: QUICK, input: { n: 5 }, runAt: inAnHour(), priority: 2 },
+      { job: 'batch.nothing' },
+    ]);
+    expect(results).toEqual([
+      {
+        created: true,
+        run: expect.objectContaining({
+          job: QUICK,
+          input: { n: 5 },
+          createdBy: 'bob',
+          priority: 2,
+        }),
+      },
+      { error: 'JOB_NOT_FOUND', message: expect.any(String) },
+    ]);
+    const refused = await client.triggerMany([]).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ApiError);
+    expect(refused).toMatchObject({ status: 400, code: 'INVALID_INPUT' });
   });
 
   it('refuses a body without 1 to 1000 runs with 400 naming runs', async () => {
