@@ -133,7 +133,7 @@ export class Maintenance {
           now: null,
           retentionMs: eventRetentionMs,
           limit: 5000,
-        })) === 5000
+        })) >= 5000
       );
     } catch (err) {
       this.options.onError?.(err, 'retention');

@@ -21,15 +21,15 @@ jobdeck_alerts.message text not null
 jobdeck_alerts.payload jsonb not null
 jobdeck_alerts.suppressed boolean not null
 jobdeck_alerts.created_at bigint not null
-jobdeck_events.seq bigint not null
+jobdeck_events.seq bigint not null default nextval('jobdeck_events_seq'::regclass)
 jobdeck_events.at bigint not null default ((EXTRACT(epoch FROM clock_timestamp()) * (1000)::numeric))::bigint
-jobdeck_events.name text not null
-jobdeck_events.job text not null
-jobdeck_events.run_id text
-jobdeck_events.status text
-jobdeck_events.log_seq integer
+jobdeck_events.names ARRAY not null
+jobdeck_events.jobs ARRAY not null
+jobdeck_events.run_ids ARRAY
+jobdeck_events.statuses ARRAY
+jobdeck_events.attempts ARRAY
+jobdeck_events.log_seqs ARRAY
 jobdeck_events.data jsonb
-jobdeck_events.attempt integer
 jobdeck_events_pruned.only_row boolean not null default true
 jobdeck_events_pruned.seq bigint not null
 jobdeck_instances.id text not null
