@@ -2,6 +2,7 @@ import { RunCancelledError, type CancelRecord } from '../core/cancellation.js';
 import { storeTime, systemClock, type Clock } from '../core/clock.js';
 import { JobdeckError, hasErrorCode, toRunError } from '../core/errors.js';
 import { newWorkerId } from '../core/ids.js';
+import { workerTimings } from '../core/tuning.js';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Run } from '../core/run.js';
 import { isTerminal } from '../core/status.js';
@@ -31,13 +32,22 @@ export interface WorkerOptions {
   workerId?: string;
   /** Runs at once in this instance. Default 10. */
   concurrency?: number;
-  /** A claimed run is this worker's until its lease expires. Default 6 s. */
+  /**
+   * A claimed run is this worker's until its lease expires; a crashed worker's runs are taken
+   * back about this long after its last renewal. Default 6 s, at least 1 s.
+   */
   leaseMs?: number;
-  /** How often leases are renewed (and cancels read with them). Default 1 s. */
+  /**
+   * How often leases are renewed (and cancels read with them). Default 1 s; at least 10 ms and at
+   * most half of `leaseMs`.
+   */
   heartbeatMs?: number;
-  /** How often an idle worker looks for runs when nothing wakes it. Default 250 ms. */
+  /** How often an idle worker looks for runs when nothing wakes it. Default 250 ms, at least 10 ms. */
   pollMs?: number;
-  /** How often cancels for held runs are read when the store does not push them. Default 250 ms. */
+  /**
+   * How often cancels for held runs are read when the store does not push them. Default 250 ms,
+   * at least 10 ms.
+   */
   cancelPollMs?: number;
   /** Called with errors the loops survive (store unreachable…). */
   onError?: (err: unknown, where: string) => void;
@@ -91,10 +101,12 @@ export class Worker {
     this.clock = options.clock ?? systemClock;
     this.id = options.workerId ?? newWorkerId();
     this.concurrency = options.concurrency ?? 10;
-    this.leaseMs = options.leaseMs ?? 6000;
-    this.heartbeatMs = options.heartbeatMs ?? 1000;
-    this.pollMs = options.pollMs ?? 250;
-    this.cancelPollMs = options.cancelPollMs ?? 250;
+    // Checked before anything starts: a lease that cannot outlive a missed renewal is refused.
+    const timings = workerTimings(options);
+    this.leaseMs = timings.leaseMs;
+    this.heartbeatMs = timings.heartbeatMs;
+    this.pollMs = timings.pollMs;
+    this.cancelPollMs = timings.cancelPollMs;
     this.onError = options.onError ?? (() => {});
     this.completions = new CompletionBatcher(this.store, this.clock, {
       leaseMs: this.leaseMs,
