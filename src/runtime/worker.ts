@@ -89,6 +89,7 @@ export class Worker {
   private wakeUp: (() => void) | null = null;
   private wakePending = false;
   private loop: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void)[] = [];
   private unlisten: (() => Promise<void>) | null = null;
@@ -127,9 +128,20 @@ export class Worker {
     return this.held.hasRun(runId);
   }
 
+  /** Whether it claims runs now (started, and not stopping or stopped). */
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  /**
+   * Start claiming and executing runs; again after a stop. Nothing while it runs or stops (wait for
+   * {@link stop} to resolve). Use `deck.startWorker()` on an instance: it keeps the list of
+   * instances in step.
+   */
   start(): void {
-    if (this.state !== 'idle') return;
+    if (this.state !== 'idle' && this.state !== 'stopped') return;
     this.state = 'running';
+    this.wakePending = false;
     this.loopDelay.enable();
     this.lastHeartbeatTick = Date.now();
     this.unsubscribe.push(
@@ -216,11 +228,19 @@ export class Worker {
    * Stop claiming; let held runs finish within `graceMs`; then abort the rest with a shutdown
    * reason so they are released for another worker instead of waiting for their leases to expire.
    */
-  async stop(options: { graceMs?: number } = {}): Promise<void> {
+  stop(options: { graceMs?: number } = {}): Promise<void> {
     if (this.state === 'stopped' || this.state === 'idle') {
       this.state = 'stopped';
-      return;
+      return Promise.resolve();
     }
+    // A second stop while the first drains waits for the same end.
+    this.stopping ??= this.drain(options).finally(() => {
+      this.stopping = null;
+    });
+    return this.stopping;
+  }
+
+  private async drain(options: { graceMs?: number }): Promise<void> {
     this.state = 'stopping';
     this.wake();
     await this.loop;
@@ -241,6 +261,7 @@ export class Worker {
     for (const timer of this.timers) clearInterval(timer);
     if (this.dueTimer) clearTimeout(this.dueTimer);
     this.dueTimer = null;
+    this.dueAt = null;
     this.timers = [];
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
