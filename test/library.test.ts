@@ -1,9 +1,12 @@
 /**
  * The library as an embedding application uses it, on real SQLite files: waiting for a run to
  * finish, cancelling without naming a principal, stopping and starting the worker of a live
- * instance, and the timings it refuses.
+ * instance, the timings it refuses, and the package's public surface.
  */
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { describe, expect, it, vi } from 'vitest';
+import { JobdeckClient } from '../src/client/client.js';
 import { startInstance } from '../src/cli/instance.js';
 import { Jobdeck, type JobdeckOptions } from '../src/jobdeck.js';
 import { defineJob } from '../src/jobs/define.js';
@@ -265,5 +268,67 @@ describe('lease and rescuer timings', () => {
     const api = await startInstance({ db: path, worker: false }, logger);
     defer(() => api.close());
     expect(api.worker).toBeNull();
+  });
+});
+
+describe('the public surface', () => {
+  const INDEX = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+
+  it('is what an application needs, each export with a doc comment; engine parts are reached through the instance', () => {
+    const program = ts.createProgram([INDEX], {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      strict: true,
+      skipLibCheck: true,
+      noEmit: true,
+    });
+    const checker = program.getTypeChecker();
+    const exports = checker.getExportsOfModule(
+      checker.getSymbolAtLocation(program.getSourceFile(INDEX)!)!,
+    );
+    const undocumented = exports
+      .filter((symbol) => {
+        const target = checker.getAliasedSymbol(symbol);
+        return ts.displayPartsToString(target.getDocumentationComment(checker)).trim() === '';
+      })
+      .map((symbol) => symbol.name);
+    expect(undocumented).toEqual([]);
+    // A change to this list is a change to what users may import: on purpose, with a changelog line.
+    expect(exports.map((symbol) => symbol.name).sort()).toEqual(
+      [
+        ...['Jobdeck', 'JobdeckOptions', 'WorkerOptions', 'MaintenanceOptions'],
+        ...['defineJob', 'JobOptions', 'JobDefinition', 'Isolation', 'JobContext', 'RunLogger'],
+        ...['ForEachSummary', 'ScheduleOptions', 'defineExecJob', 'ExecJobOptions'],
+        ...['BackoffOptions', 'Duration'],
+        ...['CreateRunParams', 'ListRunsParams', 'RunListFilter', 'RunStatsView', 'JobView'],
+        ...['WaitOptions', 'StatsBucket', 'CancelOptions', 'BulkCancelFilter', 'BulkCancelReport'],
+        ...['RunCancelResult', 'RunStatsBucket', 'Percentiles', 'InstanceOptions', 'InstanceInfo'],
+        ...['InstanceRole', 'InstanceRun', 'InstanceState', 'InstanceStatus'],
+        ...['RunEvents', 'RunEventName', 'BusEvent'],
+        ...['RUN_STATUSES', 'TERMINAL_STATUSES', 'isTerminal', 'RunStatus', 'runAttemptHistory'],
+        ...['Run', 'RunAttempt', 'RunAttemptEntry', 'AttemptOutcome', 'RunItem', 'RunProgress'],
+        ...['RunTrigger', 'ItemStatus', 'LogEntry', 'LogLevel', 'StoredLogEntry'],
+        ...['RunCancelledError', 'isCancellation', 'CancelMode', 'CancelRecord', 'AbortKind'],
+        ...['JobdeckError', 'hasErrorCode', 'ErrorCode', 'FieldIssue', 'RunError'],
+        ...['SYSTEM_PRINCIPAL', 'Role', 'Principal'],
+        ...['Store', 'SqliteStore', 'SqliteStoreOptions', 'PostgresStore', 'PostgresStoreOptions'],
+        ...['openStore', 'TestClock', 'Clock'],
+        ...['AlertsConfigError', 'loadAlertsFile', 'parseAlertsConfig', 'AlertEventName'],
+        ...['AlertRule', 'AlertSeverity', 'AlertsConfig', 'AlertsConfigIssue', 'ChannelConfig'],
+        ...['AlertAttemptReport', 'AlertTestResult', 'AlertView', 'webhookSignature'],
+        ...['JobdeckClient', 'ApiError', 'UnreachableError', 'ClientOptions', 'ClientEvent'],
+        ...['EventFilter', 'JobInfo', 'LogInfo', 'RunInfo', 'RunDetailInfo', 'WorkerInfo'],
+        ...['AlertInfo', 'AlertTestInfo', 'StatsInfo'],
+      ].sort(),
+    );
+  });
+
+  it('exports the typed client the README names, and no engine class', async () => {
+    const pkg: Record<string, unknown> = await import('../src/index.js');
+    expect(pkg.JobdeckClient).toBe(JobdeckClient);
+    for (const internal of ['Worker', 'Scheduler', 'Maintenance', 'RunService', 'CancelService'])
+      expect(pkg[internal], internal).toBeUndefined();
+    for (const internal of ['backoffDelay', 'TRANSITIONS', 'EventBus', 'JobRegistry'])
+      expect(pkg[internal], internal).toBeUndefined();
   });
 });
