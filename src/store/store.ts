@@ -393,6 +393,7 @@ export interface RunCancelParams {
   now: Date;
 }
 
+/** What a cancel did (`action`, as the cancellation table says) and the run as it is now. */
 export interface RunCancelResult {
   run: Run;
   /** What the cancellation table did; `finished` means refused (the run is unchanged). */

@@ -134,6 +134,7 @@ const TYPES = {
   },
 };
 
+/** How the PostgreSQL store connects: the server, its schema, the pool and its limits, notifications. */
 export interface PostgresStoreOptions {
   /** `postgres://user@host:port/db` */
   connectionString: string;
