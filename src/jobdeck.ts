@@ -2,34 +2,55 @@ import { AlertService, type AlertServiceOptions } from './alerts/service.js';
 import type { AlertsConfig } from './alerts/config.js';
 import { CancelService } from './cancel/service.js';
 import { OffsetClock, systemClock, type Clock } from './core/clock.js';
+import { JobdeckError } from './core/errors.js';
 import { newWorkerId } from './core/ids.js';
 import { EventBus } from './events/bus.js';
 import { EventFeed } from './events/feed.js';
 import { InstanceService, type InstanceOptions } from './instances/service.js';
 import type { JobDefinition } from './jobs/define.js';
 import { JobRegistry } from './jobs/registry.js';
-import { Maintenance, type MaintenanceOptions } from './maintenance/maintenance.js';
+import {
+  Maintenance,
+  type MaintenanceOptions as RuntimeMaintenanceOptions,
+} from './maintenance/maintenance.js';
 import { DeckCounters } from './metrics/counters.js';
 import { RunService } from './runs/service.js';
-import { Worker, type WorkerOptions } from './runtime/worker.js';
+import { Worker, type WorkerOptions as RuntimeWorkerOptions } from './runtime/worker.js';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.js';
 import type { Store } from './store/store.js';
 
+/**
+ * The worker of an instance: how many runs at once, its id, and its timings (defaults and
+ * minimums in docs/reference/library.md).
+ */
+export type WorkerOptions = Omit<
+  RuntimeWorkerOptions,
+  'store' | 'registry' | 'bus' | 'clock' | 'onError'
+>;
+
+/**
+ * The maintenance of an instance: the rescuer's interval, retention and stuck detection (defaults
+ * and minimums in docs/reference/library.md).
+ */
+export type MaintenanceOptions = Pick<
+  RuntimeMaintenanceOptions,
+  'intervalMs' | 'retentionIntervalMs' | 'eventRetentionMs' | 'stuckCheckMs' | 'stuckAfterMs'
+>;
+
+/** What a {@link Jobdeck} instance is made of; only `store` is required. */
 export interface JobdeckOptions {
+  /** Where runs live: a `SqliteStore`, a `PostgresStore`, or `openStore(url)`. */
   store: Store;
+  /** The jobs this instance knows (made with `defineJob`): it creates and executes only these. */
   jobs?: Iterable<JobDefinition>;
+  /** The time it runs on; default the system's (synced to PostgreSQL's). Tests inject a `TestClock`. */
   clock?: Clock;
   /** Execute runs in this instance (default), or not (`false`: an API-only instance). */
-  worker?: false | Omit<WorkerOptions, 'store' | 'registry' | 'bus' | 'clock'>;
+  worker?: false | WorkerOptions;
   /** Insert the slots of repeating jobs (default on). */
   scheduler?: false | Pick<SchedulerOptions, 'tickMs'>;
-  /** Rescue, expiry and retention (default on). */
-  maintenance?:
-    | false
-    | Pick<
-        MaintenanceOptions,
-        'intervalMs' | 'retentionIntervalMs' | 'eventRetentionMs' | 'stuckCheckMs' | 'stuckAfterMs'
-      >;
+  /** The rescuer of expired leases, expiry, retention and stuck detection (default on). */
+  maintenance?: false | MaintenanceOptions;
   /**
    * Alert rules and channels (an alerts file, see `loadAlertsFile`), with delivery tuning. Without
    * it this instance sends no alert, but still lists them.
@@ -58,18 +79,30 @@ export interface JobdeckOptions {
  * (runs, cancel), and the background parts (worker, scheduler, maintenance).
  */
 export class Jobdeck {
+  /** The store it was given. */
   readonly store: Store;
+  /** The jobs it knows, by name. */
   readonly registry: JobRegistry;
+  /** What happens to runs in this process: `on('run.progress', …)`, `waitFor`, `onAny`. */
   readonly events = new EventBus();
   /** What happens on every instance, read from the store (started by its first reader). */
   readonly feed: EventFeed;
+  /** The time it runs on. */
   readonly clock: Clock;
+  /** Create, read, list, wait for and retry runs; enable and disable jobs. */
   readonly runs: RunService;
+  /** Cancel one run or many, gracefully or by force. */
   readonly cancels: CancelService;
   /** This instance's registration and heartbeat, and the list of every instance. */
   readonly instances: InstanceService;
+  /**
+   * The worker that executes runs (null with `worker: false`). Start and stop it with
+   * {@link startWorker} and {@link stopWorker}, which keep the list of instances in step.
+   */
   readonly worker: Worker | null;
+  /** The scheduler that inserts the slots of repeating jobs (null with `scheduler: false`). */
   readonly scheduler: Scheduler | null;
+  /** The rescuer, expiry, retention and stuck detection (null with `maintenance: false`). */
   readonly maintenance: Maintenance | null;
   /** Counters other parts increment (stuck detection, alerts), exposed at /metrics. */
   readonly counters: DeckCounters;
@@ -79,6 +112,10 @@ export class Jobdeck {
   readonly publicUrl: string;
   private started = false;
   private clockTimer: NodeJS.Timeout | null = null;
+  /** Whether the worker should run while the instance does ({@link stopWorker} clears it). */
+  private workerWanted: boolean;
+  /** Starts and stops of the worker, one after the other. */
+  private workerChange: Promise<void> = Promise.resolve();
 
   constructor(options: JobdeckOptions) {
     this.store = options.store;
@@ -87,7 +124,10 @@ export class Jobdeck {
       options.clock ?? (this.store.capabilities.multiHost ? new OffsetClock() : systemClock);
     this.registry = new JobRegistry(options.jobs ?? []);
     this.counters = new DeckCounters(() => this.registry.list().map((job) => job.name));
-    this.runs = new RunService(this.store, this.registry, this.events, this.clock);
+    // Waits listen to the store's feed while the instance runs.
+    this.runs = new RunService(this.store, this.registry, this.events, this.clock, () =>
+      this.started ? this.feed : null,
+    );
     this.cancels = new CancelService(this.store, this.events, this.clock);
     const onError = options.onError ?? (() => {});
     this.feed = new EventFeed({ store: this.store, bus: this.events, onError });
@@ -105,6 +145,7 @@ export class Jobdeck {
             bus: this.events,
             clock: this.clock,
           });
+    this.workerWanted = this.worker !== null;
     this.scheduler =
       options.scheduler === false
         ? null
@@ -175,14 +216,67 @@ export class Jobdeck {
       this.clockTimer.unref();
     }
     this.started = true;
+    const worker = this.workerWanted ? this.worker : null;
     // Registered before its worker claims: every run it executes is shown under a known instance.
+    await this.instances.workerChanged(worker?.concurrency ?? null);
     await this.instances.start();
     // Reading the feed before the worker starts: this instance's own runs are not missed.
     await this.alerts.start();
     this.maintenance?.start();
     this.scheduler?.start();
-    this.worker?.start();
+    worker?.start();
     return this;
+  }
+
+  /**
+   * Start this instance's worker again after {@link stopWorker}; the rest of the instance (API,
+   * scheduler, maintenance) runs on meanwhile. `GET /api/workers` shows the instance with its role
+   * and concurrency again. Before {@link start}, it only undoes a `stopWorker`. Rejects with
+   * `INVALID_INPUT` for an instance built with `worker: false`.
+   */
+  startWorker(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) {
+      return Promise.reject(
+        new JobdeckError(
+          'INVALID_INPUT',
+          'This instance was built with worker: false: it has no worker to start. Give it worker options (worker: {} for the defaults).',
+        ),
+      );
+    }
+    return this.changeWorker(async () => {
+      this.workerWanted = true;
+      if (!this.started || worker.isRunning) return;
+      worker.start();
+      await this.instances.workerChanged(worker.concurrency);
+    });
+  }
+
+  /**
+   * Stop this instance's worker and keep the rest running: it claims nothing more, its runs get
+   * `graceMs` (default 10 s) to finish, and the rest are released for other workers, as
+   * {@link stop} does. `GET /api/workers` shows the instance as `api` until {@link startWorker}.
+   * Before {@link start}, the instance then starts without its worker.
+   */
+  stopWorker(options: { graceMs?: number } = {}): Promise<void> {
+    return this.changeWorker(async () => {
+      this.workerWanted = false;
+      if (!this.worker) return;
+      await this.worker.stop(options);
+      await this.instances.workerChanged(null);
+    });
+  }
+
+  /** Whether this instance's worker claims runs now. */
+  get workerRunning(): boolean {
+    return this.worker?.isRunning ?? false;
+  }
+
+  private changeWorker(change: () => Promise<void>): Promise<void> {
+    const next = this.workerChange.then(change);
+    // A failed change does not block the next one; its caller sees its error.
+    this.workerChange = next.catch(() => {});
+    return next;
   }
 
   /** Stop claiming, let runs finish within `graceMs`, release the rest; the store stays open. */

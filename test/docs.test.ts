@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../src/cli/output.js';
 import { ERROR_CODES } from '../src/core/errors.js';
+import { MAINTENANCE_TUNING, WORKER_TUNING } from '../src/core/tuning.js';
 import { demoJobs } from '../src/demo/jobs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -64,6 +65,23 @@ describe('docs stay in step with the code', () => {
         .filter((cells) => /^\d+$/.test(cells[0]!))
         .map((cells) => Number(cells[0]));
       expect(documented, path).toEqual(codes);
+    }
+  });
+
+  it('library.md gives the default and minimum of every worker and maintenance timing', () => {
+    const rows = new Map(
+      tableRows(read('docs/reference/library.md'))
+        .filter((cells) => /^`\w+Ms`$/.test(cells[0]!))
+        .map((cells) => [cells[0]!.slice(1, -1), cells]),
+    );
+    for (const [key, { default: fallback, min }] of Object.entries({
+      ...WORKER_TUNING,
+      ...MAINTENANCE_TUNING,
+    })) {
+      const [, , documentedDefault, documentedMin] = rows.get(key) ?? [];
+      expect(documentedDefault, `${key} default`).toBe(String(fallback));
+      // The heartbeat's minimum goes on: "10, and at most half of `leaseMs`".
+      expect(documentedMin?.split(',')[0], `${key} minimum`).toBe(String(min));
     }
   });
 

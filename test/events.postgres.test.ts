@@ -70,7 +70,8 @@ describe.skipIf(!reachable)('event feed: out-of-order commits (PostgreSQL)', () 
     await early.query('COMMIT');
     await readFrom(store, cursor, got);
     expect(got.map((e) => e.job)).toEqual(['early', 'late']);
-    expect(got.map((e) => e.seq)).toEqual([1, 2]);
+    // Rows 1 and 2 of the feed, one event each: event number = row * 1024 + place.
+    expect(got.map((e) => e.seq)).toEqual([1024, 2048]);
   });
 
   it('steps over a seq whose transaction rolled back, once no transaction of that time is open', async () => {
@@ -90,7 +91,7 @@ describe.skipIf(!reachable)('event feed: out-of-order commits (PostgreSQL)', () 
       },
       { what: 'the reader to step over the rolled-back seq' },
     );
-    expect(got.map((e) => [e.seq, e.job])).toEqual([[2, 'kept']]);
+    expect(got.map((e) => [e.seq, e.job])).toEqual([[2048, 'kept']]);
   });
 
   it('many writers at once: a reader following the feed gets every event once, in seq order', async () => {
@@ -119,5 +120,28 @@ describe.skipIf(!reachable)('event feed: out-of-order commits (PostgreSQL)', () 
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect(new Set(seqs).size).toBe(320);
     expect(got).toHaveLength(320);
+  });
+
+  it('a statement of more than 1,024 events writes one row per 1,024; readers get each once, in order', async () => {
+    const { store, open } = await setup();
+    const client = await open();
+    await client.query(
+      `INSERT INTO jobdeck_runs (id, job, input, status, max_attempts, run_at, created_at, created_by, trigger, retention_ms)
+       SELECT 'bulk-' || lpad(i::text, 4, '0'), 'bulk', '{}', 'pending', 1, 0, i, 'test', 'api', 1000
+       FROM generate_series(1, 1500) AS i`,
+    );
+    const rows = await client.query<{ seq: string; n: number }>(
+      'SELECT seq, cardinality(names) AS n FROM jobdeck_events ORDER BY seq',
+    );
+    expect(rows.rows.map((r) => r.n)).toEqual([1024, 476]);
+    const got: StoredEvent[] = [];
+    const cursor = { seq: 0 };
+    while ((await readFrom(store, cursor, got)).events.length > 0);
+    expect(got.map((e) => e.runId)).toEqual(
+      Array.from({ length: 1500 }, (_, i) => `bulk-${String(i + 1).padStart(4, '0')}`),
+    );
+    const seqs = got.map((e) => e.seq);
+    expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b));
+    expect(await store.eventBounds()).toEqual({ last: seqs.at(-1), pruned: 0 });
   });
 });

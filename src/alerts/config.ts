@@ -21,9 +21,11 @@ export const ALERT_EVENTS = [
   'run.retrying',
   'queue.backlog',
 ] as const;
+/** What an alert rule fires on (`on:` in the alerts file). */
 export type AlertEventName = (typeof ALERT_EVENTS)[number];
 
 export const ALERT_SEVERITIES = ['info', 'warning', 'error', 'critical'] as const;
+/** How serious an alert is: `info`, `warning`, `error` or `critical`. */
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 
 /** A rule's default cooldown: a storm of failures of one job sends one alert per 5 minutes. */
@@ -50,9 +52,11 @@ export interface TelegramChannel {
   apiBase: string;
 }
 
+/** Where alerts go: a signed webhook, a Slack incoming webhook or a Telegram chat. */
 export type ChannelConfig = WebhookChannel | SlackChannel | TelegramChannel;
 export type ChannelType = ChannelConfig['type'];
 
+/** One rule of the alerts file: what it fires on, for which jobs, where it sends, how often. */
 export interface AlertRule {
   name: string;
   on: AlertEventName[];
@@ -72,6 +76,7 @@ export interface AlertRule {
   backlogAfterMs: number | null;
 }
 
+/** The alerts file as parsed: its rules, channels and chat users (`loadAlertsFile`, `parseAlertsConfig`). */
 export interface AlertsConfig {
   /** Where it was read from (a file path), for messages. */
   source: string;

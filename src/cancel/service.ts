@@ -1,15 +1,17 @@
 import { CANCEL_MODES, type CancelMode } from '../core/cancellation.js';
 import type { Clock } from '../core/clock.js';
 import { JobdeckError, hasErrorCode, isErrorCode } from '../core/errors.js';
-import type { Principal } from '../core/glossary.js';
+import { SYSTEM_PRINCIPAL, type Principal } from '../core/glossary.js';
 import type { Run } from '../core/run.js';
 import { isTerminal, type RunStatus } from '../core/status.js';
 import type { EventBus } from '../events/bus.js';
 import { requireOwnerOrAdmin, requireRole } from '../runs/service.js';
 import type { RunCancelResult, Store } from '../store/store.js';
 
+/** How to cancel: `graceful` (default: the current step finishes) or `force`, and why. */
 export interface CancelOptions {
   mode?: CancelMode;
+  /** Shown with the run and in its logs; default none. */
   reason?: string | null;
 }
 
@@ -20,6 +22,7 @@ export interface BulkCancelFilter {
   status?: RunStatus[];
 }
 
+/** What a bulk cancel did: one line per run, refusals included. */
 export interface BulkCancelReport {
   /** True when the filter matched more runs than one bulk cancel takes; ask again for the rest. */
   truncated: boolean;
@@ -48,7 +51,17 @@ export class CancelService {
     private readonly clock: Clock,
   ) {}
 
-  async cancel(id: string, options: CancelOptions, principal: Principal): Promise<RunCancelResult> {
+  /**
+   * Cancel one run as the cancellation table says for its status and `mode` (default graceful).
+   * Without a principal the system principal cancels (an embedded caller is trusted, as with
+   * `runs.create`); the HTTP API and chat commands always pass the caller's, who must own the run
+   * or be an admin. Rejects with `RUN_FINISHED` (the run in `data`) when it has already ended.
+   */
+  async cancel(
+    id: string,
+    options: CancelOptions = {},
+    principal: Principal = SYSTEM_PRINCIPAL,
+  ): Promise<RunCancelResult> {
     const mode = options.mode ?? 'graceful';
     if (!CANCEL_MODES.includes(mode))
       throw new JobdeckError('INVALID_INPUT', `mode must be graceful or force`);
@@ -71,11 +84,14 @@ export class CancelService {
     return result;
   }
 
-  /** Cancel many runs; each gets its own line in the report, refusals included. */
+  /**
+   * Cancel many runs; each gets its own line in the report, refusals included. Without a
+   * principal the system principal cancels, as with {@link cancel}.
+   */
   async cancelMany(
     filter: BulkCancelFilter,
-    options: CancelOptions,
-    principal: Principal,
+    options: CancelOptions = {},
+    principal: Principal = SYSTEM_PRINCIPAL,
   ): Promise<BulkCancelReport> {
     requireRole(principal, 'operator');
     const ids = filter.ids ?? (await this.matching(filter));

@@ -88,7 +88,10 @@ export function addInstanceOptions(command: Command): Command {
         'runs at once in this instance (env JOBDECK_CONCURRENCY, default 10)',
       ).argParser(parsePositiveInt('--concurrency')),
     )
-    .option('--jobs <module>', 'a module whose exports are job definitions')
+    .option(
+      '--jobs <module>',
+      'a module whose exports are job definitions (.js, or .ts through tsx when its project has it)',
+    )
     .option('--demo', 'register the demo jobs')
     .option(
       '--exec-allow <commands>',

@@ -9,6 +9,7 @@ import { defineExecJob } from '../jobs/exec.js';
 import { loadJobsModule } from '../jobs/load.js';
 import { loadAlertsFile } from '../alerts/config.js';
 import { ALERT_ATTEMPT_FAILED } from '../alerts/service.js';
+import { workerTimings, type WorkerTimings } from '../core/tuning.js';
 
 /**
  * Running an instance: serve, worker and migrate load this module when they run (main.ts loads
@@ -37,6 +38,14 @@ export interface InstanceConfig {
   /** When an attempt is stuck, for jobs that do not say; unset: 20 min. */
   stuckAfterMs: number | undefined;
 }
+
+/** The environment variable of each worker timing. */
+const TUNING_VARIABLES: Record<keyof WorkerTimings, string> = {
+  leaseMs: 'JOBDECK_LEASE_MS',
+  heartbeatMs: 'JOBDECK_HEARTBEAT_MS',
+  pollMs: 'JOBDECK_POLL_MS',
+  cancelPollMs: 'JOBDECK_POLL_MS',
+};
 
 /** An instance's settings from its flags and the environment. */
 export function instanceConfig(
@@ -76,6 +85,18 @@ export async function startInstance(
   extra: Partial<JobdeckOptions> = {},
 ): Promise<Jobdeck> {
   const config = instanceConfig(flags);
+  // Before anything starts: timings below their minimums are refused, named as they were set.
+  if (flags.worker !== false) {
+    workerTimings(
+      {
+        leaseMs: config.leaseMs,
+        heartbeatMs: config.heartbeatMs,
+        pollMs: config.pollMs,
+        cancelPollMs: config.pollMs,
+      },
+      (key) => TUNING_VARIABLES[key],
+    );
+  }
   // Before anything starts: a malformed file stops the start with its line and field.
   const alerts = config.alerts ? loadAlertsFile(config.alerts) : null;
   const jobs: JobDefinition[] = [];

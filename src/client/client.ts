@@ -31,6 +31,7 @@ export interface JobInfo {
   inputSchema: unknown;
 }
 
+/** A log line of a run, as the API answers it. */
 export interface LogInfo {
   seq: number;
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -39,13 +40,16 @@ export interface LogInfo {
   time: string;
 }
 
-export type {
-  AlertDto as AlertInfo,
-  AlertTestDto as AlertTestInfo,
-  RunDto as RunInfo,
-  RunDetailDto as RunDetailInfo,
-  WorkerDto as WorkerInfo,
-};
+/** A run as the API answers it (times as ISO strings). */
+export type RunInfo = RunDto;
+/** A run with its items and attempts, as `GET /api/runs/:id` answers it. */
+export type RunDetailInfo = RunDetailDto;
+/** An instance of the application, as `GET /api/workers` lists it. */
+export type WorkerInfo = WorkerDto;
+/** A recent alert with its deliveries, as `GET /api/alerts` lists it. */
+export type AlertInfo = AlertDto;
+/** What a test message to one alert channel did. */
+export type AlertTestInfo = AlertTestDto;
 export type { StatsBucket };
 
 /** One run of {@link JobdeckClient.triggerMany}: what {@link JobdeckClient.trigger} takes, with the job. */
@@ -64,6 +68,7 @@ export type TriggerManyResult = BatchResultDto;
 /** The answer of GET /api/stats. */
 export type StatsInfo = StatsDto;
 
+/** One Server-Sent Event of `GET /api/events`, as the client reads it. */
 export interface ClientEvent {
   id: string | undefined;
   name: string;
@@ -96,6 +101,7 @@ export class UnreachableError extends Error {
   }
 }
 
+/** Where the client's server is, and the token it sends. */
 export interface ClientOptions {
   /** Base URL, e.g. http://127.0.0.1:3000 */
   url: string;
@@ -413,6 +419,7 @@ export class JobdeckClient {
   }
 }
 
+/** Which events a stream carries: one job, one run, some statuses. */
 export interface EventFilter {
   job?: string;
   run?: string;

@@ -5,6 +5,7 @@ export const CANCEL_MODES = ['graceful', 'force'] as const;
 
 /** The run log message the worker running a run writes when a cancel reaches its handler. */
 export const CANCEL_DELIVERED = 'cancel delivered';
+/** `graceful` (the current step finishes, no new one starts) or `force` (the signal aborts now). */
 export type CancelMode = (typeof CANCEL_MODES)[number];
 
 /** Who asked to stop a run, why, when and how. */

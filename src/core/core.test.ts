@@ -8,6 +8,7 @@ import { ERROR_CODES, toRunError } from './errors.js';
 import { newRunId } from './ids.js';
 import { runAttemptHistory, type Run, type RunAttempt } from './run.js';
 import { findUnstorableText, isStorableText } from './text.js';
+import { maintenanceInterval, workerTimings } from './tuning.js';
 import { RUN_STATUSES, TERMINAL_STATUSES, TRANSITIONS, canTransition } from './status.js';
 
 describe('transition table', () => {
@@ -154,6 +155,60 @@ describe('attempt history', () => {
     expect(runAttemptHistory(run({ ...running, status: 'cancelled', finishedAt: t(4) }))).toEqual([
       failedFirst,
       { ...running, endedAt: t(4), outcome: 'cancelled', error: null },
+    ]);
+  });
+});
+
+describe('worker and maintenance timings', () => {
+  const refusal = (call: () => unknown) => {
+    try {
+      call();
+    } catch (err) {
+      return [(err as { code?: string }).code, (err as Error).message];
+    }
+    return null;
+  };
+
+  it('fill in the defaults, and accept each minimum and a heartbeat of half the lease', () => {
+    expect(workerTimings({})).toEqual({
+      leaseMs: 6000,
+      heartbeatMs: 1000,
+      pollMs: 250,
+      cancelPollMs: 250,
+    });
+    expect(
+      workerTimings({ leaseMs: 1000, heartbeatMs: 500, pollMs: 10, cancelPollMs: 10 }),
+    ).toEqual({ leaseMs: 1000, heartbeatMs: 500, pollMs: 10, cancelPollMs: 10 });
+  });
+
+  it('refuse a value under its minimum or not whole, naming the setting as the caller spells it', () => {
+    expect(refusal(() => workerTimings({ leaseMs: 999 }))).toEqual([
+      'INVALID_INPUT',
+      'worker.leaseMs must be a whole number of milliseconds of at least 1000, not 999.',
+    ]);
+    expect(refusal(() => workerTimings({ pollMs: 2.5 }, (key) => `JOBDECK_${key}`))).toEqual([
+      'INVALID_INPUT',
+      'JOBDECK_pollMs must be a whole number of milliseconds of at least 10, not 2.5.',
+    ]);
+    expect(refusal(() => workerTimings({ cancelPollMs: 0 }))?.[1]).toMatch(/cancelPollMs/);
+  });
+
+  it('refuse a heartbeat over half the lease, saying which value is a default', () => {
+    expect(refusal(() => workerTimings({ leaseMs: 1500 }))).toEqual([
+      'INVALID_INPUT',
+      'worker.heartbeatMs (1000, the default) must be at most half of worker.leaseMs (1500), so that a lease outlives one missed renewal.',
+    ]);
+    expect(refusal(() => workerTimings({ leaseMs: 2000, heartbeatMs: 1001 }))?.[1]).toMatch(
+      /^worker.heartbeatMs \(1001\) must be at most half of worker.leaseMs \(2000\)/,
+    );
+  });
+
+  it('refuse a maintenance interval under the minimum', () => {
+    expect(maintenanceInterval('intervalMs', undefined)).toBe(1000);
+    expect(maintenanceInterval('intervalMs', 10)).toBe(10);
+    expect(refusal(() => maintenanceInterval('intervalMs', 5))).toEqual([
+      'INVALID_INPUT',
+      'maintenance.intervalMs must be a whole number of milliseconds of at least 10, not 5.',
     ]);
   });
 });

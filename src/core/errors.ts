@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   RATE_LIMITED: { status: 429, message: 'Too many requests.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
   STORE_UNAVAILABLE: { status: 503, message: 'The store cannot be reached.' },
+  // Library calls (not HTTP answers).
+  WAIT_TIMEOUT: { status: 504, message: 'The run did not finish within the time given.' },
   // Run outcomes (stored in run.error; not HTTP answers).
   HANDLER_ERROR: { status: 500, message: 'The handler threw an error.' },
   TIMEOUT: { status: 500, message: 'The run exceeded its timeout.' },
@@ -51,6 +53,7 @@ export const ERROR_CODES = {
   EXEC_EXIT: { status: 500, message: 'The command exited with a non-zero code or on a signal.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
+/** A code of the one registry (docs/reference/errors.md); match errors by it, never by message. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export function isErrorCode(value: unknown): value is ErrorCode {

@@ -13,6 +13,7 @@
 
 /** Roles in increasing order of power. */
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
+/** What a principal may do: `viewer` reads, `operator` starts and stops its own runs, `admin` anything. */
 export type Role = (typeof ROLES)[number];
 
 /** Who calls: a named token with a role, or the system itself. */
@@ -21,7 +22,10 @@ export interface Principal {
   readonly role: Role;
 }
 
-/** The principal used for work the system starts by itself (schedules, timeouts, expiry). */
+/**
+ * The principal of work the system starts by itself (schedules, timeouts, expiry), and of the calls
+ * of an embedded instance that name none (`deck.runs.create`, `deck.cancels.cancel`): an admin.
+ */
 export const SYSTEM_PRINCIPAL: Principal = Object.freeze({ name: 'system', role: 'admin' });
 
 export function roleAtLeast(role: Role, needed: Role): boolean {

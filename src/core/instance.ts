@@ -2,6 +2,7 @@ import type { RunStatus } from './status.js';
 
 /** What an instance does: serve the API only, execute runs only, or both. */
 export const INSTANCE_ROLES = ['api', 'worker', 'both'] as const;
+/** `api`, `worker` or `both`: see {@link INSTANCE_ROLES}. */
 export type InstanceRole = (typeof INSTANCE_ROLES)[number];
 
 export const INSTANCE_STATES = ['alive', 'lost'] as const;

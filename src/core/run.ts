@@ -3,14 +3,17 @@ import type { RunError } from './errors.js';
 import { TERMINAL_STATUSES, type RunStatus, type TerminalStatus } from './status.js';
 
 export const RUN_TRIGGERS = ['api', 'schedule', 'retry', 'manual'] as const;
+/** What started a run: the API (or an embedded call), a schedule, a retry, or a person by hand. */
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
 /** The most runs one bulk create over HTTP (`POST /api/runs/batch`) takes. */
 export const RUN_BATCH_MAX = 1000;
 
 export const ITEM_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+/** The status of one item of a `ctx.forEach` fan-out. */
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
 
+/** How far a run is, as its handler reported with `ctx.progress`. */
 export interface RunProgress {
   processed: number | null;
   total: number | null;
@@ -18,6 +21,7 @@ export interface RunProgress {
   message: string | null;
 }
 
+/** One item of a run's fan-out (`ctx.forEach`), by key, with its status and error. */
 export interface RunItem {
   key: string;
   status: ItemStatus;
@@ -25,8 +29,10 @@ export interface RunItem {
 }
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+/** The level of a log line: `debug`, `info`, `warn` or `error`. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** A log line of a run, as its handler wrote it. */
 export interface LogEntry {
   level: LogLevel;
   message: string;
@@ -34,6 +40,7 @@ export interface LogEntry {
   time: Date;
 }
 
+/** A log line as stored, with its order in the run's log (`seq`). */
 export interface StoredLogEntry extends LogEntry {
   runId: string;
   seq: number;
@@ -45,6 +52,7 @@ export interface StoredLogEntry extends LogEntry {
  * (`lost`: the lease expired and the rescuer took the run back).
  */
 export const ATTEMPT_OUTCOMES = ['failed', 'lost', 'released'] as const;
+/** How an attempt ended without ending its run: see {@link ATTEMPT_OUTCOMES}. */
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
 /** An attempt the store recorded as it ended (see {@link Run.attempts}). */

@@ -10,8 +10,10 @@ export const RUN_STATUSES = [
   'failed',
   'cancelled',
 ] as const;
+/** Where a run is in its lifecycle (docs/concepts/lifecycle.md). */
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** The statuses a run ends in; nothing changes it afterwards. */
 export const TERMINAL_STATUSES = ['completed', 'partial', 'failed', 'cancelled'] as const;
 export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
@@ -44,6 +46,7 @@ export const TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
   cancelled: [],
 };
 
+/** Whether a run with this status has finished. */
 export function isTerminal(status: RunStatus): status is TerminalStatus {
   return (TERMINAL_STATUSES as readonly RunStatus[]).includes(status);
 }

@@ -24,6 +24,7 @@ export interface RunEvents {
   };
 }
 
+/** The name of an event of the bus: `run.created`, `run.progress`, `run.finished`… */
 export type RunEventName = keyof RunEvents;
 export const RUN_EVENT_NAMES: readonly RunEventName[] = [
   'run.created',
@@ -97,6 +98,7 @@ export class EventBus {
   }
 }
 
+/** What a listener of the bus gets: the event's name, its payload, and its order in this process. */
 export type BusEvent<E extends RunEventName = RunEventName> = {
   [K in E]: { seq: number; name: K; payload: RunEvents[K] };
 }[E];

@@ -5,6 +5,7 @@ import type { InstanceInfo, InstanceRole, InstanceStatus } from '../core/instanc
 import type { Store } from '../store/store.js';
 import { JOBDECK_VERSION } from './version.js';
 
+/** How an instance registers itself in the list of instances (`GET /api/workers`). */
 export interface InstanceOptions {
   /** What this instance does; default `both` when it has a worker, else `api`. */
   role?: InstanceRole;
@@ -34,9 +35,11 @@ const DEFAULT_HEARTBEAT_MS = 5000;
  */
 export class InstanceService {
   readonly id: string;
-  readonly role: InstanceRole;
   readonly heartbeatMs: number;
-  private readonly concurrency: number | null;
+  /** The role it was given (or implied by its worker option), shown while its worker runs. */
+  private readonly configuredRole: InstanceRole;
+  /** Runs at once of its worker while the worker runs; null without one, or while it is stopped. */
+  private concurrency: number | null;
   private readonly store: Store;
   private readonly clock: Clock;
   private readonly onError: (err: unknown, where: string) => void;
@@ -49,20 +52,37 @@ export class InstanceService {
     this.clock = options.clock;
     this.id = options.id;
     this.concurrency = options.concurrency;
-    this.role = options.role ?? (options.concurrency === null ? 'api' : 'both');
+    this.configuredRole = options.role ?? (options.concurrency === null ? 'api' : 'both');
     this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.onError = options.onError ?? (() => {});
     if (!Number.isInteger(this.heartbeatMs) || this.heartbeatMs < 1) {
       throw new JobdeckError('INVALID_INPUT', 'instance.heartbeatMs must be a positive integer');
     }
-    if ((this.role === 'api') !== (options.concurrency === null)) {
+    if ((this.configuredRole === 'api') !== (options.concurrency === null)) {
       throw new JobdeckError(
         'INVALID_INPUT',
-        this.role === 'api'
+        this.configuredRole === 'api'
           ? 'instance.role api executes no runs: give worker: false'
-          : `instance.role ${this.role} executes runs: it needs a worker`,
+          : `instance.role ${this.configuredRole} executes runs: it needs a worker`,
       );
     }
+  }
+
+  /** What this instance does now: `api` while it has no worker running, else the role it was given. */
+  get role(): InstanceRole {
+    return this.concurrency === null ? 'api' : this.configuredRole;
+  }
+
+  /**
+   * Its worker started (with this concurrency) or stopped (null): the list of instances shows the
+   * change at once rather than at the next beat.
+   */
+  async workerChanged(concurrency: number | null): Promise<void> {
+    this.concurrency = concurrency;
+    if (!this.timer) return;
+    // A beat in flight carries the old details: the next one carries the new.
+    await this.beating;
+    await this.beat();
   }
 
   /** This instance as it registers itself; the start time is set by {@link start}. */

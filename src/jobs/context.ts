@@ -41,6 +41,7 @@ export interface JobContext<Input = unknown> {
   heartbeat(): void;
 }
 
+/** `ctx.log`: lines stored with the run, streamed live, and shown by the dashboard and `jobdeck logs`. */
 export interface RunLogger {
   debug(message: string, data?: unknown): void;
   info(message: string, data?: unknown): void;
@@ -48,6 +49,7 @@ export interface RunLogger {
   error(message: string, data?: unknown): void;
 }
 
+/** What `ctx.forEach` resolves with: how many items ended each way, and each item's status by key. */
 export interface ForEachSummary {
   succeeded: number;
   failed: number;

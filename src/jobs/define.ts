@@ -5,6 +5,7 @@ import { JobdeckError } from '../core/errors.js';
 import type { JobContext } from './context.js';
 import { parseSchedule, type Schedule, type ScheduleOptions } from './schedule.js';
 
+/** Where a handler runs: `inline` (this event loop), `thread` (a worker thread) or `process` (a child). */
 export type Isolation = 'inline' | 'thread' | 'process';
 
 /** What you write to define a job. Only `name` and `run` are required. */

@@ -6,6 +6,7 @@ import type { Duration } from '../core/duration.js';
 import { killGroup, signalGroup } from '../runtime/isolation/hosts.js';
 import { defineJob, type JobDefinition } from './define.js';
 
+/** The built-in `exec` job: which commands it may run. */
 export interface ExecJobOptions {
   /** Commands that may run: a bare name (`sleep`) allows it from PATH; a path allows that file only. */
   allow: string[];

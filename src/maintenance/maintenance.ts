@@ -1,4 +1,5 @@
 import { storeTime, type Clock } from '../core/clock.js';
+import { maintenanceInterval } from '../core/tuning.js';
 import type { Run } from '../core/run.js';
 import { isTerminal } from '../core/status.js';
 import type { EventBus } from '../events/bus.js';
@@ -7,7 +8,6 @@ import type { Store } from '../store/store.js';
 export const DEFAULT_EVENT_RETENTION_MS = 24 * 60 * 60 * 1000;
 /** An attempt running longer than this is stuck, unless its job says otherwise. */
 export const DEFAULT_STUCK_AFTER_MS = 20 * 60 * 1000;
-export const DEFAULT_STUCK_CHECK_MS = 60_000;
 /** How long alerts (and their delivery records) are kept. */
 export const ALERT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -15,13 +15,19 @@ export interface MaintenanceOptions {
   store: Store;
   bus: EventBus;
   clock: Clock;
-  /** How often expired leases are rescued and unstarted runs expired. Default 1 s. */
+  /**
+   * How often the rescuer takes back runs whose lease expired, unstarted runs expire and due runs
+   * are promoted. Default 1 s, at least 10 ms.
+   */
   intervalMs?: number;
-  /** How often finished runs past their retention, and instances long lost, are deleted. Default 60 s. */
+  /**
+   * How often finished runs past their retention, and instances long lost, are deleted. Default
+   * 60 s, at least 10 ms.
+   */
   retentionIntervalMs?: number;
   /** How long events stay in the feed for readers to resume from. Default 24 h. */
   eventRetentionMs?: number;
-  /** How often running attempts are checked for being stuck. Default 60 s. */
+  /** How often running attempts are checked for being stuck. Default 60 s, at least 10 ms. */
   stuckCheckMs?: number;
   /** When an attempt is stuck, for jobs that do not say. Default 20 min. */
   stuckAfterMs?: number;
@@ -39,15 +45,23 @@ export class Maintenance {
   private timers: NodeJS.Timeout[] = [];
   private current: Promise<void> | null = null;
   private stuckCheck: Promise<Run[]> | null = null;
+  private readonly intervals: { rescue: number; retention: number; stuck: number };
 
-  constructor(private readonly options: MaintenanceOptions) {}
+  constructor(private readonly options: MaintenanceOptions) {
+    // Checked before anything starts: an interval below the minimum is a busy loop on the store.
+    this.intervals = {
+      rescue: maintenanceInterval('intervalMs', options.intervalMs),
+      retention: maintenanceInterval('retentionIntervalMs', options.retentionIntervalMs),
+      stuck: maintenanceInterval('stuckCheckMs', options.stuckCheckMs),
+    };
+  }
 
   start(): void {
     if (this.timers.length > 0) return;
     this.timers.push(
-      setInterval(() => void this.runOnce(), this.options.intervalMs ?? 1000),
-      setInterval(() => void this.retention(), this.options.retentionIntervalMs ?? 60_000),
-      setInterval(() => void this.markStuck(), this.options.stuckCheckMs ?? DEFAULT_STUCK_CHECK_MS),
+      setInterval(() => void this.runOnce(), this.intervals.rescue),
+      setInterval(() => void this.retention(), this.intervals.retention),
+      setInterval(() => void this.markStuck(), this.intervals.stuck),
     );
     for (const timer of this.timers) timer.unref();
   }
@@ -133,7 +147,7 @@ export class Maintenance {
           now: null,
           retentionMs: eventRetentionMs,
           limit: 5000,
-        })) === 5000
+        })) >= 5000
       );
     } catch (err) {
       this.options.onError?.(err, 'retention');

@@ -9,8 +9,9 @@ import {
 } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
 import type { Run, RunTrigger, StoredLogEntry } from '../core/run.js';
-import { isRetryable, type RunStatus } from '../core/status.js';
+import { isRetryable, isTerminal, type RunStatus } from '../core/status.js';
 import type { EventBus } from '../events/bus.js';
+import type { EventFeed } from '../events/feed.js';
 import type { JobDefinition } from '../jobs/define.js';
 import type { JobRegistry } from '../jobs/registry.js';
 import { assertStorable, parseOrThrow } from '../jobs/validate.js';
@@ -26,6 +27,7 @@ import type {
 import { isStoreUnavailable } from '../store/unavailable.js';
 import { statsWindow, type StatsBucket, type StatsWindow } from './stats-window.js';
 
+/** What `deck.runs.create` takes: the job's name, its input, and when and how to run it. */
 export interface CreateRunParams {
   job: string;
   input?: unknown;
@@ -103,6 +105,7 @@ export interface RunListFilter {
   idPrefix?: string;
 }
 
+/** What `deck.runs.list` takes: a filter, a page size (default 50, at most 500) and the cursor of the next page. */
 export interface ListRunsParams extends RunListFilter {
   limit?: number;
   cursor?: string | null;
@@ -183,10 +186,24 @@ export function requireOwnerOrAdmin(principal: Principal, run: Run, action: stri
   }
 }
 
-/** Creating, reading and retrying runs, and the jobs' run-time state. Surfaces call this, never the store. */
+/** How to wait for a run to finish ({@link RunService.wait}). */
+export interface WaitOptions {
+  /** Stop waiting when it aborts: the wait rejects with the signal's reason (an `AbortError`). */
+  signal?: AbortSignal;
+  /** Give up after this many milliseconds: the wait rejects with `WAIT_TIMEOUT`. Default: no limit. */
+  timeoutMs?: number;
+}
+
 /** How long the enabled flags of jobs are reused before they are read again. */
 const JOB_STATE_TTL_MS = 1000;
 
+/**
+ * How often a wait reads its run should no event reach it: the instance stopped (no feed), or the
+ * store's watch down (the feed then polls too).
+ */
+const WAIT_POLL_MS = 1000;
+
+/** Creating, reading and retrying runs, and the jobs' run-time state. Surfaces call this, never the store. */
 export class RunService {
   private stateCache: { at: number; states: Promise<Map<string, JobState>> } | null = null;
 
@@ -195,8 +212,14 @@ export class RunService {
     private readonly registry: JobRegistry,
     private readonly bus: EventBus,
     private readonly clock: Clock,
+    /** The store's event feed while the instance runs (null when stopped): what wait listens to. */
+    private readonly feed: () => EventFeed | null = () => null,
   ) {}
 
+  /**
+   * Create a run of a registered job. Without a principal, the run is created by the system
+   * principal (an embedded caller is trusted); the HTTP API always passes the caller's.
+   */
   async create(params: CreateRunParams): Promise<{ run: Run; created: boolean }> {
     const now = this.clock.now();
     const { job, run } = this.prepare(
@@ -339,6 +362,97 @@ export class RunService {
     const run = await this.store.runGet({ id });
     if (!run) throw new JobdeckError('RUN_NOT_FOUND', `No run has id ${id}.`);
     return run;
+  }
+
+  /**
+   * Resolve with the run once it has finished (`completed`, `partial`, `failed` or `cancelled`),
+   * at once when it already has. Woken by this process's events and by the store's event feed
+   * (other processes' workers), with a read every second as the fallback. Rejects with
+   * `RUN_NOT_FOUND`, with `WAIT_TIMEOUT` after `timeoutMs` (its `data` is the run as last read),
+   * or with the signal's reason when it aborts; the run itself is never touched.
+   */
+  wait(id: string, options: WaitOptions = {}): Promise<Run> {
+    const { signal, timeoutMs } = options;
+    if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0))
+      return Promise.reject(
+        invalidField('timeoutMs', 'must be a number of milliseconds, 0 or more'),
+      );
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise<Run>((resolve, reject) => {
+      // Rejects with what was thrown or given as it is (an abort's reason need not be an Error).
+      const fail: (reason: unknown) => void = reject;
+      const offs: (() => void)[] = [];
+      let done = false;
+      let last: Run | null = null;
+      let reading = false;
+      let again = false;
+      const settle = (end: () => void) => {
+        if (done) return;
+        done = true;
+        for (const off of offs) off();
+        end();
+      };
+      // One read at a time; a wake-up during a read reads once more after it.
+      const check = async (): Promise<void> => {
+        if (reading) {
+          again = true;
+          return;
+        }
+        reading = true;
+        try {
+          do {
+            again = false;
+            const run = await this.get(id);
+            last = run;
+            if (isTerminal(run.status)) return settle(() => resolve(run));
+          } while (again && !done);
+        } catch (err) {
+          // The store busy or unreachable for a moment: the next wake-up or poll reads again.
+          if (last === null || !isStoreUnavailable(err)) settle(() => fail(err));
+        } finally {
+          reading = false;
+        }
+      };
+      const wake = () => void check();
+      offs.push(
+        this.bus.on('run.finished', ({ payload }) => {
+          if (payload.run.id === id) wake();
+        }),
+      );
+      const feed = this.feed();
+      if (feed) {
+        offs.push(
+          feed.subscribe((events) => {
+            if (events.some((e) => e.runId === id && e.status !== null && isTerminal(e.status)))
+              wake();
+          }),
+        );
+        // The feed's start is shared by its readers; if the store cannot start it, the poll remains.
+        feed.start().catch(() => {});
+      }
+      const poll = setInterval(wake, WAIT_POLL_MS);
+      offs.push(() => clearInterval(poll));
+      if (timeoutMs !== undefined) {
+        const timer = setTimeout(() => {
+          settle(() =>
+            reject(
+              new JobdeckError(
+                'WAIT_TIMEOUT',
+                `Run ${id} did not finish within ${timeoutMs} ms${last ? `; it is ${last.status}` : ''}.`,
+                { data: last },
+              ),
+            ),
+          );
+        }, timeoutMs);
+        offs.push(() => clearTimeout(timer));
+      }
+      if (signal) {
+        const onAbort = () => settle(() => fail(signal.reason));
+        signal.addEventListener('abort', onAbort, { once: true });
+        offs.push(() => signal.removeEventListener('abort', onAbort));
+      }
+      wake();
+    });
   }
 
   list(params: ListRunsParams = {}): Promise<{ runs: Run[]; nextCursor: string | null }> {

@@ -7,6 +7,7 @@ export const STATS_BUCKETS = {
   '1h': 3_600_000,
   '1d': 86_400_000,
 } as const;
+/** The width of a statistics bucket: `1m`, `5m`, `1h` or `1d`. */
 export type StatsBucket = keyof typeof STATS_BUCKETS;
 
 /** More buckets than this in one answer are refused: choose a larger bucket or a shorter window. */

@@ -2,6 +2,7 @@ import { RunCancelledError, type CancelRecord } from '../core/cancellation.js';
 import { storeTime, systemClock, type Clock } from '../core/clock.js';
 import { JobdeckError, hasErrorCode, toRunError } from '../core/errors.js';
 import { newWorkerId } from '../core/ids.js';
+import { workerTimings } from '../core/tuning.js';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Run } from '../core/run.js';
 import { isTerminal } from '../core/status.js';
@@ -31,13 +32,22 @@ export interface WorkerOptions {
   workerId?: string;
   /** Runs at once in this instance. Default 10. */
   concurrency?: number;
-  /** A claimed run is this worker's until its lease expires. Default 6 s. */
+  /**
+   * A claimed run is this worker's until its lease expires; a crashed worker's runs are taken
+   * back about this long after its last renewal. Default 6 s, at least 1 s.
+   */
   leaseMs?: number;
-  /** How often leases are renewed (and cancels read with them). Default 1 s. */
+  /**
+   * How often leases are renewed (and cancels read with them). Default 1 s; at least 10 ms and at
+   * most half of `leaseMs`.
+   */
   heartbeatMs?: number;
-  /** How often an idle worker looks for runs when nothing wakes it. Default 250 ms. */
+  /** How often an idle worker looks for runs when nothing wakes it. Default 250 ms, at least 10 ms. */
   pollMs?: number;
-  /** How often cancels for held runs are read when the store does not push them. Default 250 ms. */
+  /**
+   * How often cancels for held runs are read when the store does not push them. Default 250 ms,
+   * at least 10 ms.
+   */
   cancelPollMs?: number;
   /** Called with errors the loops survive (store unreachable…). */
   onError?: (err: unknown, where: string) => void;
@@ -79,6 +89,7 @@ export class Worker {
   private wakeUp: (() => void) | null = null;
   private wakePending = false;
   private loop: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void)[] = [];
   private unlisten: (() => Promise<void>) | null = null;
@@ -91,10 +102,12 @@ export class Worker {
     this.clock = options.clock ?? systemClock;
     this.id = options.workerId ?? newWorkerId();
     this.concurrency = options.concurrency ?? 10;
-    this.leaseMs = options.leaseMs ?? 6000;
-    this.heartbeatMs = options.heartbeatMs ?? 1000;
-    this.pollMs = options.pollMs ?? 250;
-    this.cancelPollMs = options.cancelPollMs ?? 250;
+    // Checked before anything starts: a lease that cannot outlive a missed renewal is refused.
+    const timings = workerTimings(options);
+    this.leaseMs = timings.leaseMs;
+    this.heartbeatMs = timings.heartbeatMs;
+    this.pollMs = timings.pollMs;
+    this.cancelPollMs = timings.cancelPollMs;
     this.onError = options.onError ?? (() => {});
     this.completions = new CompletionBatcher(this.store, this.clock, {
       leaseMs: this.leaseMs,
@@ -115,9 +128,20 @@ export class Worker {
     return this.held.hasRun(runId);
   }
 
+  /** Whether it claims runs now (started, and not stopping or stopped). */
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  /**
+   * Start claiming and executing runs; again after a stop. Nothing while it runs or stops (wait for
+   * {@link stop} to resolve). Use `deck.startWorker()` on an instance: it keeps the list of
+   * instances in step.
+   */
   start(): void {
-    if (this.state !== 'idle') return;
+    if (this.state !== 'idle' && this.state !== 'stopped') return;
     this.state = 'running';
+    this.wakePending = false;
     this.loopDelay.enable();
     this.lastHeartbeatTick = Date.now();
     this.unsubscribe.push(
@@ -204,11 +228,19 @@ export class Worker {
    * Stop claiming; let held runs finish within `graceMs`; then abort the rest with a shutdown
    * reason so they are released for another worker instead of waiting for their leases to expire.
    */
-  async stop(options: { graceMs?: number } = {}): Promise<void> {
+  stop(options: { graceMs?: number } = {}): Promise<void> {
     if (this.state === 'stopped' || this.state === 'idle') {
       this.state = 'stopped';
-      return;
+      return Promise.resolve();
     }
+    // A second stop while the first drains waits for the same end.
+    this.stopping ??= this.drain(options).finally(() => {
+      this.stopping = null;
+    });
+    return this.stopping;
+  }
+
+  private async drain(options: { graceMs?: number }): Promise<void> {
     this.state = 'stopping';
     this.wake();
     await this.loop;
@@ -229,6 +261,7 @@ export class Worker {
     for (const timer of this.timers) clearInterval(timer);
     if (this.dueTimer) clearTimeout(this.dueTimer);
     this.dueTimer = null;
+    this.dueAt = null;
     this.timers = [];
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];

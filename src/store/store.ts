@@ -137,7 +137,10 @@ export interface Store {
   eventList(params: { afterSeq: number; limit: number }): Promise<EventPage>;
   /** The newest seq, and the highest seq retention removed (a reader behind it missed events). */
   eventBounds(): Promise<{ last: number; pruned: number }>;
-  /** Remove events written more than `retentionMs` ago; how many were removed. */
+  /**
+   * Remove events written more than `retentionMs` ago, oldest first, about `limit` at a time (a
+   * backend that stores a statement's events together removes them together); how many were removed.
+   */
   eventDeleteExpired(params: {
     now: StoreNow;
     retentionMs: number;
@@ -407,6 +410,7 @@ export interface RunCancelParams {
   now: Date;
 }
 
+/** What a cancel did (`action`, as the cancellation table says) and the run as it is now. */
 export interface RunCancelResult {
   run: Run;
   /** What the cancellation table did; `finished` means refused (the run is unchanged). */

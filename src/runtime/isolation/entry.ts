@@ -11,7 +11,11 @@ export function isolateEntry(name: 'thread-entry' | 'process-entry'): {
 } {
   const js = new URL(`./${name}.js`, import.meta.url);
   if (existsSync(fileURLToPath(js))) return { url: js, execArgv: [] };
-  return { url: new URL(`./${name}.ts`, import.meta.url), execArgv: ['--import', 'tsx'] };
+  // tsx as Jobdeck resolves it, not as the child's working folder would.
+  return {
+    url: new URL(`./${name}.ts`, import.meta.url),
+    execArgv: ['--import', import.meta.resolve('tsx')],
+  };
 }
 
 /** The parent's Node options, without the inspector (a second isolate cannot share its port). */

@@ -204,11 +204,12 @@ export class ThreadPool {
     const thread = this.idle.get(job.name)?.pop();
     if (thread) return thread.removeAllListeners('error').removeAllListeners('exit');
     const entry = isolateEntry('thread-entry');
-    // From TypeScript sources a thread cannot take --import hooks: it registers tsx itself first.
+    // From TypeScript sources a thread cannot take --import hooks: it registers tsx itself first
+    // (tsx as Jobdeck resolves it: the thread's working folder need not have it).
     const script =
       entry.execArgv.length === 0
         ? entry.url
-        : `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.url.href)}); })`;
+        : `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.url.href)}); })`;
     return new Thread(script, {
       eval: typeof script === 'string',
       execArgv: inheritedExecArgv([]),

@@ -224,6 +224,53 @@ export function describeStats(ctx: ConformanceContext): void {
       ]);
     });
 
+    it('running and cancelling runs count where they were created and started', async () => {
+      // Created at 00:10, running since 00:40 (waited 30 min).
+      const running = await insertRun(store(), {
+        job: 'a',
+        now: at(10 * MINUTE),
+        runAt: at(10 * MINUTE),
+      });
+      await claim(store(), running, at(40 * MINUTE));
+      // Created at 00:20, running since 01:20 (waited 60 min), then asked to stop gracefully.
+      const stopping = await insertRun(store(), {
+        job: 'a',
+        now: at(20 * MINUTE),
+        runAt: at(20 * MINUTE),
+      });
+      await claim(store(), stopping, at(HOUR + 20 * MINUTE));
+      await store().runCancel({
+        id: stopping.id,
+        mode: 'graceful',
+        reason: null,
+        requestedBy: 'alice',
+        now: at(HOUR + 30 * MINUTE),
+      });
+      // And one that ended, among them: created 00:00, started 00:20 (waited 20 min).
+      await runThrough(store(), 'a', 0, 20 * MINUTE, 25 * MINUTE);
+
+      expect((await hours(0, 2)).buckets).toEqual([
+        {
+          start: at(0),
+          job: 'a',
+          created: 3,
+          started: 2,
+          ended: { ...NO_ENDS, completed: 1 },
+          durationMs: { p50: 5 * MINUTE, p95: 5 * MINUTE },
+          queueWaitMs: { p50: 20 * MINUTE, p95: 30 * MINUTE },
+        },
+        {
+          start: at(HOUR),
+          job: 'a',
+          created: 0,
+          started: 1,
+          ended: NO_ENDS,
+          durationMs: null,
+          queueWaitMs: { p50: HOUR, p95: HOUR },
+        },
+      ]);
+    });
+
     it('now: unfinished runs by status and the due run that has waited longest', async () => {
       const now = at(HOUR);
       // Running, then asked to stop gracefully.

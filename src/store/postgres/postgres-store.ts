@@ -137,6 +137,7 @@ const TYPES = {
   },
 };
 
+/** How the PostgreSQL store connects: the server, its schema, the pool and its limits, notifications. */
 export interface PostgresStoreOptions {
   /** `postgres://user@host:port/db` */
   connectionString: string;
@@ -176,6 +177,9 @@ const ANALYZE_EVERY_MS = 60_000;
  * transaction (anyone's, on any database of the server) keeps the snapshot horizon from proving it.
  */
 const STALE_GAP_MS = 5000;
+/** Events per feed row at most: an event's number is its row's seq * this + its place in the row. */
+const EVENTS_PER_ROW = 1024;
+const rowOfEvent = (seq: number): number => Math.floor(seq / EVENTS_PER_ROW);
 
 /**
  * The PostgreSQL store: many instances on many hosts. Claims with FOR UPDATE SKIP LOCKED, every
@@ -204,9 +208,9 @@ export class PostgresStore implements Store {
     timer: NodeJS.Timeout | null;
   } = { jobs: new Set(), events: false, eventsAt: 0, sending: false, timer: null };
   private closed = false;
-  /** Every seq up to this one is either visible or known never to be. */
-  private settledSeq = 0;
-  /** Missing seqs being waited for: the first missing seq → the snapshot horizon when first seen. */
+  /** Every feed row up to this seq is either visible or known never to be. */
+  private settledRow = 0;
+  /** Missing feed rows being waited for: the first missing seq → the snapshot horizon when first seen. */
   private readonly gaps = new Map<number, { xmax: number; since: number }>();
   private readonly connection: pg.ClientConfig;
   private lastAnalyze = 0;
@@ -1239,23 +1243,35 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Seqs are taken before commit, so a transaction may commit seq 9 after another's seq 10 is
-   * visible. A missing seq is waited for until every transaction that was open when it was first
-   * seen has ended (the snapshot's xmin passed the xmax seen then): by then it is visible, or it
-   * was rolled back and never will be. Events past a missing seq are held back meanwhile.
+   * The feed stores a statement's events in one row (see migration 0009): row seqs are taken
+   * before commit, so a transaction may commit row 9 after another's row 10 is visible. A missing
+   * row is waited for until every transaction that was open when it was first seen has ended (the
+   * snapshot's xmin passed the xmax seen then): by then it is visible, or it was rolled back and
+   * never will be. Events past a missing row are held back meanwhile.
    */
   async eventList(params: { afterSeq: number; limit: number }): Promise<EventPage> {
     const rows = await this.query<
-      EventRow & { snapshot_xmin: number; snapshot_xmax: number; pruned_seq: number }
+      EventRow & {
+        row_seq: number;
+        snapshot_xmin: number;
+        snapshot_xmax: number;
+        pruned_seq: number;
+      }
     >('eventList', params);
     const events = [];
-    let expected = params.afterSeq + 1;
+    // The row holding afterSeq has been read whole or in part: it is visible.
+    const afterRow = rowOfEvent(params.afterSeq);
+    let expected = afterRow + 1;
     let waiting = false;
     for (const row of rows) {
-      const seq = Number(row.event_seq);
-      // Seqs retention removed are gone for good: no wait for them.
-      const firstMissing = Math.max(expected, this.settledSeq + 1, Number(row.pruned_seq) + 1);
-      if (seq > firstMissing) {
+      const rowSeq = Number(row.row_seq);
+      // Rows retention removed are gone for good: no wait for them.
+      const firstMissing = Math.max(
+        expected,
+        this.settledRow + 1,
+        rowOfEvent(Number(row.pruned_seq)) + 1,
+      );
+      if (rowSeq > afterRow && rowSeq > firstMissing) {
         const now = Date.now();
         const gap = this.gaps.get(firstMissing);
         if (!gap) {
@@ -1270,10 +1286,10 @@ export class PostgresStore implements Store {
         this.gaps.delete(firstMissing);
       }
       events.push(eventFromRow(row));
-      expected = seq + 1;
+      if (rowSeq >= expected) expected = rowSeq + 1;
     }
-    if (params.afterSeq <= this.settledSeq && expected - 1 > this.settledSeq)
-      this.settledSeq = expected - 1;
+    if (afterRow <= this.settledRow && expected - 1 > this.settledRow)
+      this.settledRow = expected - 1;
     // Passed: visible now, or given up on.
     for (const first of this.gaps.keys()) if (first < expected) this.gaps.delete(first);
     return { events, waiting };

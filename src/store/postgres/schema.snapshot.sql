@@ -21,15 +21,15 @@ jobdeck_alerts.message text not null
 jobdeck_alerts.payload jsonb not null
 jobdeck_alerts.suppressed boolean not null
 jobdeck_alerts.created_at bigint not null
-jobdeck_events.seq bigint not null
+jobdeck_events.seq bigint not null default nextval('jobdeck_events_seq'::regclass)
 jobdeck_events.at bigint not null default ((EXTRACT(epoch FROM clock_timestamp()) * (1000)::numeric))::bigint
-jobdeck_events.name text not null
-jobdeck_events.job text not null
-jobdeck_events.run_id text
-jobdeck_events.status text
-jobdeck_events.log_seq integer
+jobdeck_events.names ARRAY not null
+jobdeck_events.jobs ARRAY not null
+jobdeck_events.run_ids ARRAY
+jobdeck_events.statuses ARRAY
+jobdeck_events.attempts ARRAY
+jobdeck_events.log_seqs ARRAY
 jobdeck_events.data jsonb
-jobdeck_events.attempt integer
 jobdeck_events_pruned.only_row boolean not null default true
 jobdeck_events_pruned.seq bigint not null
 jobdeck_instances.id text not null
@@ -111,9 +111,9 @@ CREATE INDEX jobdeck_runs_expire ON jobdeck_runs USING btree (expire_at) WHERE (
 CREATE INDEX jobdeck_runs_held ON jobdeck_runs USING btree (worker_id, lease_expires_at) WHERE (status = ANY (ARRAY['running'::text, 'cancelling'::text]))
 CREATE UNIQUE INDEX jobdeck_runs_idempotency ON jobdeck_runs USING btree (job, created_by, idempotency_key) WHERE (idempotency_key IS NOT NULL)
 CREATE INDEX jobdeck_runs_job ON jobdeck_runs USING btree (job, id)
-CREATE INDEX jobdeck_runs_job_created ON jobdeck_runs USING btree (job, created_at)
+CREATE INDEX jobdeck_runs_job_created ON jobdeck_runs USING btree (job, created_at) WHERE (status <> ALL (ARRAY['running'::text, 'cancelling'::text]))
 CREATE INDEX jobdeck_runs_job_finished ON jobdeck_runs USING btree (job, finished_at) INCLUDE (status, started_at) WHERE (finished_at IS NOT NULL)
-CREATE INDEX jobdeck_runs_job_started ON jobdeck_runs USING btree (job, started_at) INCLUDE (run_at, created_at) WHERE (started_at IS NOT NULL)
+CREATE INDEX jobdeck_runs_job_started ON jobdeck_runs USING btree (job, started_at) INCLUDE (run_at, created_at) WHERE ((started_at IS NOT NULL) AND (status <> ALL (ARRAY['running'::text, 'cancelling'::text])))
 CREATE INDEX jobdeck_runs_lease ON jobdeck_runs USING btree (lease_expires_at) WHERE (status = ANY (ARRAY['running'::text, 'cancelling'::text]))
 CREATE UNIQUE INDEX jobdeck_runs_pkey ON jobdeck_runs USING btree (id)
 CREATE INDEX jobdeck_runs_status ON jobdeck_runs USING btree (status, id)

@@ -87,6 +87,7 @@ const WAKE_SPACING_MS = 2;
 /** A second look after a wake-up, for a commit not yet visible at the first. */
 const WAKE_RECHECK_MS = 15;
 
+/** Where the SQLite store keeps its file, and how long a write waits for another process. */
 export interface SqliteStoreOptions {
   /** Path of the database file; its folder is created. `:memory:` for a private in-memory store. */
   path: string;

@@ -92,8 +92,15 @@ WITH limits AS (
     AND r.stuck_attempt IS DISTINCT FROM r.attempt
   RETURNING r.*
 ), events AS (
-  INSERT INTO jobdeck_events (name, job, run_id, status, attempt)
-  SELECT 'run.stuck', m.job, m.id, m.status, m.attempt FROM marked m ORDER BY m.id
+  -- One feed row for the statement, as the runs' triggers write (at most 1,024 events a row).
+  INSERT INTO jobdeck_events (names, jobs, run_ids, statuses, attempts)
+  SELECT array_agg('run.stuck'::text ORDER BY place), array_agg(job ORDER BY place),
+    array_agg(id ORDER BY place), array_agg(status ORDER BY place),
+    array_agg(attempt ORDER BY place)
+  FROM (SELECT m.job, m.id, m.status, m.attempt, row_number() OVER (ORDER BY m.id) - 1 AS place
+    FROM marked m) e
+  GROUP BY place / 1024
+  ORDER BY place / 1024
 )
 SELECT * FROM marked;
 
