@@ -113,7 +113,9 @@ beforeAll(async () => {
       }),
     },
   );
-  const [, address] = await server.waitForStdout(/Jobdeck is serving \d+ jobs on (http:\/\/\S+)\n/);
+  const [, address] = await server.waitForStdout(
+    /Jobdeck is serving \d+ jobs? on (http:\/\/\S+)\n/,
+  );
   url = address!;
 }, START_TIMEOUT + 5000);
 

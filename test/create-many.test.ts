@@ -56,6 +56,14 @@ it('refuses a principal below operator for the whole call, creating nothing', as
   expect((await t.deck.runs.list()).runs).toEqual([]);
 });
 
+it('refuses a list that is not an array with INVALID_INPUT naming it', async () => {
+  t = await openTestDeck([report], { worker: false });
+  await expect(t.deck.runs.createMany(null as unknown as CreateManyItem[])).rejects.toMatchObject({
+    code: 'INVALID_INPUT',
+    message: expect.stringContaining('items'),
+  });
+});
+
 it('keeps the order and the keys across chunks, and emits run.created for each new run', async () => {
   t = await openTestDeck([report, nightly], { worker: false });
   const announced: string[] = [];

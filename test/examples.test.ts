@@ -238,7 +238,7 @@ describe('`jobdeck serve --jobs ./jobs.ts`, as the guide says', () => {
       ['serve', '--jobs', join(ROOT, 'examples/getting-started/jobs.ts'), '--port', String(port)],
       { env: cleanEnv({ JOBDECK_TOKENS: `me:admin:${token}` }), cwd: dir },
     );
-    await server.waitForStdout(/Jobdeck is serving 1 jobs on/);
+    await server.waitForStdout(/Jobdeck is serving 1 job on/);
     const env = cleanEnv({ JOBDECK_URL: `http://127.0.0.1:${port}`, JOBDECK_TOKEN: token });
     const trigger = await children.run(
       ['trigger', 'report.monthly', '--input', '{"customerId":"c1","months":6}', '--json'],

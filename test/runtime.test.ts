@@ -197,6 +197,28 @@ describe('force cancel', () => {
   });
 });
 
+describe('runs due later', () => {
+  it('a run due in 30 days sets no timer Node cannot hold (no TimeoutOverflowWarning)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const job = defineJob({ name: 'later', async run() {} });
+      const t = await deckWith([job]);
+      const runAt = new Date(Date.now() + 30 * 24 * 3600_000);
+      const { run } = await t.deck.runs.create({ job: 'later', runAt, principal: alice });
+      expect(run.status).toBe('scheduled');
+      // A run due now after it is still picked up at once: the far one set no timer in its way.
+      const { run: now } = await t.deck.runs.create({ job: 'later', principal: alice });
+      await t.waitForStatus(now.id, 'completed');
+      expect((await t.deck.runs.get(run.id)).status).toBe('scheduled');
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
+
 describe('runs that never start or never come back', () => {
   it('a run cancelled while pending never starts', async () => {
     let calls = 0;

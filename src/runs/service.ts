@@ -248,6 +248,8 @@ export class RunService {
   ): Promise<CreateManyResult[]> {
     const principal = options.principal ?? SYSTEM_PRINCIPAL;
     requireRole(principal, 'operator');
+    // Called from JavaScript, the list may be anything: say so rather than fail on it.
+    if (!Array.isArray(items)) throw invalidField('items', 'must be an array of runs');
     const now = this.clock.now();
     const states = await this.jobStates();
     const results = new Array<CreateManyResult>(items.length);

@@ -24,6 +24,9 @@ import {
 import { CompletionBatcher } from './completions.js';
 import { classifyAttemptEnd, type AttemptAbort } from './outcome.js';
 
+/** The longest delay a Node timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface WorkerOptions {
   store: Store;
   registry: JobRegistry;
@@ -196,6 +199,9 @@ export class Worker {
   private wakeWhenDue(runAt: Date): void {
     const wait = runAt.getTime() - this.clock.now().getTime();
     if (wait <= 0) return this.wake();
+    // A timer waits at most 2^31 - 1 ms (24.8 days; Node warns and fires at once beyond it): a run
+    // due later is found by the poll.
+    if (wait > MAX_TIMER_MS) return;
     if (this.dueAt !== null && this.dueAt <= runAt.getTime()) return;
     if (this.dueTimer) clearTimeout(this.dueTimer);
     this.dueAt = runAt.getTime();

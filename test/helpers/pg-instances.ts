@@ -227,7 +227,7 @@ export async function workerReady(instance: Instance): Promise<string> {
 
 /** Wait for a `serve` CLI instance's banner. */
 export async function serveReady(instance: Instance): Promise<void> {
-  await instance.waitForLine(/^Jobdeck is serving \d+ jobs on /);
+  await instance.waitForLine(/^Jobdeck is serving \d+ jobs? on /);
 }
 
 /** Wait for a worker-process.ts instance's `ready` line. */
