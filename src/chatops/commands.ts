@@ -6,7 +6,7 @@ import { ERROR_CODES, isErrorCode } from '../core/errors.js';
 import type { Principal } from '../core/glossary.js';
 import type { Run } from '../core/run.js';
 import { isTerminal } from '../core/status.js';
-import { isStorableText } from '../core/text.js';
+import { countOf, isStorableText } from '../core/text.js';
 import type { JobDefinition } from '../jobs/define.js';
 import type { Jobdeck } from '../jobdeck.js';
 import { requireRole } from '../runs/service.js';
@@ -158,7 +158,7 @@ class Commands {
       names.push(enabled ? definition.name : `${definition.name} (disabled)`);
       byCategory.set(definition.category, names);
     }
-    lines.push(`${jobs.length} job${jobs.length === 1 ? '' : 's'}:`);
+    lines.push(`${countOf(jobs.length, 'job')}:`);
     for (const [category, names] of [...byCategory].sort(([a], [b]) => a.localeCompare(b))) {
       lines.push(
         jobs.length > OVERVIEW_JOBS
@@ -243,7 +243,7 @@ class Commands {
   }
 
   private async category(category: string, jobs: JobDefinition[]): Promise<string> {
-    const lines = [`${category}: ${jobs.length} job${jobs.length === 1 ? '' : 's'}`];
+    const lines = [`${category}: ${countOf(jobs.length, 'job')}`];
     const shown = jobs.slice(0, OVERVIEW_JOBS);
     const latest = await Promise.all(
       shown.map(async (job) => (await this.deck.runs.list({ job: job.name, limit: 1 })).runs[0]),

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { TokenSet } from '../api/auth.js';
+import { countOf } from '../core/text.js';
 import { addInstanceOptions, parsePort, serverConfig, type InstanceFlags } from './config.js';
 
 interface ServeFlags extends InstanceFlags {
@@ -67,7 +68,7 @@ export function serveCommand(program: Command): void {
     const shown = address.replace('[::1]', 'localhost').replace('127.0.0.1', 'localhost');
     const jobCount = deck.registry.list().length;
     const lines = [
-      `Jobdeck is serving ${jobCount} ${jobCount === 1 ? 'job' : 'jobs'} on ${address}${deck.worker ? '' : ' (no worker)'}`,
+      `Jobdeck is serving ${countOf(jobCount, 'job')} on ${address}${deck.worker ? '' : ' (no worker)'}`,
       // Runs of jobs this instance does not know are refused (404): say how to give it some.
       ...(jobCount === 0 ? ['  no jobs yet: pass --jobs <module> (your jobs) or --demo'] : []),
       `  dashboard  ${shown}/dashboard`,

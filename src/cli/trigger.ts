@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { JobdeckClient, TriggerManyItem, TriggerManyResult } from '../client/client.js';
 import { RUN_BATCH_MAX } from '../core/run.js';
+import { countOf } from '../core/text.js';
 import {
   EXIT_CODES,
   addClientOptions,
@@ -129,7 +130,7 @@ async function triggerFromFile(client: JobdeckClient, job: string, flags: Trigge
   if (refused.length > 0) process.exitCode = EXIT_CODES.refused.code;
   if (flags.json) return printJson({ created, existing, failed: refused.length, results });
   process.stdout.write(
-    `created ${created}, existing ${existing}, failed ${refused.length} (${results.length} ${results.length === 1 ? 'run' : 'runs'} of ${job} from ${source})\n`,
+    `created ${created}, existing ${existing}, failed ${refused.length} (${countOf(results.length, 'run')} of ${job} from ${source})\n`,
   );
   for (const failure of refused.slice(0, FAILURES_SHOWN)) {
     process.stderr.write(`line ${failure.line}: ${failure.error}: ${failure.message}\n`);

@@ -7,7 +7,7 @@ import { toMs, writtenDuration } from './duration.js';
 import { ERROR_CODES, toRunError } from './errors.js';
 import { newRunId } from './ids.js';
 import { runAttemptHistory, type Run, type RunAttempt } from './run.js';
-import { findUnstorableText, isStorableText } from './text.js';
+import { countOf, findUnstorableText, isStorableText } from './text.js';
 import { maintenanceInterval, workerTimings } from './tuning.js';
 import { RUN_STATUSES, TERMINAL_STATUSES, TRANSITIONS, canTransition } from './status.js';
 
@@ -93,6 +93,12 @@ describe('small parts', () => {
     });
     expect(toRunError('plain')).toEqual({ code: 'HANDLER_ERROR', message: 'plain' });
     for (const entry of Object.values(ERROR_CODES)) expect(entry.message.length).toBeGreaterThan(0);
+  });
+});
+
+describe('counts for people', () => {
+  it('puts the noun in the plural except for one', () => {
+    expect([0, 1, 2].map((n) => countOf(n, 'run'))).toEqual(['0 runs', '1 run', '2 runs']);
   });
 });
 

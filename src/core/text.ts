@@ -8,6 +8,11 @@ const UNSTORABLE = /[\u0000\p{Cs}]/u;
 
 export const UNSTORABLE_TEXT_MESSAGE = 'must not contain U+0000 or unpaired surrogates';
 
+/** A count with its noun, for people: `1 run`, `2 runs`, `0 jobs`. */
+export function countOf(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function isStorableText(text: string): boolean {
   return !UNSTORABLE.test(text);
 }

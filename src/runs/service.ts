@@ -229,9 +229,7 @@ export class RunService {
       now,
       await this.jobStates(),
     );
-    const result = await this.store.runInsert(insertOf(job, run, now));
-    if (result.created) this.bus.emit('run.created', { run: result.run });
-    return result;
+    return this.announce(await this.store.runInsert(insertOf(job, run, now)));
   }
 
   /**

@@ -1271,7 +1271,7 @@ export class PostgresStore implements Store {
         this.settledRow + 1,
         rowOfEvent(Number(row.pruned_seq)) + 1,
       );
-      if (rowSeq > afterRow && rowSeq > firstMissing) {
+      if (rowSeq > firstMissing) {
         const now = Date.now();
         const gap = this.gaps.get(firstMissing);
         if (!gap) {
@@ -1286,7 +1286,8 @@ export class PostgresStore implements Store {
         this.gaps.delete(firstMissing);
       }
       events.push(eventFromRow(row));
-      if (rowSeq >= expected) expected = rowSeq + 1;
+      // The events of one row come together: the next row expected is the one after this.
+      expected = Math.max(expected, rowSeq + 1);
     }
     if (afterRow <= this.settledRow && expected - 1 > this.settledRow)
       this.settledRow = expected - 1;
