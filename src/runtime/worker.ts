@@ -207,7 +207,11 @@ export class Worker {
     this.dueAt = runAt.getTime();
     this.dueTimer = setTimeout(() => {
       this.dueTimer = null;
+      const due = this.dueAt;
       this.dueAt = null;
+      // Node times a timer from the event loop's cached time, so on a busy loop it can fire before
+      // the clock reaches runAt; a claim then would find nothing due and leave the run to the poll.
+      if (due !== null && due > this.clock.now().getTime()) return this.wakeWhenDue(new Date(due));
       this.wake();
     }, wait);
     this.dueTimer.unref();
