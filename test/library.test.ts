@@ -252,6 +252,24 @@ describe('lease and rescuer timings', () => {
       'maintenance.intervalMs must be a whole number of milliseconds of at least 10, not 0.',
     ]);
     expect(refused({ worker: { leaseMs: 1000, heartbeatMs: 500 } })).toBeNull();
+    expect(refused({ worker: { prefetch: -1 } })).toEqual([
+      'INVALID_INPUT',
+      'prefetch must be a whole number, 0 or more',
+    ]);
+    expect(refused({ worker: { prefetch: 0 } })).toBeNull();
+  });
+
+  it('JOBDECK_PREFETCH sets the prefetch of serve and worker; a bad value names the variable', async () => {
+    defer(() => vi.unstubAllEnvs());
+    const logger = { warn: () => {}, error: () => {} } as never;
+    vi.stubEnv('JOBDECK_PREFETCH', '64');
+    const deck = await startInstance({ db: dbPath() }, logger);
+    defer(() => deck.close());
+    expect(deck.worker?.prefetch).toBe(64);
+    vi.stubEnv('JOBDECK_PREFETCH', 'many');
+    expect(await refusal(startInstance({ db: dbPath() }, logger))).toMatchObject({
+      message: 'JOBDECK_PREFETCH must be a whole number, 0 or more, not "many"',
+    });
   });
 
   it('serve and worker name the environment variables, before opening the store', async () => {

@@ -27,16 +27,19 @@ import type {
 export const BENCH_JOB = 'bench.noop';
 const ADMIN: Principal = { name: 'bench-admin', role: 'admin' };
 
+/** The batched mode's prefetch: as many runs as graphile-worker's recommended local queue. */
+const PREFETCH = 500;
+
 /**
  * Jobdeck through its public library API: `deck.runs.create` to enqueue, a `Jobdeck` instance with
  * a worker to execute, `deck.cancels.cancel(id, { mode: 'force' })` to stop. Every option is the
- * default (worker concurrency aside).
+ * default (worker concurrency aside, and `prefetch` in the batched mode).
  */
 export class JobdeckAdapter implements Adapter {
   readonly system: 'jobdeck-sqlite' | 'jobdeck-pg';
   readonly backend: 'SQLite' | 'PostgreSQL';
   readonly bulkNote = `deck.runs.createMany (one INSERT and one transaction per ${CREATE_MANY_CHUNK} runs)`;
-  readonly batchedMode = null;
+  readonly batchedMode = `worker prefetch: up to ${PREFETCH} runs claimed ahead of free slots`;
   readonly cancelSupport = {
     inProcess: "deck.cancels.cancel(id, { mode: 'force' }) in the worker's instance (event bus)",
     crossProcess:
@@ -92,7 +95,9 @@ export class JobdeckAdapter implements Adapter {
     const deck = new Jobdeck({
       store: this.store!,
       jobs: [this.job()],
-      worker: worker ? { concurrency: worker.concurrency } : false,
+      worker: worker
+        ? { concurrency: worker.concurrency, ...(worker.batched ? { prefetch: PREFETCH } : {}) }
+        : false,
       scheduler: false,
       // An instance without a worker here only creates and cancels; the worker's instance rescues.
       ...(worker ? {} : { maintenance: false as const }),

@@ -22,14 +22,17 @@ export function pick<T>(
   return fallback;
 }
 
-function positiveInt(name: string) {
-  return (raw: string): number => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1)
-      throw new Error(`${name} must be a positive integer, not ${JSON.stringify(raw)}`);
-    return n;
-  };
+function intAtLeast(min: 0 | 1) {
+  const what = min === 1 ? 'a positive integer' : 'a whole number, 0 or more';
+  return (name: string) =>
+    (raw: string): number => {
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < min)
+        throw new Error(`${name} must be ${what}, not ${JSON.stringify(raw)}`);
+      return n;
+    };
 }
+const positiveInt = intAtLeast(1);
 
 function port(name: string) {
   return (raw: string): number => {
@@ -58,6 +61,7 @@ function httpUrl(name: string) {
 }
 
 export const parsePositiveInt = positiveInt;
+export const parseWholeNumber = intAtLeast(0);
 export const parsePort = port;
 export const parseHttpUrl = httpUrl;
 

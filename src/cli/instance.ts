@@ -4,7 +4,7 @@ import { demoJobs } from '../demo/jobs.js';
 import type { JobDefinition } from '../jobs/define.js';
 import { Jobdeck, type JobdeckOptions } from '../jobdeck.js';
 import { DEFAULT_DB, openStore } from '../store/open.js';
-import { parsePositiveInt, pick, type InstanceFlags } from './config.js';
+import { parsePositiveInt, parseWholeNumber, pick, type InstanceFlags } from './config.js';
 import { defineExecJob } from '../jobs/exec.js';
 import { loadJobsModule } from '../jobs/load.js';
 import { loadAlertsFile } from '../alerts/config.js';
@@ -19,6 +19,8 @@ import { workerTimings, type WorkerTimings } from '../core/tuning.js';
 export interface InstanceConfig {
   db: string;
   concurrency: number;
+  /** Runs claimed ahead of a free slot; unset: none. */
+  prefetch: number | undefined;
   /** Tuning of the worker; unset means the defaults. */
   leaseMs: number | undefined;
   heartbeatMs: number | undefined;
@@ -61,6 +63,12 @@ export function instanceConfig(
       env.JOBDECK_CONCURRENCY,
       10,
       parsePositiveInt('JOBDECK_CONCURRENCY'),
+    ),
+    prefetch: pick<number | undefined>(
+      undefined,
+      env.JOBDECK_PREFETCH,
+      undefined,
+      parseWholeNumber('JOBDECK_PREFETCH'),
     ),
     leaseMs: optional('JOBDECK_LEASE_MS'),
     heartbeatMs: optional('JOBDECK_HEARTBEAT_MS'),
@@ -113,6 +121,7 @@ export async function startInstance(
         ? false
         : {
             concurrency: config.concurrency,
+            ...(config.prefetch ? { prefetch: config.prefetch } : {}),
             ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}),
             ...(config.heartbeatMs ? { heartbeatMs: config.heartbeatMs } : {}),
             ...(config.pollMs ? { pollMs: config.pollMs, cancelPollMs: config.pollMs } : {}),

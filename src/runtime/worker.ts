@@ -26,6 +26,12 @@ import { classifyAttemptEnd, type AttemptAbort } from './outcome.js';
 
 /** The longest delay a Node timer takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The shortest run time the prefetch reckons with (a no-op handler takes microseconds). */
+const MIN_RUN_MS = 0.1;
+
+/** Why a run that waited for a slot goes back to `pending`: not the handler's fault, no try used. */
+const HANDED_BACK = (reason: string) =>
+  new RunCancelledError({ kind: 'shutdown', mode: 'force', reason });
 
 export interface WorkerOptions {
   store: Store;
@@ -35,6 +41,14 @@ export interface WorkerOptions {
   workerId?: string;
   /** Runs at once in this instance. Default 10. */
   concurrency?: number;
+  /**
+   * Runs claimed ahead of a free slot, at most this many, so that a slot that frees starts the next
+   * run without a round trip to the store. Default 0 (claim only for free slots). Only as many as
+   * recent runs say will start within a quarter of the lease wait here; a waiting run is cancelled
+   * at once, is handed back (without using a try) on shutdown or when its lease would need renewing,
+   * and shows as running, held by this worker, from its claim.
+   */
+  prefetch?: number;
   /**
    * A claimed run is this worker's until its lease expires; a crashed worker's runs are taken
    * back about this long after its last renewal. Default 6 s, at least 1 s.
@@ -79,6 +93,11 @@ export class Worker {
   private readonly held = new HeldAttempts();
   /** Slots in use: handlers running, or isolates not yet released. */
   private busy = 0;
+  readonly prefetch: number;
+  /** Runs claimed ahead of a free slot, in claim order, each with the unsubscribe of its watch. */
+  private readonly waiting = new Map<Attempt, () => void>();
+  /** How long recent handlers held their slot (a moving average, ms); null before the first. */
+  private recentRunMs: number | null = null;
   private readonly completions: CompletionBatcher;
   /** Warm threads for `thread` jobs. */
   private readonly threads = new ThreadPool();
@@ -105,6 +124,7 @@ export class Worker {
     this.clock = options.clock ?? systemClock;
     this.id = options.workerId ?? newWorkerId();
     this.concurrency = options.concurrency ?? 10;
+    this.prefetch = options.prefetch ?? 0;
     // Checked before anything starts: a lease that cannot outlive a missed renewal is refused.
     const timings = workerTimings(options);
     this.leaseMs = timings.leaseMs;
@@ -118,6 +138,9 @@ export class Worker {
     });
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new JobdeckError('INVALID_INPUT', 'concurrency must be a positive integer');
+    }
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 0) {
+      throw new JobdeckError('INVALID_INPUT', 'prefetch must be a whole number, 0 or more');
     }
   }
 
@@ -254,6 +277,9 @@ export class Worker {
     this.state = 'stopping';
     this.wake();
     await this.loop;
+    // Runs that wait for a slot go back at once, for another worker, without using a try.
+    for (const attempt of [...this.waiting.keys()])
+      attempt.abort(HANDED_BACK('worker shutting down'));
     const graceMs = options.graceMs ?? 10_000;
     const drained = await waitAll([...this.running], graceMs);
     if (!drained) {
@@ -285,9 +311,9 @@ export class Worker {
 
   private async claimLoop(): Promise<void> {
     while (this.state === 'running') {
-      const free = this.concurrency - this.busy;
+      const wanted = this.concurrency - this.busy + this.prefetchRoom();
       let claimed = 0;
-      if (free > 0) {
+      if (wanted > 0) {
         this.wakePending = false;
         try {
           const askedAt = performance.now();
@@ -295,24 +321,37 @@ export class Worker {
             workerId: this.id,
             now: storeTime(this.clock),
             leaseMs: this.leaseMs,
-            limit: free,
+            limit: wanted,
             jobs: this.registry
               .list()
               .map((job) => ({ name: job.name, concurrency: claimConcurrency(job) })),
           });
           claimed = runs.length;
-          for (const run of runs) this.execute(run, askedAt + this.leaseMs);
+          for (const run of runs) this.admit(run, askedAt + this.leaseMs);
         } catch (err) {
           this.onError(err, 'claim');
         }
       }
       if (this.state !== 'running') break;
       // A full batch may mean more is waiting; otherwise sleep until woken or the next poll.
-      if (free > 0 && claimed === free) continue;
+      if (wanted > 0 && claimed === wanted) continue;
       await this.sleep();
       // Runs that end in the same turn free their slots together: claim for all of them at once.
       await new Promise((resolve) => setImmediate(resolve));
     }
+  }
+
+  /**
+   * How many more runs may wait here for a slot: up to `prefetch`, and no more than this worker
+   * would start within a quarter of the lease at the pace of its recent runs (none before it has
+   * seen one end), so that long runs are not held back from other workers.
+   */
+  private prefetchRoom(): number {
+    if (this.prefetch === 0 || this.recentRunMs === null) return 0;
+    const startable = Math.floor(
+      (this.concurrency * this.leaseMs) / 4 / Math.max(this.recentRunMs, MIN_RUN_MS),
+    );
+    return Math.max(0, Math.min(this.prefetch, startable) - this.waiting.size);
   }
 
   private sleep(): Promise<void> {
@@ -363,7 +402,9 @@ export class Worker {
     }
     if (this.held.isEmpty) return;
     this.stopAttemptsPastTheirLease();
-    const attempts = this.held.all();
+    // Runs waiting for a slot are not renewed: held no longer than one lease without running.
+    const attempts = this.held.all().filter((attempt) => !this.waiting.has(attempt));
+    if (attempts.length === 0) return;
     const sentAt = performance.now();
     try {
       const renewals = await this.store.leaseRenew({
@@ -387,13 +428,18 @@ export class Worker {
   /**
    * An attempt whose lease could not be renewed (the store unreachable or stalled) is stopped
    * before the lease can run out, so that it never runs beside the attempt another worker starts
-   * once the run is rescued. Checked each heartbeat, so stopped at most a heartbeat early.
+   * once the run is rescued. Checked each heartbeat, so stopped at most a heartbeat early. A run
+   * still waiting for a slot then is handed back instead.
    */
   private stopAttemptsPastTheirLease(): void {
     const margin = Math.min(this.heartbeatMs, this.leaseMs / 2);
     const now = performance.now();
     for (const attempt of this.held.all()) {
       if (attempt.signal.aborted || now < attempt.leaseSureUntil - margin) continue;
+      if (this.waiting.has(attempt)) {
+        attempt.abort(HANDED_BACK('no slot came free within its lease'));
+        continue;
+      }
       this.onError(
         new Error(
           `run ${attempt.run.id} attempt ${attempt.run.attempt}: its lease could not be renewed in time; the handler is stopped before another worker may take the run`,
@@ -416,7 +462,8 @@ export class Worker {
     }
   }
 
-  private execute(run: Run, leaseSureUntil: number): void {
+  /** Take a claimed run: start it in a free slot, else keep it waiting for one. */
+  private admit(run: Run, leaseSureUntil: number): void {
     const job = this.registry.get(run.job);
     if (!job) return;
     const attempt = new Attempt(
@@ -427,19 +474,72 @@ export class Worker {
     );
     attempt.leaseSureUntil = leaseSureUntil;
     this.held.add(attempt);
+    if (this.busy < this.concurrency) return this.execute(attempt);
+    // A cancel, or a hand-back, ends a waiting run at once, without its handler.
+    const endWaiting = () => this.endWaiting(attempt);
+    const offCancel = attempt.onCancelDelivered(endWaiting);
+    attempt.signal.addEventListener('abort', endWaiting, { once: true });
+    this.waiting.set(attempt, () => {
+      offCancel();
+      attempt.signal.removeEventListener('abort', endWaiting);
+    });
+  }
+
+  /** Start waiting runs in the slots that are free. */
+  private startWaiting(): void {
+    for (const [attempt, unwatch] of this.waiting) {
+      if (this.busy >= this.concurrency) return;
+      this.waiting.delete(attempt);
+      unwatch();
+      this.execute(attempt);
+    }
+  }
+
+  /**
+   * A run that waited for a slot ends without its handler: cancelled (a graceful cancel), its
+   * lease given back (a force cancel, which the store already wrote), or handed back to `pending`
+   * (shutdown, or no slot within its lease).
+   */
+  private endWaiting(attempt: Attempt): void {
+    const unwatch = this.waiting.get(attempt);
+    if (!unwatch) return;
+    this.waiting.delete(attempt);
+    unwatch();
+    const stop = attempt.abortReason;
+    const settled: Settled = stop
+      ? { ok: 'pending' }
+      : {
+          ok: false,
+          error: new RunCancelledError({
+            kind: 'cancel',
+            mode: 'graceful',
+            reason: attempt.cancel?.reason ?? null,
+          }),
+        };
+    this.track(attempt, this.finish(attempt, settled, stop));
+  }
+
+  private execute(attempt: Attempt): void {
     this.busy++;
+    const startedAt = performance.now();
     let released = false;
     const releaseSlot = () => {
       if (released) return;
       released = true;
       this.busy--;
+      const ranMs = performance.now() - startedAt;
+      this.recentRunMs = this.recentRunMs === null ? ranMs : this.recentRunMs * 0.8 + ranMs * 0.2;
+      this.startWaiting();
       this.wake();
     };
-    const task = this.executeAttempt(attempt, releaseSlot)
+    this.track(attempt, this.executeAttempt(attempt, releaseSlot).finally(releaseSlot));
+  }
+
+  /** Hold the attempt until its end is stored (heartbeats go on), even once its slot is free. */
+  private track(attempt: Attempt, work: Promise<void>): void {
+    const task = work
       .catch((err: unknown) => this.onError(err, 'execute'))
       .finally(() => {
-        releaseSlot();
-        // Held (heartbeats go on) until its end is stored, even when its slot was freed earlier.
         this.held.delete(attempt);
         this.running.delete(task);
         this.wake();
