@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Run } from '../../core/run.js';
 import {
   LEASE_MS,
   MINUTE,
@@ -79,6 +80,48 @@ export function describeClaim(ctx: ConformanceContext): void {
       expect(new Set(claimed)).toEqual(ids);
       for (const run of a) expect(run.workerId).toBe('w1');
       for (const run of c) expect(run.workerId).toBe('w3');
+    });
+
+    it('runs claimed ahead of their start end one by one: handed back without a try, cancelled, completed', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) ids.push((await insertRun(store(), { maxAttempts: 1 })).id);
+      const claimed = await store().runClaim(claimParams({ limit: 4, now: at(1) }));
+      expect(claimed.map((r) => r.id).sort()).toEqual([...ids].sort());
+      const [back, graceful, forced, done] = claimed as [Run, Run, Run, Run];
+      // Handed back (a shutdown, or no slot within its lease): pending, the try not used.
+      const handedBack = await store().runFinishIfAttempt({
+        ref: refOf(back),
+        now: at(2),
+        outcome: { status: 'pending' },
+      });
+      expect(handedBack).toMatchObject({ status: 'pending', workerId: null, maxAttempts: 2 });
+      expect(handedBack.attempts.map((a) => a.outcome)).toEqual(['released']);
+      // A graceful cancel of a run whose handler never started: the worker ends it cancelled.
+      await store().runCancel({
+        id: graceful.id,
+        mode: 'graceful',
+        reason: null,
+        requestedBy: 'bob',
+        now: at(3),
+      });
+      const ended = await store().runFinishIfAttempt({
+        ref: refOf(graceful),
+        now: at(4),
+        outcome: { status: 'cancelled' },
+      });
+      expect(ended).toMatchObject({ status: 'cancelled', leaseExpiresAt: null });
+      // A force cancel ends it in the store; the worker gives its lease back.
+      expect((await forceCancel(store(), forced.id, at(5))).status).toBe('cancelled');
+      await store().leaseRelease({ ref: refOf(forced) });
+      expect((await getRun(store(), forced.id)).leaseExpiresAt).toBeNull();
+      const [completed] = await store().runCompleteMany({
+        now: at(6),
+        runs: [{ ref: refOf(done), result: 'ok' }],
+      });
+      expect(completed).toMatchObject({ status: 'completed', result: 'ok' });
+      // The handed-back run is claimed again with its next attempt, within its tries.
+      const again = await store().runClaim(claimParams({ workerId: 'w2', now: at(7) }));
+      expect(again).toMatchObject([{ id: back.id, attempt: 2, maxAttempts: 2, workerId: 'w2' }]);
     });
 
     it('claims only runs of the jobs the worker lists', async () => {
