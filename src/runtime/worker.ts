@@ -485,8 +485,9 @@ export class Worker {
     });
   }
 
-  /** Start waiting runs in the slots that are free. */
+  /** Start waiting runs in the slots that are free (not once stopping: those are handed back). */
   private startWaiting(): void {
+    if (this.state !== 'running') return;
     for (const [attempt, unwatch] of this.waiting) {
       if (this.busy >= this.concurrency) return;
       this.waiting.delete(attempt);
