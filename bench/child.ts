@@ -7,11 +7,13 @@
  *   `{ type: 'started', id, t, pid }` over IPC and then holds for the payload's `ms` or until the
  *   system aborts it; reports `{ type: 'ready', t }` once started.
  * role `client`: answers `{ type: 'cancel', seq, id }` with `{ type: 'cancelled', seq, id, t0, t1,
- *   outcome }` (t0/t1: wall clock around the cancel call, ms with sub-ms resolution).
+ *   outcome }` (t0/t1: wall clock around the cancel call, ms with sub-ms resolution), and
+ *   `{ type: 'enqueue', seq, data }` with `{ type: 'enqueued', seq, id, t0 }` (t0: wall clock just
+ *   before the create call).
  * Either role exits when the parent goes away or sends `{ type: 'exit' }`.
  */
 import { createAdapter } from './adapters/index.js';
-import type { AdapterConfig } from './adapters/types.js';
+import type { AdapterConfig, Payload } from './adapters/types.js';
 import { epochMs } from './lib/stats.js';
 import { holdFor } from './lib/wait.js';
 
@@ -21,7 +23,10 @@ interface ChildArgs {
   concurrency?: number;
 }
 
-type Message = { type: 'cancel'; seq: number; id: string } | { type: 'exit' };
+type Message =
+  | { type: 'cancel'; seq: number; id: string }
+  | { type: 'enqueue'; seq: number; data: Payload }
+  | { type: 'exit' };
 
 const args = JSON.parse(process.argv[2] ?? '{}') as ChildArgs;
 const send = (message: unknown) => {
@@ -56,7 +61,14 @@ const worker =
 
 process.on('message', (message: Message) => {
   if (message.type === 'exit') void exit();
-  else if (message.type === 'cancel') {
+  else if (message.type === 'enqueue') {
+    const t0 = epochMs();
+    adapter.enqueue(message.data).then(
+      (id) => send({ type: 'enqueued', seq: message.seq, id, t0 }),
+      (err: unknown) =>
+        send({ type: 'enqueued', seq: message.seq, t0, error: (err as Error).message }),
+    );
+  } else if (message.type === 'cancel') {
     const t0 = epochMs();
     adapter.cancel(message.id).then(
       (outcome) =>

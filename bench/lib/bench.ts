@@ -10,6 +10,7 @@ import { crashWorkload } from '../workloads/crash.js';
 import { enqueueWorkload } from '../workloads/enqueue.js';
 import { latencyWorkload } from '../workloads/latency.js';
 import { memoryWorkload } from '../workloads/memory.js';
+import { cliWorkload } from '../workloads/cli.js';
 import { sseWorkload } from '../workloads/sse.js';
 import { throughputWorkload } from '../workloads/throughput.js';
 import { PG_URL, REDIS_URL, postgresUp, redisUp } from './env.js';
@@ -29,6 +30,7 @@ const RUNNERS: Record<WorkloadName, (ctx: WorkloadContext) => Promise<ResultRow[
   api: apiWorkload,
   memory: memoryWorkload,
   sse: sseWorkload,
+  cli: cliWorkload,
 };
 
 export interface BenchOptions {
@@ -74,7 +76,7 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** The memory workload runs the real CLI (bin/jobdeck.js → dist/): build it when missing or stale. */
+/** The memory and CLI workloads run the real CLI (bin/jobdeck.js → dist/): build it when missing or stale. */
 export function ensureBuilt(log: (m: string) => void, when: 'missing' | 'stale' = 'stale'): void {
   const main = join(ROOT, 'dist/cli/main.js');
   if (
@@ -82,7 +84,7 @@ export function ensureBuilt(log: (m: string) => void, when: 'missing' | 'stale' 
     (when === 'missing' || statSync(main).mtimeMs >= newestMtime(join(ROOT, 'src')))
   )
     return;
-  log('building dist/ for the memory workload (npm run build)…');
+  log('building dist/ for the memory and CLI workloads (npm run build)…');
   execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
@@ -128,7 +130,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   };
   const rows: ResultRow[] = [];
   try {
-    if (workloads.includes('memory') && systems.includes('jobdeck-sqlite'))
+    if (
+      (workloads.includes('memory') || workloads.includes('cli')) &&
+      systems.includes('jobdeck-sqlite')
+    )
       ensureBuilt(log, options.build);
     for (const workload of workloads) {
       const t0 = performance.now();

@@ -11,8 +11,12 @@ export const WORKLOADS = [
   'api',
   'memory',
   'sse',
+  'cli',
 ] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
+
+/** The client commands the CLI workload times, as `jobdeck <args>`: what a person types first. */
+export const CLI_COMMANDS = [['--version'], ['jobs'], ['runs']] as const;
 
 /** One line of the report: one system, one variant, one metric, summarised over the repeats. */
 export interface ResultRow {

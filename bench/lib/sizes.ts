@@ -32,6 +32,8 @@ export interface Sizes {
   sseRunsPerS: number;
   sseRunSteps: number;
   sseStepMs: number;
+  /** Calls of each CLI command per repeat (each a new process). */
+  cliCalls: number;
 }
 
 export const FULL: Sizes = {
@@ -58,6 +60,7 @@ export const FULL: Sizes = {
   sseRunsPerS: 4,
   sseRunSteps: 10,
   sseStepMs: 50,
+  cliCalls: 10,
 };
 
 export const QUICK: Sizes = {
@@ -84,6 +87,7 @@ export const QUICK: Sizes = {
   sseRunsPerS: 4,
   sseRunSteps: 10,
   sseStepMs: 50,
+  cliCalls: 5,
 };
 
 /** Tiny: only that every path of the harness still runs (test/bench.smoke.test.ts). */
@@ -111,4 +115,5 @@ export const SMOKE: Sizes = {
   sseRunsPerS: 10,
   sseRunSteps: 3,
   sseStepMs: 10,
+  cliCalls: 1,
 };

@@ -1,5 +1,6 @@
 import { createAdapter } from '../adapters/index.js';
-import { JOBDECK_SYSTEMS, type Adapter } from '../adapters/types.js';
+import { JOBDECK_SYSTEMS, type Payload } from '../adapters/types.js';
+import { BenchChild } from '../lib/child-process.js';
 import type { ResultRow, WorkloadContext } from '../lib/results.js';
 import {
   epochMs,
@@ -13,8 +14,8 @@ import { repeat, withAdapter } from './common.js';
 
 /**
  * Workload 3: an idle worker; runs created one at a time, 10 ms apart → create call → handler
- * start. Producer `same`: the client in the worker's own instance; `separate`: a second client
- * instance (its own connections) in the same process.
+ * start. Producer `same`: the client in the worker's own instance; `separate`: a client in another
+ * process on the same host (bench/child.ts), timed by its wall clock just before the create call.
  */
 /** How long after the last create the workload waits for the last handler start. */
 const LATE_MS = 15_000;
@@ -38,16 +39,34 @@ export async function latencyWorkload(ctx: WorkloadContext): Promise<ResultRow[]
             ...(probe.batchedMode ? [{ producer: 'same' as const, batched: true }] : []),
           ];
     for (const { producer, batched } of variants) {
-      const variant = `${producer === 'same' ? 'same instance' : 'separate client'}${batched ? ', batched' : ''}`;
+      const variant = `${producer === 'same' ? 'same instance' : 'another process'}${batched ? ', batched' : ''}`;
       ctx.log(`latency: ${system} ${variant} (${n} runs, 10 ms apart)`);
       const perRepeat: LatencySummary[] = [];
       let lost = 0;
       await repeat(ctx, `${system} ${variant} p50 ms`, () =>
         withAdapter(ctx, system, 'lat', async (adapter, ns) => {
-          let client: Adapter = adapter;
+          let child: BenchChild | null = null;
+          let seq = 0;
+          /** Create a run: here, or in the other process; the wall clock just before the call. */
+          const create = async (data: Payload): Promise<number> => {
+            if (!child) {
+              const t0 = epochMs();
+              await adapter.enqueue(data);
+              return t0;
+            }
+            const mine = ++seq;
+            child.send({ type: 'enqueue', seq: mine, data });
+            const reply = await child.next((m) => m.type === 'enqueued' && m.seq === mine, 10_000);
+            if (!reply || reply.error)
+              throw new Error(`the other process did not create: ${String(reply?.error)}`);
+            return reply.t0 as number;
+          };
           if (producer === 'separate') {
-            client = createAdapter({ system, namespace: ns, dir: ctx.dir });
-            await client.setup({ fresh: false });
+            child = new BenchChild({
+              role: 'client',
+              config: { system, namespace: ns, dir: ctx.dir },
+            });
+            await child.ready();
           }
           const started = new Map<number, number>();
           const worker = await adapter.startWorker({
@@ -61,7 +80,7 @@ export async function latencyWorkload(ctx: WorkloadContext): Promise<ResultRow[]
           try {
             // Warm-up (connections, prepared statements), not measured.
             for (let i = 0; i < warmup; i++) {
-              await client.enqueue({ i: -1 - i });
+              await create({ i: -1 - i });
               await sleep(10);
             }
             await waitFor(() => started.size >= warmup, 5000);
@@ -69,13 +88,12 @@ export async function latencyWorkload(ctx: WorkloadContext): Promise<ResultRow[]
             for (let i = 0; i < n; i++) {
               const wait = t0 + i * 10 - performance.now();
               if (wait > 0) await sleep(wait);
-              created[i] = epochMs();
-              await client.enqueue({ i });
+              created[i] = await create({ i });
             }
             await waitFor(() => started.size >= warmup + n, LATE_MS, 10);
           } finally {
             await worker.stop();
-            if (client !== adapter) await client.teardown({ drop: false });
+            await child?.close();
           }
           const samples: number[] = [];
           for (let i = 0; i < n; i++) {
