@@ -73,11 +73,18 @@ describe.concurrent('bench harness (smoke)', () => {
     },
   );
 
-  it('crash recovery and the HTTP API', { timeout: 90_000 }, async () => {
-    const report = await smoke(['crash', 'api']);
+  it('crash recovery, the HTTP API and the command line', { timeout: 90_000 }, async () => {
+    const report = await smoke(['crash', 'api', 'cli']);
     expect(report.rows.filter((r) => r.workload === 'crash').length).toBeGreaterThan(0);
     expect(report.rows.filter((r) => r.workload === 'api').length).toBe(
       report.rows.some((r) => r.system === 'jobdeck-pg') ? 8 : 4,
     );
+    const cli = report.rows.filter((r) => r.workload === 'cli');
+    expect(cli.map((r) => r.variant)).toEqual([
+      'jobdeck --version',
+      'jobdeck jobs',
+      'jobdeck runs',
+    ]);
+    for (const row of cli) expect(row.summary?.median).toBeGreaterThan(0);
   });
 });
