@@ -20,6 +20,18 @@ import { WORKLOADS, type ResultRow, type WorkloadContext, type WorkloadName } fr
 import type { Sizes } from './sizes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Jobdeck's imports resolve from src/: its pg and better-sqlite3 are the root package's. */
+const JOBDECK_SRC = new URL('../../src/index.ts', import.meta.url);
+
+/**
+ * Jobdeck's pg, and the peers' if it differs: pg-boss and graphile-worker load the copy in
+ * bench/node_modules (bench/package-lock.json), Jobdeck the root one (package-lock.json).
+ */
+function pgVersions(): string {
+  const jobdeck = packageVersion('pg', JOBDECK_SRC);
+  const peers = packageVersion('pg');
+  return peers === jobdeck ? jobdeck : `${jobdeck} (pg-boss and graphile-worker: ${peers})`;
+}
 
 const RUNNERS: Record<WorkloadName, (ctx: WorkloadContext) => Promise<ResultRow[]>> = {
   enqueue: enqueueWorkload,
@@ -180,8 +192,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       'pg-boss': packageVersion('pg-boss'),
       'graphile-worker': packageVersion('graphile-worker'),
       autocannon: packageVersion('autocannon'),
-      pg: packageVersion('pg'),
-      'better-sqlite3': packageVersion('better-sqlite3'),
+      pg: pgVersions(),
+      'better-sqlite3': packageVersion('better-sqlite3', JOBDECK_SRC),
     },
     settings: Object.fromEntries(ctx.settings),
     skipped,

@@ -55,10 +55,12 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-const require = createRequire(import.meta.url);
-
-/** The installed version of a package (from its package.json). */
-export function packageVersion(name: string): string {
+/**
+ * The installed version of a package (from its package.json), as an import from `from` finds it:
+ * by default from bench/, where the peers' packages (bench/node_modules) come first.
+ */
+export function packageVersion(name: string, from: string | URL = import.meta.url): string {
+  const require = createRequire(from);
   try {
     return (require(`${name}/package.json`) as { version: string }).version;
   } catch {
