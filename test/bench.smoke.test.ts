@@ -41,14 +41,14 @@ async function smoke(workloads: WorkloadName[]) {
 
 // Three groups at once: the harness waits on child processes and polling intervals, not on the CPU.
 describe.concurrent('bench harness (smoke)', () => {
-  it('enqueue, throughput and latency: every system', { timeout: 90_000 }, async () => {
+  it('enqueue, throughput and latency: every system', { timeout: 180_000 }, async () => {
     const report = await smoke(['enqueue', 'throughput', 'latency']);
     const systems = new Set(report.rows.map((r) => r.system));
     expect(systems.has('jobdeck-sqlite')).toBe(true);
     if (process.env.CI) expect(systems.size).toBe(5);
   });
 
-  it('cancel and memory', { timeout: 90_000 }, async () => {
+  it('cancel and memory', { timeout: 180_000 }, async () => {
     const report = await smoke(['cancel', 'memory']);
     expect(report.rows.some((r) => r.workload === 'cancel' && r.system === 'jobdeck-sqlite')).toBe(
       true,
@@ -60,7 +60,7 @@ describe.concurrent('bench harness (smoke)', () => {
 
   it(
     'event streams: a figure for Jobdeck, a reason for each peer',
-    { timeout: 90_000 },
+    { timeout: 180_000 },
     async () => {
       const report = await smoke(['sse']);
       const jobdeck = report.rows.find(
@@ -73,7 +73,7 @@ describe.concurrent('bench harness (smoke)', () => {
     },
   );
 
-  it('crash recovery, the HTTP API and the command line', { timeout: 90_000 }, async () => {
+  it('crash recovery, the HTTP API and the command line', { timeout: 180_000 }, async () => {
     const report = await smoke(['crash', 'api', 'cli']);
     expect(report.rows.filter((r) => r.workload === 'crash').length).toBeGreaterThan(0);
     expect(report.rows.filter((r) => r.workload === 'api').length).toBe(
