@@ -90,6 +90,11 @@ export interface Adapter {
    * that differs from enqueueBulk. The runs must be the same as enqueue would make.
    */
   seed?(data: Payload[]): Promise<void>;
+  /**
+   * Stop writing the event feed in this queue (Jobdeck on PostgreSQL: the runs' event triggers off),
+   * so that the throughput workload measures what the feed costs. Absent where there is no feed.
+   */
+  withoutEventFeed?(): Promise<void>;
   startWorker(options: StartWorkerOptions): Promise<RunningWorker>;
   /** Cancel through this client (another process's worker runs the handler), as the system allows. */
   cancel(id: string): Promise<CancelOutcome>;

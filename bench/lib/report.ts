@@ -227,6 +227,19 @@ export function checkTargets(rows: readonly ResultRow[]): TargetCheck[] {
     );
   }
 
+  const withFeed = find(rows, 'jobdeck-pg', 'throughput c16', 'throughput', 'c16')?.summary?.median;
+  const withoutFeed = find(rows, 'jobdeck-pg', 'throughput c16 without feed', 'throughput')?.summary
+    ?.median;
+  checks.push(
+    check(
+      'the event feed keeps Jobdeck/PostgreSQL throughput (c16) within 10 % of the same trial without it',
+      withFeed !== undefined && withoutFeed ? withFeed / withoutFeed : undefined,
+      0.9,
+      '>=',
+      (v) => `${fmt(withFeed)} vs ${fmt(withoutFeed)} runs/s = ${v.toFixed(2)}×`,
+    ),
+  );
+
   const bulkTargets: [SystemName, SystemName, number, string][] = [
     [
       'jobdeck-pg',
