@@ -344,14 +344,16 @@ export class Worker {
   /**
    * How many more runs may wait here for a slot: up to `prefetch`, and no more than this worker
    * would start within a quarter of the lease at the pace of its recent runs (none before it has
-   * seen one end), so that long runs are not held back from other workers.
+   * seen one end), so that long runs are not held back from other workers. Refilled in batches,
+   * once half of them have started, rather than one claim per freed slot.
    */
   private prefetchRoom(): number {
     if (this.prefetch === 0 || this.recentRunMs === null) return 0;
     const startable = Math.floor(
       (this.concurrency * this.leaseMs) / 4 / Math.max(this.recentRunMs, MIN_RUN_MS),
     );
-    return Math.max(0, Math.min(this.prefetch, startable) - this.waiting.size);
+    const target = Math.min(this.prefetch, startable);
+    return this.waiting.size > target / 2 ? 0 : target - this.waiting.size;
   }
 
   private sleep(): Promise<void> {
