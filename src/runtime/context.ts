@@ -158,7 +158,8 @@ export function buildContext<Input>(
       try {
         result = storedStepResult(name, await fn(port.signal));
       } catch (err) {
-        void port.stepEnded(name, { ok: false, error: toRunError(err) });
+        // Recorded on the way out; the handler's error is what matters.
+        port.stepEnded(name, { ok: false, error: toRunError(err) }).catch(() => {});
         throw err;
       }
       await port.stepEnded(name, { ok: true, result });
