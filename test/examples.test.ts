@@ -93,6 +93,7 @@ const RUN_HERE = [
   'examples/getting-started/many.ts',
   'examples/getting-started/postgres.ts',
   'examples/cancellation.ts',
+  'examples/durable-steps.ts',
 ];
 
 describe('the code blocks of the guides and the README', () => {
@@ -193,6 +194,17 @@ describe('the examples run as written', () => {
       DATABASE_URL: url.toString(),
     });
     expect(stdout).toMatch(/^\S+ completed on PostgreSQL: \{"file":"[^"]+","months":2\}$/m);
+  });
+
+  it('durable steps: the retry after a failed step does not run the completed step again', async () => {
+    const { stdout } = await runExample('examples/durable-steps.ts');
+    expect(stdout.trim().split('\n')).toEqual([
+      'completed after 2 attempts: {"url":"https://files.example.com/exports/2026-11.csv","rows":1200}',
+      'calls: {"export":1,"upload":2,"notify":1}',
+      'step export: completed (attempt 1)',
+      'step upload: completed (attempt 2)',
+      'step notify: completed (attempt 2)',
+    ]);
   });
 
   it('cancellation: graceful, forced, a session closed by finally, and a thread stopped', async () => {

@@ -103,8 +103,8 @@ describe.skipIf(!reachable)('runtime on PostgreSQL', () => {
       maxAttempts: 1,
       async run(ctx) {
         started.resolve();
-        for (;;) {
-          await ctx.step('wait', () => delay(50, undefined, { signal: ctx.signal }));
+        for (let i = 0; ; i++) {
+          await ctx.step(`wait ${i}`, () => delay(50, undefined, { signal: ctx.signal }));
         }
       },
     });

@@ -9,8 +9,10 @@ import {
   LOG_LEVELS,
   RUN_BATCH_MAX,
   RUN_TRIGGERS,
+  STEP_STATUSES,
   runAttemptHistory,
   type Run,
+  type RunStep,
   type StoredLogEntry,
 } from '../core/run.js';
 import {
@@ -101,12 +103,28 @@ export const runAttemptSchema = z
   })
   .meta({ id: 'RunAttempt' });
 
+export const runStepSchema = z
+  .object({
+    name: z.string(),
+    status: z.enum(STEP_STATUSES),
+    attempt: z.number().int().describe('The attempt that last ran it'),
+    startedAt: isoTime,
+    endedAt: isoTime.nullable().describe('null while it runs'),
+    error: runError.nullable(),
+  })
+  .meta({ id: 'RunStep' });
+
 /** One run with its whole history of attempts: the answer of GET /api/runs/:id only. */
 export const runDetailSchema = runSchema
   .extend({
     attempts: z
       .array(runAttemptSchema)
       .describe('Every attempt, oldest first, the latest included'),
+    steps: z
+      .array(runStepSchema)
+      .describe(
+        "The run's durable steps (ctx.step), in the order they first started; a completed step is not run again by a later attempt",
+      ),
   })
   .meta({ id: 'RunDetail' });
 export type RunDetailDto = z.output<typeof runDetailSchema>;
@@ -143,13 +161,18 @@ export function runDto(run: Run): RunDto {
   };
 }
 
-export function runDetailDto(run: Run): RunDetailDto {
+export function runDetailDto(run: Run, steps: RunStep[]): RunDetailDto {
   return {
     ...runDto(run),
     attempts: runAttemptHistory(run).map((entry) => ({
       ...entry,
       startedAt: entry.startedAt.toISOString(),
       endedAt: iso(entry.endedAt),
+    })),
+    steps: steps.map((step) => ({
+      ...step,
+      startedAt: step.startedAt.toISOString(),
+      endedAt: iso(step.endedAt),
     })),
   };
 }

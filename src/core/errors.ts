@@ -39,6 +39,10 @@ export const ERROR_CODES = {
     status: 500,
     message: 'The handler returned a result the store cannot keep (not JSON, or text it refuses).',
   },
+  STEP_NAME_REUSED: {
+    status: 500,
+    message: 'A step name was used twice in one attempt; each step of a run needs its own name.',
+  },
   WORKER_LOST: { status: 500, message: 'The worker holding the run stopped renewing its lease.' },
   CANCELLED: { status: 409, message: 'The run was cancelled.' },
   ISOLATE_CRASHED: { status: 500, message: 'The thread or process running the handler crashed.' },

@@ -28,6 +28,25 @@ export interface RunItem {
   error?: RunError;
 }
 
+export const STEP_STATUSES = ['running', 'completed', 'failed'] as const;
+/** Where a durable step (`ctx.step`) stands: a completed step is never run again for its run. */
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+/** A step of a run, as the API shows it: the attempt that last ran it, and when. */
+export interface RunStep {
+  name: string;
+  status: StepStatus;
+  attempt: number;
+  startedAt: Date;
+  endedAt: Date | null;
+  error: RunError | null;
+}
+
+/** A step as the store keeps it: with its result (JSON; null unless completed). */
+export interface StoredStep extends RunStep {
+  result: unknown;
+}
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 /** The level of a log line: `debug`, `info`, `warn` or `error`. */
 export type LogLevel = (typeof LOG_LEVELS)[number];

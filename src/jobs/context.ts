@@ -16,7 +16,12 @@ export interface JobContext<Input = unknown> {
   readonly cancelRequested: boolean;
   /** Throws the cancel error if a stop was asked; call it between units of work. */
   checkpoint(): void;
-  /** A named unit of work: a checkpoint before it; once it starts, a graceful stop lets it finish. */
+  /**
+   * A named, durable unit of work: a checkpoint before it; once it starts, a graceful stop lets it
+   * finish. Its result is stored with the run (as JSON, at most 1 MiB): a later attempt (a retry, a
+   * rescue after a crash) gets it back without running `fn` again. Each step of a run needs a name
+   * of its own (STEP_NAME_REUSED otherwise); results come back in their JSON form.
+   */
   step<T>(name: string, fn: (signal: AbortSignal) => Promise<T> | T): Promise<T>;
   /**
    * A fan-out with one item per element and a status per item. A failing item does not stop the

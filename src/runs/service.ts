@@ -8,7 +8,7 @@ import {
   type FieldIssue,
 } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
-import type { Run, RunTrigger, StoredLogEntry } from '../core/run.js';
+import type { Run, RunStep, RunTrigger, StoredLogEntry } from '../core/run.js';
 import { isRetryable, isTerminal, type RunStatus } from '../core/status.js';
 import type { EventBus } from '../events/bus.js';
 import type { EventFeed } from '../events/feed.js';
@@ -362,6 +362,16 @@ export class RunService {
     const run = await this.store.runGet({ id });
     if (!run) throw new JobdeckError('RUN_NOT_FOUND', `No run has id ${id}.`);
     return run;
+  }
+
+  /**
+   * The durable steps of a run (`ctx.step`), in the order they first started: each with its
+   * status and the attempt that last ran it (results stay in the store).
+   */
+  async steps(id: string): Promise<RunStep[]> {
+    const steps = await this.store.stepList({ runId: id });
+    if (steps.length === 0) await this.get(id);
+    return steps.map(({ result: _result, ...step }) => step);
   }
 
   /**

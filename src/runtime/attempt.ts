@@ -5,7 +5,7 @@ import {
   type CancelRecord,
 } from '../core/cancellation.js';
 import type { Clock } from '../core/clock.js';
-import { hasErrorCode, toRunError, type RunError } from '../core/errors.js';
+import { JobdeckError, hasErrorCode, toRunError, type RunError } from '../core/errors.js';
 import {
   type ItemStatus,
   type LogEntry,
@@ -13,12 +13,13 @@ import {
   type Run,
   type RunItem,
   type RunProgress,
+  type StoredStep,
 } from '../core/run.js';
 import type { EventBus } from '../events/bus.js';
 import type { JobContext } from '../jobs/context.js';
 import type { JobDefinition } from '../jobs/define.js';
 import type { AttemptRef, Store } from '../store/store.js';
-import { buildContext, type ContextPort } from './context.js';
+import { buildContext, type ContextPort, type StepOutcome } from './context.js';
 import type { AttemptAbort } from './outcome.js';
 import { storableJson } from '../core/json.js';
 import { storableText } from '../core/text.js';
@@ -65,6 +66,9 @@ export class Attempt implements ContextPort {
   private flushChain: Promise<void> = Promise.resolve();
   /** After the attempt ended, a zombie handler's writes are dropped here before reaching the store. */
   private closed = false;
+  private completedSteps: Promise<Map<string, unknown>> | null = null;
+  /** When each step of this attempt started. */
+  private readonly stepStarts = new Map<string, Date>();
 
   constructor(
     readonly run: Run,
@@ -310,6 +314,75 @@ export class Attempt implements ContextPort {
     } catch {
       return null;
     }
+  }
+
+  /**
+   * The results of the steps earlier attempts of the run completed: read once, at the first step
+   * (a first attempt has none to read).
+   */
+  completedStep(name: string): Promise<{ result: unknown } | null> {
+    this.completedSteps ??=
+      this.run.attempt <= 1
+        ? Promise.resolve(new Map())
+        : this.deps.store
+            .stepList({ runId: this.run.id })
+            .then(
+              (steps) =>
+                new Map(
+                  steps.filter((s) => s.status === 'completed').map((s) => [s.name, s.result]),
+                ),
+            );
+    return this.completedSteps.then((done) => {
+      const key = storableText(name);
+      return done.has(key) ? { result: done.get(key) } : null;
+    });
+  }
+
+  stepStarted(name: string): void {
+    this.touch();
+    if (this.closed) return;
+    const startedAt = this.deps.clock.now();
+    this.stepStarts.set(name, startedAt);
+    void this.writeStep({
+      name: storableText(name),
+      status: 'running',
+      attempt: this.run.attempt,
+      startedAt,
+      endedAt: null,
+      error: null,
+      result: null,
+    }).catch(() => {});
+  }
+
+  async stepEnded(name: string, outcome: StepOutcome): Promise<void> {
+    this.touch();
+    if (this.closed) throw new JobdeckError('LEASE_LOST', 'The attempt is over.');
+    const endedAt = this.deps.clock.now();
+    const step: StoredStep = {
+      name: storableText(name),
+      status: outcome.ok ? 'completed' : 'failed',
+      attempt: this.run.attempt,
+      startedAt: this.stepStarts.get(name) ?? endedAt,
+      endedAt,
+      error: outcome.ok ? null : outcome.error,
+      result: outcome.ok ? outcome.result : null,
+    };
+    const written = this.writeStep(step);
+    // A failed step is only recorded; a completed one must be stored before the handler goes on.
+    if (outcome.ok) await written;
+    else written.catch(() => {});
+  }
+
+  /** Write a step after what is buffered (its logs, the step's start), in order; refusals as for every write. */
+  private writeStep(step: StoredStep): Promise<void> {
+    const write = this.flushChain.then(() =>
+      this.deps.store.stepSave({ ref: this.ref, step }).catch(async (err: unknown) => {
+        await this.onWriteRefused(err);
+        throw err;
+      }),
+    );
+    this.flushChain = write.catch(() => {});
+    return write;
   }
 
   /** Stop accepting writes from the handler; what is buffered is written first. */

@@ -1,4 +1,5 @@
 import { JobdeckError, toRunError, type RunError } from '../core/errors.js';
+import { unstorableJsonReason } from '../core/json.js';
 import { RunCancelledError, type CancelMode } from '../core/cancellation.js';
 import {
   normaliseProgress,
@@ -22,13 +23,42 @@ export interface ContextPort {
   progress(progress: RunProgress): void;
   item(key: string, status: ItemStatus, error?: RunError): void;
   onCancel(cleanup: (reason: RunCancelledError) => Promise<void> | void): void;
+  /** The stored result of a step an earlier attempt of the run completed, if one did. */
+  completedStep(name: string): Promise<{ result: unknown } | null>;
+  /** A step starts (recorded in the background). */
+  stepStarted(name: string): void;
+  /** A step ended: resolves once a completed step's result is stored (a failure is not awaited). */
+  stepEnded(name: string, outcome: StepOutcome): Promise<void>;
 }
+
+export type StepOutcome = { ok: true; result: unknown } | { ok: false; error: RunError };
+
+/** The largest step result kept (its JSON text): results are for what later steps need, not files. */
+export const STEP_RESULT_MAX_BYTES = 1024 * 1024;
 
 export interface RunInfo {
   id: string;
   job: string;
   attempt: number;
   maxAttempts: number;
+}
+
+/**
+ * A step's result as it is stored and returned, the same on the first run and on a replay: its
+ * JSON form (`undefined` becomes null, a Date its ISO text). Not JSON, or too large: the step fails.
+ */
+function storedStepResult(name: string, value: unknown): unknown {
+  if (value === undefined) return null;
+  const unstorable = unstorableJsonReason(value, `the result of step "${name}"`);
+  if (unstorable) throw new JobdeckError('RESULT_NOT_STORABLE', unstorable);
+  const text = JSON.stringify(value) as string | undefined;
+  if (text === undefined) return null;
+  if (Buffer.byteLength(text) > STEP_RESULT_MAX_BYTES)
+    throw new JobdeckError(
+      'RESULT_NOT_STORABLE',
+      `The result of step "${name}" is ${Buffer.byteLength(text)} bytes of JSON, more than the ${STEP_RESULT_MAX_BYTES} kept: store large data elsewhere and return its address.`,
+    );
+  return JSON.parse(text) as unknown;
 }
 
 /** The handler's `ctx`, over a port. */
@@ -38,6 +68,7 @@ export function buildContext<Input>(
   input: Input,
 ): JobContext<Input> {
   const items = new Map<string, ItemStatus>();
+  const stepNames = new Set<string>();
   const setItem = (key: string, status: ItemStatus, error?: RunError) => {
     items.set(key, status);
     port.item(key, status, error);
@@ -110,9 +141,29 @@ export function buildContext<Input>(
     signal: port.signal,
     cancelRequested: false,
     checkpoint,
-    step: async (_name, fn) => {
+    step: async <T>(name: string, fn: (signal: AbortSignal) => Promise<T> | T): Promise<T> => {
+      if (typeof name !== 'string' || name === '')
+        throw new JobdeckError('INVALID_INPUT', 'A step needs a name (a non-empty string).');
+      if (stepNames.has(name))
+        throw new JobdeckError(
+          'STEP_NAME_REUSED',
+          `The step name "${name}" was already used in this run: each step needs a name of its own.`,
+        );
+      stepNames.add(name);
+      const done = await port.completedStep(name);
+      if (done) return done.result as T;
       checkpoint();
-      return await fn(port.signal);
+      port.stepStarted(name);
+      let result: unknown;
+      try {
+        result = storedStepResult(name, await fn(port.signal));
+      } catch (err) {
+        // Recorded on the way out; the handler's error is what matters.
+        port.stepEnded(name, { ok: false, error: toRunError(err) }).catch(() => {});
+        throw err;
+      }
+      await port.stepEnded(name, { ok: true, result });
+      return result as T;
     },
     forEach,
     progress: (update) => {

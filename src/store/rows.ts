@@ -16,6 +16,8 @@ import type {
   RunItem,
   RunProgress,
   RunTrigger,
+  StepStatus,
+  StoredStep,
 } from '../core/run.js';
 import { UNFINISHED_STATUSES, type RunStatus } from '../core/status.js';
 import type {
@@ -75,6 +77,16 @@ export interface ItemRow {
   error: unknown;
 }
 
+export interface StepRow {
+  name: string;
+  status: string;
+  result: unknown;
+  error: unknown;
+  attempt: number;
+  started_at: TimeValue;
+  ended_at: TimeValue | null;
+}
+
 export interface LogRow {
   run_id: string;
   seq: number | string;
@@ -124,6 +136,32 @@ export function itemFromRow(row: ItemRow): RunItem {
   return error
     ? { key: row.key, status: row.status as ItemStatus, error }
     : { key: row.key, status: row.status as ItemStatus };
+}
+
+export function stepFromRow(row: StepRow): StoredStep {
+  return {
+    name: row.name,
+    status: row.status as StepStatus,
+    attempt: Number(row.attempt),
+    startedAt: toDate(row.started_at),
+    endedAt: toDateOrNull(row.ended_at),
+    error: fromJson<RunError>(row.error),
+    result: fromJson(row.result),
+  };
+}
+
+/** A step's parameters for `stepSave`, the same on both backends. */
+export function stepParams(ref: AttemptRef, step: StoredStep) {
+  return {
+    runId: ref.id,
+    name: step.name,
+    status: step.status,
+    result: toJson(step.result),
+    error: toJson(step.error),
+    attempt: ref.attempt,
+    startedAt: step.startedAt.getTime(),
+    endedAt: step.endedAt?.getTime() ?? null,
+  };
 }
 
 export function runFromRow(row: RunRow, items: RunItem[]): Run {

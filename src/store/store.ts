@@ -8,6 +8,7 @@ import type {
   RunProgress,
   RunTrigger,
   StoredLogEntry,
+  StoredStep,
 } from '../core/run.js';
 import type { RunStatus, TerminalStatus, UnfinishedStatus } from '../core/status.js';
 
@@ -90,6 +91,15 @@ export interface Store {
    * until the lease expires. A run the attempt still holds is left as it is.
    */
   leaseRelease(params: { ref: AttemptRef }): Promise<void>;
+
+  /** The steps of a run, in the order they first started, each with its result. */
+  stepList(params: { runId: string }): Promise<StoredStep[]>;
+  /**
+   * Record a step of the attempt (fenced, LEASE_LOST otherwise): started, completed with its
+   * result, or failed. A step is keyed by its name within the run and keeps the place it first
+   * had; a completed step is final (a later save changes nothing).
+   */
+  stepSave(params: { ref: AttemptRef; step: StoredStep }): Promise<void>;
 
   /** Create or update items of a fan-out (fenced). */
   itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void>;

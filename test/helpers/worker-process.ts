@@ -105,6 +105,7 @@ function traced(inner: Store): Store {
       return stored;
     },
     itemsUpsert: (params) => fenced('itemsUpsert', params.ref, () => inner.itemsUpsert(params)),
+    stepSave: (params) => fenced('stepSave', params.ref, () => inner.stepSave(params)),
     logAppend: (params) => fenced('logAppend', params.ref, () => inner.logAppend(params)),
     leaseRenew: async (params) => {
       const t0 = Date.now();

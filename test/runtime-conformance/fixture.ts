@@ -136,5 +136,6 @@ export function untilStoppedJob(
 
 /** Short checkpointed steps, for ever: a handler a graceful cancel stops at its next step. */
 export async function stepUntilCancelled(ctx: JobContext): Promise<never> {
-  for (;;) await ctx.step('tick', () => delay(20, undefined, { signal: ctx.signal }));
+  for (let tick = 0; ; tick++)
+    await ctx.step(`tick ${tick}`, () => delay(20, undefined, { signal: ctx.signal }));
 }

@@ -93,7 +93,10 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
       params: runIdParams,
       response: { 200: z.object({ run: runDetailSchema }), 404: RUN_NOT_FOUND },
     },
-    handler: async (request) => ({ run: runDetailDto(await deck.runs.get(request.params.id)) }),
+    handler: async (request) => {
+      const run = await deck.runs.get(request.params.id);
+      return { run: runDetailDto(run, await deck.runs.steps(run.id)) };
+    },
   });
 
   app.route({

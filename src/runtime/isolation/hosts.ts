@@ -7,6 +7,7 @@ import type { Attempt } from '../attempt.js';
 import { inheritedExecArgv, isolateEntry } from './entry.js';
 import {
   deserializeError,
+  serializeError,
   isForAttempt,
   type AttemptTag,
   type FromIsolate,
@@ -148,6 +149,9 @@ abstract class IsolateHost implements HandlerHost {
       case 'touch':
         attempt.touch();
         return;
+      case 'step':
+        void this.step(message);
+        return;
       case 'done':
         this.finish(
           message.ok
@@ -158,6 +162,28 @@ abstract class IsolateHost implements HandlerHost {
       case 'cleanup-done':
         this.cleanupDone?.();
         return;
+    }
+  }
+
+  /** A durable step of the isolate's handler, done by the attempt here; answered when asked. */
+  private async step(message: Extract<FromIsolate, { type: 'step' }>): Promise<void> {
+    const { attempt } = this;
+    try {
+      if (message.op === 'end') {
+        await attempt.stepEnded(message.name, message.outcome);
+        if (message.seq > 0) this.post({ type: 'step-reply', seq: message.seq });
+      } else if (message.op === 'lookup') {
+        const done = await attempt.completedStep(message.name);
+        this.post({
+          type: 'step-reply',
+          seq: message.seq,
+          found: done !== null,
+          result: done?.result,
+        });
+      } else attempt.stepStarted(message.name);
+    } catch (err) {
+      if (message.seq > 0)
+        this.post({ type: 'step-reply', seq: message.seq, error: serializeError(err) });
     }
   }
 

@@ -4,6 +4,7 @@ import type { JobDefinition } from '../../jobs/define.js';
 import { loadJobsModule } from '../../jobs/load.js';
 import { buildContext, type ContextPort } from '../context.js';
 import {
+  deserializeError,
   isForAttempt,
   serializeError,
   type AttemptTag,
@@ -28,7 +29,13 @@ interface Served {
   cancel: { mode: CancelMode; reason: string | null } | null;
   cleanups: ((reason: RunCancelledError) => Promise<void> | void)[];
   lastTouch: number;
+  /** Step requests waiting for the parent's answer, by their seq. */
+  stepReplies: Map<number, (reply: StepReply) => void>;
+  stepSeq: number;
 }
+
+type StepReply = Extract<ToIsolate, { type: 'step-reply' }>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
  * The inside of a thread or process isolate: imports the job's module, runs the handler with a
@@ -64,7 +71,30 @@ export function serveIsolate(transport: IsolateTransport): void {
         error ? { type: 'item', key, status, error } : { type: 'item', key, status },
       ),
     onCancel: (cleanup) => attempt.cleanups.push(cleanup),
+    completedStep: async (name) => {
+      const reply = await request(attempt, { type: 'step', op: 'lookup', name });
+      return reply.found ? { result: reply.result ?? null } : null;
+    },
+    stepStarted: (name) => sendFor(attempt, { type: 'step', seq: 0, op: 'start', name }),
+    stepEnded: async (name, outcome) => {
+      if (!outcome.ok) return sendFor(attempt, { type: 'step', seq: 0, op: 'end', name, outcome });
+      await request(attempt, { type: 'step', op: 'end', name, outcome });
+    },
   });
+
+  /** Ask the parent about a step and wait for its answer (or its error). */
+  const request = (
+    attempt: Served,
+    message: DistributiveOmit<Extract<Untagged<FromIsolate>, { type: 'step' }>, 'seq'>,
+  ): Promise<StepReply> => {
+    const seq = ++attempt.stepSeq;
+    return new Promise((resolve, reject) => {
+      attempt.stepReplies.set(seq, (reply) =>
+        reply.error ? reject(deserializeError(reply.error)) : resolve(reply),
+      );
+      sendFor(attempt, { ...message, seq });
+    });
+  };
 
   const start = async (message: Extract<ToIsolate, { type: 'start' }>) => {
     const attempt: Served = {
@@ -73,6 +103,8 @@ export function serveIsolate(transport: IsolateTransport): void {
       cancel: message.cancel,
       cleanups: [],
       lastTouch: 0,
+      stepReplies: new Map(),
+      stepSeq: 0,
     };
     current = attempt;
     try {
@@ -121,6 +153,12 @@ export function serveIsolate(transport: IsolateTransport): void {
     const attempt = current;
     if (!attempt || !isForAttempt(message, attempt.tag)) return;
     switch (message.type) {
+      case 'step-reply': {
+        const answer = attempt.stepReplies.get(message.seq);
+        attempt.stepReplies.delete(message.seq);
+        answer?.(message);
+        return;
+      }
       case 'cancel':
         attempt.cancel = { mode: message.mode, reason: message.reason };
         if (message.mode === 'force' && !attempt.controller.signal.aborted) {

@@ -1,7 +1,7 @@
 import { RunCancelledError, type AbortKind, type CancelMode } from '../../core/cancellation.js';
 import type { ItemStatus, LogLevel, RunProgress } from '../../core/run.js';
 import type { RunError } from '../../core/errors.js';
-import type { RunInfo } from '../context.js';
+import type { RunInfo, StepOutcome } from '../context.js';
 
 /**
  * The attempt a message belongs to. Every message across the boundary carries it: a thread serves
@@ -34,6 +34,14 @@ export type ToIsolate = AttemptTag &
       }
     /** Run the onCancel cleanups now. */
     | { type: 'cleanup'; kind: AbortKind; mode: CancelMode; reason: string | null }
+    /** The answer to a `step` request: a stored result (lookup), or that the step is stored (end). */
+    | {
+        type: 'step-reply';
+        seq: number;
+        found?: boolean;
+        result?: unknown;
+        error?: SerializedError;
+      }
     /** The attempt is over: a process exits; a thread waits for the next run. */
     | { type: 'exit' }
   );
@@ -44,6 +52,12 @@ export type FromIsolate = AttemptTag &
     | { type: 'progress'; progress: RunProgress }
     | { type: 'item'; key: string; status: ItemStatus; error?: RunError }
     | { type: 'touch' }
+    /**
+     * A durable step: look up a result an earlier attempt stored, record its start, or store its
+     * end; `seq` (0 for a start, which gets no answer) matches the `step-reply`.
+     */
+    | { type: 'step'; seq: number; op: 'lookup' | 'start'; name: string }
+    | { type: 'step'; seq: number; op: 'end'; name: string; outcome: StepOutcome }
     | { type: 'done'; ok: true; value: unknown }
     | { type: 'done'; ok: false; error: SerializedError }
     | { type: 'cleanup-done' }

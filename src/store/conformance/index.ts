@@ -17,6 +17,7 @@ import { describeMaintenance } from './maintenance.js';
 import { describeRuns } from './runs.js';
 import { describeScheduleSlots } from './schedule-slots.js';
 import { describeStats } from './stats.js';
+import { describeSteps } from './steps.js';
 
 export type { MakeStore, MakeStorePair, StoreFixture } from './fixture.js';
 
@@ -49,6 +50,7 @@ export function describeStoreConformance(
     describeMaintenance(ctx);
     describeLogs(ctx);
     describeItems(ctx);
+    describeSteps(ctx);
     describeJobs(ctx);
     describeEvents(ctx);
     describeInstances(ctx);

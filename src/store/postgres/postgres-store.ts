@@ -8,7 +8,14 @@ import {
   type InstanceInfo,
   type InstanceStatus,
 } from '../../core/instance.js';
-import type { LogEntry, Run, RunItem, RunProgress, StoredLogEntry } from '../../core/run.js';
+import type {
+  LogEntry,
+  Run,
+  RunItem,
+  RunProgress,
+  StoredLogEntry,
+  StoredStep,
+} from '../../core/run.js';
 import { canTransition, type RunStatus } from '../../core/status.js';
 import { compileNamedParams } from '../named-params.js';
 import { loadMigrations, loadNamedQueries } from '../sql-files.js';
@@ -26,6 +33,8 @@ import {
   runFromRow,
   runsNotInserted,
   insertManyAnswers,
+  stepFromRow,
+  stepParams,
   jobStateFromRow,
   leaseLost,
   renewalFromRow,
@@ -45,6 +54,7 @@ import {
   type LogRow,
   type RunRow,
   type StatsRow,
+  type StepRow,
 } from '../rows.js';
 import type {
   AlertDeliveryClaimParams,
@@ -990,6 +1000,18 @@ export class PostgresStore implements Store {
 
   async leaseRelease(params: { ref: AttemptRef }): Promise<void> {
     if ((await this.run('leaseRelease', { ...params.ref })) === 0) throw leaseLost(params.ref);
+  }
+
+  async stepList(params: { runId: string }): Promise<StoredStep[]> {
+    return (await this.query<StepRow>('stepList', { runId: params.runId })).map(stepFromRow);
+  }
+
+  async stepSave(params: { ref: AttemptRef; step: StoredStep }): Promise<void> {
+    await this.tx(async (client) => {
+      if (!(await this.one('runFenceCheck', { ...params.ref }, client)))
+        throw leaseLost(params.ref);
+      await this.query('stepSave', stepParams(params.ref, params.step), client);
+    });
   }
 
   async itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void> {

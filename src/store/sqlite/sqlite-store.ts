@@ -11,7 +11,14 @@ import {
   type InstanceInfo,
   type InstanceStatus,
 } from '../../core/instance.js';
-import type { LogEntry, Run, RunItem, RunProgress, StoredLogEntry } from '../../core/run.js';
+import type {
+  LogEntry,
+  Run,
+  RunItem,
+  RunProgress,
+  StoredLogEntry,
+  StoredStep,
+} from '../../core/run.js';
 import { UNFINISHED_STATUSES, canTransition, type RunStatus } from '../../core/status.js';
 import { loadMigrations, loadNamedQueries } from '../sql-files.js';
 import {
@@ -24,6 +31,8 @@ import {
   instancesFromRows,
   idPrefixEnd,
   itemFromRow,
+  stepFromRow,
+  stepParams,
   logFromRow,
   runFromRow,
   runsNotInserted,
@@ -42,6 +51,7 @@ import {
   type InstanceRow,
   type InstanceRunRow,
   type ItemRow,
+  type StepRow,
   type JobRow,
   type LogRow,
   type RunRow,
@@ -600,6 +610,17 @@ export class SqliteStore implements Store {
   async leaseRelease(params: { ref: AttemptRef }): Promise<void> {
     const released = this.write(() => this.get('leaseRelease', { ...params.ref }));
     if (!released) throw leaseLost(params.ref);
+  }
+
+  async stepList(params: { runId: string }): Promise<StoredStep[]> {
+    return this.all<StepRow>('stepList', { runId: params.runId }).map(stepFromRow);
+  }
+
+  async stepSave(params: { ref: AttemptRef; step: StoredStep }): Promise<void> {
+    this.write(() => {
+      this.fenced(params.ref);
+      this.run('stepSave', stepParams(params.ref, params.step));
+    });
   }
 
   async itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void> {
