@@ -58,6 +58,15 @@ jobdeck_run_logs.level text not null
 jobdeck_run_logs.message text not null
 jobdeck_run_logs.data jsonb
 jobdeck_run_logs.time bigint not null
+jobdeck_run_steps.run_id text not null
+jobdeck_run_steps.name text not null
+jobdeck_run_steps.position integer not null
+jobdeck_run_steps.status text not null
+jobdeck_run_steps.result jsonb
+jobdeck_run_steps.error jsonb
+jobdeck_run_steps.attempt integer not null
+jobdeck_run_steps.started_at bigint not null
+jobdeck_run_steps.ended_at bigint
 jobdeck_runs.id text not null
 jobdeck_runs.job text not null
 jobdeck_runs.input jsonb not null
@@ -104,6 +113,7 @@ CREATE UNIQUE INDEX jobdeck_jobs_pkey ON jobdeck_jobs USING btree (name)
 CREATE UNIQUE INDEX jobdeck_migrations_pkey ON jobdeck_migrations USING btree (version)
 CREATE UNIQUE INDEX jobdeck_run_items_pkey ON jobdeck_run_items USING btree (run_id, key)
 CREATE UNIQUE INDEX jobdeck_run_logs_pkey ON jobdeck_run_logs USING btree (run_id, seq)
+CREATE UNIQUE INDEX jobdeck_run_steps_pkey ON jobdeck_run_steps USING btree (run_id, name)
 CREATE INDEX jobdeck_runs_created ON jobdeck_runs USING btree (created_at, id)
 CREATE INDEX jobdeck_runs_created_by ON jobdeck_runs USING btree (created_by, id)
 CREATE INDEX jobdeck_runs_delete_at ON jobdeck_runs USING btree (delete_at) WHERE (delete_at IS NOT NULL)
@@ -142,6 +152,9 @@ jobdeck_run_items PRIMARY KEY (run_id, key)
 jobdeck_run_logs CHECK ((level = ANY (ARRAY['debug'::text, 'info'::text, 'warn'::text, 'error'::text])))
 jobdeck_run_logs FOREIGN KEY (run_id) REFERENCES jobdeck_runs(id) ON DELETE CASCADE
 jobdeck_run_logs PRIMARY KEY (run_id, seq)
+jobdeck_run_steps CHECK ((status = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text])))
+jobdeck_run_steps FOREIGN KEY (run_id) REFERENCES jobdeck_runs(id) ON DELETE CASCADE
+jobdeck_run_steps PRIMARY KEY (run_id, name)
 jobdeck_runs CHECK (((status <> 'cancelling'::text) OR (cancel_mode IS NOT NULL)))
 jobdeck_runs CHECK (((status <> ALL (ARRAY['running'::text, 'cancelling'::text])) OR ((worker_id IS NOT NULL) AND (lease_expires_at IS NOT NULL))))
 jobdeck_runs CHECK (((status = ANY (ARRAY['completed'::text, 'partial'::text, 'failed'::text, 'cancelled'::text])) = (finished_at IS NOT NULL)))

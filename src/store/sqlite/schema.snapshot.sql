@@ -157,6 +157,22 @@ CREATE TABLE jobdeck_run_logs (
   PRIMARY KEY (run_id, seq)
 );
 
+-- table jobdeck_run_steps
+CREATE TABLE jobdeck_run_steps (
+  run_id TEXT NOT NULL REFERENCES jobdeck_runs (id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  -- The order in which the run's steps first started.
+  position INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+  result TEXT,
+  error TEXT,
+  -- The attempt that last ran it.
+  attempt INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  PRIMARY KEY (run_id, name)
+) WITHOUT ROWID;
+
 -- table jobdeck_runs
 CREATE TABLE jobdeck_runs (
   id TEXT PRIMARY KEY,
