@@ -8,7 +8,7 @@
  * is in test/runtime-conformance/threads.ts. The tests wait for events (logs, statuses, a freed
  * slot); how fast a stop is belongs to bench/.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -22,6 +22,7 @@ import type { FromIsolate, ToIsolate } from '../src/runtime/isolation/protocol.j
 import {
   busyJobs,
   crashJobs,
+  durableStepJobs,
   exitLoopJob,
   fanJobs,
   hogJobs,
@@ -53,6 +54,7 @@ const isolatedJobs = [
   ...slowJobs,
   exitLoopJob,
   ...trivialThreadJobs,
+  ...durableStepJobs,
 ];
 
 /** Fast loops and frequent heartbeats, so a blocked heartbeat shows as renewals that stop. */
@@ -403,6 +405,47 @@ describe.each(['thread', 'process'] as const)('the cancellation table in a %s', 
     expect(done).toMatchObject({ status: 'failed', attempt: 1, error: { code: 'TIMEOUT' } });
   });
 });
+
+describe.each(['inline', 'thread', 'process'] as const)(
+  'durable steps in %s isolation',
+  (isolation) => {
+    it('the retry after a failed step gets the completed step back without running it again', async () => {
+      const { dir, cleanup } = tempDir('jobdeck-durable-');
+      const ledger = join(dir, 'ledger.txt');
+      writeFileSync(ledger, '');
+      try {
+        const t = await deckWith();
+        const { run } = await t.deck.runs.create({
+          job: `durable.${isolation}`,
+          input: { ledger },
+          principal: alice,
+        });
+        const done = await waitForEnd(t, run.id);
+        // The first step's result is its JSON form on the first attempt and on the replay alike.
+        expect(done).toMatchObject({
+          status: 'completed',
+          attempt: 2,
+          result: { first: { at: '1970-01-01T00:00:00.000Z', n: 1 }, third: 2 },
+        });
+        expect(readFileSync(ledger, 'utf8').trim().split('\n')).toEqual([
+          'first 1',
+          'second 1',
+          'second 2',
+          'third 2',
+        ]);
+        expect((await t.deck.runs.steps(run.id)).map((s) => [s.name, s.status, s.attempt])).toEqual(
+          [
+            ['first', 'completed', 1],
+            ['second', 'completed', 2],
+            ['third', 'completed', 2],
+          ],
+        );
+      } finally {
+        cleanup();
+      }
+    });
+  },
+);
 
 describe('isolates that crash', () => {
   it('process.exit(1) fails the attempt with ISOLATE_EXITED, and it is retried', async () => {

@@ -326,6 +326,40 @@ describe('outcomes', () => {
     expect(done.result).toMatchObject({ succeeded: 2, failed: 1 });
   });
 
+  it('a step name used twice fails the run with STEP_NAME_REUSED; a result that is not JSON fails the step', async () => {
+    const twice = defineJob({
+      name: 'twice',
+      maxAttempts: 1,
+      async run(ctx) {
+        for (let page = 0; page < 2; page++) await ctx.step('page', () => page);
+      },
+    });
+    const bigint = defineJob({
+      name: 'bigint',
+      maxAttempts: 1,
+      async run(ctx) {
+        await ctx.step('count', () => 10n);
+      },
+    });
+    const t = await deckWith([twice, bigint]);
+    const { run: reused } = await t.deck.runs.create({ job: 'twice', principal: alice });
+    expect(await t.waitForStatus(reused.id, 'failed', 'completed')).toMatchObject({
+      status: 'failed',
+      error: { code: 'STEP_NAME_REUSED' },
+    });
+    expect((await t.deck.runs.steps(reused.id)).map((s) => [s.name, s.status])).toEqual([
+      ['page', 'completed'],
+    ]);
+    const { run: notJson } = await t.deck.runs.create({ job: 'bigint', principal: alice });
+    const failed = await t.waitForStatus(notJson.id, 'failed', 'completed');
+    expect(failed.error).toMatchObject({ code: 'RESULT_NOT_STORABLE' });
+    expect(failed.error!.message).toContain('the result of step "count"');
+    await pollUntil(
+      async () => (await t.deck.runs.steps(notJson.id))[0]?.status === 'failed' || undefined,
+      { what: 'the failed step to be recorded' },
+    );
+  });
+
   it('a handler silent for longer than heartbeatTimeout is stopped as stuck', async () => {
     const job = defineJob({
       name: 'silent',
