@@ -230,8 +230,8 @@ export function checkTargets(rows: readonly ResultRow[]): TargetCheck[] {
 
   // The two trials take turns repeat by repeat: each pair saw the same moment of the machine.
   const withFeed = find(rows, 'jobdeck-pg', 'throughput c16', 'throughput', 'c16')?.summary?.runs;
-  const withoutFeed = find(rows, 'jobdeck-pg', 'throughput c16 without feed', 'throughput')
-    ?.summary?.runs;
+  const withoutFeed = find(rows, 'jobdeck-pg', 'throughput c16 without feed', 'throughput')?.summary
+    ?.runs;
   const pairs =
     withFeed && withoutFeed && withFeed.length === withoutFeed.length
       ? withFeed.map((value, i) => value / withoutFeed[i]!).filter((r) => Number.isFinite(r))
