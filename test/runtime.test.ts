@@ -326,7 +326,7 @@ describe('outcomes', () => {
     expect(done.result).toMatchObject({ succeeded: 2, failed: 1 });
   });
 
-  it('a step name used twice fails the run with STEP_NAME_REUSED; a result that is not JSON fails the step', async () => {
+  it('a step name used twice fails the run with STEP_NAME_REUSED, one too long with INVALID_INPUT; a result that is not JSON fails the step', async () => {
     const twice = defineJob({
       name: 'twice',
       maxAttempts: 1,
@@ -341,7 +341,21 @@ describe('outcomes', () => {
         await ctx.step('count', () => 10n);
       },
     });
-    const t = await deckWith([twice, bigint]);
+    const longName = defineJob({
+      name: 'long-name',
+      maxAttempts: 1,
+      async run(ctx) {
+        await ctx.step('x'.repeat(201), () => 1);
+      },
+    });
+    const t = await deckWith([twice, bigint, longName]);
+    const { run: long } = await t.deck.runs.create({ job: 'long-name', principal: alice });
+    expect(await t.waitForStatus(long.id, 'failed', 'completed')).toMatchObject({
+      error: {
+        code: 'INVALID_INPUT',
+        message: 'A step needs a name of 1 to 200 characters, not 201.',
+      },
+    });
     const { run: reused } = await t.deck.runs.create({ job: 'twice', principal: alice });
     expect(await t.waitForStatus(reused.id, 'failed', 'completed')).toMatchObject({
       status: 'failed',

@@ -35,6 +35,8 @@ export type StepOutcome = { ok: true; result: unknown } | { ok: false; error: Ru
 
 /** The largest step result kept (its JSON text): results are for what later steps need, not files. */
 export const STEP_RESULT_MAX_BYTES = 1024 * 1024;
+/** The longest step name: a name is a key, and every backend indexes it whatever its text. */
+export const STEP_NAME_MAX_LENGTH = 200;
 
 export interface RunInfo {
   id: string;
@@ -142,8 +144,11 @@ export function buildContext<Input>(
     cancelRequested: false,
     checkpoint,
     step: async <T>(name: string, fn: (signal: AbortSignal) => Promise<T> | T): Promise<T> => {
-      if (typeof name !== 'string' || name === '')
-        throw new JobdeckError('INVALID_INPUT', 'A step needs a name (a non-empty string).');
+      if (typeof name !== 'string' || name === '' || name.length > STEP_NAME_MAX_LENGTH)
+        throw new JobdeckError(
+          'INVALID_INPUT',
+          `A step needs a name of 1 to ${STEP_NAME_MAX_LENGTH} characters${typeof name === 'string' && name !== '' ? `, not ${name.length}` : ''}.`,
+        );
       if (stepNames.has(name))
         throw new JobdeckError(
           'STEP_NAME_REUSED',

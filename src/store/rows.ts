@@ -159,6 +159,7 @@ export function stepParams(ref: AttemptRef, step: StoredStep) {
     result: toJson(step.result),
     error: toJson(step.error),
     attempt: ref.attempt,
+    workerId: ref.workerId,
     startedAt: step.startedAt.getTime(),
     endedAt: step.endedAt?.getTime() ?? null,
   };

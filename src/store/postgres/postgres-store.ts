@@ -1007,11 +1007,8 @@ export class PostgresStore implements Store {
   }
 
   async stepSave(params: { ref: AttemptRef; step: StoredStep }): Promise<void> {
-    await this.tx(async (client) => {
-      if (!(await this.one('runFenceCheck', { ...params.ref }, client)))
-        throw leaseLost(params.ref);
-      await this.query('stepSave', stepParams(params.ref, params.step), client);
-    });
+    const row = await this.one<{ held: number }>('stepSave', stepParams(params.ref, params.step));
+    if (!row?.held) throw leaseLost(params.ref);
   }
 
   async itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void> {
