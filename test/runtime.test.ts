@@ -336,7 +336,7 @@ describe('outcomes', () => {
     });
     const bigint = defineJob({
       name: 'bigint',
-      maxAttempts: 1,
+      maxAttempts: 3,
       async run(ctx) {
         await ctx.step('count', () => 10n);
       },
@@ -367,7 +367,8 @@ describe('outcomes', () => {
     const { run: notJson } = await t.deck.runs.create({ job: 'bigint', principal: alice });
     const failed = await t.waitForStatus(notJson.id, 'failed', 'completed');
     expect(failed.error).toMatchObject({ code: 'RESULT_NOT_STORABLE' });
-    expect(failed.error!.message).toContain('the result of step "count"');
+    expect(failed).toMatchObject({ attempt: 1 });
+    expect(failed.error!.message).toContain('The result of step "count" is not JSON');
     await pollUntil(
       async () => (await t.deck.runs.steps(notJson.id))[0]?.status === 'failed' || undefined,
       { what: 'the failed step to be recorded' },

@@ -51,7 +51,7 @@ export interface RunInfo {
  */
 function storedStepResult(name: string, value: unknown): unknown {
   if (value === undefined) return null;
-  const unstorable = unstorableJsonReason(value, `the result of step "${name}"`);
+  const unstorable = unstorableJsonReason(value, `The result of step "${name}"`);
   if (unstorable) throw new JobdeckError('RESULT_NOT_STORABLE', unstorable);
   const text = JSON.stringify(value) as string | undefined;
   if (text === undefined) return null;

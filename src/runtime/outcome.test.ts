@@ -91,11 +91,13 @@ describe('classifyAttemptEnd', () => {
     ).toMatchObject({ status: 'failed' });
   });
 
-  it('fails invalid input without a retry', () => {
-    const error = new JobdeckError('INVALID_INPUT', 'bad');
-    expect(classifyAttemptEnd({ ...base, settled: { ok: false, error } })).toMatchObject({
-      status: 'failed',
-      error: { code: 'INVALID_INPUT' },
-    });
+  it('fails invalid input, and a step result no store keeps, without a retry', () => {
+    for (const code of ['INVALID_INPUT', 'RESULT_NOT_STORABLE'] as const) {
+      const error = new JobdeckError(code, 'bad');
+      expect(classifyAttemptEnd({ ...base, settled: { ok: false, error } })).toMatchObject({
+        status: 'failed',
+        error: { code },
+      });
+    }
   });
 });

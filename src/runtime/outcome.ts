@@ -53,7 +53,12 @@ export function classifyAttemptEnd(end: AttemptEnd): RunFinishOutcome | null {
   if (settled.ok === false) {
     if (end.cancelRequested && isCancellation(settled.error)) return { status: 'cancelled' };
     const error = toRunError(settled.error);
-    if (hasErrorCode(settled.error, 'INVALID_INPUT')) return { status: 'failed', error };
+    // Neither a bad input nor a result no store keeps (a step's) can succeed on another try.
+    if (
+      hasErrorCode(settled.error, 'INVALID_INPUT') ||
+      hasErrorCode(settled.error, 'RESULT_NOT_STORABLE')
+    )
+      return { status: 'failed', error };
     return retryOrFail(error);
   }
   const items = outcomeFromItems(end.items);
