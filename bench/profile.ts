@@ -44,17 +44,14 @@ const dropped =
     .find((f) => f.startsWith('drop='))
     ?.slice(5)
     .split(',') ?? [];
-if (system === 'jobdeck-pg' && (dropped.length > 0 || flags.includes('notrig'))) {
+if (system === 'jobdeck-pg' && dropped.length > 0) {
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
   const schema = `bench_jd_prof_${process.pid}`;
   for (const index of dropped) await client.query(`DROP INDEX ${schema}.${index}`);
-  if (flags.includes('notrig')) {
-    await client.query(`ALTER TABLE ${schema}.jobdeck_runs DISABLE TRIGGER jobdeck_runs_changed`);
-    await client.query(`ALTER TABLE ${schema}.jobdeck_runs DISABLE TRIGGER jobdeck_runs_created`);
-  }
   await client.end();
 }
+if (flags.includes('notrig')) await adapter.withoutEventFeed?.();
 /** CPU seconds of this process and of the PostgreSQL backends named `jdprof` (application_name). */
 const backendCpu = async () => {
   const client = new pg.Client({ connectionString: PG_URL });

@@ -50,23 +50,39 @@ export function fmt(value: number | undefined): string {
   return value.toFixed(3);
 }
 
+/** Of the rows that `match`, the one with the best median (by `better`), or null. */
+function bestRow(
+  rows: readonly ResultRow[],
+  match: (row: ResultRow) => boolean,
+  better: ResultRow['better'],
+): ResultRow | null {
+  let best: ResultRow | null = null;
+  for (const row of rows) {
+    if (!match(row)) continue;
+    const value = row.summary?.median;
+    if (value === undefined || !Number.isFinite(value)) continue;
+    const current = best?.summary?.median;
+    if (current === undefined || (better === 'higher' ? value > current : value < current))
+      best = row;
+  }
+  return best;
+}
+
 /** The best peer row for a Jobdeck row: same comparison key and metric, best median. */
 export function bestPeer(
   rows: readonly ResultRow[],
   row: ResultRow,
   filter: (system: SystemName) => boolean = () => true,
 ): ResultRow | null {
-  let best: ResultRow | null = null;
-  for (const other of rows) {
-    if (!PEER_SYSTEMS.includes(other.system) || !filter(other.system)) continue;
-    if (other.compareKey !== row.compareKey || other.metric !== row.metric) continue;
-    const value = other.summary?.median;
-    if (value === undefined || !Number.isFinite(value)) continue;
-    const current = best?.summary?.median;
-    if (current === undefined || (row.better === 'higher' ? value > current : value < current))
-      best = other;
-  }
-  return best;
+  return bestRow(
+    rows,
+    (other) =>
+      PEER_SYSTEMS.includes(other.system) &&
+      filter(other.system) &&
+      other.compareKey === row.compareKey &&
+      other.metric === row.metric,
+    row.better,
+  );
 }
 
 function ratio(row: ResultRow, peer: ResultRow | null): string {
@@ -409,14 +425,7 @@ function bestOf(
   compareKey: string,
   metric: string,
 ): ResultRow | null {
-  let best: ResultRow | null = null;
-  for (const row of rows) {
-    if (row.system !== system || row.compareKey !== compareKey || row.metric !== metric) continue;
-    const value = row.summary?.median;
-    if (value === undefined || !Number.isFinite(value)) continue;
-    const current = best?.summary?.median;
-    if (current === undefined || (row.better === 'higher' ? value > current : value < current))
-      best = row;
-  }
-  return best;
+  const match = (r: ResultRow) =>
+    r.system === system && r.compareKey === compareKey && r.metric === metric;
+  return bestRow(rows, match, rows.find(match)?.better ?? 'higher');
 }
