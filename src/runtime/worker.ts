@@ -45,7 +45,7 @@ export interface WorkerOptions {
    * Runs claimed ahead of a free slot, at most this many, so that a slot that frees starts the next
    * run without a round trip to the store. Default 0 (claim only for free slots). Only as many as
    * recent runs say will start within a quarter of the lease wait here; a waiting run is cancelled
-   * at once, is handed back (without using a try) on shutdown or when its lease would need renewing,
+   * at once, is handed back (without using a try) on shutdown or once it has waited half its lease,
    * and shows as running, held by this worker, from its claim.
    */
   prefetch?: number;
@@ -431,17 +431,20 @@ export class Worker {
    * An attempt whose lease could not be renewed (the store unreachable or stalled) is stopped
    * before the lease can run out, so that it never runs beside the attempt another worker starts
    * once the run is rescued. Checked each heartbeat, so stopped at most a heartbeat early. A run
-   * still waiting for a slot then is handed back instead.
+   * still waiting for a slot is handed back once it has waited half its lease.
    */
   private stopAttemptsPastTheirLease(): void {
     const margin = Math.min(this.heartbeatMs, this.leaseMs / 2);
     const now = performance.now();
     for (const attempt of this.held.all()) {
-      if (attempt.signal.aborted || now < attempt.leaseSureUntil - margin) continue;
+      if (attempt.signal.aborted) continue;
       if (this.waiting.has(attempt)) {
-        attempt.abort(HANDED_BACK('no slot came free within its lease'));
+        // After half its lease: well before the rescuer could take it, even from a late heartbeat.
+        if (now >= attempt.leaseSureUntil - this.leaseMs / 2)
+          attempt.abort(HANDED_BACK('no slot came free within half its lease'));
         continue;
       }
+      if (now < attempt.leaseSureUntil - margin) continue;
       this.onError(
         new Error(
           `run ${attempt.run.id} attempt ${attempt.run.attempt}: its lease could not be renewed in time; the handler is stopped before another worker may take the run`,
