@@ -72,7 +72,7 @@ const echo = defineJob({
   run: (_ctx, input) => input,
 });
 
-async function startServer(applicationName: string) {
+async function startServer(applicationName: string, leaseMs = 5000) {
   const schema = freshSchema();
   const errors: string[] = [];
   const store = new PostgresStore({
@@ -85,7 +85,7 @@ async function startServer(applicationName: string) {
   const deck = new Jobdeck({
     store,
     jobs: [work, slow, echo],
-    worker: { pollMs: 50, cancelPollMs: 50, heartbeatMs: 200, leaseMs: 5000 },
+    worker: { pollMs: 50, cancelPollMs: 50, heartbeatMs: 200, leaseMs },
     maintenance: { intervalMs: 100 },
     onError: (err, where) => errors.push(`${where}: ${(err as Error).message}`),
   });
@@ -309,7 +309,9 @@ describe.skipIf(!reachable)('PostgreSQL refusing connections', () => {
 
   it('a pool with no free connection within its time-out is STORE_UNAVAILABLE', async () => {
     const name = `jdt-fault-${Math.random().toString(36).slice(2)}`;
-    const { request, schema } = await startServer(name);
+    // The lock below also holds back the worker's heartbeat: a lease longer than the test keeps
+    // the run from being rescued meanwhile, which would make the cancel's answer `cancel-now`.
+    const { request, schema } = await startServer(name, 120_000);
     const created = await request('POST', '/api/jobs/faults.slow/runs', {});
     const runId: string = created.body.run.id;
     // Running, so the cancel it waits on is a request (a loaded machine may not have claimed it yet).
@@ -322,6 +324,7 @@ describe.skipIf(!reachable)('PostgreSQL refusing connections', () => {
       schema,
       poolSize: 1,
       connectionTimeoutMs: 300,
+      waitTimeoutMs: 300,
       notify: false,
       applicationName: `${name}-narrow`,
     });

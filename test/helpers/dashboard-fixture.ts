@@ -21,6 +21,8 @@ export class DashboardFixture {
   readonly contexts: BrowserContext[] = [];
   /** The console errors of each page opened with `pageAs`. */
   readonly pages = new Map<Page, string[]>();
+  /** What each page's console may show because its test provoked it. */
+  readonly forgiven = new Map<Page, RegExp[]>();
 
   /** Starts the server (with `jobs` besides the shared ones) and the browser. */
   async start(jobs: JobDefinition[] = []): Promise<void> {
@@ -52,16 +54,16 @@ export class DashboardFixture {
     return { id: run.id as string, key };
   }
 
-  /** Drops the console errors of `page` a test provoked on purpose (a refused request). */
+  /** Forgives the console errors of `page` a test provokes on purpose (a refused request), before or after they come. */
   forgive(page: Page, expected: RegExp): void {
-    this.pages.set(
-      page,
-      this.pages.get(page)!.filter((error) => !expected.test(error)),
-    );
+    this.forgiven.set(page, [...(this.forgiven.get(page) ?? []), expected]);
   }
 
   allErrors(): string[] {
-    return [...this.pages.values()].flat();
+    return [...this.pages].flatMap(([page, errors]) => {
+      const forgiven = this.forgiven.get(page) ?? [];
+      return errors.filter((error) => !forgiven.some((expected) => expected.test(error)));
+    });
   }
 
   async close(): Promise<void> {
