@@ -352,3 +352,28 @@ describe('the public surface', () => {
       expect(pkg[internal], internal).toBeUndefined();
   });
 });
+
+describe('a job rate limit', () => {
+  it('reads { max, per } and refuses a count or window it cannot use, naming the field', () => {
+    const job = defineJob({ name: 'limited', rateLimit: { max: 100, per: '1m' }, run() {} });
+    expect(job.rateLimit).toEqual({ max: 100, perMs: 60_000 });
+    expect(defineJob({ name: 'free', run() {} }).rateLimit).toBeNull();
+    const refusals: [unknown, string][] = [
+      [{ max: 0, per: '1s' }, 'rateLimit.max'],
+      [{ max: 1.5, per: '1s' }, 'rateLimit.max'],
+      [{ per: '1s' }, 'rateLimit.max'],
+      [{ max: 5, per: 0 }, 'rateLimit.per'],
+      [{ max: 5 }, 'rateLimit.per'],
+      [{ max: 5, per: 'soon' }, 'rateLimit.per'],
+      ['10/s', 'rateLimit.per'],
+    ];
+    for (const [rateLimit, field] of refusals) {
+      const define = () =>
+        defineJob({ name: 'bad', rateLimit: rateLimit as { max: number; per: string }, run() {} });
+      expect(define, JSON.stringify(rateLimit)).toThrow(
+        expect.objectContaining({ code: 'INVALID_INPUT' }),
+      );
+      expect(define, JSON.stringify(rateLimit)).toThrow(field);
+    }
+  });
+});

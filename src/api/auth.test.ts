@@ -18,6 +18,29 @@ describe('TokenSet', () => {
   });
 });
 
+describe('token rate limits', () => {
+  it('reads rate=<max>/<window> after an entry, per token', () => {
+    const tokens = TokenSet.parse(
+      'ci:operator:ci-secret-1 rate=300/min\nbot:viewer:bot:secret:2   rate=10/30s\nalice:admin:alice-secret-1',
+    );
+    expect(tokens.match('ci-secret-1')).toMatchObject({
+      principal: { name: 'ci', role: 'operator' },
+      rateLimit: { max: 300, perMs: 60_000 },
+    });
+    expect(tokens.match('bot:secret:2')?.rateLimit).toEqual({ max: 10, perMs: 30_000 });
+    expect(tokens.match('alice-secret-1')?.rateLimit).toBeNull();
+    expect(tokens.match('ci-secret-1')?.key).not.toBe(tokens.match('bot:secret:2')?.key);
+  });
+
+  it('refuses an option it cannot read, naming the entry and never the token', () => {
+    for (const option of ['rate=0/min', 'rate=5', 'rate=5/fortnight', 'limit=5/min', 'rate=-1/s']) {
+      const parse = () => TokenSet.parse(`ci:operator:ci-secret-1 ${option}`, 'tokens.txt');
+      expect(parse).toThrow(/tokens.txt: entry 1 \(ci\) has .*rate=<max>\/<window>/);
+      expect(parse).not.toThrow(/ci-secret-1/);
+    }
+  });
+});
+
 describe('principals by name and secrets', () => {
   it('finds a principal by name, with the lowest role its tokens have', () => {
     const tokens = TokenSet.parse(

@@ -1,11 +1,27 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { toMs } from '../core/duration.js';
 import { JobdeckError } from '../core/errors.js';
 import { ROLES, type Principal, type Role } from '../core/glossary.js';
+
+/** At most `max` requests in each `perMs`, for one token. */
+export interface TokenRateLimit {
+  max: number;
+  perMs: number;
+}
 
 interface TokenEntry {
   principal: Principal;
   digest: Buffer;
+  rateLimit: TokenRateLimit | null;
+}
+
+/** A token's entry with what it may do: its principal and request rate. */
+export interface TokenMatch {
+  principal: Principal;
+  rateLimit: TokenRateLimit | null;
+  /** Names the token (not its principal: a principal may have several) in rate counters. */
+  key: string;
 }
 
 function digest(token: string): Buffer {
@@ -19,10 +35,14 @@ function digest(token: string): Buffer {
 export class TokenSet {
   private readonly entries: TokenEntry[];
 
-  constructor(triples: { principal: string; role: Role; token: string }[], source = 'tokens') {
+  constructor(
+    triples: { principal: string; role: Role; token: string; rateLimit?: TokenRateLimit | null }[],
+    source = 'tokens',
+  ) {
     this.entries = triples.map((t) => ({
       principal: Object.freeze({ name: t.principal, role: t.role }),
       digest: digest(t.token),
+      rateLimit: t.rateLimit ?? null,
     }));
     // A shared secret would silently resolve to one of its owners: refuse to start instead.
     const owners = new Map<string, string>();
@@ -42,14 +62,18 @@ export class TokenSet {
     return this.entries.length;
   }
 
-  /** `principal:role:token,…` as in JOBDECK_TOKENS (commas or new lines between triples). */
+  /**
+   * `principal:role:token,…` as in JOBDECK_TOKENS (commas or new lines between entries); an entry
+   * may end with ` rate=<max>/<window>` (`rate=300/min`, `rate=10/30s`) to limit its requests.
+   */
   static parse(text: string, source = 'JOBDECK_TOKENS'): TokenSet {
     const triples = text
       .split(/[,\n]/)
       .map((part) => part.trim())
       .filter((part) => part !== '' && !part.startsWith('#'))
       .map((part, index) => {
-        const [principal, role, ...rest] = part.split(':');
+        const [entry = '', ...options] = part.split(/\s+/);
+        const [principal, role, ...rest] = entry.split(':');
         const token = rest.join(':');
         if (!principal || !role || !token) {
           throw new JobdeckError(
@@ -68,7 +92,17 @@ export class TokenSet {
             'INVALID_INPUT',
             `${source}: the token of ${principal} is shorter than 8 characters`,
           );
-        return { principal, role: role as Role, token };
+        let rateLimit: TokenRateLimit | null = null;
+        for (const option of options) {
+          const limit = parseRate(option);
+          if (!limit)
+            throw new JobdeckError(
+              'INVALID_INPUT',
+              `${source}: entry ${index + 1} (${principal}) has ${JSON.stringify(option)}; the only option is rate=<max>/<window>, as in rate=300/min`,
+            );
+          rateLimit = limit;
+        }
+        return { principal, role: role as Role, token, rateLimit };
       });
     return new TokenSet(triples, source);
   }
@@ -98,13 +132,35 @@ export class TokenSet {
 
   /** The principal of a token, or null. */
   lookup(token: string): Principal | null {
+    return this.match(token)?.principal ?? null;
+  }
+
+  /** The entry of a token: its principal and request rate; null for an unknown token. */
+  match(token: string): TokenMatch | null {
     const candidate = digest(token);
-    let found: Principal | null = null;
-    for (const entry of this.entries) {
-      if (timingSafeEqual(entry.digest, candidate)) found = entry.principal;
-    }
+    let found: TokenMatch | null = null;
+    this.entries.forEach((entry, index) => {
+      if (timingSafeEqual(entry.digest, candidate))
+        found = { principal: entry.principal, rateLimit: entry.rateLimit, key: `token-${index}` };
+    });
     return found;
   }
+}
+
+/** `rate=300/min`: at most 300 requests a minute; null when the option is not one. */
+function parseRate(option: string): TokenRateLimit | null {
+  const match = /^rate=(\d+)\/(\S+)$/.exec(option);
+  if (!match) return null;
+  const max = Number(match[1]);
+  // `min` alone reads as one minute.
+  const window = /^[a-z]/i.test(match[2]!) ? `1${match[2]}` : match[2]!;
+  let perMs: number;
+  try {
+    perMs = toMs(window);
+  } catch {
+    return null;
+  }
+  return Number.isSafeInteger(max) && max >= 1 && perMs >= 1 ? { max, perMs } : null;
 }
 
 /**

@@ -212,6 +212,10 @@ export const jobSchema = z
     canTrigger: z.boolean(),
     allowConcurrent: z.boolean(),
     concurrency: z.number().nullable(),
+    rateLimit: z
+      .object({ max: z.number().int(), perMs: z.number().int() })
+      .nullable()
+      .describe('At most max starts in any perMs, across instances; null when unlimited'),
     maxAttempts: z.number(),
     timeoutMs: z.number().nullable(),
     isolation: z.string(),
@@ -236,6 +240,7 @@ export function jobDto(view: JobView): z.output<typeof jobSchema> {
     canTrigger: job.canTrigger,
     allowConcurrent: job.allowConcurrent,
     concurrency: job.concurrency,
+    rateLimit: job.rateLimit && { max: job.rateLimit.max, perMs: job.rateLimit.perMs },
     maxAttempts: job.maxAttempts,
     timeoutMs: job.timeoutMs,
     isolation: job.isolation,

@@ -1,3 +1,4 @@
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import {
@@ -8,10 +9,11 @@ import {
 import { randomUUID } from 'node:crypto';
 import type { ChatopsConfig } from '../chatops/config.js';
 import { JobdeckError, errorSummary } from '../core/errors.js';
+import { writtenDuration } from '../core/duration.js';
 import { roleAtLeast } from '../core/glossary.js';
 import type { Jobdeck } from '../jobdeck.js';
 import { MetricsRegistry } from '../metrics/metrics.js';
-import { bearerToken, type TokenSet } from './auth.js';
+import { bearerToken, type TokenMatch, type TokenSet } from './auth.js';
 import type { ApiContext, App, RouteRole } from './context.js';
 import { sendError } from './http-errors.js';
 import { SWAGGER_OPTIONS, documentRoute } from './openapi.js';
@@ -132,6 +134,14 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
   });
 
   await app.register(fastifySwagger, SWAGGER_OPTIONS);
+  // Request rates per token (those the tokens file limits), counted by this instance.
+  await app.register(fastifyRateLimit, { global: false });
+  const limitedTokens = new WeakMap<object, TokenMatch>();
+  const tokenRate = app.createRateLimit({
+    keyGenerator: (request) => limitedTokens.get(request)!.key,
+    max: (request) => limitedTokens.get(request)!.rateLimit!.max,
+    timeWindow: (request) => limitedTokens.get(request)!.rateLimit!.perMs,
+  });
 
   const sessions = new SessionStore();
   const eventLog = new EventLog(deck.feed);
@@ -169,7 +179,8 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
     const role = request.routeOptions.config.role;
     if (role === undefined || role === 'none') return;
     const token = bearerToken(request.headers.authorization);
-    let principal = token ? tokens.lookup(token) : null;
+    const match = token ? tokens.match(token) : null;
+    let principal = match?.principal ?? null;
     if (!principal && !token) {
       const session = readCookie(request.headers.cookie, SESSION_COOKIE);
       // Cookie sessions may change state only from our own pages, which send this header.
@@ -195,6 +206,27 @@ export async function buildApiServer(options: ApiServerOptions): Promise<App> {
           token ? 'The bearer token is not valid.' : 'A bearer token is required.',
         ),
       );
+    }
+    if (match?.rateLimit) {
+      limitedTokens.set(request, match);
+      const verdict = await tokenRate(request);
+      if (!verdict.isAllowed) {
+        void reply.headers({
+          'X-RateLimit-Limit': verdict.max,
+          'X-RateLimit-Remaining': verdict.remaining,
+        });
+      }
+      if (!verdict.isAllowed && verdict.isExceeded) {
+        void reply.header('Retry-After', String(verdict.ttlInSeconds));
+        return sendError(
+          reply,
+          request,
+          new JobdeckError(
+            'RATE_LIMITED',
+            `The token of ${principal.name} may make ${match.rateLimit.max} requests per ${writtenDuration(match.rateLimit.perMs)}; try again in ${verdict.ttlInSeconds} s.`,
+          ),
+        );
+      }
     }
     if (!roleAtLeast(principal.role, role)) {
       return sendError(

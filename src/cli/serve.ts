@@ -24,7 +24,7 @@ export function serveCommand(program: Command): void {
       .option('--host <host>', 'address to listen on (env JOBDECK_HOST, default 127.0.0.1)')
       .option(
         '--tokens-file <path>',
-        'file of principal:role:token lines (else env JOBDECK_TOKENS)',
+        'file of principal:role:token lines, each optionally ending in rate=<max>/<window> (else env JOBDECK_TOKENS)',
       )
       .option('--no-worker', 'serve the API and dashboard without executing runs'),
   ).action(async (flags: ServeFlags) => {

@@ -32,6 +32,11 @@ export interface JobOptions<Schema extends z.ZodType, Result> {
   backoff?: BackoffOptions;
   /** Active runs of this job at once, across all instances. Default unlimited. */
   concurrency?: number;
+  /**
+   * At most `max` runs of this job start in any `per` (`{ max: 100, per: '1m' }`), across all
+   * instances, counted when a worker claims them. Runs over the limit wait as `pending`.
+   */
+  rateLimit?: { max: number; per: Duration };
   /** When false, a trigger is refused (ALREADY_RUNNING) while a run is active, and runs go one at a time. */
   allowConcurrent?: boolean;
   /** Higher runs first. Default 0. */
@@ -78,6 +83,7 @@ export interface JobDefinition<Input = unknown, Result = unknown> {
   readonly maxAttempts: number;
   readonly backoff: BackoffOptions;
   readonly concurrency: number | null;
+  readonly rateLimit: RateLimit | null;
   readonly allowConcurrent: boolean;
   readonly priority: number;
   readonly retentionMs: number;
@@ -91,6 +97,12 @@ export interface JobDefinition<Input = unknown, Result = unknown> {
   readonly forceGraceMs: number;
   // Method syntax keeps definitions of any input assignable to JobDefinition (bivariant parameters).
   run(ctx: JobContext<Input>, input: Input): Promise<Result> | Result;
+}
+
+/** At most `max` starts in any window of `perMs`. */
+export interface RateLimit {
+  readonly max: number;
+  readonly perMs: number;
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -152,6 +164,7 @@ export function defineJob<Schema extends z.ZodType = z.ZodUnknown, Result = unkn
     backoff: options.backoff ?? {},
     concurrency:
       options.concurrency === undefined ? null : positiveInt(options.concurrency, 'concurrency', 1),
+    rateLimit: options.rateLimit === undefined ? null : rateLimitOf(options.rateLimit),
     allowConcurrent: options.allowConcurrent ?? true,
     priority: options.priority ?? 0,
     retentionMs:
@@ -166,6 +179,17 @@ export function defineJob<Schema extends z.ZodType = z.ZodUnknown, Result = unkn
     forceGraceMs: toMs(options.forceGrace ?? 5000, 'forceGrace'),
     run: (ctx: JobContext<z.output<Schema>>, input: z.output<Schema>) => options.run(ctx, input),
   });
+}
+
+function rateLimitOf(option: { max: number; per: Duration }): RateLimit {
+  const per = typeof option === 'object' && option !== null ? option.per : undefined;
+  const perMs = per === undefined ? 0 : toMs(per, 'rateLimit.per');
+  if (perMs < 1) {
+    throw new JobdeckError('INVALID_INPUT', 'rateLimit.per must be a duration of at least 1 ms', {
+      details: [{ path: ['rateLimit', 'per'], message: "a duration such as '1s' or '1m'" }],
+    });
+  }
+  return Object.freeze({ max: positiveInt(option.max ?? Number.NaN, 'rateLimit.max', 1), perMs });
 }
 
 /** The per-job cap the claim honours: one at a time when concurrent runs are not allowed. */

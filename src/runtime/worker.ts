@@ -311,7 +311,8 @@ export class Worker {
 
   private async claimLoop(): Promise<void> {
     while (this.state === 'running') {
-      const wanted = this.concurrency - this.busy + this.prefetchRoom();
+      const free = this.concurrency - this.busy;
+      const wanted = free + this.prefetchRoom();
       let claimed = 0;
       if (wanted > 0) {
         this.wakePending = false;
@@ -322,9 +323,13 @@ export class Worker {
             now: storeTime(this.clock),
             leaseMs: this.leaseMs,
             limit: wanted,
-            jobs: this.registry
-              .list()
-              .map((job) => ({ name: job.name, concurrency: claimConcurrency(job) })),
+            jobs: this.registry.list().map((job) => ({
+              name: job.name,
+              concurrency: claimConcurrency(job),
+              rateLimit: job.rateLimit,
+              // A rate limit counts claims: claimed only for free slots, so starts keep its pace.
+              ...(job.rateLimit && wanted > free ? { limit: Math.max(free, 0) } : {}),
+            })),
           });
           claimed = runs.length;
           for (const run of runs) this.admit(run, askedAt + this.leaseMs);
@@ -356,13 +361,23 @@ export class Worker {
     return this.waiting.size > target / 2 ? 0 : target - this.waiting.size;
   }
 
+  /** The shortest gap between starts of a rate-limited job here (Infinity with none). */
+  private rateLimitPaceMs(): number {
+    let pace = Infinity;
+    for (const job of this.registry.list())
+      if (job.rateLimit) pace = Math.min(pace, job.rateLimit.perMs / job.rateLimit.max);
+    return pace;
+  }
+
   private sleep(): Promise<void> {
     if (this.wakePending) {
       this.wakePending = false;
       return Promise.resolve();
     }
-    // While pushed wake-ups arrive, polling is only a safety net.
-    const wait = this.pushHealthy ? Math.max(this.pollMs, PUSHED_POLL_MS) : this.pollMs;
+    // While pushed wake-ups arrive, polling is only a safety net. Nothing announces a rate
+    // limit's window moving on, though: then poll as often as a limited job may start.
+    const pushed = this.pushHealthy ? Math.max(this.pollMs, PUSHED_POLL_MS) : this.pollMs;
+    const wait = Math.min(pushed, Math.max(this.pollMs, this.rateLimitPaceMs()));
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

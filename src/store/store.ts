@@ -408,8 +408,22 @@ export interface RunClaimParams {
   /**
    * The jobs this worker can execute; `concurrency` caps active runs of the job across all
    * instances. A force-cancelled run whose handler is still stopping (its lease kept) counts.
+   * `rateLimit` allows at most `max` claims of the job in any `perMs`, across all instances
+   * (each claim recorded at its `startedAt`); `limit` caps this job's runs in this claim.
    */
-  jobs: { name: string; concurrency: number | null }[];
+  jobs: ClaimJob[];
+}
+
+export interface ClaimJob {
+  name: string;
+  concurrency: number | null;
+  rateLimit?: { max: number; perMs: number } | null;
+  limit?: number;
+}
+
+/** Whether a claim of `job` needs counting: a concurrency cap, a rate limit or a per-claim limit. */
+export function claimIsCapped(job: ClaimJob): boolean {
+  return job.concurrency !== null || (job.rateLimit ?? null) !== null || job.limit !== undefined;
 }
 
 export interface RunCancelParams {

@@ -193,3 +193,51 @@ describe('authentication details', () => {
     expectErrorBody(res.body, 'UNAUTHENTICATED');
   });
 });
+
+describe('request rate per token', () => {
+  const LIMITED = 'limited-ci-token-0001';
+
+  it('a token limited to 5 requests a minute gets 429 RATE_LIMITED with Retry-After on the 6th; other tokens go on', async () => {
+    const limited = await startTestServer(demoJobs, {
+      extraTokens: [`ci:operator:${LIMITED} rate=5/min`],
+    });
+    try {
+      const answers = [];
+      for (let i = 0; i < 6; i++)
+        answers.push(await limited.request('GET', '/api/jobs', { token: LIMITED }));
+      expect(answers.slice(0, 5).map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+      expect(answers.map((a) => a.headers.get('x-ratelimit-remaining'))).toEqual([
+        '4',
+        '3',
+        '2',
+        '1',
+        '0',
+        '0',
+      ]);
+      const refused = answers[5]!;
+      expect(refused.status).toBe(429);
+      expectErrorBody(refused.body, 'RATE_LIMITED');
+      expect((refused.body as { message: string }).message).toMatch(
+        /^The token of ci may make 5 requests per 1m; try again in \d+ s\.$/,
+      );
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      // A write is refused too, and nothing is created by it.
+      const create = await limited.request('POST', '/api/jobs/demo.steps/runs', {
+        token: LIMITED,
+        body: {},
+      });
+      expect(create.status).toBe(429);
+      const other = await limited.request('GET', '/api/runs', { token: TEST_TOKENS.alice });
+      expect(other.status).toBe(200);
+      expect(other.headers.get('x-ratelimit-limit')).toBeNull();
+      const byCi = (other.body as { runs: { createdBy: string }[] }).runs.filter(
+        (run) => run.createdBy === 'ci',
+      );
+      expect(byCi).toEqual([]);
+    } finally {
+      await limited.close();
+    }
+  });
+});

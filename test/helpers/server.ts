@@ -62,6 +62,8 @@ export async function startTestServer(
     port?: number;
     sse?: ApiServerOptions['sse'];
     chatops?: ApiServerOptions['chatops'];
+    /** Token entries besides the test principals' (`principal:role:token rate=…`). */
+    extraTokens?: string[];
   } = {},
 ): Promise<TestServer> {
   const temp = options.store || options.dbPath ? null : tempDbPath();
@@ -85,7 +87,7 @@ export async function startTestServer(
   await deck.start();
   const app = await buildApiServer({
     deck,
-    tokens: TokenSet.parse(TEST_TOKENS_ENV),
+    tokens: TokenSet.parse([TEST_TOKENS_ENV, ...(options.extraTokens ?? [])].join(',')),
     logger,
     logRequests: true,
     ...(options.metricsRole ? { metricsRole: options.metricsRole } : {}),

@@ -5,6 +5,7 @@ import { describeCompletions } from './completions.js';
 import type { MakeRuntimeDatabase } from './fixture.js';
 import { describeLeaseLoss } from './lease-loss.js';
 import { describePrefetch } from './prefetch.js';
+import { describeRateLimits } from './rate-limits.js';
 import { describeSchedules } from './schedules.js';
 import { describeShutdown } from './shutdown.js';
 import { describeThreads } from './threads.js';
@@ -13,7 +14,7 @@ export type { MakeRuntimeDatabase, RowLock, RuntimeDatabase } from './fixture.js
 
 /**
  * The runtime's conformance suite: the same scenarios — claim, heartbeats, cancel delivery, lease
- * loss, shutdown, completion batches, runs claimed ahead (prefetch), caps under force cancel, schedule catch-up, thread reuse —
+ * loss, shutdown, completion batches, runs claimed ahead (prefetch), caps under force cancel, rate limits, schedule catch-up, thread reuse —
  * run by real instances (worker, API-only, scheduler-only) over each backend, with the store's
  * push on where it has one. Each test gets a fresh database from `makeDatabase`.
  *
@@ -33,6 +34,7 @@ export function describeRuntimeConformance(
     describeCompletions(ctx);
     describePrefetch(ctx);
     describeCaps(ctx);
+    describeRateLimits(ctx);
     describeSchedules(ctx);
     describeThreads(ctx);
   });

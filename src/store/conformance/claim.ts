@@ -233,6 +233,49 @@ export function describeClaim(ctx: ConformanceContext): void {
       );
     });
 
+    it('a rate limit allows at most max claims of the job in any window of perMs, finished runs included', async () => {
+      for (let i = 0; i < 6; i++) await insertRun(store());
+      const jobs = [{ name: 'email', concurrency: null, rateLimit: { max: 2, perMs: 1000 } }];
+      const first = await store().runClaim(claimParams({ jobs, now: at(0) }));
+      expect(first).toHaveLength(2);
+      for (const run of first) {
+        await store().runFinishIfAttempt({
+          ref: refOf(run),
+          now: at(10),
+          outcome: { status: 'completed', result: null },
+        });
+      }
+      expect(await store().runClaim(claimParams({ jobs, now: at(500) }))).toEqual([]);
+      // A window includes both its ends: claims exactly perMs apart are in one window.
+      expect(await store().runClaim(claimParams({ jobs, now: at(1000) }))).toEqual([]);
+      const second = await store().runClaim(claimParams({ jobs, now: at(1001), limit: 1 }));
+      expect(second).toHaveLength(1);
+      const third = await store().runClaim(claimParams({ jobs, now: at(1500) }));
+      expect(third).toHaveLength(1);
+      // Claimed at 1001 and 1500: the next may come once 1001 has left the window.
+      expect(await store().runClaim(claimParams({ jobs, now: at(2001) }))).toEqual([]);
+      expect(await store().runClaim(claimParams({ jobs, now: at(2002) }))).toHaveLength(1);
+      expect(await store().runClaim(claimParams({ jobs, now: at(2501) }))).toHaveLength(1);
+      const { runs } = await store().runList({ status: ['pending'], limit: 100 });
+      expect(runs).toHaveLength(0);
+    });
+
+    it('a rate-limited job does not hold back other jobs; a per-claim limit caps one job', async () => {
+      for (let i = 0; i < 3; i++) await insertRun(store(), { job: 'email', priority: 10 });
+      for (let i = 0; i < 3; i++) await insertRun(store(), { job: 'sms' });
+      const claimed = await store().runClaim(
+        claimParams({
+          limit: 10,
+          jobs: [
+            { name: 'email', concurrency: null, rateLimit: { max: 1, perMs: 60_000 } },
+            { name: 'sms', concurrency: null, limit: 2 },
+          ],
+        }),
+      );
+      expect(claimed.filter((r) => r.job === 'email')).toHaveLength(1);
+      expect(claimed.filter((r) => r.job === 'sms')).toHaveLength(2);
+    });
+
     it('does not claim runs of a disabled job; claims them again once enabled', async () => {
       const email = await insertRun(store(), { job: 'email', priority: 10 });
       const sms = await insertRun(store(), { job: 'sms' });
@@ -268,6 +311,20 @@ export function describeClaim(ctx: ConformanceContext): void {
         const claimed = batches.flat().map((r) => r.id);
         expect(claimed).toHaveLength(40);
         expect(new Set(claimed)).toEqual(ids);
+      });
+
+      it('a rate limit holds across instances claiming at once', async () => {
+        const [one, two] = stores();
+        for (let i = 0; i < 10; i++) await insertRun(one);
+        const jobs = [{ name: 'email', concurrency: null, rateLimit: { max: 3, perMs: 60_000 } }];
+        const batches = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            (i % 2 ? one : two).runClaim(claimParams({ workerId: `w${i}`, jobs })),
+          ),
+        );
+        expect(batches.flat()).toHaveLength(3);
+        const { runs } = await two.runList({ status: ['running'], limit: 100 });
+        expect(runs).toHaveLength(3);
       });
 
       it('the per-job concurrency cap holds across instances', async () => {

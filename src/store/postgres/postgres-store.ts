@@ -87,6 +87,7 @@ import type {
   StoreNotifications,
   StoreNow,
 } from '../store.js';
+import { claimIsCapped } from '../store.js';
 import { PoolGate } from './pool-gate.js';
 import { PgListener, cancelPayload } from './listener.js';
 
@@ -728,7 +729,7 @@ export class PostgresStore implements Store {
   async runClaim(params: RunClaimParams): Promise<Run[]> {
     if (params.limit <= 0 || params.jobs.length === 0) return [];
     const now = databaseTime(params.now);
-    if (params.jobs.every((j) => j.concurrency === null)) {
+    if (!params.jobs.some(claimIsCapped)) {
       // No caps to count: one statement selects, locks and takes the runs.
       const started = Date.now();
       const claimed = await this.query<RunRow>(withLimit('runClaimSimple', params.limit), {
@@ -746,26 +747,40 @@ export class PostgresStore implements Store {
       );
       const jobs = params.jobs.filter((j) => !disabled.has(j.name));
       const room = new Map<string, number>();
-      const capped = jobs
-        .filter((j) => j.concurrency !== null)
+      const narrow = (job: string, most: number) =>
+        room.set(job, Math.min(room.get(job) ?? Infinity, most));
+      for (const j of jobs) if (j.limit !== undefined) narrow(j.name, j.limit);
+      // Capped and rate-limited jobs are counted under the job's lock, so instances take turns.
+      const counted = jobs
+        .filter((j) => j.concurrency !== null || j.rateLimit)
         .sort((a, b) => a.name.localeCompare(b.name));
-      const lockedCapped: typeof capped = [];
-      for (const job of capped) {
+      const locked: typeof counted = [];
+      for (const job of counted) {
         const lock = await this.one<{ locked: boolean }>('jobTryLock', { job: job.name }, client);
-        if (lock?.locked) lockedCapped.push(job);
-        else room.set(job.name, 0);
+        if (lock?.locked) locked.push(job);
+        else narrow(job.name, 0);
       }
-      if (lockedCapped.length > 0) {
+      const capped = locked.filter((j) => j.concurrency !== null);
+      if (capped.length > 0) {
         const active = new Map(
           (
             await this.query<{ job: string; n: number }>(
               'runCountActiveByJob',
-              { jobs: lockedCapped.map((j) => j.name), now },
+              { jobs: capped.map((j) => j.name), now },
               client,
             )
           ).map((r) => [r.job, r.n]),
         );
-        for (const j of lockedCapped) room.set(j.name, j.concurrency! - (active.get(j.name) ?? 0));
+        for (const j of capped) narrow(j.name, j.concurrency! - (active.get(j.name) ?? 0));
+      }
+      for (const j of locked) {
+        if (!j.rateLimit) continue;
+        const started = await this.one<{ n: number }>(
+          'jobStartsInWindow',
+          { job: j.name, perMs: j.rateLimit.perMs, now },
+          client,
+        );
+        narrow(j.name, j.rateLimit.max - (started?.n ?? 0));
       }
       const chosen: string[] = [];
       let eligible = jobs.filter((j) => (room.get(j.name) ?? 1) > 0).map((j) => j.name);
@@ -802,6 +817,9 @@ export class PostgresStore implements Store {
       );
       const retried = claimed.filter((r) => r.attempt > 1).map((r) => r.id);
       if (retried.length > 0) await this.query('itemClearForAttempt', { ids: retried }, client);
+      const limited = new Set(locked.filter((j) => j.rateLimit).map((j) => j.name));
+      const starts = claimed.filter((r) => limited.has(r.job)).map((r) => r.id);
+      if (starts.length > 0) await this.query('jobStartsRecord', { ids: starts }, client);
       return claimed;
     });
     return sortClaimed(rows);

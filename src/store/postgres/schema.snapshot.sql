@@ -41,6 +41,8 @@ jobdeck_instances.concurrency integer
 jobdeck_instances.heartbeat_ms integer not null
 jobdeck_instances.started_at bigint not null
 jobdeck_instances.last_seen_at bigint not null
+jobdeck_job_starts.job text not null
+jobdeck_job_starts.started_at bigint not null
 jobdeck_jobs.name text not null
 jobdeck_jobs.enabled boolean not null
 jobdeck_jobs.updated_at bigint not null
@@ -109,6 +111,7 @@ CREATE UNIQUE INDEX jobdeck_alerts_rule_key_key ON jobdeck_alerts USING btree (r
 CREATE UNIQUE INDEX jobdeck_events_pkey ON jobdeck_events USING btree (seq)
 CREATE UNIQUE INDEX jobdeck_events_pruned_pkey ON jobdeck_events_pruned USING btree (only_row)
 CREATE UNIQUE INDEX jobdeck_instances_pkey ON jobdeck_instances USING btree (id)
+CREATE INDEX jobdeck_job_starts_job_at ON jobdeck_job_starts USING btree (job, started_at)
 CREATE UNIQUE INDEX jobdeck_jobs_pkey ON jobdeck_jobs USING btree (name)
 CREATE UNIQUE INDEX jobdeck_migrations_pkey ON jobdeck_migrations USING btree (version)
 CREATE UNIQUE INDEX jobdeck_run_items_pkey ON jobdeck_run_items USING btree (run_id, key)

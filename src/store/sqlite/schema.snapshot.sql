@@ -5,6 +5,9 @@ WHERE status = 'pending';
 -- index jobdeck_alerts_created
 CREATE INDEX jobdeck_alerts_created ON jobdeck_alerts (created_at);
 
+-- index jobdeck_job_starts_job_at
+CREATE INDEX jobdeck_job_starts_job_at ON jobdeck_job_starts (job, started_at);
+
 -- index jobdeck_runs_created_by
 CREATE INDEX jobdeck_runs_created_by ON jobdeck_runs (created_by, id);
 
@@ -124,6 +127,12 @@ CREATE TABLE jobdeck_instances (
   last_seen_at INTEGER NOT NULL,
   -- Only an instance that executes runs has a concurrency.
   CHECK ((role = 'api') = (concurrency IS NULL))
+);
+
+-- table jobdeck_job_starts
+CREATE TABLE jobdeck_job_starts (
+  job TEXT NOT NULL,
+  started_at INTEGER NOT NULL
 );
 
 -- table jobdeck_jobs

@@ -413,19 +413,30 @@ export class SqliteStore implements Store {
     return this.write(() => {
       const disabled = new Set(this.all<{ name: string }>('jobDisabledNames').map((r) => r.name));
       const jobs = params.jobs.filter((j) => !disabled.has(j.name));
+      const now = hostMs(params.now);
       const room = new Map<string, number>();
+      const narrow = (job: string, most: number) =>
+        room.set(job, Math.min(room.get(job) ?? Infinity, most));
+      for (const j of jobs) if (j.limit !== undefined) narrow(j.name, j.limit);
       const capped = jobs.filter((j) => j.concurrency !== null);
       if (capped.length > 0) {
         const active = new Map(
           this.all<{ job: string; n: number }>('runCountActiveByJob', {
             jobs: JSON.stringify(capped.map((j) => j.name)),
-            now: hostMs(params.now),
+            now,
           }).map((r) => [r.job, r.n]),
         );
-        for (const j of capped) room.set(j.name, j.concurrency! - (active.get(j.name) ?? 0));
+        for (const j of capped) narrow(j.name, j.concurrency! - (active.get(j.name) ?? 0));
+      }
+      const limited = new Set<string>();
+      for (const j of jobs) {
+        if (!j.rateLimit) continue;
+        limited.add(j.name);
+        this.run('jobStartsPrune', { job: j.name, perMs: j.rateLimit.perMs, now });
+        const started = this.get<{ n: number }>('jobStartsInWindow', { job: j.name });
+        narrow(j.name, j.rateLimit.max - (started?.n ?? 0));
       }
       const claimed: RunRow[] = [];
-      const now = hostMs(params.now);
       let eligible = jobs.filter((j) => (room.get(j.name) ?? 1) > 0).map((j) => j.name);
       // Re-select while a job's cap made us skip candidates that another job could replace.
       while (claimed.length < params.limit && eligible.length > 0) {
@@ -449,6 +460,8 @@ export class SqliteStore implements Store {
           });
           if (!row) continue;
           if (row.attempt > 1) this.run('itemClearForAttempt', { id: row.id });
+          if (limited.has(row.job))
+            this.run('jobStartsRecord', { job: row.job, startedAt: row.started_at });
           claimed.push(row);
           if (left !== undefined) room.set(candidate.job, left - 1);
         }

@@ -71,6 +71,20 @@ WHERE job = ANY (@jobs::text[])
     OR (status IN ('partial', 'cancelled') AND lease_expires_at >= jobdeck_now_ms(@now)))
 GROUP BY job;
 
+-- name: jobStartsInWindow
+-- A rate-limited job's claims within its window, older ones pruned (the count reads the snapshot
+-- the DELETE started from, hence its own bound).
+WITH pruned AS (
+  DELETE FROM jobdeck_job_starts
+  WHERE job = @job AND started_at < jobdeck_now_ms(@now) - @perMs
+)
+SELECT count(*)::int AS n FROM jobdeck_job_starts
+WHERE job = @job AND started_at >= jobdeck_now_ms(@now) - @perMs;
+
+-- name: jobStartsRecord
+INSERT INTO jobdeck_job_starts (job, started_at)
+SELECT job, started_at FROM jobdeck_runs WHERE id = ANY (@ids::text[]);
+
 -- name: runClaimCandidates
 SELECT id, job FROM jobdeck_runs
 WHERE status IN ('pending', 'scheduled')

@@ -56,6 +56,16 @@ WHERE job IN (SELECT value FROM json_each(@jobs))
     OR (status IN ('partial', 'cancelled') AND lease_expires_at >= @now))
 GROUP BY job;
 
+-- name: jobStartsPrune
+-- A rate-limited job's claims older than its window no longer count.
+DELETE FROM jobdeck_job_starts WHERE job = @job AND started_at < @now - @perMs;
+
+-- name: jobStartsInWindow
+SELECT count(*) AS n FROM jobdeck_job_starts WHERE job = @job;
+
+-- name: jobStartsRecord
+INSERT INTO jobdeck_job_starts (job, started_at) VALUES (@job, @startedAt);
+
 -- name: runClaimCandidates
 -- The waiting-runs index is already in claim order, so the first rows found are the ones taken;
 -- without the hint SQLite may pick the status index and sort every waiting run on each claim.
