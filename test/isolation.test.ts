@@ -409,7 +409,7 @@ describe.each(['thread', 'process'] as const)('the cancellation table in a %s', 
 describe.each(['inline', 'thread', 'process'] as const)(
   'durable steps in %s isolation',
   (isolation) => {
-    it('the retry after a failed step gets the completed step back without running it again', async () => {
+    it('the retry after a failed step gets the completed step back without running it again, and redoes only the fan-out items that failed', async () => {
       const { dir, cleanup } = tempDir('jobdeck-durable-');
       const ledger = join(dir, 'ledger.txt');
       writeFileSync(ledger, '');
@@ -427,11 +427,27 @@ describe.each(['inline', 'thread', 'process'] as const)(
           attempt: 2,
           result: { first: { at: '1970-01-01T00:00:00.000Z', n: 1 }, third: 2 },
         });
+        // Items a and c succeeded on the first attempt: the second runs only b again.
         expect(readFileSync(ledger, 'utf8').trim().split('\n')).toEqual([
           'first 1',
+          'item a 1',
+          'item b 1',
+          'item c 1',
           'second 1',
+          'item b 2',
           'second 2',
           'third 2',
+        ]);
+        // Keyed by index; the item redone is recorded again, after those kept.
+        expect(done.items).toEqual([
+          { key: '0', status: 'succeeded' },
+          { key: '2', status: 'succeeded' },
+          { key: '1', status: 'succeeded' },
+        ]);
+        const fanOuts = (await logsOf(t, run.id)).filter((l) => l.message === 'fan-out');
+        expect(fanOuts.map((l) => l.data)).toEqual([
+          { succeeded: 2, failed: 1 },
+          { succeeded: 3, failed: 0 },
         ]);
         expect((await t.deck.runs.steps(run.id)).map((s) => [s.name, s.status, s.attempt])).toEqual(
           [

@@ -67,6 +67,7 @@ export class Attempt implements ContextPort {
   /** After the attempt ended, a zombie handler's writes are dropped here before reaching the store. */
   private closed = false;
   private completedSteps: Promise<Map<string, unknown>> | null = null;
+  private succeededItemKeys: Promise<ReadonlySet<string>> | null = null;
   /** When each step of this attempt started. */
   private readonly stepStarts = new Map<string, Date>();
 
@@ -336,6 +337,26 @@ export class Attempt implements ContextPort {
       const key = storableText(name);
       return done.has(key) ? { result: done.get(key) } : null;
     });
+  }
+
+  /**
+   * The keys of the items earlier attempts completed (the store keeps them across attempts): read
+   * once, at the first forEach, and counted with this attempt's items when it ends.
+   */
+  succeededItems(): Promise<ReadonlySet<string>> {
+    this.succeededItemKeys ??=
+      this.run.attempt <= 1
+        ? Promise.resolve(new Set())
+        : this.deps.store.runGet({ id: this.run.id }).then((run) => {
+            const keys = new Set<string>();
+            for (const item of run?.items ?? []) {
+              if (item.status !== 'succeeded') continue;
+              keys.add(item.key);
+              if (!this.items.has(item.key)) this.items.set(item.key, item);
+            }
+            return keys;
+          });
+    return this.succeededItemKeys;
   }
 
   stepStarted(name: string): void {

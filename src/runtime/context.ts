@@ -1,5 +1,6 @@
 import { JobdeckError, toRunError, type RunError } from '../core/errors.js';
 import { unstorableJsonReason } from '../core/json.js';
+import { storableText } from '../core/text.js';
 import { RunCancelledError, type CancelMode } from '../core/cancellation.js';
 import {
   normaliseProgress,
@@ -25,6 +26,8 @@ export interface ContextPort {
   onCancel(cleanup: (reason: RunCancelledError) => Promise<void> | void): void;
   /** The stored result of a step an earlier attempt of the run completed, if one did. */
   completedStep(name: string): Promise<{ result: unknown } | null>;
+  /** The keys (as stored) of the forEach items earlier attempts of the run completed. */
+  succeededItems(): Promise<ReadonlySet<string>>;
   /** A step starts (recorded in the background). */
   stepStarted(name: string): void;
   /** A step ended: resolves once a completed step's result is stored (a failure is not awaited). */
@@ -95,11 +98,17 @@ export function buildContext<Input>(
     );
     if (new Set(keys).size !== keys.length)
       throw new JobdeckError('INVALID_INPUT', 'forEach item keys must be unique.');
-    for (const key of keys) if (!items.has(key)) setItem(key, 'pending');
+    // Items an earlier attempt completed are done: not run again, not written again.
+    const done = await port.succeededItems();
+    for (const key of keys) {
+      if (done.has(storableText(key))) items.set(key, 'succeeded');
+      else if (!items.has(key)) setItem(key, 'pending');
+    }
+    const todo = keys.flatMap((key, index) => (done.has(storableText(key)) ? [] : [index]));
     let next = 0;
     const lane = async () => {
-      while (next < list.length && !stopping()) {
-        const index = next++;
+      while (next < todo.length && !stopping()) {
+        const index = todo[next++]!;
         const key = keys[index]!;
         port.touch();
         setItem(key, 'running');
@@ -112,7 +121,7 @@ export function buildContext<Input>(
         }
       }
     };
-    const lanes = Math.max(1, Math.min(options.concurrency ?? 1, list.length));
+    const lanes = Math.max(1, Math.min(options.concurrency ?? 1, todo.length));
     await Promise.all(Array.from({ length: lanes }, lane));
     for (const key of keys) if (items.get(key) === 'pending') setItem(key, 'cancelled');
     checkpoint();

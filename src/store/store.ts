@@ -59,7 +59,8 @@ export interface Store {
   runStats(params: RunStatsParams): Promise<RunStats>;
   /**
    * Claim up to `limit` due runs for a worker, honouring priority, runAt, disabled jobs and per-job
-   * concurrency. Items of an earlier attempt are cleared: a new attempt starts its fan-out afresh.
+   * concurrency. Items of an earlier attempt that did not succeed are cleared: a new attempt
+   * skips the succeeded ones and redoes the rest.
    */
   runClaim(params: RunClaimParams): Promise<Run[]>;
   /** Apply the cancellation table atomically. */

@@ -172,6 +172,9 @@ abstract class IsolateHost implements HandlerHost {
       if (message.op === 'end') {
         await attempt.stepEnded(message.name, message.outcome);
         if (message.seq > 0) this.post({ type: 'step-reply', seq: message.seq });
+      } else if (message.op === 'items') {
+        const keys = [...(await attempt.succeededItems())];
+        this.post({ type: 'step-reply', seq: message.seq, keys });
       } else if (message.op === 'lookup') {
         const done = await attempt.completedStep(message.name);
         this.post({

@@ -75,6 +75,10 @@ export function serveIsolate(transport: IsolateTransport): void {
       const reply = await request(attempt, { type: 'step', op: 'lookup', name });
       return reply.found ? { result: reply.result ?? null } : null;
     },
+    succeededItems: async () => {
+      const reply = await request(attempt, { type: 'step', op: 'items' });
+      return new Set(reply.keys ?? []);
+    },
     stepStarted: (name) => sendFor(attempt, { type: 'step', seq: 0, op: 'start', name }),
     stepEnded: async (name, outcome) => {
       if (!outcome.ok) return sendFor(attempt, { type: 'step', seq: 0, op: 'end', name, outcome });

@@ -34,12 +34,16 @@ export type ToIsolate = AttemptTag &
       }
     /** Run the onCancel cleanups now. */
     | { type: 'cleanup'; kind: AbortKind; mode: CancelMode; reason: string | null }
-    /** The answer to a `step` request: a stored result (lookup), or that the step is stored (end). */
+    /**
+     * The answer to a `step` request: a stored result (lookup), that the step is stored (end), or
+     * the keys of the items earlier attempts completed (items).
+     */
     | {
         type: 'step-reply';
         seq: number;
         found?: boolean;
         result?: unknown;
+        keys?: string[];
         error?: SerializedError;
       }
     /** The attempt is over: a process exits; a thread waits for the next run. */
@@ -54,9 +58,11 @@ export type FromIsolate = AttemptTag &
     | { type: 'touch' }
     /**
      * A durable step: look up a result an earlier attempt stored, record its start, or store its
-     * end; `seq` (0 for a start, which gets no answer) matches the `step-reply`.
+     * end; `seq` (0 for a start, which gets no answer) matches the `step-reply`. `items` asks for
+     * the forEach items earlier attempts completed.
      */
     | { type: 'step'; seq: number; op: 'lookup' | 'start'; name: string }
+    | { type: 'step'; seq: number; op: 'items' }
     | { type: 'step'; seq: number; op: 'end'; name: string; outcome: StepOutcome }
     | { type: 'done'; ok: true; value: unknown }
     | { type: 'done'; ok: false; error: SerializedError }

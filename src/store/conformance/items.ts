@@ -44,9 +44,17 @@ export function describeItems(ctx: ConformanceContext): void {
       ]);
     });
 
-    it('a new attempt starts with no items: those of the previous attempt are cleared at claim', async () => {
+    it('a new attempt keeps the items that succeeded; the others are cleared at claim', async () => {
       const run = await startRun(store());
-      await store().itemsUpsert({ ref: refOf(run), items: [{ key: 'a', status: 'succeeded' }] });
+      await store().itemsUpsert({
+        ref: refOf(run),
+        items: [
+          { key: 'a', status: 'succeeded' },
+          { key: 'b', status: 'failed', error: { code: 'HANDLER_ERROR', message: 'b' } },
+          { key: 'c', status: 'running' },
+          { key: 'd', status: 'pending' },
+        ],
+      });
       await store().runFinishIfAttempt({
         ref: refOf(run),
         now: at(1),
@@ -56,9 +64,25 @@ export function describeItems(ctx: ConformanceContext): void {
           error: { code: 'HANDLER_ERROR', message: 'x' },
         },
       });
-      const [again] = await store().runClaim(claimParams({ now: at(2) }));
-      expect(again).toMatchObject({ id: run.id, attempt: 2, items: [] });
-      expect((await getRun(store(), run.id)).items).toEqual([]);
+      for (const jobs of [
+        [{ name: 'email', concurrency: null }],
+        [{ name: 'email', concurrency: 5 }],
+      ]) {
+        const [again] = await store().runClaim(claimParams({ now: at(2), jobs }));
+        expect(again).toMatchObject({ id: run.id });
+        expect((await getRun(store(), run.id)).items).toEqual([{ key: 'a', status: 'succeeded' }]);
+        // Back for the next claimer, the other way: both claim paths keep them.
+        await store().itemsUpsert({ ref: refOf(again!), items: [{ key: 'e', status: 'failed' }] });
+        await store().runFinishIfAttempt({
+          ref: refOf(again!),
+          now: at(3),
+          outcome: {
+            status: 'scheduled',
+            runAt: at(2),
+            error: { code: 'HANDLER_ERROR', message: 'x' },
+          },
+        });
+      }
     });
 
     it('items of one run are not seen on another', async () => {

@@ -94,8 +94,8 @@ LIMIT @limit
 FOR UPDATE SKIP LOCKED;
 
 -- name: itemClearForAttempt
--- Items describe the current attempt; a new attempt starts its fan-out afresh.
-DELETE FROM jobdeck_run_items WHERE run_id = ANY (@ids::text[]);
+-- A new attempt keeps the items that succeeded (its forEach skips them) and redoes the rest.
+DELETE FROM jobdeck_run_items WHERE run_id = ANY (@ids::text[]) AND status <> 'succeeded';
 
 -- name: runClaim
 UPDATE jobdeck_runs
@@ -308,7 +308,8 @@ RETURNING r.*;
 
 -- name: runClaimSimple
 -- One statement for a worker whose jobs have no concurrency cap: select, lock and take. A retried
--- run's items of its earlier attempt go in the same statement: no cancel can see them in between.
+-- run's unfinished items of its earlier attempt go in the same statement: no cancel can see them
+-- in between.
 -- The pick is a materialised CTE, evaluated once: as a subquery of the UPDATE the planner may
 -- rescan it per row, and a rescan skips the rows this statement already took and locks the next
 -- ones, claiming more runs than @limit. The picked ids are matched as an array, read by index
@@ -330,7 +331,7 @@ WITH picked AS MATERIALIZED (
   RETURNING r.*
 ), cleared AS (
   DELETE FROM jobdeck_run_items AS i USING claimed
-  WHERE i.run_id = claimed.id AND claimed.attempt > 1
+  WHERE i.run_id = claimed.id AND claimed.attempt > 1 AND i.status <> 'succeeded'
 )
 SELECT * FROM claimed;
 

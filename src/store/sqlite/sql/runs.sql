@@ -76,8 +76,8 @@ ORDER BY priority DESC, run_at, id
 LIMIT @limit;
 
 -- name: itemClearForAttempt
--- Items describe the current attempt; a new attempt starts its fan-out afresh.
-DELETE FROM jobdeck_run_items WHERE run_id = @id;
+-- A new attempt keeps the items that succeeded (its forEach skips them) and redoes the rest.
+DELETE FROM jobdeck_run_items WHERE run_id = @id AND status <> 'succeeded';
 
 -- name: runClaim
 UPDATE jobdeck_runs
