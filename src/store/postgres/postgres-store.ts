@@ -1031,20 +1031,15 @@ export class PostgresStore implements Store {
 
   async itemsUpsert(params: { ref: AttemptRef; items: RunItem[] }): Promise<void> {
     if (params.items.length === 0) return;
-    await this.tx(async (client) => {
-      if (!(await this.one('runFenceCheck', { ...params.ref }, client)))
-        throw leaseLost(params.ref);
-      await this.query(
-        'itemUpsert',
-        {
-          runId: params.ref.id,
-          keys: params.items.map((i) => i.key),
-          statuses: params.items.map((i) => i.status),
-          errors: params.items.map((i) => toJson(i.error)),
-        },
-        client,
-      );
+    const row = await this.one<{ held: number }>('itemUpsert', {
+      runId: params.ref.id,
+      attempt: params.ref.attempt,
+      workerId: params.ref.workerId,
+      keys: params.items.map((i) => i.key),
+      statuses: params.items.map((i) => i.status),
+      errors: params.items.map((i) => toJson(i.error)),
     });
+    if (!row?.held) throw leaseLost(params.ref);
   }
 
   async logAppend(params: {
@@ -1054,46 +1049,31 @@ export class PostgresStore implements Store {
     cap: number;
   }): Promise<StoredLogEntry[]> {
     if (params.entries.length === 0) return [];
-    return this.tx(async (client) => {
-      const owner = await this.one<{ attempt: number; worker_id: string | null }>(
-        'logOwnerCheck',
-        { runId: params.runId },
-        client,
-      );
-      if (!owner) throw new JobdeckError('RUN_NOT_FOUND', `No run has id ${params.runId}.`);
-      if (
-        params.ref &&
-        (owner.attempt !== params.ref.attempt || owner.worker_id !== params.ref.workerId)
-      ) {
-        throw leaseLost(params.ref);
-      }
-      const { log_seq: last } = (await this.one<{ log_seq: number }>(
-        'logReserveSeq',
-        { runId: params.runId, count: params.entries.length },
-        client,
-      ))!;
-      const first = last - params.entries.length + 1;
-      const stored = params.entries.map((entry, index) => ({
-        ...entry,
-        runId: params.runId,
-        seq: first + index,
-      }));
-      await this.query(
-        'logInsert',
-        {
-          runId: params.runId,
-          seqs: stored.map((e) => e.seq),
-          levels: stored.map((e) => e.level),
-          messages: stored.map((e) => e.message),
-          datas: stored.map((e) => toJson(e.data)),
-          times: stored.map((e) => e.time.getTime()),
-        },
-        client,
-      );
-      if (last > params.cap)
-        await this.query('logTrim', { runId: params.runId, keepAfter: last - params.cap }, client);
-      return stored.slice(-params.cap);
+    const row = await this.one<{ log_seq: number }>('logAppend', {
+      runId: params.runId,
+      attempt: params.ref?.attempt ?? null,
+      workerId: params.ref?.workerId ?? null,
+      count: params.entries.length,
+      cap: params.cap,
+      levels: params.entries.map((e) => e.level),
+      messages: params.entries.map((e) => e.message),
+      datas: params.entries.map((e) => toJson(e.data)),
+      times: params.entries.map((e) => e.time.getTime()),
     });
+    if (!row) {
+      if (params.ref && (await this.one('runExists', { runId: params.runId })))
+        throw leaseLost(params.ref);
+      throw new JobdeckError('RUN_NOT_FOUND', `No run has id ${params.runId}.`);
+    }
+    if (params.entries.length > params.cap)
+      await this.query('logTrim', { runId: params.runId, keepAfter: row.log_seq - params.cap });
+    const first = row.log_seq - params.entries.length + 1;
+    const stored = params.entries.map((entry, index) => ({
+      ...entry,
+      runId: params.runId,
+      seq: first + index,
+    }));
+    return stored.slice(-params.cap);
   }
 
   async logList(params: {
