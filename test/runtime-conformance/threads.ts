@@ -59,9 +59,10 @@ export function describeThreads(ctx: RuntimeConformanceContext): void {
         logs: (await deck.runs.logs(id)).map((l) => l.message).filter((m) => m === 'stale write'),
         progress: run.progress?.message === 'stale progress' ? run.progress : null,
         items: run.items.filter((i) => i.key === 'stale item'),
+        steps: (await deck.runs.steps(id)).map((step) => step.name),
       };
     }
-    const none = { logs: [], progress: null, items: [] };
+    const none = { logs: [], progress: null, items: [], steps: [] };
 
     it("drops a finished run's late writes in the next run of its warm thread, then retires the thread", async () => {
       const deck = await open();

@@ -32,6 +32,8 @@ interface Served {
   /** Step requests waiting for the parent's answer, by their seq. */
   stepReplies: Map<number, (reply: StepReply) => void>;
   stepSeq: number;
+  /** Its handler settled: the parent answers nothing more for it. */
+  over: boolean;
 }
 
 type StepReply = Extract<ToIsolate, { type: 'step-reply' }>;
@@ -91,6 +93,8 @@ export function serveIsolate(transport: IsolateTransport): void {
     attempt: Served,
     message: DistributiveOmit<Extract<Untagged<FromIsolate>, { type: 'step' }>, 'seq'>,
   ): Promise<StepReply> => {
+    // A ctx used after its attempt (a handler's leftover work in a reused thread) gets no answer.
+    if (attempt.over) return Promise.reject(attemptOver());
     const seq = ++attempt.stepSeq;
     return new Promise((resolve, reject) => {
       attempt.stepReplies.set(seq, (reply) =>
@@ -109,6 +113,7 @@ export function serveIsolate(transport: IsolateTransport): void {
       lastTouch: 0,
       stepReplies: new Map(),
       stepSeq: 0,
+      over: false,
     };
     current = attempt;
     try {
@@ -133,6 +138,11 @@ export function serveIsolate(transport: IsolateTransport): void {
 
   /** Send, and report a value that cannot cross the boundary as the handler's error. */
   const sendResult = (attempt: Served, message: Untagged<FromIsolate>) => {
+    attempt.over = true;
+    // Requests still waiting would wait forever: the parent no longer serves this attempt.
+    for (const answer of attempt.stepReplies.values())
+      answer({ type: 'step-reply', seq: 0, error: serializeError(attemptOver()), ...attempt.tag });
+    attempt.stepReplies.clear();
     try {
       sendFor(attempt, message);
     } catch (err) {
@@ -211,4 +221,8 @@ export function serveIsolate(transport: IsolateTransport): void {
         return;
     }
   });
+}
+
+function attemptOver(): JobdeckError {
+  return new JobdeckError('LEASE_LOST', 'The attempt is over.');
 }
