@@ -169,11 +169,19 @@ export function runDetailDto(run: Run, steps: RunStep[]): RunDetailDto {
       startedAt: entry.startedAt.toISOString(),
       endedAt: iso(entry.endedAt),
     })),
-    steps: steps.map((step) => ({
-      ...step,
-      startedAt: step.startedAt.toISOString(),
-      endedAt: iso(step.endedAt),
-    })),
+    steps: steps.map(stepDto),
+  };
+}
+
+/** A step on the wire: its times as ISO text. */
+export function stepDto(step: RunStep) {
+  return {
+    name: step.name,
+    status: step.status,
+    attempt: step.attempt,
+    startedAt: step.startedAt.toISOString(),
+    endedAt: iso(step.endedAt),
+    error: step.error,
   };
 }
 

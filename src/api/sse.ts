@@ -6,7 +6,7 @@ import type { Run } from '../core/run.js';
 import type { RunStatus } from '../core/status.js';
 import type { EventFeed } from '../events/feed.js';
 import { FEED_EVENT_NAMES, type FeedEventName, type StoredEvent } from '../store/store.js';
-import { logDto, runDto } from './schemas.js';
+import { logDto, runDto, stepDto } from './schemas.js';
 
 /** The events clients can subscribe to: the whole feed. */
 export const STREAMED_EVENTS: readonly FeedEventName[] = FEED_EVENT_NAMES;
@@ -43,6 +43,15 @@ export function toStreamEvent(event: StoredEvent): StreamEvent {
         job: event.job,
         status: event.status,
         entry: logDto(event.log),
+      };
+      break;
+    case 'run.step':
+      data = {
+        at,
+        runId: event.runId,
+        job: event.job,
+        status: event.status,
+        step: stepDto(event.step),
       };
       break;
     case 'job.updated':

@@ -333,13 +333,18 @@ export function eventFromRow(row: EventRow): StoredEvent {
           });
     return { ...base, name: 'run.log', log };
   }
+  if (row.event_name === 'run.step') {
+    const data = fromJson<Omit<StepRow, 'result'>>(row.event_data)!;
+    const { result: _result, ...step } = stepFromRow({ ...data, result: null });
+    return { ...base, name: 'run.step', step };
+  }
   if (row.event_name === 'job.updated') {
     const data = fromJson<JobRow>(row.event_data)!;
     return { ...base, name: 'job.updated', jobState: jobStateFromRow(data) };
   }
   return {
     ...base,
-    name: row.event_name as Exclude<StoredEvent['name'], 'run.log' | 'job.updated'>,
+    name: row.event_name as Exclude<StoredEvent['name'], 'run.log' | 'run.step' | 'job.updated'>,
     run:
       row.id === null
         ? null

@@ -6,6 +6,7 @@ import type {
   Run,
   RunItem,
   RunProgress,
+  RunStep,
   RunTrigger,
   StoredLogEntry,
   StoredStep,
@@ -245,6 +246,7 @@ export const FEED_EVENT_NAMES = [
   'run.finished',
   'run.retrying',
   'run.stuck',
+  'run.step',
   'job.updated',
 ] as const;
 export type FeedEventName = (typeof FEED_EVENT_NAMES)[number];
@@ -265,7 +267,7 @@ export type StoredEvent = {
   attempt: number | null;
 } & (
   | {
-      name: Exclude<FeedEventName, 'run.log' | 'job.updated'>;
+      name: Exclude<FeedEventName, 'run.log' | 'run.step' | 'job.updated'>;
       /**
        * The run as stored when the event is read (its status may have moved on since: `status`
        * is the one the event recorded), without input, result, items and attempts; null once deleted.
@@ -274,6 +276,8 @@ export type StoredEvent = {
     }
   /** `log` is null once the line is gone (the run's log cap, or the run's retention). */
   | { name: 'run.log'; log: StoredLogEntry | null }
+  /** A durable step started or ended: the step as that write stored it (without its result). */
+  | { name: 'run.step'; step: RunStep }
   | { name: 'job.updated'; jobState: JobState }
 );
 

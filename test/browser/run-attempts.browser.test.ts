@@ -1,6 +1,7 @@
 /**
  * The run page in headless Chromium: the Attempts table (a failed attempt, then the one running,
- * followed live to its end) and the cancel record's Delivered time after a stop.
+ * followed live to its end), the cancel record's Delivered time after a stop, and the Steps table
+ * following a run's durable steps live.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -51,6 +52,24 @@ const flakyGateJob = defineJob({
   },
 });
 
+const TWO_STEPS = 'e2e.attempts.two-steps';
+/** Two durable steps, each held at its own gate (`${key}/one`, `${key}/two`). */
+const twoStepJob = defineJob({
+  name: TWO_STEPS,
+  maxAttempts: 1,
+  input: z.object({ key: z.string() }),
+  async run(ctx, input) {
+    for (const name of ['one', 'two']) {
+      const gate = gates.get(`${input.key}/${name}`);
+      await ctx.step(name, async (signal) => {
+        gate.entered.resolve();
+        await unlessAborted(gate.release.promise, signal);
+        return name;
+      });
+    }
+  },
+});
+
 let server: TestServer;
 let browser: Browser;
 let context: BrowserContext;
@@ -63,6 +82,17 @@ async function attemptRows(): Promise<string[][]> {
   const cells: string[][] = [];
   for (const row of await rows.all()) {
     cells.push((await row.locator('td').allTextContents()).map((text) => text.trim()));
+  }
+  return cells;
+}
+
+/** The cells' text of each body row of the Steps table, without the times. */
+async function stepRows(): Promise<string[][]> {
+  const rows = page.getByRole('table', { name: 'Steps' }).locator('tbody tr');
+  const cells: string[][] = [];
+  for (const row of await rows.all()) {
+    const texts = (await row.locator('td').allTextContents()).map((text) => text.trim());
+    cells.push([texts[0]!, texts[1]!, texts[2]!, texts[4] === '—' ? 'not ended' : 'ended']);
   }
   return cells;
 }
@@ -80,7 +110,7 @@ function inPageLocale(iso: string): Promise<string> {
 describe.skipIf(!available)('run page: attempts and cancel delivery', () => {
   beforeAll(async () => {
     [server, browser] = await Promise.all([
-      startTestServer([flakyGateJob, quickJob(QUICK)]),
+      startTestServer([flakyGateJob, twoStepJob, quickJob(QUICK)]),
       launchBrowser(),
     ]);
     context = await signedIn(browser, server, TEST_TOKENS.alice);
@@ -149,6 +179,31 @@ describe.skipIf(!available)('run page: attempts and cancel delivery', () => {
     expect(second![3]).not.toBe('—');
     expect(await cancelFact('Delivered').textContent()).toContain('after the request');
     await screenshot(page, 'run-attempts');
+    expect(errors).toEqual([]);
+  });
+
+  it('the Steps table follows the durable steps live, without reloading the run', async () => {
+    const key = gates.key();
+    const { id } = await createRun(server, TWO_STEPS, { input: { key } });
+    await gates.get(`${key}/one`).entered.promise;
+    await page.goto(`${server.url}/dashboard/runs/${id}`);
+    await page.getByRole('heading', { name: 'Steps', exact: true }).waitFor(LIVE);
+    await expect.poll(() => stepRows(), LIVE).toEqual([['one', 'running', '1', 'not ended']]);
+    // The run stays running meanwhile: only the feed's run.step events can change the table.
+    gates.get(`${key}/one`).release.resolve();
+    await gates.get(`${key}/two`).entered.promise;
+    await expect
+      .poll(() => stepRows(), LIVE)
+      .toEqual([
+        ['one', 'completed', '1', 'ended'],
+        ['two', 'running', '1', 'not ended'],
+      ]);
+    await screenshot(page, 'run-steps');
+    gates.get(`${key}/two`).release.resolve();
+    await page.locator('h1 .badge', { hasText: 'completed' }).waitFor(LIVE);
+    await expect
+      .poll(async () => (await stepRows())[1], LIVE)
+      .toEqual(['two', 'completed', '1', 'ended']);
     expect(errors).toEqual([]);
   });
 

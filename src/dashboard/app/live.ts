@@ -1,10 +1,11 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { errorText, type LogInfo, type RunInfo } from './api.js';
+import { errorText, type LogInfo, type RunDetailInfo, type RunInfo } from './api.js';
 
 /** One event of GET /api/events, by name; `reset` means: reload what you show. */
 export type LiveEvent =
   | { name: 'reset' }
   | { name: 'run.log'; runId: string; entry: LogInfo }
+  | { name: 'run.step'; runId: string; step: RunDetailInfo['steps'][number] }
   | { name: 'job.updated'; job: { name: string; enabled: boolean } }
   | { name: string; run: RunInfo };
 

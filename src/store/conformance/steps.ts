@@ -31,6 +31,11 @@ function step(
   };
 }
 
+/** A step as an event shows it: without its result. */
+function stepView({ result: _result, ...rest }: StoredStep) {
+  return rest;
+}
+
 /** Durable steps: what each attempt records, fenced, and what later attempts find. */
 export function describeSteps(ctx: ConformanceContext): void {
   describe('steps', () => {
@@ -54,6 +59,42 @@ export function describeSteps(ctx: ConformanceContext): void {
         step('parse', 'failed', 1, { error: { code: 'HANDLER_ERROR', message: 'bad' } }),
       ]);
       expect(await store().stepList({ runId: 'no-such-run' })).toEqual([]);
+    });
+
+    it('each step write is a run.step event with the step (not its result); refused and no-op writes are none', async () => {
+      const run = await startRun(store());
+      const ref = refOf(run);
+      const before = await store().eventBounds();
+      await store().stepSave({ ref, step: step('fetch', 'running', 1) });
+      await store().stepSave({ ref, step: step('fetch', 'completed', 1, { result: 'secret' }) });
+      await store().stepSave({
+        ref,
+        step: step('parse', 'failed', 1, { error: { code: 'HANDLER_ERROR', message: 'bad' } }),
+      });
+      // A completed step is final, and a lost attempt writes nothing: neither is an event.
+      await store().stepSave({ ref, step: step('fetch', 'running', 1) });
+      await expectErrorCode(
+        store().stepSave({ ref: { ...ref, workerId: 'other' }, step: step('x', 'running', 1) }),
+        'LEASE_LOST',
+      );
+      const { events } = await store().eventList({ afterSeq: before.last, limit: 100 });
+      const steps = events.filter((e) => e.name === 'run.step');
+      expect(events.filter((e) => e.name !== 'run.step')).toEqual([]);
+      expect(
+        steps.map((e) => [e.runId, e.job, e.status, e.attempt, 'step' in e ? e.step : null]),
+      ).toEqual([
+        [run.id, run.job, 'running', 1, stepView(step('fetch', 'running', 1))],
+        [run.id, run.job, 'running', 1, stepView(step('fetch', 'completed', 1))],
+        [
+          run.id,
+          run.job,
+          'running',
+          1,
+          stepView(
+            step('parse', 'failed', 1, { error: { code: 'HANDLER_ERROR', message: 'bad' } }),
+          ),
+        ],
+      ]);
     });
 
     it('a result of any JSON kind comes back as it was saved', async () => {

@@ -172,6 +172,8 @@ jobdeck_runs PRIMARY KEY (id)
 jobdeck_jobs jobdeck_jobs_updated AFTER INSERT
 jobdeck_jobs jobdeck_jobs_updated AFTER UPDATE
 jobdeck_run_logs jobdeck_logs_appended AFTER INSERT
+jobdeck_run_steps jobdeck_steps_saved AFTER INSERT
+jobdeck_run_steps jobdeck_steps_saved AFTER UPDATE
 jobdeck_runs jobdeck_runs_changed AFTER UPDATE
 jobdeck_runs jobdeck_runs_created AFTER INSERT
 jobdeck_runs jobdeck_runs_transition BEFORE UPDATE
@@ -181,3 +183,4 @@ jobdeck_jobs_events() trigger volatile
 jobdeck_logs_events() trigger volatile
 jobdeck_now_ms(given bigint) bigint stable
 jobdeck_runs_events() trigger volatile
+jobdeck_steps_events() trigger volatile

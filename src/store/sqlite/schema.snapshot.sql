@@ -290,3 +290,23 @@ WHEN OLD.status <> NEW.status AND (OLD.status, NEW.status) NOT IN (
 BEGIN
   SELECT RAISE(ABORT, 'INVALID_TRANSITION');
 END;
+
+-- trigger jobdeck_steps_inserted
+CREATE TRIGGER jobdeck_steps_inserted AFTER INSERT ON jobdeck_run_steps
+BEGIN
+  INSERT INTO jobdeck_events (name, job, run_id, status, attempt, data)
+  SELECT 'run.step', r.job, r.id, r.status, NEW.attempt,
+    json_object('name', NEW.name, 'status', NEW.status, 'attempt', NEW.attempt,
+      'started_at', NEW.started_at, 'ended_at', NEW.ended_at, 'error', json(NEW.error))
+  FROM jobdeck_runs r WHERE r.id = NEW.run_id;
+END;
+
+-- trigger jobdeck_steps_updated
+CREATE TRIGGER jobdeck_steps_updated AFTER UPDATE ON jobdeck_run_steps
+BEGIN
+  INSERT INTO jobdeck_events (name, job, run_id, status, attempt, data)
+  SELECT 'run.step', r.job, r.id, r.status, NEW.attempt,
+    json_object('name', NEW.name, 'status', NEW.status, 'attempt', NEW.attempt,
+      'started_at', NEW.started_at, 'ended_at', NEW.ended_at, 'error', json(NEW.error))
+  FROM jobdeck_runs r WHERE r.id = NEW.run_id;
+END;

@@ -117,6 +117,10 @@ export function RunPage({ id }: { id: string }) {
       void loadLogs();
       return;
     }
+    if (event.name === 'run.step' && 'step' in event) {
+      if (event.runId === id) setRun((previous) => previous && withStep(previous, event.step));
+      return;
+    }
     if (event.name === 'run.log' && 'entry' in event && event.runId === id) {
       // An entry past a gap (missed while loading) is fetched with what it skipped.
       if (event.entry.seq === lastSeq.current + 1) appendLogs([event.entry]);
@@ -225,6 +229,7 @@ export function RunPage({ id }: { id: string }) {
       {run.result !== null && run.result !== undefined ? (
         <JsonBlock title="Result" value={run.result} open />
       ) : null}
+      {run.steps.length ? <Steps steps={run.steps} /> : null}
       {run.items.length ? <Items items={run.items} /> : null}
       <Logs logs={logs} />
       {stopMode ? (
@@ -367,6 +372,49 @@ function Attempts({ attempts }: { attempts: RunDetailInfo['attempts'] }) {
                   )}
                 </td>
                 <td class="wrap">{errorLine(attempt.error)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+type StepInfo = RunDetailInfo['steps'][number];
+
+/** The run with `step` as a live event reported it: a new step goes last, as the store orders them. */
+function withStep(run: RunDetailInfo, step: StepInfo): RunDetailInfo {
+  const known = run.steps.some((s) => s.name === step.name);
+  return {
+    ...run,
+    steps: known ? run.steps.map((s) => (s.name === step.name ? step : s)) : [...run.steps, step],
+  };
+}
+
+/** Durable steps in the order they first started: which attempt last ran each, and how it went. */
+function Steps({ steps }: { steps: StepInfo[] }) {
+  return (
+    <>
+      <h2>Steps</h2>
+      <div class="table-wrap">
+        <table aria-label="Steps" class="items">
+          <ColumnHeads names={['Step', 'Status', 'Attempt', 'Started', 'Ended', 'Error']} />
+          <tbody>
+            {steps.map((step) => (
+              <tr key={step.name}>
+                <td>
+                  <span class="item-key" title={step.name}>
+                    {step.name}
+                  </span>
+                </td>
+                <td>
+                  <StatusBadge status={step.status} />
+                </td>
+                <td>{step.attempt}</td>
+                <td>{formatTime(step.startedAt)}</td>
+                <td>{formatTime(step.endedAt)}</td>
+                <td class="wrap">{errorLine(step.error)}</td>
               </tr>
             ))}
           </tbody>
