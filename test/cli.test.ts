@@ -146,12 +146,12 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     const result = await jobdeck(['jobs']);
     expect(result.exit, result.stderr).toEqual({ code: 0, signal: null });
     const [header, ...rows] = lines(result.stdout);
-    expect(header).toMatch(/^NAME\s+CATEGORY\s+ENABLED\s+SCHEDULE\s+DESCRIPTION$/);
+    expect(header).toMatch(/^NAME\s+CATEGORY\s+ENABLED\s+SCHEDULE\s+RATE\s+DESCRIPTION$/);
     expect(rows.map((row) => row.split(/\s+/)[0]).sort()).toEqual(DEMO_JOBS);
     // Schedules as they are written in the job's options, descriptions without markdown.
     expect(rows.find((row) => row.startsWith('demo.cache_warming'))).toMatch(/\severy 1h\s/);
     expect(rows.find((row) => row.startsWith('demo.steps'))).toMatch(
-      /\s-\s+Runs steps sequential steps of stepMs each\.$/,
+      /\s-\s+-\s+Runs steps sequential steps of stepMs each\.$/,
     );
     expect(result.stdout).not.toContain('`');
 
@@ -231,7 +231,10 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
       createdBy: 'ops',
     });
     const plain = await jobdeck(['run', id]);
-    expect(plain.stdout).toBe(`${id} demo.steps completed 100% attempt 1/1\n`);
+    expect(plain.stdout).toBe(
+      `${id} demo.steps completed 100% attempt 1/1\nsteps:\n` +
+        ['step 1', 'step 2', 'step 3'].map((step) => `  ${step}: completed (attempt 1)\n`).join(''),
+    );
     completedId = id;
   });
 

@@ -28,12 +28,13 @@ export function jobsCommand(program: Command): void {
       const jobs = await clientFrom(flags).jobs();
       if (flags.json) return printJson(jobs);
       printTable([
-        ['NAME', 'CATEGORY', 'ENABLED', 'SCHEDULE', 'DESCRIPTION'],
+        ['NAME', 'CATEGORY', 'ENABLED', 'SCHEDULE', 'RATE', 'DESCRIPTION'],
         ...jobs.map((job) => [
           job.name,
           job.category,
           job.enabled ? 'yes' : 'no',
           scheduleText(job.schedule),
+          job.rateLimit ? `${job.rateLimit.max}/${writtenDuration(job.rateLimit.perMs)}` : '-',
           plainText(job.description),
         ]),
       ]);

@@ -76,6 +76,12 @@ export function runsCommand(program: Command): void {
       const run = await clientFrom(flags).run(id);
       if (flags.json) return printJson(run);
       process.stdout.write(describeRun(run) + '\n');
+      if (run.steps.length > 0) process.stdout.write('steps:\n');
+      for (const step of run.steps)
+        process.stdout.write(
+          `  ${step.name}: ${step.status} (attempt ${step.attempt})${step.error ? ` ${step.error.message}` : ''}\n`,
+        );
+      if (run.items.length > 0 && run.steps.length > 0) process.stdout.write('items:\n');
       for (const item of run.items)
         process.stdout.write(
           `  ${item.key}: ${item.status}${item.error ? ` (${item.error.message})` : ''}\n`,

@@ -25,6 +25,8 @@ export interface JobInfo {
   canTrigger: boolean;
   allowConcurrent: boolean;
   concurrency: number | null;
+  /** At most `max` starts in any `perMs`, across instances; null when unlimited. */
+  rateLimit: { max: number; perMs: number } | null;
   maxAttempts: number;
   timeoutMs: number | null;
   isolation: string;

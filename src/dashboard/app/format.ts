@@ -3,6 +3,18 @@ export function formatTime(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleString() : '—';
 }
 
+/** A window as people say it: 1 min, 30 s, 2 h, 250 ms (the largest whole unit). */
+export function formatWindow(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['min', 60_000],
+    ['s', 1000],
+  ] as const)
+    if (ms >= size && ms % size === 0) return `${ms / size} ${unit}`;
+  return `${ms} ms`;
+}
+
 /** A span of milliseconds, short: 850 ms, 12.3 s, 4 min 5 s, 2 h 10 min, 3 d 4 h. */
 export function formatSpan(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;

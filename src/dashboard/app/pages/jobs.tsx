@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { client, errorText, type JobInfo, type RunInfo } from '../api.js';
 import { Description, ErrorNote, Facts, ColumnHeads } from '../components.js';
-import { formatSpan, formatTime } from '../format.js';
+import { formatSpan, formatTime, formatWindow } from '../format.js';
 import { useLiveEvents } from '../live.js';
 import { Link, jobPath } from '../router.js';
 import { useSession } from '../session.js';
@@ -145,6 +145,12 @@ export function JobPage({ name }: { name: string }) {
           ['Schedule', scheduleText(job.schedule)],
           ['Next slot', next ? formatTime(next.runAt) : '—'],
           ['Concurrency', job.concurrency === null ? 'unlimited' : String(job.concurrency)],
+          [
+            'Rate limit',
+            job.rateLimit
+              ? `${job.rateLimit.max} starts per ${formatWindow(job.rateLimit.perMs)}`
+              : 'none',
+          ],
           ['Overlapping runs', job.allowConcurrent ? 'allowed' : 'one at a time'],
           ['Attempts', String(job.maxAttempts)],
           ['Time-out', job.timeoutMs === null ? 'none' : formatSpan(job.timeoutMs)],
