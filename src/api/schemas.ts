@@ -114,6 +114,9 @@ export const runStepSchema = z
   })
   .meta({ id: 'RunStep' });
 
+/** The steps GET /api/runs/:id shows at most: the newest (a run may have any number). */
+export const RUN_STEPS_SHOWN = 1000;
+
 /** One run with its whole history of attempts: the answer of GET /api/runs/:id only. */
 export const runDetailSchema = runSchema
   .extend({
@@ -123,7 +126,12 @@ export const runDetailSchema = runSchema
     steps: z
       .array(runStepSchema)
       .describe(
-        "The run's durable steps (ctx.step), in the order they first started; a completed step is not run again by a later attempt",
+        `The run's durable steps (ctx.step), in the order they first started (the newest ${RUN_STEPS_SHOWN}); a completed step is not run again by a later attempt`,
+      ),
+    earlierStepsOmitted: z
+      .boolean()
+      .describe(
+        `True when the run has more than ${RUN_STEPS_SHOWN} steps: the oldest are left out`,
       ),
   })
   .meta({ id: 'RunDetail' });
@@ -161,15 +169,18 @@ export function runDto(run: Run): RunDto {
   };
 }
 
+/** `steps`: the newest, one more than RUN_STEPS_SHOWN when there are more (that one is left out). */
 export function runDetailDto(run: Run, steps: RunStep[]): RunDetailDto {
+  const earlierStepsOmitted = steps.length > RUN_STEPS_SHOWN;
   return {
     ...runDto(run),
+    earlierStepsOmitted,
     attempts: runAttemptHistory(run).map((entry) => ({
       ...entry,
       startedAt: entry.startedAt.toISOString(),
       endedAt: iso(entry.endedAt),
     })),
-    steps: steps.map(stepDto),
+    steps: (earlierStepsOmitted ? steps.slice(-RUN_STEPS_SHOWN) : steps).map(stepDto),
   };
 }
 

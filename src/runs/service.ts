@@ -366,10 +366,11 @@ export class RunService {
 
   /**
    * The durable steps of a run (`ctx.step`), in the order they first started: each with its
-   * status and the attempt that last ran it (results stay in the store).
+   * status and the attempt that last ran it (results stay in the store). `last`: only the newest
+   * that many.
    */
-  async steps(id: string): Promise<RunStep[]> {
-    const steps = await this.store.stepList({ runId: id });
+  async steps(id: string, options: { last?: number } = {}): Promise<RunStep[]> {
+    const steps = await this.store.stepList({ runId: id, ...options });
     if (steps.length === 0) await this.get(id);
     return steps.map(({ result: _result, ...step }) => step);
   }

@@ -94,8 +94,8 @@ export interface Store {
    */
   leaseRelease(params: { ref: AttemptRef }): Promise<void>;
 
-  /** The steps of a run, in the order they first started, each with its result. */
-  stepList(params: { runId: string }): Promise<StoredStep[]>;
+  /** The steps of a run (the newest `last` of them), in the order they first started, each with its result. */
+  stepList(params: { runId: string; last?: number }): Promise<StoredStep[]>;
   /**
    * Record a step of the attempt (fenced, LEASE_LOST otherwise): started, completed with its
    * result, or failed. A step is keyed by its name within the run and keeps the place it first

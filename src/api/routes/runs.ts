@@ -19,6 +19,7 @@ import {
   logDto,
   logSchema,
   logsQuery,
+  RUN_STEPS_SHOWN,
   runDetailDto,
   runDetailSchema,
   runDto,
@@ -95,7 +96,8 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
     },
     handler: async (request) => {
       const run = await deck.runs.get(request.params.id);
-      return { run: runDetailDto(run, await deck.runs.steps(run.id)) };
+      const steps = await deck.runs.steps(run.id, { last: RUN_STEPS_SHOWN + 1 });
+      return { run: runDetailDto(run, steps) };
     },
   });
 

@@ -97,6 +97,19 @@ export function describeSteps(ctx: ConformanceContext): void {
       ]);
     });
 
+    it('stepList with last gives the newest steps, still in the order they first started', async () => {
+      const run = await startRun(store());
+      for (const name of ['a', 'b', 'c', 'd'])
+        await store().stepSave({ ref: refOf(run), step: step(name, 'completed', 1) });
+      const names = async (last?: number) =>
+        (await store().stepList({ runId: run.id, ...(last === undefined ? {} : { last }) })).map(
+          (s) => s.name,
+        );
+      expect(await names(2)).toEqual(['c', 'd']);
+      expect(await names(10)).toEqual(['a', 'b', 'c', 'd']);
+      expect(await names()).toEqual(['a', 'b', 'c', 'd']);
+    });
+
     it('a result of any JSON kind comes back as it was saved', async () => {
       const run = await startRun(store());
       const ref = refOf(run);

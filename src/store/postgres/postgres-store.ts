@@ -1020,8 +1020,12 @@ export class PostgresStore implements Store {
     if ((await this.run('leaseRelease', { ...params.ref })) === 0) throw leaseLost(params.ref);
   }
 
-  async stepList(params: { runId: string }): Promise<StoredStep[]> {
-    return (await this.query<StepRow>('stepList', { runId: params.runId })).map(stepFromRow);
+  async stepList(params: { runId: string; last?: number }): Promise<StoredStep[]> {
+    const rows =
+      params.last === undefined
+        ? await this.query<StepRow>('stepList', { runId: params.runId })
+        : await this.query<StepRow>('stepListLast', { runId: params.runId, last: params.last });
+    return rows.map(stepFromRow);
   }
 
   async stepSave(params: { ref: AttemptRef; step: StoredStep }): Promise<void> {

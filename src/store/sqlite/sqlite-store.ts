@@ -625,8 +625,12 @@ export class SqliteStore implements Store {
     if (!released) throw leaseLost(params.ref);
   }
 
-  async stepList(params: { runId: string }): Promise<StoredStep[]> {
-    return this.all<StepRow>('stepList', { runId: params.runId }).map(stepFromRow);
+  async stepList(params: { runId: string; last?: number }): Promise<StoredStep[]> {
+    const rows =
+      params.last === undefined
+        ? this.all<StepRow>('stepList', { runId: params.runId })
+        : this.all<StepRow>('stepListLast', { runId: params.runId, last: params.last });
+    return rows.map(stepFromRow);
   }
 
   async stepSave(params: { ref: AttemptRef; step: StoredStep }): Promise<void> {

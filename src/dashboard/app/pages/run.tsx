@@ -50,6 +50,8 @@ export function RunPage({ id }: { id: string }) {
   const logsAgain = useRef(false);
   const pendingLogs = useRef<LogInfo[]>([]);
   const logFrame = useRef<number | null>(null);
+  const pendingSteps = useRef<StepInfo[]>([]);
+  const stepFrame = useRef<number | null>(null);
 
   const reload = async () => {
     // Answers can come back out of order: only the latest request's may show.
@@ -103,11 +105,23 @@ export function RunPage({ id }: { id: string }) {
     });
   };
 
+  /** Step events show once per frame too: a run of many short steps sends hundreds a second. */
+  const addStep = (step: StepInfo) => {
+    pendingSteps.current.push(step);
+    stepFrame.current ??= requestAnimationFrame(() => {
+      stepFrame.current = null;
+      const batch = pendingSteps.current;
+      pendingSteps.current = [];
+      setRun((previous) => previous && withSteps(previous, batch));
+    });
+  };
+
   useEffect(() => {
     void reload();
     void loadLogs();
     return () => {
       if (logFrame.current !== null) cancelAnimationFrame(logFrame.current);
+      if (stepFrame.current !== null) cancelAnimationFrame(stepFrame.current);
     };
   }, [id]);
 
@@ -118,7 +132,7 @@ export function RunPage({ id }: { id: string }) {
       return;
     }
     if (event.name === 'run.step' && 'step' in event) {
-      if (event.runId === id) setRun((previous) => previous && withStep(previous, event.step));
+      if (event.runId === id) addStep(event.step);
       return;
     }
     if (event.name === 'run.log' && 'entry' in event && event.runId === id) {
@@ -229,7 +243,9 @@ export function RunPage({ id }: { id: string }) {
       {run.result !== null && run.result !== undefined ? (
         <JsonBlock title="Result" value={run.result} open />
       ) : null}
-      {run.steps.length ? <Steps steps={run.steps} /> : null}
+      {run.steps.length ? (
+        <Steps steps={run.steps} earlierOmitted={run.earlierStepsOmitted} />
+      ) : null}
       {run.items.length ? <Items items={run.items} /> : null}
       <Logs logs={logs} />
       {stopMode ? (
@@ -382,21 +398,42 @@ function Attempts({ attempts }: { attempts: RunDetailInfo['attempts'] }) {
 }
 
 type StepInfo = RunDetailInfo['steps'][number];
+/** The steps the page keeps: the newest, as many as the API shows. */
+const STEPS_KEPT = 1000;
+/** The steps the table shows: the newest (a table of a thousand rows redrawn live stalls the page). */
+const STEPS_SHOWN = 200;
 
-/** The run with `step` as a live event reported it: a new step goes last, as the store orders them. */
-function withStep(run: RunDetailInfo, step: StepInfo): RunDetailInfo {
-  const known = run.steps.some((s) => s.name === step.name);
+/**
+ * The run with `steps` as live events reported them, in order: a new step goes last, as the store
+ * orders them, and the oldest beyond STEPS_KEPT are dropped.
+ */
+function withSteps(run: RunDetailInfo, steps: StepInfo[]): RunDetailInfo {
+  const list = [...run.steps];
+  const at = new Map(list.map((step, index) => [step.name, index]));
+  for (const step of steps) {
+    const index = at.get(step.name);
+    if (index === undefined) {
+      at.set(step.name, list.length);
+      list.push(step);
+    } else list[index] = step;
+  }
+  const dropped = Math.max(0, list.length - STEPS_KEPT);
   return {
     ...run,
-    steps: known ? run.steps.map((s) => (s.name === step.name ? step : s)) : [...run.steps, step],
+    steps: dropped ? list.slice(dropped) : list,
+    earlierStepsOmitted: run.earlierStepsOmitted || dropped > 0,
   };
 }
 
 /** Durable steps in the order they first started: which attempt last ran each, and how it went. */
-function Steps({ steps }: { steps: StepInfo[] }) {
+function Steps({ steps: all, earlierOmitted }: { steps: StepInfo[]; earlierOmitted: boolean }) {
+  const steps = all.slice(-STEPS_SHOWN);
   return (
     <>
       <h2>Steps</h2>
+      {earlierOmitted || all.length > steps.length ? (
+        <p class="muted">Earlier steps are not shown.</p>
+      ) : null}
       <div class="table-wrap">
         <table aria-label="Steps" class="items">
           <ColumnHeads names={['Step', 'Status', 'Attempt', 'Started', 'Ended', 'Error']} />

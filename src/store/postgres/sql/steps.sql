@@ -3,6 +3,13 @@ SELECT name, status, result, error, attempt, started_at, ended_at FROM jobdeck_r
 WHERE run_id = @runId
 ORDER BY position;
 
+-- name: stepListLast
+-- The newest @last steps, in the order they first started.
+SELECT name, status, result, error, attempt, started_at, ended_at FROM (
+  SELECT * FROM jobdeck_run_steps WHERE run_id = @runId ORDER BY position DESC LIMIT @last
+) newest
+ORDER BY position;
+
 -- name: stepSave
 -- One statement, fenced by the run's row: the lock lasts only while it runs, so a worker process
 -- that stalls (SIGSTOP, a blocked event loop) between round trips never holds the run's row. A new

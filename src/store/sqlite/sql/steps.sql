@@ -3,6 +3,13 @@ SELECT name, status, result, error, attempt, started_at, ended_at FROM jobdeck_r
 WHERE run_id = @runId
 ORDER BY position;
 
+-- name: stepListLast
+-- The newest @last steps, in the order they first started.
+SELECT name, status, result, error, attempt, started_at, ended_at FROM (
+  SELECT * FROM jobdeck_run_steps WHERE run_id = @runId ORDER BY position DESC LIMIT @last
+) newest
+ORDER BY position;
+
 -- name: stepSave
 -- A new step takes the next place; a completed step is final.
 INSERT INTO jobdeck_run_steps (
