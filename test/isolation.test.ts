@@ -545,6 +545,7 @@ describe('the thread pool', () => {
         run: { id: tag.runId, job: lateCrashThreadJob.name, attempt: 1, maxAttempts: 1 },
         input: { marker },
         cancel: null,
+        pause: null,
       } satisfies ToIsolate);
       expect(await done).toMatchObject({ ...tag, type: 'done', ok: true });
       pool.give(lateCrashThreadJob, thread, 1);

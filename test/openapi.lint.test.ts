@@ -36,6 +36,8 @@ const OPERATION_IDS = [
   'post /api/runs/{id}/cancel cancelRun',
   'post /api/runs/batch createManyRuns',
   'post /api/runs/cancel cancelManyRuns',
+  'post /api/runs/{id}/pause pauseRun',
+  'post /api/runs/{id}/resume resumeRun',
   'post /api/runs/{id}/retry retryRun',
   'get /api/workers listWorkers',
   'get /api/stats getStats',

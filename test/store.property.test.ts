@@ -14,6 +14,8 @@ type Command =
   | { kind: 'claim'; worker: number; limit: number }
   | { kind: 'progress'; run: number; stale: boolean }
   | { kind: 'cancel'; run: number; force: boolean }
+  | { kind: 'pause'; run: number }
+  | { kind: 'resume'; run: number }
   | { kind: 'finish'; run: number; stale: boolean; outcome: number }
   | { kind: 'renew'; worker: number }
   | { kind: 'advance'; ms: number }
@@ -40,12 +42,17 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   fc.record({ kind: fc.constant('progress' as const), run: fc.nat(9), stale: fc.boolean() }),
   fc.record({ kind: fc.constant('cancel' as const), run: fc.nat(9), force: fc.boolean() }),
   {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('pause' as const), run: fc.nat(9) }),
+  },
+  fc.record({ kind: fc.constant('resume' as const), run: fc.nat(9) }),
+  {
     weight: 4,
     arbitrary: fc.record({
       kind: fc.constant('finish' as const),
       run: fc.nat(9),
       stale: fc.boolean(),
-      outcome: fc.nat(5),
+      outcome: fc.nat(6),
     }),
   },
   fc.record({ kind: fc.constant('renew' as const), worker: fc.nat(1) }),
@@ -65,6 +72,8 @@ function outcomeFor(n: number, now: Date): RunFinishOutcome {
       error: { code: 'HANDLER_ERROR', message: 'retry' },
     },
     { status: 'pending' },
+    // Refused (LEASE_LOST) unless someone asked to pause the run.
+    { status: 'paused' },
   ];
   return outcomes[n % outcomes.length]!;
 }
@@ -94,8 +103,14 @@ async function apply(
   const now = new Date(state.now);
   const swallow = (err: unknown) => {
     const code = (err as { code?: string }).code;
-    if (!['LEASE_LOST', 'INVALID_TRANSITION', 'RUN_FINISHED', 'RUN_NOT_FOUND'].includes(code ?? ''))
-      throw err;
+    const expected = [
+      'LEASE_LOST',
+      'INVALID_TRANSITION',
+      'RUN_FINISHED',
+      'RUN_NOT_FOUND',
+      'RUN_NOT_PAUSED',
+    ];
+    if (!expected.includes(code ?? '')) throw err;
   };
   switch (cmd.kind) {
     case 'create': {
@@ -156,6 +171,16 @@ async function apply(
           .catch(swallow);
       return;
     }
+    case 'pause': {
+      const id = state.ids[cmd.run % Math.max(1, state.ids.length)];
+      if (id) await store.runPause({ id, requestedBy: 'prop', now }).catch(swallow);
+      return;
+    }
+    case 'resume': {
+      const id = state.ids[cmd.run % Math.max(1, state.ids.length)];
+      if (id) await store.runResume({ id, now }).catch(swallow);
+      return;
+    }
     case 'finish': {
       const ref = pickRef(state.refs, cmd.run, cmd.stale);
       if (ref)
@@ -194,6 +219,7 @@ function pickRef(refs: AttemptRef[], n: number, stale: boolean): AttemptRef | un
 describe('store state machine (property)', () => {
   it('never makes a transition outside the table, and terminal runs never change', async () => {
     const reached = new Set<string>();
+    const moves = new Set<string>();
     await fc.assert(
       fc.asyncProperty(fc.array(command, { minLength: 5, maxLength: 50 }), async (commands) => {
         const { path, cleanup } = tempDbPath();
@@ -222,11 +248,18 @@ describe('store state machine (property)', () => {
                   canTransition(prev.status, next!.status),
                   `${prev.status} -> ${next!.status} by ${JSON.stringify(cmd)}`,
                 ).toBe(true);
+                moves.add(`${prev.status}->${next!.status}`);
               }
               // A held run always has exactly one holder with a lease.
               if (next!.status === 'running' || next!.status === 'cancelling') {
                 expect(next!.workerId).not.toBeNull();
                 expect(next!.leaseExpiresAt).not.toBeNull();
+              }
+              // A paused run is held by nobody, and says who paused it.
+              if (next!.status === 'paused') {
+                expect(next!.workerId).toBeNull();
+                expect(next!.leaseExpiresAt).toBeNull();
+                expect(next!.pause).not.toBeNull();
               }
             }
             for (const run of after.values()) reached.add(run.status);
@@ -248,9 +281,19 @@ describe('store state machine (property)', () => {
       'completed',
       'failed',
       'partial',
+      'paused',
       'pending',
       'running',
       'scheduled',
     ]);
+    // Every way into and out of a pause is taken.
+    for (const move of [
+      'pending->paused',
+      'scheduled->paused',
+      'running->paused',
+      'paused->pending',
+      'paused->cancelled',
+    ])
+      expect(moves, move).toContain(move);
   });
 });

@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { describeStoreConformance } from '../src/store/conformance/index.js';
@@ -66,6 +67,60 @@ describe('SqliteStore specifics', () => {
     cleanups.push(() => store.close());
     return store;
   }
+
+  it('the pause migration rebuilds jobdeck_runs keeping every run with its items, logs and steps', async () => {
+    const path = fresh();
+    // A file as the release before pause left it: migrations up to 0011, with a run that has
+    // children in every table that points at it.
+    const dir = new URL('../src/store/sqlite/migrations/', import.meta.url);
+    const before = new Database(path);
+    before.pragma('foreign_keys = ON');
+    before.exec(
+      'CREATE TABLE jobdeck_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    for (const name of MIGRATIONS.filter((m) => Number(m.slice(0, 4)) <= 11)) {
+      before.exec(readFileSync(new URL(`${name}.sql`, dir), 'utf8'));
+      before
+        .prepare('INSERT INTO jobdeck_migrations VALUES (?, ?, 0)')
+        .run(Number(name.slice(0, 4)), name.slice(5));
+    }
+    before.exec(`
+      INSERT INTO jobdeck_runs (id, job, input, status, attempt, max_attempts, run_at, created_at,
+        started_at, created_by, trigger, worker_id, lease_expires_at, retention_ms)
+      VALUES ('r1', 'j', '{}', 'running', 1, 3, 0, 0, 0, 'alice', 'api', 'w', 99, 1000);
+      INSERT INTO jobdeck_run_items (run_id, key, position, status) VALUES ('r1', 'a', 0, 'succeeded');
+      INSERT INTO jobdeck_run_logs (run_id, seq, level, message, time) VALUES ('r1', 1, 'info', 'hi', 0);
+      INSERT INTO jobdeck_run_steps (run_id, name, position, status, attempt, started_at)
+      VALUES ('r1', 's', 0, 'running', 1, 0);
+    `);
+    before.close();
+
+    const store = open(path);
+    expect((await store.migrate()).applied).toEqual(
+      MIGRATIONS.filter((m) => Number(m.slice(0, 4)) > 11),
+    );
+    const run = await store.runGet({ id: 'r1' });
+    expect(run).toMatchObject({ status: 'running', items: [{ key: 'a', status: 'succeeded' }] });
+    expect(await store.logList({ runId: 'r1' })).toHaveLength(1);
+    expect(await store.stepList({ runId: 'r1' })).toHaveLength(1);
+    expect((await store.runPause({ id: 'r1', requestedBy: 'bob', now: new Date(1) })).action).toBe(
+      'request',
+    );
+    await store.close();
+
+    const after = new Database(path);
+    try {
+      expect(after.pragma('foreign_key_check')).toEqual([]);
+      // The children still point at the rebuilt table: deleting the run removes them.
+      after.pragma('foreign_keys = ON');
+      after.exec("UPDATE jobdeck_runs SET status = 'failed', finished_at = 1 WHERE id = 'r1'");
+      after.exec("DELETE FROM jobdeck_runs WHERE id = 'r1'");
+      for (const table of ['jobdeck_run_items', 'jobdeck_run_logs', 'jobdeck_run_steps'])
+        expect(after.prepare(`SELECT count(*) AS n FROM ${table}`).get()).toEqual({ n: 0 });
+    } finally {
+      after.close();
+    }
+  });
 
   it('migrate() on a new file applies every migration, then nothing', async () => {
     const store = open(fresh());

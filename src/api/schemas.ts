@@ -76,6 +76,12 @@ export const runSchema = z
         requestedAt: isoTime,
       })
       .nullable(),
+    pause: z
+      .object({ requestedBy: z.string(), requestedAt: isoTime })
+      .nullable()
+      .describe(
+        'The pause asked and not yet undone by a resume: while running, the handler stops at its next checkpoint; while paused, who paused it',
+      ),
     expireAt: isoTime.nullable(),
     retryOf: z.string().nullable(),
     stuckAt: isoTime
@@ -162,6 +168,9 @@ export function runDto(run: Run): RunDto {
     workerId: run.workerId,
     cancel: run.cancel
       ? { ...run.cancel, requestedAt: run.cancel.requestedAt.toISOString() }
+      : null,
+    pause: run.pause
+      ? { requestedBy: run.pause.requestedBy, requestedAt: run.pause.requestedAt.toISOString() }
       : null,
     expireAt: iso(run.expireAt),
     retryOf: run.retryOf,

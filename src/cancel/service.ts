@@ -134,7 +134,7 @@ export class CancelService {
       });
     }
     const status =
-      filter.status ?? (['scheduled', 'pending', 'running', 'cancelling'] as RunStatus[]);
+      filter.status ?? (['scheduled', 'pending', 'running', 'cancelling', 'paused'] as RunStatus[]);
     const ids: string[] = [];
     let cursor: string | null = null;
     do {

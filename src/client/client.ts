@@ -297,6 +297,21 @@ export class JobdeckClient {
     return this.request('POST', '/api/runs/cancel', params);
   }
 
+  /**
+   * Pause a run: held at once when it has not started (`hold-now`), else it stops at its
+   * handler's next checkpoint (`request`), its worker's slot freed; `unchanged` when paused.
+   */
+  pause(id: string): Promise<{ run: RunDto; action: 'hold-now' | 'request' | 'unchanged' }> {
+    return this.request('POST', `/api/runs/${encodeURIComponent(id)}/pause`);
+  }
+
+  /** Resume a paused run: pending again, it goes on after its last completed step. */
+  async resume(id: string): Promise<RunDto> {
+    return (
+      await this.request<{ run: RunDto }>('POST', `/api/runs/${encodeURIComponent(id)}/resume`)
+    ).run;
+  }
+
   async retry(id: string): Promise<RunDto> {
     return (
       await this.request<{ run: RunDto }>('POST', `/api/runs/${encodeURIComponent(id)}/retry`)

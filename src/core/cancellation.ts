@@ -19,9 +19,10 @@ export interface CancelRecord {
 /**
  * Why a run's signal was aborted. The executor classifies a run's outcome from this, never from
  * what the handler threw: `cancel` (someone asked), `timeout` (the system's deadline),
- * `shutdown` (the worker is stopping and will release the run for another try).
+ * `shutdown` (the worker is stopping and will release the run for another try). `pause` never
+ * aborts the signal: it is what `ctx.checkpoint()` throws once someone asked to pause the run.
  */
-export type AbortKind = 'cancel' | 'timeout' | 'shutdown';
+export type AbortKind = 'cancel' | 'timeout' | 'shutdown' | 'pause';
 
 /** The abort reason of `ctx.signal`, and what `ctx.checkpoint()` throws after a graceful cancel. */
 export class RunCancelledError extends JobdeckError {
@@ -33,9 +34,11 @@ export class RunCancelledError extends JobdeckError {
     kind: AbortKind;
     mode: CancelMode;
     reason?: string | null;
-    code?: 'CANCELLED' | 'TIMEOUT' | 'HEARTBEAT_TIMEOUT';
+    code?: 'CANCELLED' | 'TIMEOUT' | 'HEARTBEAT_TIMEOUT' | 'PAUSED';
   }) {
-    const code = options.code ?? (options.kind === 'timeout' ? 'TIMEOUT' : 'CANCELLED');
+    const code =
+      options.code ??
+      (options.kind === 'timeout' ? 'TIMEOUT' : options.kind === 'pause' ? 'PAUSED' : 'CANCELLED');
     const reason = options.reason ?? null;
     super(
       code,
@@ -63,7 +66,8 @@ export function isCancellation(err: unknown): err is RunCancelledError {
  * What a cancel request does, by the run's status and the mode asked: SPEC.md's cancellation
  * table as data. Stores apply it atomically; services report it.
  *
- * - `cancel-now`: the run never started; it ends `cancelled` at once.
+ * - `cancel-now`: no handler runs (the run never started, or it is paused); it ends `cancelled`
+ *   at once.
  * - `request`: a graceful stop of a running run; it becomes `cancelling` and the handler stops at
  *   its next checkpoint.
  * - `force`: the run ends `cancelled` (or `partial` when some items succeeded) at once, and its
@@ -78,6 +82,8 @@ export const CANCEL_TABLE = {
   pending: { graceful: 'cancel-now', force: 'cancel-now' },
   running: { graceful: 'request', force: 'force' },
   cancelling: { graceful: 'unchanged', force: 'force' },
+  // No handler runs while paused: nothing to wait for.
+  paused: { graceful: 'cancel-now', force: 'cancel-now' },
   cancelled: { graceful: 'unchanged', force: 'unchanged' },
   completed: { graceful: 'finished', force: 'finished' },
   partial: { graceful: 'finished', force: 'finished' },

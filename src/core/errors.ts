@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   },
   RUN_FINISHED: { status: 409, message: 'The run has already finished.' },
   RUN_NOT_RETRYABLE: { status: 409, message: 'Only failed or cancelled runs can be retried.' },
+  RUN_NOT_PAUSED: { status: 409, message: 'Only a paused run can be resumed.' },
   INVALID_TRANSITION: { status: 409, message: 'That status change is not allowed.' },
   LEASE_LOST: {
     status: 409,
@@ -45,6 +46,10 @@ export const ERROR_CODES = {
   },
   WORKER_LOST: { status: 500, message: 'The worker holding the run stopped renewing its lease.' },
   CANCELLED: { status: 409, message: 'The run was cancelled.' },
+  PAUSED: {
+    status: 409,
+    message: 'The run was asked to pause: its handler stops at this checkpoint.',
+  },
   ISOLATE_CRASHED: { status: 500, message: 'The thread or process running the handler crashed.' },
   ISOLATE_EXITED: {
     status: 500,

@@ -1,4 +1,5 @@
 import type { CancelRecord } from './cancellation.js';
+import type { PauseRecord } from './pause.js';
 import type { RunError } from './errors.js';
 import { TERMINAL_STATUSES, type RunStatus, type TerminalStatus } from './status.js';
 
@@ -67,10 +68,11 @@ export interface StoredLogEntry extends LogEntry {
 
 /**
  * How an attempt ended without ending its run (`failed`: the handler threw and a retry follows;
- * `released`: its worker shut down and gave the run back) or without its worker saying so
- * (`lost`: the lease expired and the rescuer took the run back).
+ * `released`: its worker shut down and gave the run back; `paused`: its handler stopped at a
+ * checkpoint after a pause request) or without its worker saying so (`lost`: the lease expired
+ * and the rescuer took the run back).
  */
-export const ATTEMPT_OUTCOMES = ['failed', 'lost', 'released'] as const;
+export const ATTEMPT_OUTCOMES = ['failed', 'lost', 'released', 'paused'] as const;
 /** How an attempt ended without ending its run: see {@link ATTEMPT_OUTCOMES}. */
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
@@ -121,6 +123,11 @@ export interface Run {
   workerId: string | null;
   leaseExpiresAt: Date | null;
   cancel: CancelRecord | null;
+  /**
+   * The pause asked of the run and not yet undone by a resume: while `running`, its handler stops
+   * at its next checkpoint; while `paused`, who paused it.
+   */
+  pause: PauseRecord | null;
   /** A run not started by then is cancelled with reason `expired`. */
   expireAt: Date | null;
   /** How long the run is kept once finished. */

@@ -5,6 +5,7 @@ export const RUN_STATUSES = [
   'pending',
   'running',
   'cancelling',
+  'paused',
   'completed',
   'partial',
   'failed',
@@ -21,8 +22,8 @@ export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 export const ACTIVE_STATUSES = ['running', 'cancelling'] as const;
 /** Statuses in which a run waits to be claimed. */
 export const WAITING_STATUSES = ['scheduled', 'pending'] as const;
-/** Every status but the terminal ones. */
-export const UNFINISHED_STATUSES = [...WAITING_STATUSES, ...ACTIVE_STATUSES] as const;
+/** Every status but the terminal ones: waiting, active, and held by a pause until resumed. */
+export const UNFINISHED_STATUSES = [...WAITING_STATUSES, ...ACTIVE_STATUSES, 'paused'] as const;
 export type UnfinishedStatus = (typeof UNFINISHED_STATUSES)[number];
 
 /**
@@ -30,16 +31,27 @@ export type UnfinishedStatus = (typeof UNFINISHED_STATUSES)[number];
  * constraints on the status column and apply only conditional updates derived from it.
  */
 export const TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
-  // Waiting for its time (delayed, or backing off before a retry).
-  scheduled: ['pending', 'running', 'cancelled'],
-  // Ready: claimed, or cancelled/expired before it started.
-  pending: ['running', 'cancelled'],
+  // Waiting for its time (delayed, or backing off before a retry); a pause holds it at once.
+  scheduled: ['pending', 'running', 'cancelled', 'paused'],
+  // Ready: claimed, cancelled/expired before it started, or held by a pause.
+  pending: ['running', 'cancelled', 'paused'],
   // Held by a worker: finishes, backs off for a retry, is released on shutdown or rescued
-  // after its lease expired, or is asked to stop.
-  running: ['completed', 'partial', 'failed', 'cancelled', 'cancelling', 'scheduled', 'pending'],
+  // after its lease expired, is asked to stop, or ends its attempt at a checkpoint after a pause.
+  running: [
+    'completed',
+    'partial',
+    'failed',
+    'cancelled',
+    'cancelling',
+    'scheduled',
+    'pending',
+    'paused',
+  ],
   // Graceful cancel asked: the handler stops at its next checkpoint (cancelled or partial), may
   // still complete or fail first, can be forced (cancelled), and is failed if its worker dies.
   cancelling: ['cancelled', 'partial', 'completed', 'failed'],
+  // Held by nobody and never claimed: resumed (due at once), or cancelled.
+  paused: ['pending', 'cancelled'],
   completed: [],
   partial: [],
   failed: [],

@@ -12,6 +12,10 @@ export interface RunEvents {
   'run.finished': { run: Run };
   /** A retry was scheduled after a failed attempt, or the run was released or rescued. */
   'run.retrying': { run: Run };
+  /** The run was paused: held before it started, or its attempt stopped at a checkpoint. */
+  'run.paused': { run: Run };
+  /** A paused run was resumed: pending again. */
+  'run.resumed': { run: Run };
   /** The run's attempt ran past its job's stuckAfter (marked by this instance's maintenance). */
   'run.stuck': { run: Run };
   /** A cancel reached the worker that executes the run. */
@@ -34,6 +38,8 @@ export const RUN_EVENT_NAMES: readonly RunEventName[] = [
   'run.cancelling',
   'run.finished',
   'run.retrying',
+  'run.paused',
+  'run.resumed',
   'run.stuck',
   'run.cancel_delivered',
 ];

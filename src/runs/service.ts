@@ -23,6 +23,7 @@ import type {
   RunStats,
   RunStatsBucket,
   Store,
+  RunPauseResult,
 } from '../store/store.js';
 import { isStoreUnavailable } from '../store/unavailable.js';
 import { statsWindow, type StatsBucket, type StatsWindow } from './stats-window.js';
@@ -356,6 +357,46 @@ export class RunService {
     const { run: created } = await this.store.runInsert(insertOf(job, run, now));
     this.bus.emit('run.created', { run: created });
     return created;
+  }
+
+  /**
+   * Pause a run, as the pause table says for its status: a waiting run is held at once (`paused`);
+   * a running one finishes its current step and stops at its handler's next checkpoint, its
+   * worker told with the next heartbeat (about a second). Without a principal the system
+   * pauses; otherwise the owner or an admin. RUN_FINISHED once ended; INVALID_TRANSITION while
+   * cancelling (it is stopping for good).
+   */
+  async pause(id: string, principal: Principal = SYSTEM_PRINCIPAL): Promise<RunPauseResult> {
+    requireOwnerOrAdmin(principal, await this.get(id), 'pause');
+    const result = await this.store.runPause({
+      id,
+      requestedBy: principal.name,
+      now: this.clock.now(),
+    });
+    if (result.action === 'finished')
+      throw new JobdeckError('RUN_FINISHED', `Run ${id} has already ended: ${result.run.status}.`, {
+        data: result.run,
+      });
+    if (result.action === 'refused')
+      throw new JobdeckError(
+        'INVALID_TRANSITION',
+        `Run ${id} is ${result.run.status}: a run being cancelled cannot be paused.`,
+        { data: result.run },
+      );
+    if (result.action === 'hold-now') this.bus.emit('run.paused', { run: result.run });
+    return result;
+  }
+
+  /**
+   * Resume a paused run: it becomes `pending` and a worker claims it as a new attempt, which skips
+   * the steps earlier attempts completed. Owner or admin, as {@link pause}; RUN_NOT_PAUSED when
+   * the run is not paused.
+   */
+  async resume(id: string, principal: Principal = SYSTEM_PRINCIPAL): Promise<Run> {
+    requireOwnerOrAdmin(principal, await this.get(id), 'resume');
+    const run = await this.store.runResume({ id, now: this.clock.now() });
+    this.bus.emit('run.resumed', { run });
+    return run;
   }
 
   async get(id: string): Promise<Run> {

@@ -5,6 +5,7 @@ import {
   type CancelRecord,
 } from '../core/cancellation.js';
 import type { Clock } from '../core/clock.js';
+import { PAUSE_DELIVERED, type PauseRecord } from '../core/pause.js';
 import { JobdeckError, hasErrorCode, toRunError, type RunError } from '../core/errors.js';
 import {
   type ItemStatus,
@@ -46,6 +47,8 @@ export class Attempt implements ContextPort {
   readonly controller = new AbortController();
   /** The strongest cancel delivered so far. */
   cancel: CancelRecord | null = null;
+  /** The pause delivered to this attempt: its handler stops at its next checkpoint. */
+  pause: PauseRecord | null = null;
   lastActivity: number;
   /**
    * Until when (performance.now()) this worker surely holds the lease: the time a claim or renewal
@@ -55,6 +58,7 @@ export class Attempt implements ContextPort {
   private readonly cleanups: ((reason: RunCancelledError) => Promise<void> | void)[] = [];
   private cleanupsRun: Promise<void> | null = null;
   private cancelListeners: ((record: CancelRecord) => void)[] = [];
+  private pauseListeners: ((record: PauseRecord) => void)[] = [];
   private readonly items = new Map<string, RunItem>();
   private readonly dirtyItems = new Map<string, RunItem>();
   private pendingLogs: LogEntry[] = [];
@@ -89,6 +93,10 @@ export class Attempt implements ContextPort {
     return this.cancel !== null;
   }
 
+  get pauseRequested(): boolean {
+    return this.pause !== null;
+  }
+
   get abortReason(): AttemptAbort | null {
     return this.signal.aborted ? (this.signal.reason as AttemptAbort) : null;
   }
@@ -119,6 +127,26 @@ export class Attempt implements ContextPort {
       this.abort(new RunCancelledError({ kind: 'cancel', mode: 'force', reason: record.reason }));
     }
     return true;
+  }
+
+  /**
+   * Record a delivered pause (once): the handler's next checkpoint throws, and the attempt ends
+   * `paused`. Returns true when it changed what the handler sees.
+   */
+  deliverPause(record: PauseRecord): boolean {
+    if (this.pause) return false;
+    this.pause = record;
+    this.systemLog('info', PAUSE_DELIVERED, { requestedBy: record.requestedBy });
+    for (const listener of this.pauseListeners) listener(record);
+    return true;
+  }
+
+  /** Be told of the pause delivered to this attempt (isolates forward it); returns the unsubscribe. */
+  onPauseDelivered(listener: (record: PauseRecord) => void): () => void {
+    this.pauseListeners.push(listener);
+    return () => {
+      this.pauseListeners = this.pauseListeners.filter((l) => l !== listener);
+    };
   }
 
   /** Be told of each cancel delivered to this attempt (isolates forward them); returns the unsubscribe. */
@@ -159,6 +187,10 @@ export class Attempt implements ContextPort {
 
   cancelState(): { mode: CancelMode; reason: string | null } | null {
     return this.cancel ? { mode: this.cancel.mode, reason: this.cancel.reason } : null;
+  }
+
+  pauseState(): { requestedBy: string } | null {
+    return this.pause ? { requestedBy: this.pause.requestedBy } : null;
   }
 
   touch(): void {

@@ -19,6 +19,8 @@ export interface ContextPort {
   readonly signal: AbortSignal;
   /** The stop asked of this attempt so far, if any. */
   cancelState(): { mode: CancelMode; reason: string | null } | null;
+  /** The pause asked of this attempt, if any: checkpoints throw, as after a graceful cancel. */
+  pauseState(): { requestedBy: string } | null;
   touch(): void;
   log(level: LogLevel, message: string, data?: unknown): void;
   progress(progress: RunProgress): void;
@@ -84,8 +86,16 @@ export function buildContext<Input>(
     const cancel = port.cancelState();
     if (cancel)
       throw new RunCancelledError({ kind: 'cancel', mode: cancel.mode, reason: cancel.reason });
+    const pause = port.pauseState();
+    if (pause)
+      throw new RunCancelledError({
+        kind: 'pause',
+        mode: 'graceful',
+        reason: `paused by ${pause.requestedBy}`,
+      });
   };
-  const stopping = () => port.signal.aborted || port.cancelState() !== null;
+  const stopping = () =>
+    port.signal.aborted || port.cancelState() !== null || port.pauseState() !== null;
 
   const forEach = async <T>(
     source: Iterable<T>,

@@ -13,6 +13,8 @@ export interface AttemptEnd {
   abort: AttemptAbort | null;
   /** A stop (graceful or forced) was delivered to this attempt. */
   cancelRequested: boolean;
+  /** A pause was delivered to this attempt (a cancel overrides it). */
+  pauseRequested?: boolean;
   settled: { ok: true; value: unknown } | { ok: false; error: unknown } | { ok: 'pending' };
   items: readonly RunItem[];
   attempt: number;
@@ -52,6 +54,9 @@ export function classifyAttemptEnd(end: AttemptEnd): RunFinishOutcome | null {
   if (settled.ok === 'pending') return null;
   if (settled.ok === false) {
     if (end.cancelRequested && isCancellation(settled.error)) return { status: 'cancelled' };
+    // The handler stopped at a checkpoint for the pause (or let its error through).
+    if (end.pauseRequested && isCancellation(settled.error) && settled.error.kind === 'pause')
+      return { status: 'paused' };
     const error = toRunError(settled.error);
     // Neither a bad input nor a result no store keeps (a step's) can succeed on another try.
     if (

@@ -436,6 +436,8 @@ export class Worker {
         if (renewal.held) attempt.leaseSureUntil = sentAt + this.leaseMs;
         if (renewal.cancel) attempt.deliverCancel(renewal.cancel);
         else if (!renewal.held) attempt.abort({ kind: 'lease-lost' });
+        // Pauses travel only with the heartbeat: they land at a checkpoint, no hurry.
+        if (renewal.pause) attempt.deliverPause(renewal.pause);
       }
     } catch (err) {
       this.onError(err, 'heartbeat');
@@ -650,6 +652,16 @@ export class Worker {
           new RunCancelledError({ kind: 'cancel', mode: cancel.mode, reason: cancel.reason }),
           job.forceGraceMs,
         );
+      } else if (attempt.pauseRequested && box.settled.ok === false) {
+        // A pause reached a checkpoint: what the handler holds is let go, as after a graceful cancel.
+        await host.cleanups(
+          new RunCancelledError({
+            kind: 'pause',
+            mode: 'graceful',
+            reason: `paused by ${attempt.pause!.requestedBy}`,
+          }),
+          job.forceGraceMs,
+        );
       }
       // An inline handler that settled no longer uses its slot: the next claim need not wait for
       // this end to be written. An isolate keeps its slot until it is gone (below).
@@ -682,6 +694,7 @@ export class Worker {
     let outcome = classifyAttemptEnd({
       abort: stop,
       cancelRequested: attempt.cancelRequested,
+      pauseRequested: attempt.pauseRequested,
       settled,
       items: attempt.itemList(),
       attempt: attempt.run.attempt,
@@ -714,7 +727,14 @@ export class Worker {
           }),
         { forMs: this.leaseMs, onRetry: (err) => this.onError(err, 'finish') },
       );
-      this.bus.emit(isTerminal(stored.status) ? 'run.finished' : 'run.retrying', { run: stored });
+      this.bus.emit(
+        isTerminal(stored.status)
+          ? 'run.finished'
+          : stored.status === 'paused'
+            ? 'run.paused'
+            : 'run.retrying',
+        { run: stored },
+      );
     } catch (err) {
       if (hasErrorCode(err, 'LEASE_LOST')) return this.releaseLease(attempt);
       if (hasErrorCode(err, 'INVALID_TRANSITION')) {

@@ -1,4 +1,5 @@
 import type { CancelMode, CancelRecord } from '../core/cancellation.js';
+import type { PauseRecord } from '../core/pause.js';
 import { JobdeckError, type RunError } from '../core/errors.js';
 import type {
   InstanceInfo,
@@ -19,7 +20,7 @@ import type {
   StepStatus,
   StoredStep,
 } from '../core/run.js';
-import { UNFINISHED_STATUSES, type RunStatus } from '../core/status.js';
+import { UNFINISHED_STATUSES, isTerminal, type RunStatus } from '../core/status.js';
 import type {
   AlertAttempt,
   AlertDelivery,
@@ -61,6 +62,8 @@ export interface RunRow {
   cancel_reason: string | null;
   cancel_requested_by: string | null;
   cancel_requested_at: TimeValue | null;
+  pause_requested_by: string | null;
+  pause_requested_at: TimeValue | null;
   expire_at: TimeValue | null;
   retention_ms: number | string;
   retry_of: string | null;
@@ -131,6 +134,25 @@ export function cancelFromRow(row: {
   };
 }
 
+export function pauseFromRow(row: {
+  pause_requested_by: string | null;
+  pause_requested_at: TimeValue | null;
+}): PauseRecord | null {
+  if (row.pause_requested_at === null || row.pause_requested_at === undefined) return null;
+  return {
+    requestedBy: row.pause_requested_by ?? 'system',
+    requestedAt: toDate(row.pause_requested_at),
+  };
+}
+
+/** Why a resume changed nothing: the run is missing, finished, or not paused. */
+export function resumeRefused(id: string, row: RunRow | undefined): JobdeckError {
+  if (!row) return new JobdeckError('RUN_NOT_FOUND', `No run has id ${id}.`);
+  if (isTerminal(row.status as RunStatus))
+    return new JobdeckError('RUN_FINISHED', `Run ${id} has already finished (${row.status}).`);
+  return new JobdeckError('RUN_NOT_PAUSED', `Run ${id} is ${row.status}, not paused.`);
+}
+
 export function itemFromRow(row: ItemRow): RunItem {
   const error = fromJson<RunError>(row.error);
   return error
@@ -189,6 +211,7 @@ export function runFromRow(row: RunRow, items: RunItem[]): Run {
     workerId: row.worker_id,
     leaseExpiresAt: toDateOrNull(row.lease_expires_at),
     cancel: cancelFromRow(row),
+    pause: pauseFromRow(row),
     expireAt: toDateOrNull(row.expire_at),
     retentionMs: Number(row.retention_ms),
     retryOf: row.retry_of,
@@ -362,16 +385,25 @@ export interface CancelRow {
   cancel_requested_at: TimeValue | null;
 }
 
+/** The pause columns of a run, as the lease renewal returns them. */
+export interface PauseRow {
+  pause_requested_by: string | null;
+  pause_requested_at: TimeValue | null;
+}
+
 /**
  * A lease the renewal extended: held while the run is running or cancelling; a force-cancelled
  * attempt's lease is renewed while its handler stops, but the run is no longer its to write.
  */
-export function renewalFromRow(row: CancelRow & { status: string }): LeaseRenewal {
+export function renewalFromRow(row: CancelRow & PauseRow & { status: string }): LeaseRenewal {
+  const held = row.status === 'running' || row.status === 'cancelling';
   return {
     id: row.id,
     attempt: Number(row.attempt),
-    held: row.status === 'running' || row.status === 'cancelling',
+    held,
     cancel: cancelFromRow(row),
+    // Only a running attempt stops for a pause; a cancel overrides it.
+    pause: row.status === 'running' ? pauseFromRow(row) : null,
   };
 }
 

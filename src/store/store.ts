@@ -1,4 +1,5 @@
 import type { CancelMode, CancelRecord } from '../core/cancellation.js';
+import type { PauseAction, PauseRecord } from '../core/pause.js';
 import type { RunError } from '../core/errors.js';
 import type { InstanceInfo, InstanceStatus } from '../core/instance.js';
 import type {
@@ -66,7 +67,22 @@ export interface Store {
   runClaim(params: RunClaimParams): Promise<Run[]>;
   /** Apply the cancellation table atomically. */
   runCancel(params: RunCancelParams): Promise<RunCancelResult>;
-  /** End an attempt (fenced): finish, back off for a retry, or release it on shutdown. */
+  /**
+   * Apply the pause table atomically: a waiting run becomes `paused` at once; a running one keeps
+   * running with the request recorded, which its worker learns from {@link leaseRenew} (its
+   * attempt then ends `paused`, or a rescue of its expired lease pauses it). Refused actions
+   * (`refused`, `finished`) change nothing.
+   */
+  runPause(params: RunPauseParams): Promise<RunPauseResult>;
+  /**
+   * A paused run becomes `pending` (due at once) and its pause record is cleared: the next attempt
+   * skips the steps earlier ones completed. RUN_NOT_PAUSED (RUN_FINISHED once finished) otherwise.
+   */
+  runResume(params: { id: string; now: Date }): Promise<Run>;
+  /**
+   * End an attempt (fenced): finish, back off for a retry, release it on shutdown, or pause it
+   * (no try used). A run asked to pause that is backed off or released is paused instead.
+   */
   runFinishIfAttempt(params: RunFinishParams): Promise<Run>;
   /**
    * Complete many attempts at once (the fast path of runs without items): each run that its
@@ -119,7 +135,10 @@ export interface Store {
   }): Promise<StoredLogEntry[]>;
   logList(params: { runId: string; afterSeq?: number; limit?: number }): Promise<StoredLogEntry[]>;
 
-  /** Runs whose lease expired: back to `scheduled` (attempts left) or `failed`; `cancelling` ones end cancelled. */
+  /**
+   * Runs whose lease expired: back to `scheduled` (attempts left) or `failed`; `cancelling` ones
+   * end cancelled; running ones asked to pause become `paused` (no try used).
+   */
   runRescueExpired(params: { now: StoreNow }): Promise<Run[]>;
   /** Waiting runs past their `expireAt`: cancelled with reason `expired`. */
   runExpireUnstarted(params: { now: StoreNow }): Promise<Run[]>;
@@ -245,6 +264,8 @@ export const FEED_EVENT_NAMES = [
   'run.cancelling',
   'run.finished',
   'run.retrying',
+  'run.paused',
+  'run.resumed',
   'run.stuck',
   'run.step',
   'job.updated',
@@ -452,12 +473,27 @@ export type RunFinishOutcome =
   /** Stopped by a cancel: the store ends it `partial` when some items succeeded, else `cancelled`. */
   | { status: 'cancelled'; result?: unknown }
   | { status: 'scheduled'; runAt: Date; error: RunError }
-  | { status: 'pending' };
+  | { status: 'pending' }
+  /** Stopped at a checkpoint after a pause request: held until resumed; no try is used. */
+  | { status: 'paused' };
 
 export interface RunFinishParams {
   ref: AttemptRef;
   now: Date;
   outcome: RunFinishOutcome;
+}
+
+export interface RunPauseParams {
+  id: string;
+  requestedBy: string;
+  now: Date;
+}
+
+/** What a pause did (`action`, as the pause table says) and the run as it is now. */
+export interface RunPauseResult {
+  run: Run;
+  /** `refused` and `finished` mean nothing changed. */
+  action: PauseAction;
 }
 
 export interface CancelRequest {
@@ -478,6 +514,8 @@ export interface LeaseRenewal {
   attempt: number;
   held: boolean;
   cancel: CancelRecord | null;
+  /** A pause asked of the running attempt: its handler stops at its next checkpoint. */
+  pause: PauseRecord | null;
 }
 
 export interface RunMarkStuckParams {

@@ -52,10 +52,11 @@ type Plan =
   | 'retried'
   | 'running'
   | 'cancelling'
+  | 'paused'
   | 'pending'
   | 'scheduled';
 const PLANS: [Plan, number][] = [
-  ['completed', 0.6],
+  ['completed', 0.59],
   ['failed', 0.1],
   ['partial', 0.06],
   ['cancelledRunning', 0.06],
@@ -63,6 +64,7 @@ const PLANS: [Plan, number][] = [
   ['retried', 0.05],
   ['running', 0.03],
   ['cancelling', 0.02],
+  ['paused', 0.01],
   ['pending', 0.02],
   ['scheduled', 0.01],
 ];
@@ -171,6 +173,11 @@ async function makeOne(
     case 'cancelling':
       await cancel(store, run.id, 'graceful', startedAt + SECOND);
       return { ...made, status: 'cancelling' };
+    case 'paused':
+      // Stopped at a checkpoint after a pause: started, not finished, holding no worker.
+      await store.runPause({ id: run.id, requestedBy: 'alice', now: new Date(startedAt + SECOND) });
+      await finish(store, held, endedAt, { status: 'paused' });
+      return { ...made, status: 'paused' };
     case 'cancelledRunning':
       await cancel(store, run.id, 'force', endedAt);
       return { ...made, status: 'cancelled', finishedAt: endedAt };
@@ -280,7 +287,7 @@ function expectedBuckets(made: Made[], from: number, to: number, bucketMs: numbe
 
 /** The `now` part GET /api/stats should answer. */
 function expectedNow(made: Made[]) {
-  const unfinished = { scheduled: 0, pending: 0, running: 0, cancelling: 0 };
+  const unfinished = { scheduled: 0, pending: 0, running: 0, cancelling: 0, paused: 0 };
   for (const run of made) if (run.status in unfinished) unfinished[run.status as 'pending']++;
   const waiting = made
     .filter((run) => run.status === 'pending' || run.status === 'scheduled')

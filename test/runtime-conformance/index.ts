@@ -4,6 +4,7 @@ import { describeCaps } from './caps.js';
 import { describeCompletions } from './completions.js';
 import type { MakeRuntimeDatabase } from './fixture.js';
 import { describeLeaseLoss } from './lease-loss.js';
+import { describePause } from './pause.js';
 import { describePrefetch } from './prefetch.js';
 import { describeRateLimits } from './rate-limits.js';
 import { describeSchedules } from './schedules.js';
@@ -13,8 +14,8 @@ import { describeThreads } from './threads.js';
 export type { MakeRuntimeDatabase, RowLock, RuntimeDatabase } from './fixture.js';
 
 /**
- * The runtime's conformance suite: the same scenarios — claim, heartbeats, cancel delivery, lease
- * loss, shutdown, completion batches, runs claimed ahead (prefetch), caps under force cancel, rate limits, schedule catch-up, thread reuse —
+ * The runtime's conformance suite: the same scenarios — claim, heartbeats, cancel delivery, pause and resume,
+ * lease loss, shutdown, completion batches, runs claimed ahead (prefetch), caps under force cancel, rate limits, schedule catch-up, thread reuse —
  * run by real instances (worker, API-only, scheduler-only) over each backend, with the store's
  * push on where it has one. Each test gets a fresh database from `makeDatabase`.
  *
@@ -29,6 +30,7 @@ export function describeRuntimeConformance(
   describe(`Runtime conformance: ${name}`, () => {
     const ctx = { makeDatabase, ...features };
     describeCancelDelivery(ctx);
+    describePause(ctx);
     describeLeaseLoss(ctx);
     describeShutdown(ctx);
     describeCompletions(ctx);

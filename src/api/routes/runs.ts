@@ -232,6 +232,60 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
 
   app.route({
     method: 'POST',
+    url: '/api/runs/:id/pause',
+    config: { role: 'operator' },
+    schema: {
+      operationId: 'pauseRun',
+      summary:
+        'Pause a run: it finishes its current step and waits, holding no worker, until resumed',
+      description:
+        'Operators may pause their own runs, admins any. A scheduled or pending run is paused at once (`hold-now`); a running one keeps running until its handler reaches its next checkpoint or step, which its worker learns with its next heartbeat (`request`; the run shows `pause`). A paused run is `unchanged`.',
+      tags: ['runs'],
+      params: runIdParams,
+      response: {
+        200: z.object({
+          run: runSchema,
+          action: z.enum(['hold-now', 'request', 'unchanged']),
+        }),
+        403: NOT_OWNER,
+        404: RUN_NOT_FOUND,
+        409: errorResponse(
+          'RUN_FINISHED: the run has already ended; INVALID_TRANSITION: the run is being cancelled (`run` is the run as it is)',
+        ),
+      },
+    },
+    handler: async (request) => {
+      const { run, action } = await deck.runs.pause(request.params.id, request.principal!);
+      return { run: runDto(run), action: action as 'hold-now' | 'request' | 'unchanged' };
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/api/runs/:id/resume',
+    config: { role: 'operator' },
+    schema: {
+      operationId: 'resumeRun',
+      summary: 'Resume a paused run: pending again, it goes on after its last completed step',
+      description: 'Operators may resume their own runs, admins any.',
+      tags: ['runs'],
+      params: runIdParams,
+      response: {
+        200: z.object({ run: runSchema }),
+        403: NOT_OWNER,
+        404: RUN_NOT_FOUND,
+        409: errorResponse(
+          'RUN_NOT_PAUSED: the run is not paused; RUN_FINISHED: it has already ended',
+        ),
+      },
+    },
+    handler: async (request) => ({
+      run: runDto(await deck.runs.resume(request.params.id, request.principal!)),
+    }),
+  });
+
+  app.route({
+    method: 'POST',
     url: '/api/runs/:id/retry',
     config: { role: 'operator' },
     schema: {

@@ -98,11 +98,15 @@ abstract class IsolateHost implements HandlerHost {
       },
       input,
       cancel: attempt.cancelState(),
+      pause: attempt.pauseState(),
     });
-    // Cancels and aborts of the attempt are forwarded as they happen.
+    // Cancels, pauses and aborts of the attempt are forwarded as they happen.
     this.unhook.push(
       attempt.onCancelDelivered((record: CancelRecord) =>
         this.post({ type: 'cancel', mode: record.mode, reason: record.reason }),
+      ),
+      attempt.onPauseDelivered((record) =>
+        this.post({ type: 'pause', requestedBy: record.requestedBy }),
       ),
     );
     const onAbort = () => {
@@ -334,6 +338,7 @@ export class ThreadHost extends IsolateHost {
     if (
       this.attempt.abortReason ||
       this.attempt.cancelRequested ||
+      this.attempt.pauseRequested ||
       this.settled.ok === 'pending' ||
       this.strayWrites
     ) {

@@ -27,6 +27,7 @@ interface Served {
   tag: AttemptTag;
   controller: AbortController;
   cancel: { mode: CancelMode; reason: string | null } | null;
+  pause: { requestedBy: string } | null;
   cleanups: ((reason: RunCancelledError) => Promise<void> | void)[];
   lastTouch: number;
   /** Step requests waiting for the parent's answer, by their seq. */
@@ -53,6 +54,7 @@ export function serveIsolate(transport: IsolateTransport): void {
   const port = (attempt: Served): ContextPort => ({
     signal: attempt.controller.signal,
     cancelState: () => attempt.cancel,
+    pauseState: () => attempt.pause,
     touch: () => {
       const now = Date.now();
       if (now - attempt.lastTouch < TOUCH_EVERY_MS) return;
@@ -109,6 +111,7 @@ export function serveIsolate(transport: IsolateTransport): void {
       tag: { runId: message.runId, attempt: message.attempt },
       controller: new AbortController(),
       cancel: message.cancel,
+      pause: message.pause,
       cleanups: [],
       lastTouch: 0,
       stepReplies: new Map(),
@@ -180,6 +183,9 @@ export function serveIsolate(transport: IsolateTransport): void {
             new RunCancelledError({ kind: 'cancel', mode: 'force', reason: message.reason }),
           );
         }
+        return;
+      case 'pause':
+        attempt.pause = { requestedBy: message.requestedBy };
         return;
       case 'abort':
         if (!attempt.controller.signal.aborted) {

@@ -22,9 +22,12 @@ export type ToIsolate = AttemptTag &
         run: RunInfo;
         input: unknown;
         cancel: { mode: CancelMode; reason: string | null } | null;
+        pause: { requestedBy: string } | null;
       }
     /** A delivered cancel: graceful sets the flag checkpoints read; force also aborts the signal. */
     | { type: 'cancel'; mode: CancelMode; reason: string | null }
+    /** A delivered pause: sets the flag checkpoints read. */
+    | { type: 'pause'; requestedBy: string }
     /** The system stops the attempt (timeout, shutdown, lost lease). */
     | {
         type: 'abort';
@@ -110,7 +113,9 @@ export function serializeError(err: unknown): SerializedError {
 export function deserializeError(error: SerializedError): Error {
   if (error.name === 'RunCancelledError' && error.kind && error.mode) {
     const code =
-      error.code === 'TIMEOUT' || error.code === 'HEARTBEAT_TIMEOUT' ? error.code : 'CANCELLED';
+      error.code === 'TIMEOUT' || error.code === 'HEARTBEAT_TIMEOUT' || error.code === 'PAUSED'
+        ? error.code
+        : 'CANCELLED';
     return new RunCancelledError({
       kind: error.kind,
       mode: error.mode,

@@ -36,6 +36,10 @@ const EXPECTED: Record<RunStatus, Record<CancelMode, Expectation>> = {
     graceful: { action: 'unchanged', status: 'cancelling' },
     force: { action: 'force', status: 'cancelled' },
   },
+  paused: {
+    graceful: { action: 'cancel-now', status: 'cancelled' },
+    force: { action: 'cancel-now', status: 'cancelled' },
+  },
   cancelled: {
     graceful: { action: 'unchanged', status: 'cancelled' },
     force: { action: 'unchanged', status: 'cancelled' },
@@ -70,6 +74,10 @@ async function runIn(store: Store, status: RunStatus): Promise<Run> {
       const run = await startRun(store);
       return (await store.runCancel({ id: run.id, mode: 'graceful', now: at(2), ...cancelBy() }))
         .run;
+    }
+    case 'paused': {
+      const run = await insertRun(store);
+      return (await store.runPause({ id: run.id, requestedBy: 'dave', now: at(2) })).run;
     }
     case 'cancelled': {
       const run = await insertRun(store);

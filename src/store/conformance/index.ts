@@ -14,6 +14,7 @@ import { describeLeases } from './leases.js';
 import { describeList } from './list.js';
 import { describeLogs } from './logs.js';
 import { describeMaintenance } from './maintenance.js';
+import { describePause } from './pause.js';
 import { describeRuns } from './runs.js';
 import { describeScheduleSlots } from './schedule-slots.js';
 import { describeStats } from './stats.js';
@@ -46,6 +47,7 @@ export function describeStoreConformance(
     describeFencing(ctx);
     describeAttempts(ctx);
     describeCancel(ctx);
+    describePause(ctx);
     describeScheduleSlots(ctx);
     describeMaintenance(ctx);
     describeLogs(ctx);

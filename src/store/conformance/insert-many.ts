@@ -71,6 +71,7 @@ export function describeInsertMany(ctx: ConformanceContext): void {
         workerId: null,
         leaseExpiresAt: null,
         cancel: null,
+        pause: null,
         expireAt: at(DAY),
         retentionMs: 3 * DAY,
         retryOf: 'some-earlier-run',

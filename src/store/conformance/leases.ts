@@ -28,7 +28,7 @@ export function describeLeases(ctx: ConformanceContext): void {
         leaseMs: LEASE_MS,
         runs: [{ id: run.id, attempt: 1 }],
       });
-      expect(renewals).toEqual([{ id: run.id, attempt: 1, held: true, cancel: null }]);
+      expect(renewals).toEqual([{ id: run.id, attempt: 1, held: true, cancel: null, pause: null }]);
       expect((await getRun(store(), run.id)).leaseExpiresAt).toEqual(at(20_000 + LEASE_MS));
       // Past the first lease but within the renewed one: not rescued.
       expect(await store().runRescueExpired({ now: at(LEASE_MS + 1) })).toEqual([]);
@@ -46,7 +46,9 @@ export function describeLeases(ctx: ConformanceContext): void {
         leaseMs: LEASE_MS,
         runs: [{ id: run.id, attempt: 1 }],
       });
-      expect(renewals).toEqual([{ id: run.id, attempt: 1, held: false, cancel: null }]);
+      expect(renewals).toEqual([
+        { id: run.id, attempt: 1, held: false, cancel: null, pause: null },
+      ]);
       const mixed = await store().leaseRenew({
         workerId: 'worker-a',
         now: at(1000),
@@ -87,6 +89,7 @@ export function describeLeases(ctx: ConformanceContext): void {
         attempt: 1,
         held: true,
         cancel: { mode: 'graceful', reason: 'enough', requestedBy: 'bob', requestedAt: at(5) },
+        pause: null,
       });
       expect((await getRun(store(), run.id)).leaseExpiresAt).toEqual(at(10 + LEASE_MS));
     });
@@ -105,6 +108,7 @@ export function describeLeases(ctx: ConformanceContext): void {
         attempt: 1,
         held: false,
         cancel: { mode: 'force', reason: null, requestedBy: 'bob', requestedAt: at(5) },
+        pause: null,
       });
       const [stranger] = await store().leaseRenew({
         workerId: 'worker-b',

@@ -61,6 +61,7 @@ export function describeRuns(ctx: ConformanceContext): void {
         workerId: null,
         leaseExpiresAt: null,
         cancel: null,
+        pause: null,
         expireAt: at(DAY),
         retentionMs: 3 * DAY,
         retryOf: 'some-earlier-run',

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { cancelAction } from '../../core/cancellation.js';
+import { pauseAction } from '../../core/pause.js';
 import { JobdeckError } from '../../core/errors.js';
 import {
   INSTANCE_LOST_AFTER_BEATS,
@@ -38,6 +39,7 @@ import {
   jobStateFromRow,
   leaseLost,
   renewalFromRow,
+  resumeRefused,
   statsBucketFromRow,
   statsNow,
   toJson,
@@ -46,6 +48,7 @@ import {
   type AlertRow,
   type AlertTaskRow,
   type CancelRow,
+  type PauseRow,
   type EventRow,
   type InstanceRow,
   type InstanceRunRow,
@@ -72,6 +75,8 @@ import type {
   MigrationReport,
   RunCancelParams,
   RunCancelResult,
+  RunPauseParams,
+  RunPauseResult,
   RunClaimParams,
   RunCountParams,
   RunFilter,
@@ -872,6 +877,33 @@ export class PostgresStore implements Store {
     });
   }
 
+  async runPause(params: RunPauseParams): Promise<RunPauseResult> {
+    return this.tx(async (client) => {
+      const current = await this.one<RunRow>('runGetForUpdate', { id: params.id }, client);
+      if (!current) throw new JobdeckError('RUN_NOT_FOUND', `No run has id ${params.id}.`);
+      const action = pauseAction(current.status as RunStatus);
+      const args = {
+        id: params.id,
+        expected: current.status,
+        requestedBy: params.requestedBy,
+        now: params.now.getTime(),
+      };
+      let row: RunRow | undefined = current;
+      if (action === 'hold-now') row = await this.one<RunRow>('runPauseNow', args, client);
+      if (action === 'request') row = await this.one<RunRow>('runPauseRequest', args, client);
+      if (!row) throw new Error(`run ${params.id} changed under its row lock`);
+      return { run: await this.toRun(row, client), action };
+    });
+  }
+
+  async runResume(params: { id: string; now: Date }): Promise<Run> {
+    const row = await this.one<RunRow>('runResume', { id: params.id, now: params.now.getTime() });
+    if (!row) throw resumeRefused(params.id, await this.one<RunRow>('runGet', { id: params.id }));
+    // A wake-up: the resumed run is due now.
+    await this.query('runNotifyAvailable', { channel: this.runChannel, job: row.job });
+    return this.toRun(row);
+  }
+
   async runFinishIfAttempt(params: RunFinishParams): Promise<Run> {
     const { ref, outcome } = params;
     const now = params.now.getTime();
@@ -927,12 +959,15 @@ export class PostgresStore implements Store {
           break;
         case 'pending':
           row = await this.one('runRelease', key, client);
-          if (row)
+          if (row?.status === 'pending')
             await this.query(
               'runNotifyAvailable',
               { channel: this.runChannel, job: row.job },
               client,
             );
+          break;
+        case 'paused':
+          row = await this.one('runPauseAttempt', key, client);
           break;
       }
       if (!row) throw leaseLost(ref);
@@ -982,7 +1017,7 @@ export class PostgresStore implements Store {
 
   async leaseRenew(params: LeaseRenewParams): Promise<LeaseRenewal[]> {
     if (params.runs.length === 0) return [];
-    const renewed = await this.query<CancelRow & { status: RunStatus }>('leaseRenew', {
+    const renewed = await this.query<CancelRow & PauseRow & { status: RunStatus }>('leaseRenew', {
       ids: params.runs.map((r) => r.id),
       attempts: params.runs.map((r) => r.attempt),
       workerId: params.workerId,
@@ -1012,6 +1047,7 @@ export class PostgresStore implements Store {
         attempt: run.attempt,
         held: false,
         cancel: sameAttempt ? cancelFromRow(other) : null,
+        pause: null,
       };
     });
   }
@@ -1104,6 +1140,8 @@ export class PostgresStore implements Store {
         if (row.status === 'cancelling') {
           await this.query('itemCancelUnfinished', { runId: row.id }, client);
           updated = await this.one('runRescueCancelled', { ...key, error }, client);
+        } else if (row.pause_requested_at !== null) {
+          updated = await this.one('runRescuePaused', { ...key, error }, client);
         } else if (row.attempt < row.max_attempts) {
           updated = await this.one('runRescueRetry', { ...key, error }, client);
         } else {

@@ -101,6 +101,8 @@ jobdeck_runs.delete_at bigint generated (finished_at + retention_ms)
 jobdeck_runs.attempts jsonb not null default '[]'::jsonb
 jobdeck_runs.stuck_at bigint
 jobdeck_runs.stuck_attempt integer
+jobdeck_runs.pause_requested_by text
+jobdeck_runs.pause_requested_at bigint
 
 CREATE UNIQUE INDEX jobdeck_alert_cooldowns_pkey ON jobdeck_alert_cooldowns USING btree (rule, job)
 CREATE INDEX jobdeck_alert_deliveries_due ON jobdeck_alert_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text)
@@ -159,13 +161,14 @@ jobdeck_run_steps CHECK ((status = ANY (ARRAY['running'::text, 'completed'::text
 jobdeck_run_steps FOREIGN KEY (run_id) REFERENCES jobdeck_runs(id) ON DELETE CASCADE
 jobdeck_run_steps PRIMARY KEY (run_id, name)
 jobdeck_runs CHECK (((status <> 'cancelling'::text) OR (cancel_mode IS NOT NULL)))
+jobdeck_runs CHECK (((status <> 'paused'::text) OR ((worker_id IS NULL) AND (lease_expires_at IS NULL) AND (pause_requested_at IS NOT NULL))))
 jobdeck_runs CHECK (((status <> ALL (ARRAY['running'::text, 'cancelling'::text])) OR ((worker_id IS NOT NULL) AND (lease_expires_at IS NOT NULL))))
 jobdeck_runs CHECK (((status = ANY (ARRAY['completed'::text, 'partial'::text, 'failed'::text, 'cancelled'::text])) = (finished_at IS NOT NULL)))
 jobdeck_runs CHECK ((attempt >= 0))
 jobdeck_runs CHECK ((cancel_mode = ANY (ARRAY['graceful'::text, 'force'::text])))
 jobdeck_runs CHECK ((max_attempts >= 1))
 jobdeck_runs CHECK ((retention_ms >= 0))
-jobdeck_runs CHECK ((status = ANY (ARRAY['scheduled'::text, 'pending'::text, 'running'::text, 'cancelling'::text, 'completed'::text, 'partial'::text, 'failed'::text, 'cancelled'::text])))
+jobdeck_runs CHECK ((status = ANY (ARRAY['scheduled'::text, 'pending'::text, 'running'::text, 'cancelling'::text, 'paused'::text, 'completed'::text, 'partial'::text, 'failed'::text, 'cancelled'::text])))
 jobdeck_runs CHECK ((trigger = ANY (ARRAY['api'::text, 'schedule'::text, 'retry'::text, 'manual'::text])))
 jobdeck_runs PRIMARY KEY (id)
 

@@ -183,11 +183,11 @@ CREATE TABLE jobdeck_run_steps (
 ) WITHOUT ROWID;
 
 -- table jobdeck_runs
-CREATE TABLE jobdeck_runs (
+CREATE TABLE "jobdeck_runs" (
   id TEXT PRIMARY KEY,
   job TEXT NOT NULL,
   input TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('scheduled', 'pending', 'running', 'cancelling', 'completed', 'partial', 'failed', 'cancelled')),
+  status TEXT NOT NULL CHECK (status IN ('scheduled', 'pending', 'running', 'cancelling', 'paused', 'completed', 'partial', 'failed', 'cancelled')),
   progress TEXT,
   result TEXT,
   error TEXT,
@@ -213,13 +213,21 @@ CREATE TABLE jobdeck_runs (
   retry_of TEXT,
   log_seq INTEGER NOT NULL DEFAULT 0,
   -- When retention deletes the finished run.
-  delete_at INTEGER GENERATED ALWAYS AS (finished_at + retention_ms) STORED, attempts TEXT NOT NULL DEFAULT '[]', stuck_at INTEGER, stuck_attempt INTEGER,
+  delete_at INTEGER GENERATED ALWAYS AS (finished_at + retention_ms) STORED,
+  attempts TEXT NOT NULL DEFAULT '[]',
+  stuck_at INTEGER,
+  stuck_attempt INTEGER,
+  -- Who asked to pause the run and when; cleared by a resume.
+  pause_requested_by TEXT,
+  pause_requested_at INTEGER,
   -- Finished exactly when terminal.
   CHECK ((status IN ('completed', 'partial', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),
   -- A held run has a worker and a lease.
   CHECK (status NOT IN ('running', 'cancelling') OR (worker_id IS NOT NULL AND lease_expires_at IS NOT NULL)),
   -- A cancelling run has a cancel record.
-  CHECK (status <> 'cancelling' OR cancel_mode IS NOT NULL)
+  CHECK (status <> 'cancelling' OR cancel_mode IS NOT NULL),
+  -- A paused run holds no worker, no lease (and so no slot), and has its pause record.
+  CHECK (status <> 'paused' OR (worker_id IS NULL AND lease_expires_at IS NULL AND pause_requested_at IS NOT NULL))
 );
 
 -- trigger jobdeck_jobs_created
@@ -253,6 +261,8 @@ BEGIN
     WHEN NEW.status = OLD.status THEN 'run.progress'
     WHEN NEW.status = 'running' THEN 'run.started'
     WHEN NEW.status = 'cancelling' THEN 'run.cancelling'
+    WHEN NEW.status = 'paused' THEN 'run.paused'
+    WHEN OLD.status = 'paused' AND NEW.status = 'pending' THEN 'run.resumed'
     WHEN NEW.status IN ('completed', 'partial', 'failed', 'cancelled') THEN 'run.finished'
     WHEN OLD.status IN ('running', 'cancelling') THEN 'run.retrying'
   END AS name) e
@@ -273,8 +283,10 @@ WHEN OLD.status <> NEW.status AND (OLD.status, NEW.status) NOT IN (
       ('scheduled','pending'),
       ('scheduled','running'),
       ('scheduled','cancelled'),
+      ('scheduled','paused'),
       ('pending','running'),
       ('pending','cancelled'),
+      ('pending','paused'),
       ('running','completed'),
       ('running','partial'),
       ('running','failed'),
@@ -282,10 +294,13 @@ WHEN OLD.status <> NEW.status AND (OLD.status, NEW.status) NOT IN (
       ('running','cancelling'),
       ('running','scheduled'),
       ('running','pending'),
+      ('running','paused'),
       ('cancelling','cancelled'),
       ('cancelling','partial'),
       ('cancelling','completed'),
-      ('cancelling','failed')
+      ('cancelling','failed'),
+      ('paused','pending'),
+      ('paused','cancelled')
 )
 BEGIN
   SELECT RAISE(ABORT, 'INVALID_TRANSITION');

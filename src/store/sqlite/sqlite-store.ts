@@ -3,6 +3,7 @@ import { mkdirSync, watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cancelAction } from '../../core/cancellation.js';
+import { pauseAction } from '../../core/pause.js';
 import { systemClock } from '../../core/clock.js';
 import { JobdeckError } from '../../core/errors.js';
 import {
@@ -20,7 +21,7 @@ import type {
   StoredStep,
 } from '../../core/run.js';
 import { UNFINISHED_STATUSES, canTransition, type RunStatus } from '../../core/status.js';
-import { loadMigrations, loadNamedQueries } from '../sql-files.js';
+import { loadMigrations, loadNamedQueries, type Migration } from '../sql-files.js';
 import {
   alertTaskFromRow,
   alertsFromRows,
@@ -40,6 +41,7 @@ import {
   jobStateFromRow,
   leaseLost,
   renewalFromRow,
+  resumeRefused,
   statsBucketFromRow,
   statsNow,
   toJson,
@@ -47,6 +49,7 @@ import {
   type AlertDeliveryRow,
   type AlertRow,
   type CancelRow,
+  type PauseRow,
   type EventRow,
   type InstanceRow,
   type InstanceRunRow,
@@ -74,6 +77,8 @@ import type {
   MigrationReport,
   RunCancelParams,
   RunCancelResult,
+  RunPauseParams,
+  RunPauseResult,
   RunClaimParams,
   RunCountParams,
   RunFilter,
@@ -91,6 +96,8 @@ import type {
 
 const SQL_DIR = fileURLToPath(new URL('./sql/', import.meta.url));
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+/** The first line of a migration that must run with foreign keys off (a table rebuild). */
+const FOREIGN_KEYS_OFF = /^-- jobdeck: foreign_keys off$/m;
 const QUERIES = loadNamedQueries(SQL_DIR);
 /** The least time between two wake-ups from the file watch. */
 const WAKE_SPACING_MS = 2;
@@ -173,6 +180,34 @@ export class SqliteStore implements Store {
 
   async migrate(): Promise<MigrationReport> {
     const migrations = loadMigrations(MIGRATIONS_DIR);
+    // A migration that rebuilds a parent table (SQLite cannot alter a CHECK) is applied with
+    // foreign keys off, or dropping the old table would delete its children. The pragma has no
+    // effect inside a transaction, so it is set around it; the keys are checked before the commit.
+    const applied = this.appliedMigrations();
+    const rebuilds = migrations.some(
+      (m) => !applied.has(m.version) && FOREIGN_KEYS_OFF.test(m.sql),
+    );
+    if (rebuilds) this.db.pragma('foreign_keys = OFF');
+    try {
+      return this.applyMigrations(migrations, rebuilds);
+    } finally {
+      if (rebuilds) this.db.pragma('foreign_keys = ON');
+    }
+  }
+
+  /** The versions applied so far, read before the migrating transaction; none on a new file. */
+  private appliedMigrations(): Set<number> {
+    const table = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobdeck_migrations'")
+      .get();
+    if (!table) return new Set();
+    const rows = this.db.prepare('SELECT version FROM jobdeck_migrations').all() as {
+      version: number;
+    }[];
+    return new Set(rows.map((r) => r.version));
+  }
+
+  private applyMigrations(migrations: Migration[], checkForeignKeys: boolean): MigrationReport {
     return this.write(() => {
       this.db.exec(
         'CREATE TABLE IF NOT EXISTS jobdeck_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
@@ -191,6 +226,8 @@ export class SqliteStore implements Store {
           .run(m.version, m.name, Date.now());
         applied.push(`${String(m.version).padStart(4, '0')}_${m.name}`);
       }
+      if (checkForeignKeys && (this.db.pragma('foreign_key_check') as unknown[]).length > 0)
+        throw new Error('a migration left rows whose foreign keys point nowhere');
       return { applied, current: migrations.at(-1)?.version ?? 0 };
     });
   }
@@ -497,6 +534,33 @@ export class SqliteStore implements Store {
     });
   }
 
+  async runPause(params: RunPauseParams): Promise<RunPauseResult> {
+    return this.write(() => {
+      const current = this.get<RunRow>('runGet', { id: params.id });
+      if (!current) throw new JobdeckError('RUN_NOT_FOUND', `No run has id ${params.id}.`);
+      const action = pauseAction(current.status as RunStatus);
+      const args = {
+        id: params.id,
+        expected: current.status,
+        requestedBy: params.requestedBy,
+        now: params.now.getTime(),
+      };
+      let row: RunRow | undefined = current;
+      if (action === 'hold-now') row = this.get<RunRow>('runPauseNow', args);
+      if (action === 'request') row = this.get<RunRow>('runPauseRequest', args);
+      if (!row) throw new Error(`run ${params.id} changed inside a write transaction`);
+      return { run: this.toRun(row), action };
+    });
+  }
+
+  async runResume(params: { id: string; now: Date }): Promise<Run> {
+    return this.write(() => {
+      const row = this.get<RunRow>('runResume', { id: params.id, now: params.now.getTime() });
+      if (row) return this.toRun(row);
+      throw resumeRefused(params.id, this.get<RunRow>('runGet', { id: params.id }));
+    });
+  }
+
   async runFinishIfAttempt(params: RunFinishParams): Promise<Run> {
     const { ref, outcome } = params;
     const now = params.now.getTime();
@@ -541,6 +605,9 @@ export class SqliteStore implements Store {
           break;
         case 'pending':
           row = this.get('runRelease', key);
+          break;
+        case 'paused':
+          row = this.get('runPauseAttempt', key);
           break;
       }
       if (!row) throw leaseLost(ref);
@@ -597,7 +664,7 @@ export class SqliteStore implements Store {
     const leaseUntil = hostMs(params.now) + params.leaseMs;
     return this.write(() =>
       params.runs.map((run) => {
-        const renewed = this.get<CancelRow & { status: RunStatus }>('leaseRenew', {
+        const renewed = this.get<CancelRow & PauseRow & { status: RunStatus }>('leaseRenew', {
           id: run.id,
           attempt: run.attempt,
           workerId: params.workerId,
@@ -615,6 +682,7 @@ export class SqliteStore implements Store {
           attempt: run.attempt,
           held: false,
           cancel: sameAttempt ? cancelFromRow(row) : null,
+          pause: null,
         };
       }),
     );
@@ -719,6 +787,8 @@ export class SqliteStore implements Store {
         if (row.status === 'cancelling') {
           this.run('itemCancelUnfinished', { runId: row.id });
           updated = this.get('runRescueCancelled', { ...key, error });
+        } else if (row.pause_requested_at !== null) {
+          updated = this.get('runRescuePaused', { ...key, error });
         } else if (row.attempt < row.max_attempts) {
           updated = this.get('runRescueRetry', { ...key, error });
         } else {

@@ -188,7 +188,15 @@ export function RunPage({ id }: { id: string }) {
             </>
           ) : null}
         </h1>
-        <RunControls run={run} onStop={setStopMode} onError={setError} />
+        <RunControls
+          run={run}
+          onStop={setStopMode}
+          onError={setError}
+          onChanged={(changed) => {
+            setRun((previous) => (previous === null ? previous : { ...previous, ...changed }));
+            void reload();
+          }}
+        />
       </div>
       <ErrorNote error={error} />
       <Facts
@@ -275,15 +283,31 @@ function RunControls(props: {
   run: RunInfo;
   onStop: (mode: StopMode) => void;
   onError: (error: string | null) => void;
+  onChanged: (run: RunInfo) => void;
 }) {
-  const { run, onStop, onError } = props;
+  const { run, onStop, onError, onChanged } = props;
   const session = useSession();
   const [busy, setBusy] = useState(false);
   if (session.role === 'viewer') return null;
   const allowed = mayAct(session, run);
   const why = allowed
     ? undefined
-    : `Only ${run.createdBy}, who started this run, or an admin can stop or retry it.`;
+    : `Only ${run.createdBy}, who started this run, or an admin can stop, pause or retry it.`;
+  const act = async (what: () => Promise<RunInfo>) => {
+    setBusy(true);
+    try {
+      onChanged(await what());
+      onError(null);
+    } catch (err) {
+      onError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  // A pause asked of a running run shows until the run stops at its next checkpoint.
+  const pausable =
+    (run.status === 'scheduled' || run.status === 'pending' || run.status === 'running') &&
+    run.pause === null;
   const retry = async () => {
     setBusy(true);
     try {
@@ -300,6 +324,29 @@ function RunControls(props: {
   if (!stoppable && !retryable) return null;
   return (
     <div class="controls">
+      {pausable ? (
+        <button
+          type="button"
+          disabled={!allowed || busy}
+          aria-describedby={why ? 'why-not' : undefined}
+          onClick={() => void act(async () => (await client.pause(run.id)).run)}
+        >
+          Pause
+        </button>
+      ) : null}
+      {run.status === 'running' && run.pause ? (
+        <span class="muted">Pausing after the current step…</span>
+      ) : null}
+      {run.status === 'paused' ? (
+        <button
+          type="button"
+          disabled={!allowed || busy}
+          aria-describedby={why ? 'why-not' : undefined}
+          onClick={() => void act(() => client.resume(run.id))}
+        >
+          Resume
+        </button>
+      ) : null}
       {stoppable && run.status !== 'cancelling' ? (
         <button
           type="button"

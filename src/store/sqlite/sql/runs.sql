@@ -6,10 +6,12 @@ SELECT * FROM jobdeck_runs
 WHERE job = @job AND created_by = @createdBy AND idempotency_key = @idempotencyKey;
 
 -- name: runCountBlocking
--- A run backing off before a retry (scheduled, already tried) still counts; a future slot does not.
+-- A run backing off before a retry (scheduled, already tried) still counts, as does a paused one
+-- (it goes on once resumed); a future slot does not.
 SELECT count(*) AS n FROM jobdeck_runs
 WHERE job = @job
-  AND (status IN ('pending', 'running', 'cancelling') OR (status = 'scheduled' AND attempt > 0));
+  AND (status IN ('pending', 'running', 'cancelling', 'paused')
+    OR (status = 'scheduled' AND attempt > 0));
 
 -- name: runInsert
 INSERT INTO jobdeck_runs (
@@ -136,9 +138,10 @@ RETURNING *;
 
 -- name: runRetryLater
 -- The attempt joins the run's history here (the SET reads the row as it was): the run's own
--- fields describe the next attempt from its claim on.
+-- fields describe the next attempt from its claim on. A run asked to pause waits paused instead.
 UPDATE jobdeck_runs
-SET status = 'scheduled', run_at = @runAt, last_error = @error, worker_id = NULL,
+SET status = CASE WHEN pause_requested_at IS NULL THEN 'scheduled' ELSE 'paused' END,
+    run_at = @runAt, last_error = @error, worker_id = NULL,
     lease_expires_at = NULL,
     attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
       'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
@@ -147,14 +150,64 @@ WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'ru
 RETURNING *;
 
 -- name: runRelease
--- A release on shutdown is not the handler's fault: it does not use up a try.
+-- A release on shutdown is not the handler's fault: it does not use up a try. A run asked to pause
+-- is paused instead.
 UPDATE jobdeck_runs
-SET status = 'pending', run_at = @now, worker_id = NULL, lease_expires_at = NULL,
+SET status = CASE WHEN pause_requested_at IS NULL THEN 'pending' ELSE 'paused' END, run_at = @now, worker_id = NULL, lease_expires_at = NULL,
     max_attempts = max_attempts + 1,
     attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
       'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
       'outcome', 'released', 'error', NULL))
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
+RETURNING *;
+
+-- name: runPauseNow
+-- A waiting run is held at once: no handler runs.
+UPDATE jobdeck_runs
+SET status = 'paused', pause_requested_by = @requestedBy, pause_requested_at = @now
+WHERE id = @id AND status = @expected
+RETURNING *;
+
+-- name: runPauseRequest
+-- The run keeps running until its handler's next checkpoint; a request already made stays as it was.
+UPDATE jobdeck_runs
+SET pause_requested_by = CASE WHEN pause_requested_at IS NULL THEN @requestedBy
+      ELSE pause_requested_by END,
+    pause_requested_at = coalesce(pause_requested_at, @now)
+WHERE id = @id AND status = 'running'
+RETURNING *;
+
+-- name: runResume
+-- Due at once; the next attempt skips the steps earlier ones completed.
+UPDATE jobdeck_runs
+SET status = 'pending', run_at = @now, pause_requested_by = NULL, pause_requested_at = NULL
+WHERE id = @id AND status = 'paused'
+RETURNING *;
+
+-- name: runPauseAttempt
+-- The handler stopped at a checkpoint after a pause request (fenced). Not the handler's fault: it
+-- does not use up a try. The attempt joins the run's history, as a release does.
+UPDATE jobdeck_runs
+SET status = 'paused', worker_id = NULL, lease_expires_at = NULL,
+    max_attempts = max_attempts + 1,
+    attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
+      'outcome', 'paused', 'error', NULL))
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
+  AND pause_requested_at IS NOT NULL
+RETURNING *;
+
+-- name: runRescuePaused
+-- A running run asked to pause whose lease expired is paused, not retried: the lost attempt is
+-- recorded, and no try is used (resuming is the user's call).
+UPDATE jobdeck_runs
+SET status = 'paused', worker_id = NULL, lease_expires_at = NULL,
+    max_attempts = max_attempts + 1,
+    attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
+      'outcome', 'lost', 'error', json(@error)))
+WHERE id = @id AND attempt = @attempt AND status = 'running' AND pause_requested_at IS NOT NULL
+  AND lease_expires_at < @now
 RETURNING *;
 
 -- name: runProgressSet
@@ -170,11 +223,13 @@ WHERE worker_id = @workerId AND cancel_mode IS NOT NULL
 
 -- name: leaseRenew
 -- Also the lease a force-cancelled attempt keeps while its handler stops (not held: its end is stored).
+-- The answer carries the run's cancel and pause requests: how a pause reaches the worker.
 UPDATE jobdeck_runs SET lease_expires_at = @leaseUntil
 WHERE id = @id AND attempt = @attempt AND worker_id = @workerId
   AND (status IN ('running', 'cancelling')
     OR (status IN ('partial', 'cancelled') AND lease_expires_at IS NOT NULL))
-RETURNING id, attempt, status, cancel_mode, cancel_reason, cancel_requested_by, cancel_requested_at;
+RETURNING id, attempt, status, cancel_mode, cancel_reason, cancel_requested_by, cancel_requested_at,
+  pause_requested_by, pause_requested_at;
 
 -- name: leaseRelease
 -- The attempt's handler stopped: a finished run gives up the lease it kept meanwhile.
@@ -186,7 +241,7 @@ RETURNING id;
 
 -- name: leaseLookup
 SELECT id, attempt, worker_id, status, cancel_mode, cancel_reason, cancel_requested_by,
-       cancel_requested_at
+       cancel_requested_at, pause_requested_by, pause_requested_at
 FROM jobdeck_runs WHERE id = @id;
 
 -- name: runListExpiredLeases
@@ -247,7 +302,7 @@ WHERE id IN (
 
 -- name: runCountUnfinished
 SELECT status, count(*) AS n FROM jobdeck_runs
-WHERE status IN ('scheduled', 'pending', 'running', 'cancelling')
+WHERE status IN ('scheduled', 'pending', 'running', 'cancelling', 'paused')
 GROUP BY status;
 
 -- name: runComplete
