@@ -626,6 +626,34 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     expect(loaded.filter((module) => !CLIENT_MODULES.test(module))).toEqual([]);
   });
 
+  it('pause and resume say what they did; a paused run holds until resumed, then goes on', async () => {
+    const id = await trigger({ steps: 50, stepMs: 200 });
+    await waitForStatus(id, 'running');
+    const pause = await jobdeck(['pause', id]);
+    expect(pause.exit, pause.stderr).toEqual({ code: 0, signal: null });
+    expect(pause.stdout).toBe(
+      `Pausing ${id} demo.steps: the current step finishes, then it waits, holding no worker, until resumed.\n`,
+    );
+    await waitForStatus(id, 'paused');
+    const again = await jobdeck(['pause', id]);
+    expect(again.stdout).toBe(`${id} demo.steps is already paused.\n`);
+    const resume = await jobdeck(['resume', id]);
+    expect(resume.exit, resume.stderr).toEqual({ code: 0, signal: null });
+    expect(resume.stdout).toBe(`Resumed ${id} demo.steps: pending, due now.\n`);
+    await waitForStatus(id, 'running');
+    // Resuming a run that is not paused is a conflict (exit 4), said in words.
+    const notPaused = await jobdeck(['resume', id]);
+    expect(notPaused.exit.code).toBe(EXIT_CODES.refused.code);
+    expect(notPaused.stderr).toMatch(/RUN_NOT_PAUSED/);
+    await cancelOverHttp(id);
+    await waitForStatus(id, 'cancelled');
+    // Steps the first attempt completed were not run again after the resume.
+    const logs = lines((await jobdeck(['logs', id])).stdout).filter((line) =>
+      line.includes('step 1 started'),
+    );
+    expect(logs).toHaveLength(1);
+  });
+
   it('the server stops on SIGTERM with exit code 0 and never printed a configured token', async () => {
     expect(await server.stop('SIGTERM'), server.output()).toEqual({ code: 0, signal: null });
     expect(server.stderr).toMatch(/SIGTERM: stopping/);
