@@ -207,6 +207,34 @@ describe.skipIf(!available)('run page: attempts and cancel delivery', () => {
     expect(errors).toEqual([]);
   });
 
+  it('Pause lands after the current step; Resume goes on with the next step, live', async () => {
+    const key = gates.key();
+    const { id } = await createRun(server, TWO_STEPS, { input: { key } });
+    await gates.get(`${key}/one`).entered.promise;
+    await page.goto(`${server.url}/dashboard/runs/${id}`);
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.getByText('Pausing after the current step…').waitFor(LIVE);
+    expect(await page.locator('h1 .badge').textContent()).toBe('running');
+    // A pause reaches the worker with its next heartbeat: the step ends once it has.
+    await waitForLog(server, id, 'pause delivered');
+    gates.get(`${key}/one`).release.resolve();
+    await page.locator('h1 .badge', { hasText: 'paused' }).waitFor(LIVE);
+    await expect.poll(() => stepRows(), LIVE).toEqual([['one', 'completed', '1', 'ended']]);
+    await screenshot(page, 'run-paused');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await gates.get(`${key}/two`).entered.promise;
+    gates.get(`${key}/two`).release.resolve();
+    await page.locator('h1 .badge', { hasText: 'completed' }).waitFor(LIVE);
+    // Step one ran once, in attempt 1; step two in the attempt after the resume.
+    await expect
+      .poll(() => stepRows(), LIVE)
+      .toEqual([
+        ['one', 'completed', '1', 'ended'],
+        ['two', 'completed', '2', 'ended'],
+      ]);
+    expect(errors).toEqual([]);
+  });
+
   it('a run that completed first time has one attempt', async () => {
     const { id } = await createRun(server, QUICK, { input: {} });
     await waitForStatus(server, id, 'completed');
