@@ -645,7 +645,14 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     const notPaused = await jobdeck(['resume', id]);
     expect(notPaused.exit.code).toBe(EXIT_CODES.refused.code);
     expect(notPaused.stderr).toMatch(/RUN_NOT_PAUSED/);
-    await cancelOverHttp(id);
+    // Paused again, then cancelled: it was no longer waiting for its start, and says so.
+    await jobdeck(['pause', id]);
+    await waitForStatus(id, 'paused');
+    const cancel = await jobdeck(['cancel', id]);
+    expect(cancel.exit, cancel.stderr).toEqual({ code: 0, signal: null });
+    expect(cancel.stdout).toBe(
+      `Cancelled ${id} demo.steps while it waited (paused, or before its next try): no handler was running. Asked by ops, no reason given.\n`,
+    );
     await waitForStatus(id, 'cancelled');
     // Steps the first attempt completed were not run again after the resume.
     const logs = lines((await jobdeck(['logs', id])).stdout).filter((line) =>

@@ -98,7 +98,7 @@ export class TokenSet {
           if (!limit)
             throw new JobdeckError(
               'INVALID_INPUT',
-              `${source}: entry ${index + 1} (${principal}) has ${JSON.stringify(option)}; the only option is rate=<max>/<window>, as in rate=300/min`,
+              `${source}: entry ${index + 1} (${principal}) has ${JSON.stringify(option)}; the only option is rate=<max>/<window>, a max of 1 or more and a window in ms, s, min, h or d, as in rate=300/min or rate=10/30s`,
             );
           rateLimit = limit;
         }

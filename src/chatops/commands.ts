@@ -328,7 +328,10 @@ class Commands {
     );
     const what = `${run.job} ${run.id}`;
     const said: Record<string, string> = {
-      'cancel-now': `Cancelled ${what}: it had not started.`,
+      'cancel-now':
+        run.attempt === 0
+          ? `Cancelled ${what}: it had not started.`
+          : `Cancelled ${what} while it waited (paused, or before its next try): no handler was running.`,
       force: isTerminal(run.status)
         ? `Cancelled ${what} by force: it was stopped at once.`
         : `Stopping ${what} by force.`,

@@ -13,7 +13,10 @@ export function cancelOutcome(action: string, run: RunInfo): string {
   const what = `${run.id} ${run.job}`;
   const sentence =
     {
-      'cancel-now': `Cancelled ${what} before it started.`,
+      'cancel-now':
+        run.attempt === 0
+          ? `Cancelled ${what} before it started.`
+          : `Cancelled ${what} while it waited (paused, or before its next try): no handler was running.`,
       request: `Stopping ${what} gracefully: the current step finishes and no new one starts.`,
       force: isTerminal(run.status)
         ? `Stopped ${what} by force: it is ${run.status}; its handler was aborted and its cleanups run.`

@@ -75,7 +75,7 @@ export const EXIT_CODES = {
   refused: {
     code: 4,
     meaning:
-      'the server refused: a conflict (RUN_FINISHED, ALREADY_RUNNING…), not found, invalid input; trigger --input-file: any of its runs',
+      'the server refused: a conflict (RUN_FINISHED, ALREADY_RUNNING…), not found, invalid input, too many requests (RATE_LIMITED); trigger --input-file: any of its runs',
   },
   forbidden: { code: 5, meaning: 'no token, a token the server does not know, or a role too low' },
   unreachable: { code: 6, meaning: 'the server cannot be reached, or failed (5xx)' },

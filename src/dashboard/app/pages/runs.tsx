@@ -393,7 +393,7 @@ function stopOutcome(result: {
   const done = (text: string): BulkOutcome => ({ id: result.id, kind: 'done', text });
   switch (result.outcome) {
     case 'cancel-now':
-      return done('cancelled before it started');
+      return done('cancelled at once: no handler was running');
     case 'request':
       return done('stopping at its next checkpoint');
     case 'force':
