@@ -138,12 +138,15 @@ export class TokenSet {
   /** The entry of a token: its principal and request rate; null for an unknown token. */
   match(token: string): TokenMatch | null {
     const candidate = digest(token);
-    let found: TokenMatch | null = null;
+    // Every entry is compared, the match or not: its position must not show in the time taken.
+    let found = -1;
     this.entries.forEach((entry, index) => {
-      if (timingSafeEqual(entry.digest, candidate))
-        found = { principal: entry.principal, rateLimit: entry.rateLimit, key: `token-${index}` };
+      if (timingSafeEqual(entry.digest, candidate)) found = index;
     });
-    return found;
+    const entry = this.entries[found];
+    return entry
+      ? { principal: entry.principal, rateLimit: entry.rateLimit, key: `token-${found}` }
+      : null;
   }
 }
 

@@ -447,6 +447,35 @@ export interface ClaimJob {
   limit?: number;
 }
 
+/**
+ * How many more runs of each job a claim may take, for the jobs it must count (absent: any
+ * number): the least of the job's per-claim `limit`, its concurrency left (`active` runs) and its
+ * rate limit left (`started` in the window). A capped or rate-limited job whose counts could not
+ * be taken this round (`counted` false: another claimer holds its lock) gets none.
+ */
+export function claimRoom(
+  jobs: readonly ClaimJob[],
+  counts: {
+    active: ReadonlyMap<string, number>;
+    started: ReadonlyMap<string, number>;
+    counted?: (job: string) => boolean;
+  },
+): Map<string, number> {
+  const room = new Map<string, number>();
+  for (const job of jobs) {
+    let most = job.limit ?? Infinity;
+    if (job.concurrency !== null || job.rateLimit) {
+      if (counts.counted && !counts.counted(job.name)) most = 0;
+      if (job.concurrency !== null)
+        most = Math.min(most, job.concurrency - (counts.active.get(job.name) ?? 0));
+      if (job.rateLimit)
+        most = Math.min(most, job.rateLimit.max - (counts.started.get(job.name) ?? 0));
+    }
+    if (most !== Infinity) room.set(job.name, most);
+  }
+  return room;
+}
+
 /** Whether a claim of `job` needs counting: a concurrency cap, a rate limit or a per-claim limit. */
 export function claimIsCapped(job: ClaimJob): boolean {
   return job.concurrency !== null || (job.rateLimit ?? null) !== null || job.limit !== undefined;

@@ -92,7 +92,7 @@ import type {
   StoreNotifications,
   StoreNow,
 } from '../store.js';
-import { claimIsCapped } from '../store.js';
+import { claimIsCapped, claimRoom } from '../store.js';
 import { PoolGate } from './pool-gate.js';
 import { PgListener, cancelPayload } from './listener.js';
 
@@ -751,42 +751,35 @@ export class PostgresStore implements Store {
         (await this.query<{ name: string }>('jobDisabledNames', {}, client)).map((r) => r.name),
       );
       const jobs = params.jobs.filter((j) => !disabled.has(j.name));
-      const room = new Map<string, number>();
-      const narrow = (job: string, most: number) =>
-        room.set(job, Math.min(room.get(job) ?? Infinity, most));
-      for (const j of jobs) if (j.limit !== undefined) narrow(j.name, j.limit);
       // Capped and rate-limited jobs are counted under the job's lock, so instances take turns.
-      const counted = jobs
+      const locked = new Set<string>();
+      for (const job of jobs
         .filter((j) => j.concurrency !== null || j.rateLimit)
-        .sort((a, b) => a.name.localeCompare(b.name));
-      const locked: typeof counted = [];
-      for (const job of counted) {
+        .sort((a, b) => a.name.localeCompare(b.name))) {
         const lock = await this.one<{ locked: boolean }>('jobTryLock', { job: job.name }, client);
-        if (lock?.locked) locked.push(job);
-        else narrow(job.name, 0);
+        if (lock?.locked) locked.add(job.name);
       }
-      const capped = locked.filter((j) => j.concurrency !== null);
+      const capped = jobs.filter((j) => j.concurrency !== null && locked.has(j.name));
+      const active = new Map<string, number>();
       if (capped.length > 0) {
-        const active = new Map(
-          (
-            await this.query<{ job: string; n: number }>(
-              'runCountActiveByJob',
-              { jobs: capped.map((j) => j.name), now },
-              client,
-            )
-          ).map((r) => [r.job, r.n]),
+        const counts = await this.query<{ job: string; n: number }>(
+          'runCountActiveByJob',
+          { jobs: capped.map((j) => j.name), now },
+          client,
         );
-        for (const j of capped) narrow(j.name, j.concurrency! - (active.get(j.name) ?? 0));
+        for (const { job, n } of counts) active.set(job, n);
       }
-      for (const j of locked) {
-        if (!j.rateLimit) continue;
-        const started = await this.one<{ n: number }>(
+      const started = new Map<string, number>();
+      for (const j of jobs) {
+        if (!j.rateLimit || !locked.has(j.name)) continue;
+        const window = await this.one<{ n: number }>(
           'jobStartsInWindow',
           { job: j.name, perMs: j.rateLimit.perMs, now },
           client,
         );
-        narrow(j.name, j.rateLimit.max - (started?.n ?? 0));
+        started.set(j.name, window?.n ?? 0);
       }
+      const room = claimRoom(jobs, { active, started, counted: (job) => locked.has(job) });
       const chosen: string[] = [];
       let eligible = jobs.filter((j) => (room.get(j.name) ?? 1) > 0).map((j) => j.name);
       const seen = new Set<string>();
@@ -822,8 +815,7 @@ export class PostgresStore implements Store {
       );
       const retried = claimed.filter((r) => r.attempt > 1).map((r) => r.id);
       if (retried.length > 0) await this.query('itemClearForAttempt', { ids: retried }, client);
-      const limited = new Set(locked.filter((j) => j.rateLimit).map((j) => j.name));
-      const starts = claimed.filter((r) => limited.has(r.job)).map((r) => r.id);
+      const starts = claimed.filter((r) => started.has(r.job)).map((r) => r.id);
       if (starts.length > 0) await this.query('jobStartsRecord', { ids: starts }, client);
       return claimed;
     });

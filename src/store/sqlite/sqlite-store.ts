@@ -93,6 +93,7 @@ import type {
   StoreCapabilities,
   StoreNow,
 } from '../store.js';
+import { claimRoom } from '../store.js';
 
 const SQL_DIR = fileURLToPath(new URL('./sql/', import.meta.url));
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -451,28 +452,22 @@ export class SqliteStore implements Store {
       const disabled = new Set(this.all<{ name: string }>('jobDisabledNames').map((r) => r.name));
       const jobs = params.jobs.filter((j) => !disabled.has(j.name));
       const now = hostMs(params.now);
-      const room = new Map<string, number>();
-      const narrow = (job: string, most: number) =>
-        room.set(job, Math.min(room.get(job) ?? Infinity, most));
-      for (const j of jobs) if (j.limit !== undefined) narrow(j.name, j.limit);
       const capped = jobs.filter((j) => j.concurrency !== null);
-      if (capped.length > 0) {
-        const active = new Map(
-          this.all<{ job: string; n: number }>('runCountActiveByJob', {
-            jobs: JSON.stringify(capped.map((j) => j.name)),
-            now,
-          }).map((r) => [r.job, r.n]),
-        );
-        for (const j of capped) narrow(j.name, j.concurrency! - (active.get(j.name) ?? 0));
-      }
-      const limited = new Set<string>();
+      const active = new Map(
+        capped.length === 0
+          ? []
+          : this.all<{ job: string; n: number }>('runCountActiveByJob', {
+              jobs: JSON.stringify(capped.map((j) => j.name)),
+              now,
+            }).map((r) => [r.job, r.n]),
+      );
+      const started = new Map<string, number>();
       for (const j of jobs) {
         if (!j.rateLimit) continue;
-        limited.add(j.name);
         this.run('jobStartsPrune', { job: j.name, perMs: j.rateLimit.perMs, now });
-        const started = this.get<{ n: number }>('jobStartsInWindow', { job: j.name });
-        narrow(j.name, j.rateLimit.max - (started?.n ?? 0));
+        started.set(j.name, this.get<{ n: number }>('jobStartsInWindow', { job: j.name })?.n ?? 0);
       }
+      const room = claimRoom(jobs, { active, started });
       const claimed: RunRow[] = [];
       let eligible = jobs.filter((j) => (room.get(j.name) ?? 1) > 0).map((j) => j.name);
       // Re-select while a job's cap made us skip candidates that another job could replace.
@@ -497,7 +492,7 @@ export class SqliteStore implements Store {
           });
           if (!row) continue;
           if (row.attempt > 1) this.run('itemClearForAttempt', { id: row.id });
-          if (limited.has(row.job))
+          if (started.has(row.job))
             this.run('jobStartsRecord', { job: row.job, startedAt: row.started_at });
           claimed.push(row);
           if (left !== undefined) room.set(candidate.job, left - 1);
