@@ -21,8 +21,9 @@ export interface CancelRecord {
  * what the handler threw: `cancel` (someone asked), `timeout` (the system's deadline),
  * `shutdown` (the worker is stopping and will release the run for another try). `pause` never
  * aborts the signal: it is what `ctx.checkpoint()` throws once someone asked to pause the run.
+ * Nor does `wait`: it is what `ctx.waitFor` throws to suspend the run until its children end.
  */
-export type AbortKind = 'cancel' | 'timeout' | 'shutdown' | 'pause';
+export type AbortKind = 'cancel' | 'timeout' | 'shutdown' | 'pause' | 'wait';
 
 /** The abort reason of `ctx.signal`, and what `ctx.checkpoint()` throws after a graceful cancel. */
 export class RunCancelledError extends JobdeckError {
@@ -34,11 +35,17 @@ export class RunCancelledError extends JobdeckError {
     kind: AbortKind;
     mode: CancelMode;
     reason?: string | null;
-    code?: 'CANCELLED' | 'TIMEOUT' | 'HEARTBEAT_TIMEOUT' | 'PAUSED';
+    code?: 'CANCELLED' | 'TIMEOUT' | 'HEARTBEAT_TIMEOUT' | 'PAUSED' | 'WAITING';
   }) {
     const code =
       options.code ??
-      (options.kind === 'timeout' ? 'TIMEOUT' : options.kind === 'pause' ? 'PAUSED' : 'CANCELLED');
+      (options.kind === 'timeout'
+        ? 'TIMEOUT'
+        : options.kind === 'pause'
+          ? 'PAUSED'
+          : options.kind === 'wait'
+            ? 'WAITING'
+            : 'CANCELLED');
     const reason = options.reason ?? null;
     super(
       code,
@@ -66,7 +73,7 @@ export function isCancellation(err: unknown): err is RunCancelledError {
  * What a cancel request does, by the run's status and the mode asked: SPEC.md's cancellation
  * table as data. Stores apply it atomically; services report it.
  *
- * - `cancel-now`: no handler runs (the run never started, or it is paused); it ends `cancelled`
+ * - `cancel-now`: no handler runs (the run never started, is paused or waits for its children); it ends `cancelled`
  *   at once.
  * - `request`: a graceful stop of a running run; it becomes `cancelling` and the handler stops at
  *   its next checkpoint.
@@ -84,6 +91,8 @@ export const CANCEL_TABLE = {
   cancelling: { graceful: 'unchanged', force: 'force' },
   // No handler runs while paused: nothing to wait for.
   paused: { graceful: 'cancel-now', force: 'cancel-now' },
+  // Nor while it waits for its children (they are cancelled with it, in the same mode).
+  waiting: { graceful: 'cancel-now', force: 'cancel-now' },
   cancelled: { graceful: 'unchanged', force: 'unchanged' },
   completed: { graceful: 'finished', force: 'finished' },
   partial: { graceful: 'finished', force: 'finished' },

@@ -50,6 +50,15 @@ export const ERROR_CODES = {
     status: 409,
     message: 'The run was asked to pause: its handler stops at this checkpoint.',
   },
+  WAITING: {
+    status: 409,
+    message:
+      'The run waits for its child runs: its attempt ends here and a new one starts once they end.',
+  },
+  CHILD_RUN_FAILED: {
+    status: 500,
+    message: 'A child run the run waited for ended failed or cancelled.',
+  },
   ISOLATE_CRASHED: { status: 500, message: 'The thread or process running the handler crashed.' },
   ISOLATE_EXITED: {
     status: 500,

@@ -13,7 +13,8 @@ export const PAUSE_DELIVERED = 'pause delivered';
  * What a pause request does, by the run's status: data, like the cancellation table. Stores apply
  * it atomically; services report it.
  *
- * - `hold-now`: no handler runs (scheduled, pending); the run becomes `paused` at once.
+ * - `hold-now`: no handler runs (scheduled, pending, waiting for its children); the run becomes
+ *   `paused` at once (a waiting one waits again for its children once resumed).
  * - `request`: the run keeps running; its handler stops at its next checkpoint (or before its next
  *   step), and the attempt ends `paused` without using up a try. Asked again: the first request stays.
  * - `unchanged`: already paused (idempotent).
@@ -28,6 +29,7 @@ export const PAUSE_TABLE = {
   running: 'request',
   cancelling: 'refused',
   paused: 'unchanged',
+  waiting: 'hold-now',
   completed: 'finished',
   partial: 'finished',
   failed: 'finished',

@@ -3,8 +3,11 @@ import type { PauseRecord } from './pause.js';
 import type { RunError } from './errors.js';
 import { TERMINAL_STATUSES, type RunStatus, type TerminalStatus } from './status.js';
 
-export const RUN_TRIGGERS = ['api', 'schedule', 'retry', 'manual'] as const;
-/** What started a run: the API (or an embedded call), a schedule, a retry, or a person by hand. */
+export const RUN_TRIGGERS = ['api', 'schedule', 'retry', 'manual', 'parent'] as const;
+/**
+ * What started a run: the API (or an embedded call), a schedule, a retry, a person by hand, or
+ * another run's handler (`ctx.spawn`: a child run).
+ */
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
 /** The most runs one bulk create over HTTP (`POST /api/runs/batch`) takes. */
@@ -69,10 +72,11 @@ export interface StoredLogEntry extends LogEntry {
 /**
  * How an attempt ended without ending its run (`failed`: the handler threw and a retry follows;
  * `released`: its worker shut down and gave the run back; `paused`: its handler stopped at a
- * checkpoint after a pause request) or without its worker saying so (`lost`: the lease expired
- * and the rescuer took the run back).
+ * checkpoint after a pause request; `waiting`: its handler suspended it until the child runs it
+ * waits for end) or without its worker saying so (`lost`: the lease expired and the rescuer took
+ * the run back).
  */
-export const ATTEMPT_OUTCOMES = ['failed', 'lost', 'released', 'paused'] as const;
+export const ATTEMPT_OUTCOMES = ['failed', 'lost', 'released', 'paused', 'waiting'] as const;
 /** How an attempt ended without ending its run: see {@link ATTEMPT_OUTCOMES}. */
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
@@ -134,6 +138,8 @@ export interface Run {
   retentionMs: number;
   /** The run this one retries, when started by a manual retry. */
   retryOf: string | null;
+  /** The run whose handler started this one (`ctx.spawn`); cancelling that run cancels this one. */
+  parentId: string | null;
   /**
    * The attempts the store recorded as they ended, oldest first: each one that gave the run back
    * (a retry after an error, a release on shutdown) or that the rescuer found lost. Any other

@@ -6,6 +6,7 @@ export const RUN_STATUSES = [
   'running',
   'cancelling',
   'paused',
+  'waiting',
   'completed',
   'partial',
   'failed',
@@ -22,8 +23,16 @@ export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 export const ACTIVE_STATUSES = ['running', 'cancelling'] as const;
 /** Statuses in which a run waits to be claimed. */
 export const WAITING_STATUSES = ['scheduled', 'pending'] as const;
-/** Every status but the terminal ones: waiting, active, and held by a pause until resumed. */
-export const UNFINISHED_STATUSES = [...WAITING_STATUSES, ...ACTIVE_STATUSES, 'paused'] as const;
+/**
+ * Every status but the terminal ones: due or not yet, active, held by a pause until resumed, and
+ * suspended until the child runs it waits for end.
+ */
+export const UNFINISHED_STATUSES = [
+  ...WAITING_STATUSES,
+  ...ACTIVE_STATUSES,
+  'paused',
+  'waiting',
+] as const;
 export type UnfinishedStatus = (typeof UNFINISHED_STATUSES)[number];
 
 /**
@@ -36,7 +45,8 @@ export const TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
   // Ready: claimed, cancelled/expired before it started, or held by a pause.
   pending: ['running', 'cancelled', 'paused'],
   // Held by a worker: finishes, backs off for a retry, is released on shutdown or rescued
-  // after its lease expired, is asked to stop, or ends its attempt at a checkpoint after a pause.
+  // after its lease expired, is asked to stop, ends its attempt at a checkpoint after a pause, or
+  // suspends until the child runs it waits for end.
   running: [
     'completed',
     'partial',
@@ -46,12 +56,16 @@ export const TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
     'scheduled',
     'pending',
     'paused',
+    'waiting',
   ],
   // Graceful cancel asked: the handler stops at its next checkpoint (cancelled or partial), may
   // still complete or fail first, can be forced (cancelled), and is failed if its worker dies.
   cancelling: ['cancelled', 'partial', 'completed', 'failed'],
   // Held by nobody and never claimed: resumed (due at once), or cancelled.
   paused: ['pending', 'cancelled'],
+  // Held by nobody until the child runs it waits for end (then due at once), or one of them fails;
+  // cancelled, or held by a pause, meanwhile.
+  waiting: ['pending', 'cancelled', 'paused'],
   completed: [],
   partial: [],
   failed: [],

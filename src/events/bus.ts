@@ -14,8 +14,10 @@ export interface RunEvents {
   'run.retrying': { run: Run };
   /** The run was paused: held before it started, or its attempt stopped at a checkpoint. */
   'run.paused': { run: Run };
-  /** A paused run was resumed: pending again. */
+  /** A paused run was resumed, or a waiting one's children ended: pending again. */
   'run.resumed': { run: Run };
+  /** The run's handler suspended it until the child runs it waits for end. */
+  'run.waiting': { run: Run };
   /** The run's attempt ran past its job's stuckAfter (marked by this instance's maintenance). */
   'run.stuck': { run: Run };
   /** A cancel reached the worker that executes the run. */
@@ -40,6 +42,7 @@ export const RUN_EVENT_NAMES: readonly RunEventName[] = [
   'run.retrying',
   'run.paused',
   'run.resumed',
+  'run.waiting',
   'run.stuck',
   'run.cancel_delivered',
 ];

@@ -41,6 +41,20 @@ export interface CreateRunParams {
   principal?: Principal;
 }
 
+/** A child run as a handler asks for it (`ctx.spawn`): its key tells it apart within its parent. */
+export interface ChildSpec {
+  job: string;
+  input?: unknown;
+  key: string;
+  priority?: number;
+  runAt?: Date;
+}
+
+/** The idempotency key of a parent's child: one child per key and parent. */
+export function childKey(parentId: string, key: string): string {
+  return `child:${parentId}:${key}`;
+}
+
 /** One run of a bulk create ({@link RunService.createMany}): what a single create takes. */
 export type CreateManyItem = Omit<CreateRunParams, 'trigger' | 'principal'>;
 
@@ -61,7 +75,14 @@ export const CREATE_MANY_CHUNK = 500;
 /** What a create decides about its run; the job decides the rest (see {@link newRun}). */
 type RunFields = Pick<
   NewRun,
-  'input' | 'priority' | 'runAt' | 'createdBy' | 'trigger' | 'idempotencyKey' | 'retryOf'
+  | 'input'
+  | 'priority'
+  | 'runAt'
+  | 'createdBy'
+  | 'trigger'
+  | 'idempotencyKey'
+  | 'retryOf'
+  | 'parentId'
 >;
 
 /**
@@ -84,6 +105,7 @@ function newRun(job: JobDefinition, fields: RunFields): NewRun {
       job.expireAfterMs === null ? null : new Date(fields.runAt.getTime() + job.expireAfterMs),
     retentionMs: job.retentionMs,
     retryOf: fields.retryOf,
+    parentId: fields.parentId ?? null,
   };
 }
 
@@ -104,6 +126,8 @@ export interface RunListFilter {
   createdTo?: Date;
   /** A run id, or the start of one (case does not matter). */
   idPrefix?: string;
+  /** Only the children of this run (`ctx.spawn`). */
+  parentId?: string;
 }
 
 /** What `deck.runs.list` takes: a filter, a page size (default 50, at most 500) and the cursor of the next page. */
@@ -144,6 +168,7 @@ function storeFilter(filter: RunListFilter): RunFilter {
     ...(createdFrom ? { createdFrom } : {}),
     ...(createdTo ? { createdTo } : {}),
     ...(filter.idPrefix ? { idPrefix: filter.idPrefix.toLowerCase() } : {}),
+    ...(filter.parentId ? { parentId: filter.parentId } : {}),
   };
 }
 
@@ -281,6 +306,26 @@ export class RunService {
       }
     }
     return results;
+  }
+
+  /**
+   * Start a child of `parent` for its handler (`ctx.spawn`): created by the parent's creator (who
+   * may then cancel it), checked as any create is, except that a job nobody may start by hand may
+   * still be a child. The same `key` within one parent gives the same child: a parent's later
+   * attempt that spawns again finds the child its earlier one started.
+   */
+  async createChild(parent: Run, spec: ChildSpec): Promise<Run> {
+    const now = this.clock.now();
+    const { job, run } = this.prepare(
+      { ...spec, idempotencyKey: childKey(parent.id, spec.key) },
+      { name: parent.createdBy, role: 'operator' },
+      'parent',
+      now,
+      await this.jobStates(),
+    );
+    return this.announce(
+      await this.store.runInsert(insertOf(job, { ...run, parentId: parent.id }, now)),
+    ).run;
   }
 
   /** Tell this process of a run that an insert created. */

@@ -67,6 +67,7 @@ export interface RunRow {
   expire_at: TimeValue | null;
   retention_ms: number | string;
   retry_of: string | null;
+  parent_id: string | null;
   /** JSON: the recorded attempts, times in ms. */
   attempts: unknown;
   stuck_at: TimeValue | null;
@@ -215,6 +216,8 @@ export function runFromRow(row: RunRow, items: RunItem[]): Run {
     expireAt: toDateOrNull(row.expire_at),
     retentionMs: Number(row.retention_ms),
     retryOf: row.retry_of,
+    // Absent from statements that read only some columns.
+    parentId: row.parent_id ?? null,
     attempts: (fromJson<AttemptJson[]>(row.attempts) ?? []).map(attemptFromJson),
     stuckAt:
       // Absent from statements that read only some columns.

@@ -266,6 +266,7 @@ export const FEED_EVENT_NAMES = [
   'run.retrying',
   'run.paused',
   'run.resumed',
+  'run.waiting',
   'run.stuck',
   'run.step',
   'job.updated',
@@ -346,6 +347,8 @@ export interface RunInsertParams {
   expireAt: Date | null;
   retentionMs: number;
   retryOf: string | null;
+  /** The run whose handler starts this one (default none). */
+  parentId?: string | null;
   now: Date;
   /** Refuse with ALREADY_RUNNING while a run of this job is pending, running, cancelling or backing off for a retry. */
   exclusive: boolean;
@@ -374,6 +377,8 @@ export interface RunFilter {
   createdTo?: Date;
   /** Ids that start with this text (a whole id matches itself). */
   idPrefix?: string;
+  /** The children of this run. */
+  parentId?: string;
 }
 
 export interface RunListParams extends RunFilter {
@@ -504,7 +509,12 @@ export type RunFinishOutcome =
   | { status: 'scheduled'; runAt: Date; error: RunError }
   | { status: 'pending' }
   /** Stopped at a checkpoint after a pause request: held until resumed; no try is used. */
-  | { status: 'paused' };
+  | { status: 'paused' }
+  /**
+   * Suspended until these children of the run end (no try used): `waiting`, or `pending` at once
+   * when none of them is still unfinished or one already ended other than `completed`.
+   */
+  | { status: 'waiting'; children: string[] };
 
 export interface RunFinishParams {
   ref: AttemptRef;

@@ -13,6 +13,7 @@ import {
   refOf,
   startRun,
   useStore,
+  waitingRun,
   type ConformanceContext,
 } from './fixture.js';
 
@@ -37,6 +38,10 @@ const EXPECTED: Record<RunStatus, Record<CancelMode, Expectation>> = {
     force: { action: 'force', status: 'cancelled' },
   },
   paused: {
+    graceful: { action: 'cancel-now', status: 'cancelled' },
+    force: { action: 'cancel-now', status: 'cancelled' },
+  },
+  waiting: {
     graceful: { action: 'cancel-now', status: 'cancelled' },
     force: { action: 'cancel-now', status: 'cancelled' },
   },
@@ -79,6 +84,8 @@ async function runIn(store: Store, status: RunStatus): Promise<Run> {
       const run = await insertRun(store);
       return (await store.runPause({ id: run.id, requestedBy: 'dave', now: at(2) })).run;
     }
+    case 'waiting':
+      return (await waitingRun(store)).parent;
     case 'cancelled': {
       const run = await insertRun(store);
       return (await store.runCancel({ id: run.id, mode: 'graceful', now: at(2), ...cancelBy() }))

@@ -91,6 +91,7 @@ export function insertParams(overrides: Partial<RunInsertParams> = {}): RunInser
     expireAt: null,
     retentionMs: DAY,
     retryOf: null,
+    parentId: null,
     now: BASE,
     exclusive: false,
     ...overrides,
@@ -135,6 +136,30 @@ export async function startRun(
   );
   expect(claimed.map((r) => r.id)).toEqual([run.id]);
   return claimed[0]!;
+}
+
+/**
+ * A run of job `email` waiting for one child (a pending run of job `sms`, which claims of `email`
+ * leave alone): the parent and the child.
+ */
+export async function waitingRun(
+  store: Store,
+  options: { now?: Date; insert?: Partial<RunInsertParams> } = {},
+): Promise<{ parent: Run; child: Run }> {
+  const parent = await startRun(store, options);
+  const child = await insertRun(store, {
+    job: 'sms',
+    parentId: parent.id,
+    trigger: 'parent',
+    now: options.now ?? BASE,
+  });
+  const waiting = await store.runFinishIfAttempt({
+    ref: refOf(parent),
+    now: options.now ?? BASE,
+    outcome: { status: 'waiting', children: [child.id] },
+  });
+  expect(waiting.status).toBe('waiting');
+  return { parent: waiting, child };
 }
 
 /** Force-cancel a run (asked by `bob` at `now`); the run as the cancel left it. */

@@ -41,6 +41,7 @@ export function describeInsertMany(ctx: ConformanceContext): void {
           expireAt: at(DAY),
           retentionMs: 3 * DAY,
           retryOf: 'some-earlier-run',
+          parentId: 'some-parent-run',
         }),
         manyRun({ job: 'sms', input: 'just text', runAt: at(MINUTE) }),
         manyRun({ job: 'pdf', input: null, priority: -3 }),
@@ -75,6 +76,7 @@ export function describeInsertMany(ctx: ConformanceContext): void {
         expireAt: at(DAY),
         retentionMs: 3 * DAY,
         retryOf: 'some-earlier-run',
+        parentId: 'some-parent-run',
         attempts: [],
         stuckAt: null,
       };

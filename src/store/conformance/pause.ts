@@ -15,6 +15,7 @@ import {
   refOf,
   startRun,
   useStore,
+  waitingRun,
   type ConformanceContext,
 } from './fixture.js';
 
@@ -25,6 +26,7 @@ const EXPECTED: Record<RunStatus, { action: PauseAction; status: RunStatus }> = 
   running: { action: 'request', status: 'running' },
   cancelling: { action: 'refused', status: 'cancelling' },
   paused: { action: 'unchanged', status: 'paused' },
+  waiting: { action: 'hold-now', status: 'paused' },
   completed: { action: 'finished', status: 'completed' },
   partial: { action: 'finished', status: 'partial' },
   failed: { action: 'finished', status: 'failed' },
@@ -45,6 +47,8 @@ async function runIn(store: Store, status: RunStatus): Promise<Run> {
       return startRun(store);
     case 'paused':
       return (await pauseBy(store, (await insertRun(store)).id, 2)).run;
+    case 'waiting':
+      return (await waitingRun(store)).parent;
     case 'cancelling':
     case 'cancelled': {
       const run = status === 'cancelling' ? await startRun(store) : await insertRun(store);

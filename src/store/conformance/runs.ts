@@ -35,6 +35,7 @@ export function describeRuns(ctx: ConformanceContext): void {
         expireAt: at(DAY),
         retentionMs: 3 * DAY,
         retryOf: 'some-earlier-run',
+        parentId: 'some-parent-run',
       });
       const { run, created } = await store().runInsert(params);
       expect(created).toBe(true);
@@ -65,6 +66,7 @@ export function describeRuns(ctx: ConformanceContext): void {
         expireAt: at(DAY),
         retentionMs: 3 * DAY,
         retryOf: 'some-earlier-run',
+        parentId: 'some-parent-run',
         attempts: [],
         stuckAt: null,
       };
