@@ -473,7 +473,8 @@ describe.each(['thread', 'process'] as const)('child runs in %s isolation', (iso
     const ledger = join(dir, 'ledger.txt');
     writeFileSync(ledger, '');
     try {
-      const t = await deckWith();
+      // One slot: the child runs only once the parent's attempt has ended, waiting for it.
+      const t = await deckWith(isolatedJobs, { worker: { ...fastHeartbeats, concurrency: 1 } });
       const { run } = await t.deck.runs.create({
         job: `parent.${isolation}`,
         input: { ledger, n: 21 },
