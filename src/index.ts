@@ -15,6 +15,7 @@ export {
 // Jobs and their handlers.
 export { defineJob, type JobOptions, type JobDefinition, type Isolation } from './jobs/define.js';
 export type { JobContext, RunLogger, ForEachSummary } from './jobs/context.js';
+export { ChildRunError, type ChildRun } from './core/children.js';
 export type { ScheduleOptions } from './jobs/schedule.js';
 export { defineExecJob, type ExecJobOptions } from './jobs/exec.js';
 export type { BackoffOptions } from './core/backoff.js';

@@ -25,7 +25,7 @@ import type { Store } from './store/store.js';
  */
 export type WorkerOptions = Omit<
   RuntimeWorkerOptions,
-  'store' | 'registry' | 'bus' | 'clock' | 'onError'
+  'store' | 'registry' | 'bus' | 'clock' | 'onError' | 'children'
 >;
 
 /**
@@ -144,6 +144,7 @@ export class Jobdeck {
             registry: this.registry,
             bus: this.events,
             clock: this.clock,
+            children: this.runs,
           });
     this.workerWanted = this.worker !== null;
     this.scheduler =

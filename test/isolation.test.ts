@@ -22,11 +22,13 @@ import type { FromIsolate, ToIsolate } from '../src/runtime/isolation/protocol.j
 import {
   busyJobs,
   crashJobs,
+  doubleJob,
   durableStepJobs,
   exitLoopJob,
   fanJobs,
   hogJobs,
   lateCrashThreadJob,
+  parentJobs,
   politeJobs,
   slowJobs,
   stepJobs,
@@ -55,6 +57,8 @@ const isolatedJobs = [
   exitLoopJob,
   ...trivialThreadJobs,
   ...durableStepJobs,
+  ...parentJobs,
+  doubleJob,
 ];
 
 /** Fast loops and frequent heartbeats, so a blocked heartbeat shows as renewals that stop. */
@@ -462,6 +466,44 @@ describe.each(['inline', 'thread', 'process'] as const)(
     });
   },
 );
+
+describe.each(['thread', 'process'] as const)('child runs in %s isolation', (isolation) => {
+  it('a parent spawns a child and waits for it: suspended until it ends, then resumed with its result', async () => {
+    const { dir, cleanup } = tempDir('jobdeck-children-');
+    const ledger = join(dir, 'ledger.txt');
+    writeFileSync(ledger, '');
+    try {
+      // One slot: the child runs only once the parent's attempt has ended, waiting for it.
+      const t = await deckWith(isolatedJobs, { worker: { ...fastHeartbeats, concurrency: 1 } });
+      const { run } = await t.deck.runs.create({
+        job: `parent.${isolation}`,
+        input: { ledger, n: 21 },
+        principal: alice,
+      });
+      const done = await waitForEnd(t, run.id);
+      expect(done).toMatchObject({ status: 'completed', attempt: 2, result: { doubled: 42 } });
+      expect(done.attempts.map((a) => a.outcome)).toEqual(['waiting']);
+      const child = await t.deck.runs.get((done.result as { child: string }).child);
+      expect(child).toMatchObject({
+        status: 'completed',
+        result: 42,
+        parentId: run.id,
+        trigger: 'parent',
+        createdBy: 'alice',
+        priority: 3,
+      });
+      // The replay skipped the step; only the code outside it ran again.
+      expect(readFileSync(ledger, 'utf8').trim().split('\n')).toEqual([
+        'handler 1',
+        'plan 1',
+        'handler 2',
+      ]);
+      expect(await messages(t, run.id)).toContain('waiting for 1 child run');
+    } finally {
+      cleanup();
+    }
+  });
+});
 
 describe('isolates that crash', () => {
   it('process.exit(1) fails the attempt with ISOLATE_EXITED, and it is retried', async () => {

@@ -317,6 +317,7 @@ describe('the public surface', () => {
         ...['Jobdeck', 'JobdeckOptions', 'WorkerOptions', 'MaintenanceOptions'],
         ...['defineJob', 'JobOptions', 'JobDefinition', 'Isolation', 'JobContext', 'RunLogger'],
         ...['ForEachSummary', 'ScheduleOptions', 'defineExecJob', 'ExecJobOptions'],
+        ...['ChildRun', 'ChildRunError'],
         ...['BackoffOptions', 'Duration'],
         ...['CreateRunParams', 'ListRunsParams', 'RunListFilter', 'RunStatsView', 'JobView'],
         ...['WaitOptions', 'StatsBucket', 'CancelOptions', 'BulkCancelFilter', 'BulkCancelReport'],

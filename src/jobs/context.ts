@@ -1,4 +1,5 @@
 import type { RunCancelledError } from '../core/cancellation.js';
+import type { ChildRun } from '../core/children.js';
 import type { ItemStatus } from '../core/run.js';
 
 /** What a handler gets: the run, its signal, and the ways to report and to stop cleanly. */
@@ -32,6 +33,30 @@ export interface JobContext<Input = unknown> {
     fn: (item: T, info: { index: number; key: string; signal: AbortSignal }) => unknown,
     options?: { concurrency?: number; key?: (item: T, index: number) => string },
   ): Promise<ForEachSummary>;
+  /**
+   * Start a child run of `job` (a checkpoint first), created by this run's creator; cancelling
+   * this run cancels it. Each child has a key within this run, by default `<job>#<n>` for the n-th
+   * spawn of that job in call order (or `options.key`: 1 to 200 characters, unique in the
+   * attempt): a later attempt that spawns with the same key gets the same child, not a new one.
+   */
+  spawn(
+    job: string,
+    input?: unknown,
+    options?: { key?: string; priority?: number; runAt?: Date },
+  ): Promise<ChildRun>;
+  /**
+   * The child's result once it completed; a `ChildRunError` if it ended otherwise (catch it to go
+   * on without it). While it is unfinished the attempt ends here, without using a try or holding a
+   * slot, and a new attempt runs the handler again once it ends: completed steps are skipped and
+   * spawn returns the same children, but code outside a `ctx.step` before this call runs again.
+   * It suspends by throwing a RunCancelledError (kind `wait`): let it through, never catch it.
+   */
+  waitFor(child: ChildRun | string): Promise<unknown>;
+  /**
+   * `waitFor` for several children: their results in order once all completed; a `ChildRunError`
+   * for the first (in order) that ended otherwise; else the attempt suspends until they all end.
+   */
+  waitForAll(children: (ChildRun | string)[]): Promise<unknown[]>;
   /** Report progress; percent is derived from processed/total when not given. */
   progress(update: {
     processed?: number;

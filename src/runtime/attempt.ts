@@ -19,8 +19,10 @@ import {
 import type { EventBus } from '../events/bus.js';
 import type { JobContext } from '../jobs/context.js';
 import type { JobDefinition } from '../jobs/define.js';
+import type { ChildRun } from '../core/children.js';
+import type { ChildSpec } from '../runs/service.js';
 import type { AttemptRef, Store } from '../store/store.js';
-import { buildContext, type ContextPort, type StepOutcome } from './context.js';
+import { buildContext, type ChildEnd, type ContextPort, type StepOutcome } from './context.js';
 import type { AttemptAbort } from './outcome.js';
 import { storableJson } from '../core/json.js';
 import { storableText } from '../core/text.js';
@@ -32,10 +34,16 @@ const FLUSH_BATCH = 200;
 /** Progress is written (and becomes a feed event) at most this often; the last value always. */
 const PROGRESS_INTERVAL_MS = 250;
 
+/** Starts the child runs handlers ask for (`ctx.spawn`): the instance's run service. */
+export interface ChildCreator {
+  createChild(parent: Run, spec: ChildSpec): Promise<Run>;
+}
+
 export interface AttemptDeps {
   store: Store;
   bus: EventBus;
   clock: Clock;
+  children: ChildCreator;
 }
 
 /**
@@ -74,6 +82,8 @@ export class Attempt implements ContextPort {
   private succeededItemKeys: Promise<ReadonlySet<string>> | null = null;
   /** When each step of this attempt started. */
   private readonly stepStarts = new Map<string, Date>();
+  /** The children the handler suspended the attempt for (`ctx.waitFor`). */
+  private readonly awaitedChildren = new Set<string>();
 
   constructor(
     readonly run: Run,
@@ -99,6 +109,11 @@ export class Attempt implements ContextPort {
 
   get abortReason(): AttemptAbort | null {
     return this.signal.aborted ? (this.signal.reason as AttemptAbort) : null;
+  }
+
+  /** The child runs the handler suspended this attempt for: its end is `waiting` for them. */
+  get awaiting(): string[] {
+    return [...this.awaitedChildren];
   }
 
   itemList(): RunItem[] {
@@ -409,7 +424,7 @@ export class Attempt implements ContextPort {
 
   async stepEnded(name: string, outcome: StepOutcome): Promise<void> {
     this.touch();
-    if (this.closed) throw new JobdeckError('LEASE_LOST', 'The attempt is over.');
+    this.refuseOnceOver();
     const endedAt = this.deps.clock.now();
     const step: StoredStep = {
       name: storableText(name),
@@ -436,6 +451,47 @@ export class Attempt implements ContextPort {
     );
     this.flushChain = write.catch(() => {});
     return write;
+  }
+
+  async spawnChild(spec: ChildSpec): Promise<ChildRun> {
+    this.touch();
+    this.refuseOnceOver();
+    const child = await this.deps.children.createChild(this.run, spec);
+    return { id: child.id, job: child.job };
+  }
+
+  async childEnds(ids: readonly string[]): Promise<ChildEnd[]> {
+    this.touch();
+    this.refuseOnceOver();
+    if (ids.length === 0) return [];
+    const unique = [...new Set(ids)];
+    const { runs } = await this.deps.store.runList({ ids: unique, limit: unique.length });
+    const found = new Map(runs.map((run) => [run.id, run]));
+    return unique.map((id) => {
+      const child = found.get(id);
+      if (child?.parentId !== this.run.id)
+        throw new JobdeckError(
+          'INVALID_INPUT',
+          `Run ${id} is not a child of run ${this.run.id}: a run waits only for the runs it spawned.`,
+        );
+      return {
+        id,
+        job: child.job,
+        status: child.status,
+        result: child.result ?? null,
+        error: child.error,
+      };
+    });
+  }
+
+  async awaitChildren(ids: readonly string[]): Promise<void> {
+    this.refuseOnceOver();
+    for (const id of ids) this.awaitedChildren.add(id);
+  }
+
+  /** A handler still running after its attempt ended (or an isolate's late request) changes nothing. */
+  private refuseOnceOver(): void {
+    if (this.closed) throw new JobdeckError('LEASE_LOST', 'The attempt is over.');
   }
 
   /** Stop accepting writes from the handler; what is buffered is written first. */

@@ -2,6 +2,8 @@ import { JobdeckError, toRunError, type RunError } from '../core/errors.js';
 import { unstorableJsonReason } from '../core/json.js';
 import { storableText } from '../core/text.js';
 import { RunCancelledError, type CancelMode } from '../core/cancellation.js';
+import { ChildRunError, type ChildRun } from '../core/children.js';
+import { isTerminal, type RunStatus } from '../core/status.js';
 import {
   normaliseProgress,
   type ItemStatus,
@@ -9,6 +11,7 @@ import {
   type RunProgress,
 } from '../core/run.js';
 import type { ForEachSummary, JobContext, RunLogger } from '../jobs/context.js';
+import type { ChildSpec } from '../runs/service.js';
 
 /**
  * What a handler's `ctx` needs from where it runs. The inline runtime implements it directly on
@@ -34,6 +37,21 @@ export interface ContextPort {
   stepStarted(name: string): void;
   /** A step ended: resolves once a completed step's result is stored (a failure is not awaited). */
   stepEnded(name: string, outcome: StepOutcome): Promise<void>;
+  /** Start a child of this run, or find the one an earlier attempt started with the same key. */
+  spawnChild(spec: ChildSpec): Promise<ChildRun>;
+  /** How these children of the run stand, in the order asked; INVALID_INPUT for any other run. */
+  childEnds(ids: readonly string[]): Promise<ChildEnd[]>;
+  /** The handler suspends the attempt until these children end: its end is then `waiting`. */
+  awaitChildren(ids: readonly string[]): Promise<void>;
+}
+
+/** A child run as `ctx.waitFor` reads it. */
+export interface ChildEnd {
+  id: string;
+  job: string;
+  status: RunStatus;
+  result: unknown;
+  error: RunError | null;
 }
 
 export type StepOutcome = { ok: true; result: unknown } | { ok: false; error: RunError };
@@ -42,6 +60,13 @@ export type StepOutcome = { ok: true; result: unknown } | { ok: false; error: Ru
 export const STEP_RESULT_MAX_BYTES = 1024 * 1024;
 /** The longest step name: a name is a key, and every backend indexes it whatever its text. */
 export const STEP_NAME_MAX_LENGTH = 200;
+/** The longest child key: it goes into the child's idempotency key, which every backend indexes. */
+export const CHILD_KEY_MAX_LENGTH = 200;
+
+/** What a run suspended for its children says (its log line, the reason of the wait). */
+export function waitingReason(children: number): string {
+  return `waiting for ${children} child run${children === 1 ? '' : 's'}`;
+}
 
 export interface RunInfo {
   id: string;
@@ -94,6 +119,74 @@ export function buildContext<Input>(
         reason: `paused by ${pause.requestedBy}`,
       });
   };
+  /** The child keys this attempt used, and how many children of each job it spawned. */
+  const childKeys = new Set<string>();
+  const spawnsOfJob = new Map<string, number>();
+  const spawn = async (
+    job: string,
+    input?: unknown,
+    options: { key?: string; priority?: number; runAt?: Date } = {},
+  ): Promise<ChildRun> => {
+    if (typeof job !== 'string' || job === '')
+      throw new JobdeckError('INVALID_INPUT', 'spawn needs the name of the job to start.');
+    // The default key is the same on every replay: the n-th spawn of the job in call order.
+    const n = (spawnsOfJob.get(job) ?? 0) + 1;
+    spawnsOfJob.set(job, n);
+    const key = options.key ?? `${job}#${n}`;
+    if (typeof key !== 'string' || key === '' || key.length > CHILD_KEY_MAX_LENGTH)
+      throw new JobdeckError(
+        'INVALID_INPUT',
+        `A child key needs 1 to ${CHILD_KEY_MAX_LENGTH} characters${typeof key === 'string' && key !== '' ? `, not ${key.length}` : ''}.`,
+      );
+    if (childKeys.has(key))
+      throw new JobdeckError(
+        'INVALID_INPUT',
+        `The child key "${key}" was already used in this attempt: each child needs a key of its own.`,
+      );
+    childKeys.add(key);
+    checkpoint();
+    return port.spawnChild({
+      job,
+      input,
+      key,
+      ...(options.priority !== undefined ? { priority: options.priority } : {}),
+      ...(options.runAt !== undefined ? { runAt: options.runAt } : {}),
+    });
+  };
+
+  /**
+   * The results of these children once all completed; a ChildRunError for the first that ended
+   * otherwise; else the attempt suspends until they end (a new attempt replays the handler).
+   */
+  const waitForAll = async (children: readonly (ChildRun | string)[]): Promise<unknown[]> => {
+    checkpoint();
+    const ids = children.map((child) => {
+      const id = typeof child === 'string' ? child : (child as Partial<ChildRun> | null)?.id;
+      if (typeof id !== 'string' || id === '')
+        throw new JobdeckError(
+          'INVALID_INPUT',
+          'waitFor takes child runs (from spawn) or their ids.',
+        );
+      return id;
+    });
+    if (ids.length === 0) return [];
+    const ends = new Map((await port.childEnds([...new Set(ids)])).map((end) => [end.id, end]));
+    const endOf = (id: string) => ends.get(id)!;
+    const failed = ids.find((id) => {
+      const { status } = endOf(id);
+      return isTerminal(status) && status !== 'completed';
+    });
+    if (failed) throw new ChildRunError(endOf(failed));
+    const unfinished = [...ends.values()].filter((end) => !isTerminal(end.status));
+    if (unfinished.length === 0) return ids.map((id) => endOf(id).result);
+    await port.awaitChildren(unfinished.map((end) => end.id));
+    throw new RunCancelledError({
+      kind: 'wait',
+      mode: 'graceful',
+      reason: waitingReason(unfinished.length),
+    });
+  };
+
   const stopping = () =>
     port.signal.aborted || port.cancelState() !== null || port.pauseState() !== null;
 
@@ -190,6 +283,9 @@ export function buildContext<Input>(
       return result as T;
     },
     forEach,
+    spawn,
+    waitFor: async (child) => (await waitForAll([child]))[0],
+    waitForAll,
     progress: (update) => {
       port.touch();
       port.progress(normaliseProgress(update));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RunCancelledError } from '../core/cancellation.js';
+import { ChildRunError } from '../core/children.js';
 import { JobdeckError } from '../core/errors.js';
 import { classifyAttemptEnd, type AttemptEnd } from './outcome.js';
 
@@ -99,5 +100,82 @@ describe('classifyAttemptEnd', () => {
         error: { code },
       });
     }
+  });
+
+  describe('a handler that waits for its children', () => {
+    const wait = new RunCancelledError({ kind: 'wait', mode: 'graceful', reason: 'waiting' });
+    const suspended = { ...base, settled: { ok: false as const, error: wait } };
+
+    it('suspends the run until the children it recorded end, with no try used', () => {
+      expect(classifyAttemptEnd({ ...suspended, awaiting: ['c1', 'c2'] })).toEqual({
+        status: 'waiting',
+        children: ['c1', 'c2'],
+      });
+      // Also on its last try: waiting is not a failure.
+      expect(
+        classifyAttemptEnd({ ...suspended, awaiting: ['c1'], attempt: 3, maxAttempts: 3 }),
+      ).toEqual({ status: 'waiting', children: ['c1'] });
+      // The same error made in an isolate (by shape) counts as well.
+      const crossed = Object.assign(new Error('Run wait: waiting'), {
+        name: 'RunCancelledError',
+        kind: 'wait',
+        code: 'WAITING',
+      });
+      expect(
+        classifyAttemptEnd({ ...base, settled: { ok: false, error: crossed }, awaiting: ['c1'] }),
+      ).toMatchObject({ status: 'waiting' });
+    });
+
+    it('a cancel delivered to the attempt wins over the wait', () => {
+      expect(classifyAttemptEnd({ ...suspended, awaiting: ['c1'], cancelRequested: true })).toEqual(
+        { status: 'cancelled' },
+      );
+      const force = new RunCancelledError({ kind: 'cancel', mode: 'force' });
+      expect(
+        classifyAttemptEnd({ ...suspended, awaiting: ['c1'], abort: force, cancelRequested: true }),
+      ).toBeNull();
+    });
+
+    it('without recorded children a wait error is the handler error it looks like', () => {
+      expect(classifyAttemptEnd(suspended)).toMatchObject({
+        status: 'scheduled',
+        error: { code: 'WAITING' },
+      });
+      expect(classifyAttemptEnd({ ...suspended, awaiting: [] })).toMatchObject({
+        status: 'scheduled',
+      });
+    });
+
+    it('a handler that settles another way ends as it settled, whatever it waited for', () => {
+      expect(classifyAttemptEnd({ ...base, awaiting: ['c1'] })).toEqual({
+        status: 'completed',
+        result: 1,
+      });
+      const other = new RunCancelledError({ kind: 'pause', mode: 'graceful' });
+      expect(
+        classifyAttemptEnd({ ...base, settled: { ok: false, error: other }, awaiting: ['c1'] }),
+      ).toMatchObject({ status: 'scheduled' });
+    });
+
+    it('fails without a retry when a child did not complete, caught or not by shape', () => {
+      const error = new ChildRunError({
+        id: 'c1',
+        job: 'send',
+        status: 'failed',
+        error: { code: 'HANDLER_ERROR', message: 'smtp down' },
+        result: null,
+      });
+      expect(classifyAttemptEnd({ ...base, settled: { ok: false, error } })).toEqual({
+        status: 'failed',
+        error: {
+          code: 'CHILD_RUN_FAILED',
+          message: 'Child run c1 (send) ended failed: smtp down.',
+        },
+      });
+      const crossed = Object.assign(new Error(error.message), { code: 'CHILD_RUN_FAILED' });
+      expect(classifyAttemptEnd({ ...base, settled: { ok: false, error: crossed } })).toMatchObject(
+        { status: 'failed', error: { code: 'CHILD_RUN_FAILED' } },
+      );
+    });
   });
 });

@@ -15,6 +15,8 @@ export interface AttemptEnd {
   cancelRequested: boolean;
   /** A pause was delivered to this attempt (a cancel overrides it). */
   pauseRequested?: boolean;
+  /** The child runs the handler suspended the attempt for (`ctx.waitFor`), if it did. */
+  awaiting?: readonly string[];
   settled: { ok: true; value: unknown } | { ok: false; error: unknown } | { ok: 'pending' };
   items: readonly RunItem[];
   attempt: number;
@@ -22,6 +24,17 @@ export interface AttemptEnd {
   backoff: BackoffOptions;
   now: Date;
   random?: () => number;
+}
+
+/**
+ * Whether the handler suspended its attempt at a `ctx.waitFor` (and let that through): it threw
+ * the wait and recorded the children it waits for. A new attempt starts once they end.
+ */
+export function suspendedForChildren(
+  error: unknown,
+  awaiting: readonly string[] | undefined,
+): error is RunCancelledError {
+  return (awaiting?.length ?? 0) > 0 && isCancellation(error) && error.kind === 'wait';
 }
 
 /**
@@ -57,11 +70,15 @@ export function classifyAttemptEnd(end: AttemptEnd): RunFinishOutcome | null {
     // The handler stopped at a checkpoint for the pause (or let its error through).
     if (end.pauseRequested && isCancellation(settled.error) && settled.error.kind === 'pause')
       return { status: 'paused' };
+    if (suspendedForChildren(settled.error, end.awaiting))
+      return { status: 'waiting', children: [...(end.awaiting ?? [])] };
     const error = toRunError(settled.error);
-    // Neither a bad input nor a result no store keeps (a step's) can succeed on another try.
+    // Neither a bad input, nor a result no store keeps (a step's), nor a child that did not
+    // complete (another try finds the same child) can succeed on another try.
     if (
       hasErrorCode(settled.error, 'INVALID_INPUT') ||
-      hasErrorCode(settled.error, 'RESULT_NOT_STORABLE')
+      hasErrorCode(settled.error, 'RESULT_NOT_STORABLE') ||
+      hasErrorCode(settled.error, 'CHILD_RUN_FAILED')
     )
       return { status: 'failed', error };
     return retryOrFail(error);

@@ -12,7 +12,8 @@ import type { JobRegistry } from '../jobs/registry.js';
 import { parseOrThrow } from '../jobs/validate.js';
 import type { Store } from '../store/store.js';
 import { retryWhileUnavailable } from '../store/unavailable.js';
-import { Attempt } from './attempt.js';
+import { RunService } from '../runs/service.js';
+import { Attempt, type ChildCreator } from './attempt.js';
 import {
   InlineHost,
   ProcessHost,
@@ -22,7 +23,8 @@ import {
   type Settled,
 } from './isolation/hosts.js';
 import { CompletionBatcher } from './completions.js';
-import { classifyAttemptEnd, type AttemptAbort } from './outcome.js';
+import { waitingReason } from './context.js';
+import { classifyAttemptEnd, suspendedForChildren, type AttemptAbort } from './outcome.js';
 
 /** The longest delay a Node timer takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -68,6 +70,8 @@ export interface WorkerOptions {
   cancelPollMs?: number;
   /** Called with errors the loops survive (store unreachable…). */
   onError?: (err: unknown, where: string) => void;
+  /** Creates the child runs handlers spawn (an instance passes its run service). Default: one over `store`. */
+  children?: ChildCreator;
 }
 
 /** How often an idle worker looks for runs while the store pushes wake-ups. */
@@ -89,6 +93,7 @@ export class Worker {
   private readonly pollMs: number;
   private readonly cancelPollMs: number;
   private readonly onError: (err: unknown, where: string) => void;
+  private readonly children: ChildCreator;
   /** The attempts this worker runs, by run and attempt: one attempt's end never drops another's. */
   private readonly held = new HeldAttempts();
   /** Slots in use: handlers running, or isolates not yet released. */
@@ -132,6 +137,8 @@ export class Worker {
     this.pollMs = timings.pollMs;
     this.cancelPollMs = timings.cancelPollMs;
     this.onError = options.onError ?? (() => {});
+    this.children =
+      options.children ?? new RunService(this.store, this.registry, this.bus, this.clock);
     this.completions = new CompletionBatcher(this.store, this.clock, {
       leaseMs: this.leaseMs,
       onRetry: (err) => this.onError(err, 'completion'),
@@ -173,7 +180,12 @@ export class Worker {
     this.unsubscribe.push(
       this.bus.on('run.created', ({ payload }) => this.wakeWhenDue(payload.run.runAt)),
       this.bus.on('run.cancelling', ({ payload }) => this.deliverFromRun(payload.run)),
-      this.bus.on('run.finished', ({ payload }) => this.deliverFromRun(payload.run)),
+      this.bus.on('run.finished', ({ payload }) => {
+        this.deliverFromRun(payload.run);
+        // The parent may be due again: a parent waiting here resumes without waiting for a poll.
+        if (payload.run.parentId) this.wake();
+      }),
+      this.bus.on('run.resumed', () => this.wake()),
     );
     this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatMs));
     this.timers.push(
@@ -491,7 +503,7 @@ export class Worker {
     const attempt = new Attempt(
       run,
       job,
-      { store: this.store, bus: this.bus, clock: this.clock },
+      { store: this.store, bus: this.bus, clock: this.clock, children: this.children },
       this.id,
     );
     attempt.leaseSureUntil = leaseSureUntil;
@@ -662,6 +674,12 @@ export class Worker {
           }),
           job.forceGraceMs,
         );
+      } else if (
+        box.settled.ok === false &&
+        suspendedForChildren(box.settled.error, attempt.awaiting)
+      ) {
+        // So is a waitFor's: the attempt ends here, and a new one starts once the children end.
+        await host.cleanups(box.settled.error, job.forceGraceMs);
       }
       // An inline handler that settled no longer uses its slot: the next claim need not wait for
       // this end to be written. An isolate keeps its slot until it is gone (below).
@@ -695,6 +713,7 @@ export class Worker {
       abort: stop,
       cancelRequested: attempt.cancelRequested,
       pauseRequested: attempt.pauseRequested,
+      awaiting: attempt.awaiting,
       settled,
       items: attempt.itemList(),
       attempt: attempt.run.attempt,
@@ -717,6 +736,13 @@ export class Worker {
       }
     }
     const ended = outcome;
+    if (ended.status === 'waiting') {
+      // Written while the attempt still holds the run: once waiting, no worker does.
+      attempt.systemLog('info', waitingReason(ended.children.length), {
+        children: ended.children,
+      });
+      await attempt.flush();
+    }
     try {
       const stored = await retryWhileUnavailable(
         () =>
@@ -732,7 +758,11 @@ export class Worker {
           ? 'run.finished'
           : stored.status === 'paused'
             ? 'run.paused'
-            : 'run.retrying',
+            : stored.status === 'waiting'
+              ? 'run.waiting'
+              : ended.status === 'waiting'
+                ? 'run.resumed'
+                : 'run.retrying',
         { run: stored },
       );
     } catch (err) {

@@ -1,6 +1,7 @@
 import { describe } from 'vitest';
 import { describeCancelDelivery } from './cancel-delivery.js';
 import { describeCaps } from './caps.js';
+import { describeChildren } from './children.js';
 import { describeCompletions } from './completions.js';
 import type { MakeRuntimeDatabase } from './fixture.js';
 import { describeLeaseLoss } from './lease-loss.js';
@@ -15,7 +16,7 @@ export type { MakeRuntimeDatabase, RowLock, RuntimeDatabase } from './fixture.js
 
 /**
  * The runtime's conformance suite: the same scenarios — claim, heartbeats, cancel delivery, pause and resume,
- * lease loss, shutdown, completion batches, runs claimed ahead (prefetch), caps under force cancel, rate limits, schedule catch-up, thread reuse —
+ * child runs, lease loss, shutdown, completion batches, runs claimed ahead (prefetch), caps under force cancel, rate limits, schedule catch-up, thread reuse —
  * run by real instances (worker, API-only, scheduler-only) over each backend, with the store's
  * push on where it has one. Each test gets a fresh database from `makeDatabase`.
  *
@@ -31,6 +32,7 @@ export function describeRuntimeConformance(
     const ctx = { makeDatabase, ...features };
     describeCancelDelivery(ctx);
     describePause(ctx);
+    describeChildren(ctx);
     describeLeaseLoss(ctx);
     describeShutdown(ctx);
     describeCompletions(ctx);

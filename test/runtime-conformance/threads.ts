@@ -88,6 +88,8 @@ export function describeThreads(ctx: RuntimeConformanceContext): void {
       expect([second.threadId, second.triggered]).toEqual([first.threadId, true]);
       expect(await staleWritesIn(deck, second.id)).toEqual(none);
       expect(await staleWritesIn(deck, first.id)).toEqual(none); // its attempt was over
+      // Nor did its spawn start a child.
+      expect((await deck.runs.list({ parentId: first.id })).runs).toEqual([]);
       // A thread that wrote for a run it no longer serves is not trusted with a third.
       const third = await runLeaky('trigger');
       expect(third.threadId).not.toBe(first.threadId);

@@ -156,6 +156,9 @@ abstract class IsolateHost implements HandlerHost {
       case 'step':
         void this.step(message);
         return;
+      case 'child':
+        void this.childRequest(message);
+        return;
       case 'done':
         this.finish(
           message.ok
@@ -191,6 +194,28 @@ abstract class IsolateHost implements HandlerHost {
     } catch (err) {
       if (message.seq > 0)
         this.post({ type: 'step-reply', seq: message.seq, error: serializeError(err) });
+    }
+  }
+
+  /** Child runs of the isolate's handler, started and read by the attempt here; always answered. */
+  private async childRequest(message: Extract<FromIsolate, { type: 'child' }>): Promise<void> {
+    const { attempt } = this;
+    try {
+      if (message.op === 'spawn') {
+        const { runAt, ...spec } = message.spec;
+        const child = await attempt.spawnChild(
+          runAt === undefined ? spec : { ...spec, runAt: new Date(runAt) },
+        );
+        this.post({ type: 'child-reply', seq: message.seq, child });
+      } else if (message.op === 'ends') {
+        const ends = await attempt.childEnds(message.ids);
+        this.post({ type: 'child-reply', seq: message.seq, ends });
+      } else {
+        await attempt.awaitChildren(message.ids);
+        this.post({ type: 'child-reply', seq: message.seq });
+      }
+    } catch (err) {
+      this.post({ type: 'child-reply', seq: message.seq, error: serializeError(err) });
     }
   }
 

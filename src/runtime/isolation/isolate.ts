@@ -30,15 +30,19 @@ interface Served {
   pause: { requestedBy: string } | null;
   cleanups: ((reason: RunCancelledError) => Promise<void> | void)[];
   lastTouch: number;
-  /** Step requests waiting for the parent's answer, by their seq. */
-  stepReplies: Map<number, (reply: StepReply) => void>;
-  stepSeq: number;
+  /** Step and child requests waiting for the parent's answer, by their seq. */
+  replies: Map<number, (reply: Reply) => void>;
+  requestSeq: number;
   /** Its handler settled: the parent answers nothing more for it. */
   over: boolean;
 }
 
 type StepReply = Extract<ToIsolate, { type: 'step-reply' }>;
+type ChildReply = Extract<ToIsolate, { type: 'child-reply' }>;
+type Reply = StepReply | ChildReply;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** What the isolate asks of the parent and waits for. */
+type Request = DistributiveOmit<Extract<Untagged<FromIsolate>, { type: 'step' | 'child' }>, 'seq'>;
 
 /**
  * The inside of a thread or process isolate: imports the job's module, runs the handler with a
@@ -88,19 +92,35 @@ export function serveIsolate(transport: IsolateTransport): void {
       if (!outcome.ok) return sendFor(attempt, { type: 'step', seq: 0, op: 'end', name, outcome });
       await request(attempt, { type: 'step', op: 'end', name, outcome });
     },
+    spawnChild: async ({ runAt, ...spec }) => {
+      const reply = await request<ChildReply>(attempt, {
+        type: 'child',
+        op: 'spawn',
+        spec: runAt ? { ...spec, runAt: runAt.toISOString() } : spec,
+      });
+      return reply.child!;
+    },
+    childEnds: async (ids) => {
+      const reply = await request<ChildReply>(attempt, {
+        type: 'child',
+        op: 'ends',
+        ids: [...ids],
+      });
+      return reply.ends ?? [];
+    },
+    awaitChildren: async (ids) => {
+      await request(attempt, { type: 'child', op: 'await', ids: [...ids] });
+    },
   });
 
-  /** Ask the parent about a step and wait for its answer (or its error). */
-  const request = (
-    attempt: Served,
-    message: DistributiveOmit<Extract<Untagged<FromIsolate>, { type: 'step' }>, 'seq'>,
-  ): Promise<StepReply> => {
+  /** Ask the parent about a step or child runs and wait for its answer (or its error). */
+  const request = <R extends Reply = StepReply>(attempt: Served, message: Request): Promise<R> => {
     // A ctx used after its attempt (a handler's leftover work in a reused thread) gets no answer.
     if (attempt.over) return Promise.reject(attemptOver());
-    const seq = ++attempt.stepSeq;
+    const seq = ++attempt.requestSeq;
     return new Promise((resolve, reject) => {
-      attempt.stepReplies.set(seq, (reply) =>
-        reply.error ? reject(deserializeError(reply.error)) : resolve(reply),
+      attempt.replies.set(seq, (reply) =>
+        reply.error ? reject(deserializeError(reply.error)) : resolve(reply as R),
       );
       sendFor(attempt, { ...message, seq });
     });
@@ -114,8 +134,8 @@ export function serveIsolate(transport: IsolateTransport): void {
       pause: message.pause,
       cleanups: [],
       lastTouch: 0,
-      stepReplies: new Map(),
-      stepSeq: 0,
+      replies: new Map(),
+      requestSeq: 0,
       over: false,
     };
     current = attempt;
@@ -143,9 +163,9 @@ export function serveIsolate(transport: IsolateTransport): void {
   const sendResult = (attempt: Served, message: Untagged<FromIsolate>) => {
     attempt.over = true;
     // Requests still waiting would wait forever: the parent no longer serves this attempt.
-    for (const answer of attempt.stepReplies.values())
+    for (const answer of attempt.replies.values())
       answer({ type: 'step-reply', seq: 0, error: serializeError(attemptOver()), ...attempt.tag });
-    attempt.stepReplies.clear();
+    attempt.replies.clear();
     try {
       sendFor(attempt, message);
     } catch (err) {
@@ -170,9 +190,10 @@ export function serveIsolate(transport: IsolateTransport): void {
     const attempt = current;
     if (!attempt || !isForAttempt(message, attempt.tag)) return;
     switch (message.type) {
-      case 'step-reply': {
-        const answer = attempt.stepReplies.get(message.seq);
-        attempt.stepReplies.delete(message.seq);
+      case 'step-reply':
+      case 'child-reply': {
+        const answer = attempt.replies.get(message.seq);
+        attempt.replies.delete(message.seq);
         answer?.(message);
         return;
       }

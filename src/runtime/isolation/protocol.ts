@@ -1,7 +1,9 @@
 import { RunCancelledError, type AbortKind, type CancelMode } from '../../core/cancellation.js';
 import type { ItemStatus, LogLevel, RunProgress } from '../../core/run.js';
-import type { RunError } from '../../core/errors.js';
-import type { RunInfo, StepOutcome } from '../context.js';
+import type { ChildRun } from '../../core/children.js';
+import { JobdeckError, isErrorCode, type RunError } from '../../core/errors.js';
+import type { ChildSpec } from '../../runs/service.js';
+import type { ChildEnd, RunInfo, StepOutcome } from '../context.js';
 
 /**
  * The attempt a message belongs to. Every message across the boundary carries it: a thread serves
@@ -49,6 +51,14 @@ export type ToIsolate = AttemptTag &
         keys?: string[];
         error?: SerializedError;
       }
+    /** The answer to a `child` request: the child (spawn), how the children stand (ends), or done (await). */
+    | {
+        type: 'child-reply';
+        seq: number;
+        child?: ChildRun;
+        ends?: ChildEnd[];
+        error?: SerializedError;
+      }
     /** The attempt is over: a process exits; a thread waits for the next run. */
     | { type: 'exit' }
   );
@@ -67,6 +77,18 @@ export type FromIsolate = AttemptTag &
     | { type: 'step'; seq: number; op: 'lookup' | 'start'; name: string }
     | { type: 'step'; seq: number; op: 'items' }
     | { type: 'step'; seq: number; op: 'end'; name: string; outcome: StepOutcome }
+    /**
+     * Child runs, done by the attempt in the parent: start one (`runAt` as ISO text: a process
+     * carries JSON), read how some stand, or record those the attempt suspends for. `seq` matches
+     * the `child-reply`.
+     */
+    | {
+        type: 'child';
+        seq: number;
+        op: 'spawn';
+        spec: Omit<ChildSpec, 'runAt'> & { runAt?: string };
+      }
+    | { type: 'child'; seq: number; op: 'ends' | 'await'; ids: string[] }
     | { type: 'done'; ok: true; value: unknown }
     | { type: 'done'; ok: false; error: SerializedError }
     | { type: 'cleanup-done' }
@@ -113,7 +135,10 @@ export function serializeError(err: unknown): SerializedError {
 export function deserializeError(error: SerializedError): Error {
   if (error.name === 'RunCancelledError' && error.kind && error.mode) {
     const code =
-      error.code === 'TIMEOUT' || error.code === 'HEARTBEAT_TIMEOUT' || error.code === 'PAUSED'
+      error.code === 'TIMEOUT' ||
+      error.code === 'HEARTBEAT_TIMEOUT' ||
+      error.code === 'PAUSED' ||
+      error.code === 'WAITING'
         ? error.code
         : 'CANCELLED';
     return new RunCancelledError({
@@ -123,6 +148,9 @@ export function deserializeError(error: SerializedError): Error {
       code,
     });
   }
+  // The parent's refusals (a spawn of an unknown job…) reach the handler as what they were.
+  if (error.name === 'JobdeckError' && isErrorCode(error.code))
+    return new JobdeckError(error.code, error.message);
   return Object.assign(new Error(error.message), {
     name: error.name,
     ...(error.code ? { code: error.code } : {}),
