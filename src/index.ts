@@ -115,6 +115,7 @@ export {
   type LogInfo,
   type RunInfo,
   type RunDetailInfo,
+  type RunChildInfo,
   type WorkerInfo,
   type AlertInfo,
   type AlertTestInfo,
