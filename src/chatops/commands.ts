@@ -331,7 +331,7 @@ class Commands {
       'cancel-now':
         run.attempt === 0
           ? `Cancelled ${what}: it had not started.`
-          : `Cancelled ${what} while it waited (paused, or before its next try): no handler was running.`,
+          : `Cancelled ${what} at once: no handler was running (it was paused, waiting for its child runs, or between tries).`,
       force: isTerminal(run.status)
         ? `Cancelled ${what} by force: it was stopped at once.`
         : `Stopping ${what} by force.`,
