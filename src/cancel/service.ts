@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { JobdeckError, hasErrorCode, isErrorCode } from '../core/errors.js';
 import { SYSTEM_PRINCIPAL, type Principal } from '../core/glossary.js';
 import type { Run } from '../core/run.js';
-import { isTerminal, type RunStatus } from '../core/status.js';
+import { UNFINISHED_STATUSES, isTerminal, type RunStatus } from '../core/status.js';
 import type { EventBus } from '../events/bus.js';
 import { requireOwnerOrAdmin, requireRole } from '../runs/service.js';
 import type { RunCancelResult, Store } from '../store/store.js';
@@ -133,8 +133,7 @@ export class CancelService {
         details: [{ path: ['ids'], message: 'give ids, job or status' }],
       });
     }
-    const status =
-      filter.status ?? (['scheduled', 'pending', 'running', 'cancelling', 'paused'] as RunStatus[]);
+    const status = filter.status ?? [...UNFINISHED_STATUSES];
     const ids: string[] = [];
     let cursor: string | null = null;
     do {

@@ -303,8 +303,9 @@ export class JobdeckClient {
   }
 
   /**
-   * Pause a run: held at once when it has not started (`hold-now`), else it stops at its
-   * handler's next checkpoint (`request`), its worker's slot freed; `unchanged` when paused.
+   * Pause a run: held at once when no handler runs (not started, or waiting for its child runs:
+   * `hold-now`), else it stops at its handler's next checkpoint (`request`), its worker's slot
+   * freed; `unchanged` when paused.
    */
   pause(id: string): Promise<{ run: RunDto; action: 'hold-now' | 'request' | 'unchanged' }> {
     return this.request('POST', `/api/runs/${encodeURIComponent(id)}/pause`);

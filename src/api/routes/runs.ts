@@ -245,7 +245,7 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
       summary:
         'Pause a run: it finishes its current step and waits, holding no worker, until resumed',
       description:
-        'Operators may pause their own runs, admins any. A scheduled or pending run is paused at once (`hold-now`); a running one keeps running until its handler reaches its next checkpoint or step, which its worker learns with its next heartbeat (`request`; the run shows `pause`). A paused run is `unchanged`.',
+        'Operators may pause their own runs, admins any. A scheduled or pending run, or one waiting for its child runs, is paused at once (`hold-now`; a waiting one waits for them again once resumed); a running one keeps running until its handler reaches its next checkpoint or step, which its worker learns with its next heartbeat (`request`; the run shows `pause`). A paused run is `unchanged`.',
       tags: ['runs'],
       params: runIdParams,
       response: {
