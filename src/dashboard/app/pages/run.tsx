@@ -565,6 +565,8 @@ function withChildren(run: RunDetailInfo, children: ChildInfo[]): RunDetailInfo 
   for (const child of children) {
     const index = at.get(child.id);
     if (index === undefined) {
+      // One of the earlier children left out: it stays out.
+      if (run.earlierChildrenOmitted && list.length && child.id < list[0]!.id) continue;
       at.set(child.id, list.length);
       list.push(child);
     } else if (isActive(list[index]!.status)) list[index] = child;
