@@ -56,6 +56,7 @@ export class CancelService {
    * Without a principal the system principal cancels (an embedded caller is trusted, as with
    * `runs.create`); the HTTP API and chat commands always pass the caller's, who must own the run
    * or be an admin. Rejects with `RUN_FINISHED` (the run in `data`) when it has already ended.
+   * The run's live child runs (`ctx.spawn`) are cancelled with it, in the same mode, and theirs.
    */
   async cancel(
     id: string,
@@ -81,7 +82,50 @@ export class CancelService {
       });
     }
     this.announce(result.run, result.action);
+    await this.cancelDescendants(id, mode, principal.name);
     return result;
+  }
+
+  /**
+   * Cancel the live children of a cancelled run, in its mode, then theirs. Each is its own
+   * statement: a child ending meanwhile locks its row, then its parent's, never the other way.
+   * Asked again of a cancelled parent, it cancels what an interrupted first pass left.
+   */
+  private async cancelDescendants(
+    id: string,
+    mode: CancelMode,
+    requestedBy: string,
+  ): Promise<void> {
+    const parents = [id];
+    for (let parent = parents.shift(); parent !== undefined; parent = parents.shift()) {
+      let cursor: string | null = null;
+      do {
+        const page = await this.store.runList({
+          parentId: parent,
+          status: [...UNFINISHED_STATUSES],
+          limit: 500,
+          cursor,
+        });
+        for (const child of page.runs) {
+          const result = await this.store
+            .runCancel({
+              id: child.id,
+              mode,
+              reason: `parent run ${parent} was cancelled`,
+              requestedBy,
+              now: this.clock.now(),
+            })
+            // Ended and deleted since it was listed: nothing left to cancel.
+            .catch((err: unknown) => {
+              if (hasErrorCode(err, 'RUN_NOT_FOUND')) return null;
+              throw err;
+            });
+          if (result) this.announce(result.run, result.action);
+          parents.push(child.id);
+        }
+        cursor = page.nextCursor;
+      } while (cursor);
+    }
   }
 
   /**

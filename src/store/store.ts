@@ -12,7 +12,12 @@ import type {
   StoredLogEntry,
   StoredStep,
 } from '../core/run.js';
-import type { RunStatus, TerminalStatus, UnfinishedStatus } from '../core/status.js';
+import {
+  isTerminal,
+  type RunStatus,
+  type TerminalStatus,
+  type UnfinishedStatus,
+} from '../core/status.js';
 
 /**
  * The storage seam. One method per operation, entity first, one params object each. Every write
@@ -479,6 +484,37 @@ export function claimRoom(
     if (most !== Infinity) room.set(job.name, most);
   }
   return room;
+}
+
+/**
+ * The outcome an attempt's end stores, given the run's status: a run asked to stop whose handler
+ * suspended it (a wait) has stopped, and ends as a cancel would.
+ */
+export function finishOutcome(current: RunStatus, outcome: RunFinishOutcome): RunFinishOutcome {
+  return outcome.status === 'waiting' && current === 'cancelling'
+    ? { status: 'cancelled' }
+    : outcome;
+}
+
+/**
+ * What a parent's wait finds among the children it lists, each as the store's mark left it
+ * (`awaited`: listed and not ended): how many it waits for, and whether one of them already ended
+ * other than `completed` (then the parent is due again at once: its waitFor throws). Runs that are
+ * not listed, or not its children, do not count.
+ */
+export function waitCounts(
+  children: readonly string[],
+  marked: readonly { id: string; status: RunStatus; awaited: boolean | number }[],
+): { unfinished: number; endedBadly: boolean } {
+  const listed = new Set(children);
+  let unfinished = 0;
+  let endedBadly = false;
+  for (const child of marked) {
+    if (!listed.has(child.id)) continue;
+    if (child.awaited) unfinished++;
+    else if (isTerminal(child.status) && child.status !== 'completed') endedBadly = true;
+  }
+  return { unfinished, endedBadly };
 }
 
 /** Whether a claim of `job` needs counting: a concurrency cap, a rate limit or a per-claim limit. */

@@ -2,6 +2,7 @@ import { describe } from 'vitest';
 import { describeAttempts } from './attempts.js';
 import { describeAlerts } from './alerts.js';
 import { describeCancel } from './cancel.js';
+import { describeChildren } from './children.js';
 import { describeClaim } from './claim.js';
 import { describeEvents } from './events.js';
 import { describeFencing } from './fencing.js';
@@ -48,6 +49,7 @@ export function describeStoreConformance(
     describeAttempts(ctx);
     describeCancel(ctx);
     describePause(ctx);
+    describeChildren(ctx);
     describeScheduleSlots(ctx);
     describeMaintenance(ctx);
     describeLogs(ctx);

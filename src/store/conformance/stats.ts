@@ -51,7 +51,14 @@ export function describeStats(ctx: ConformanceContext): void {
       expect(await hours(0, 24)).toEqual({
         buckets: [],
         now: {
-          unfinished: { scheduled: 0, pending: 0, running: 0, cancelling: 0, paused: 0 },
+          unfinished: {
+            scheduled: 0,
+            pending: 0,
+            running: 0,
+            cancelling: 0,
+            paused: 0,
+            waiting: 0,
+          },
           oldestDue: null,
         },
       });
@@ -311,7 +318,7 @@ export function describeStats(ctx: ConformanceContext): void {
 
       const stats = await store().runStats({ from: at(0), to: now, bucketMs: HOUR, now });
       expect(stats.now).toEqual({
-        unfinished: { scheduled: 2, pending: 3, running: 1, cancelling: 1, paused: 0 },
+        unfinished: { scheduled: 2, pending: 3, running: 1, cancelling: 1, paused: 0, waiting: 0 },
         oldestDue: { id: late.id, job: 'c', dueAt: at(5 * MINUTE) },
       });
       // Before anything was due, nothing has waited.

@@ -92,7 +92,7 @@ import type {
   StoreNotifications,
   StoreNow,
 } from '../store.js';
-import { claimIsCapped, claimRoom } from '../store.js';
+import { claimIsCapped, claimRoom, finishOutcome, waitCounts } from '../store.js';
 import { PoolGate } from './pool-gate.js';
 import { PgListener, cancelPayload } from './listener.js';
 
@@ -578,6 +578,7 @@ export class PostgresStore implements Store {
       expireAt: params.expireAt?.getTime() ?? null,
       retentionMs: params.retentionMs,
       retryOf: params.retryOf,
+      parentId: params.parentId ?? null,
     };
     const findByKey = async (on: Queryable) => {
       if (params.idempotencyKey === null) return null;
@@ -646,6 +647,7 @@ export class PostgresStore implements Store {
         expireAts: runs.map((run) => run.expireAt?.getTime() ?? null),
         retentionMs: runs.map((run) => run.retentionMs),
         retryOfs: runs.map((run) => run.retryOf),
+        parentIds: runs.map((run) => run.parentId ?? null),
       });
     } finally {
       this.insertsInFlight--;
@@ -701,6 +703,7 @@ export class PostgresStore implements Store {
       ids: filter.ids ?? null,
       job: filter.job ?? null,
       createdBy: filter.createdBy ?? null,
+      parentId: filter.parentId ?? null,
       status: filter.status?.length === 1 ? filter.status[0] : null,
       statuses: filter.status && filter.status.length > 1 ? filter.status : null,
       createdFrom: filter.createdFrom?.getTime() ?? null,
@@ -897,11 +900,12 @@ export class PostgresStore implements Store {
   }
 
   async runFinishIfAttempt(params: RunFinishParams): Promise<Run> {
-    const { ref, outcome } = params;
+    const { ref } = params;
     const now = params.now.getTime();
     return this.tx(async (client) => {
       const fence = await this.one<{ status: RunStatus }>('runFenceCheck', { ...ref }, client);
       if (!fence) throw leaseLost(ref);
+      const outcome = finishOutcome(fence.status, params.outcome);
       const target: RunStatus = outcome.status;
       if (!canTransition(fence.status, target)) {
         throw new JobdeckError(
@@ -961,6 +965,22 @@ export class PostgresStore implements Store {
         case 'paused':
           row = await this.one('runPauseAttempt', key, client);
           break;
+        case 'waiting': {
+          const marked = await this.query<{ id: string; status: RunStatus; awaited: boolean }>(
+            'runWaitMark',
+            { id: ref.id, children: outcome.children },
+            client,
+          );
+          const wait = waitCounts(outcome.children, marked);
+          row = await this.one('runWaitAttempt', { ...key, ...wait }, client);
+          if (row?.status === 'pending')
+            await this.query(
+              'runNotifyAvailable',
+              { channel: this.runChannel, job: row.job },
+              client,
+            );
+          break;
+        }
       }
       if (!row) throw leaseLost(ref);
       return this.toRun(row, client);

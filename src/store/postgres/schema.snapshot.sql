@@ -103,6 +103,9 @@ jobdeck_runs.stuck_at bigint
 jobdeck_runs.stuck_attempt integer
 jobdeck_runs.pause_requested_by text
 jobdeck_runs.pause_requested_at bigint
+jobdeck_runs.parent_id text
+jobdeck_runs.awaited boolean not null default false
+jobdeck_runs.waiting_for integer
 
 CREATE UNIQUE INDEX jobdeck_alert_cooldowns_pkey ON jobdeck_alert_cooldowns USING btree (rule, job)
 CREATE INDEX jobdeck_alert_deliveries_due ON jobdeck_alert_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text)
@@ -130,6 +133,7 @@ CREATE INDEX jobdeck_runs_job_created ON jobdeck_runs USING btree (job, created_
 CREATE INDEX jobdeck_runs_job_finished ON jobdeck_runs USING btree (job, finished_at) INCLUDE (status, started_at) WHERE (finished_at IS NOT NULL)
 CREATE INDEX jobdeck_runs_job_started ON jobdeck_runs USING btree (job, started_at) INCLUDE (run_at, created_at) WHERE ((started_at IS NOT NULL) AND (status <> ALL (ARRAY['running'::text, 'cancelling'::text])))
 CREATE INDEX jobdeck_runs_lease ON jobdeck_runs USING btree (lease_expires_at) WHERE (status = ANY (ARRAY['running'::text, 'cancelling'::text]))
+CREATE INDEX jobdeck_runs_parent ON jobdeck_runs USING btree (parent_id, id) WHERE (parent_id IS NOT NULL)
 CREATE UNIQUE INDEX jobdeck_runs_pkey ON jobdeck_runs USING btree (id)
 CREATE INDEX jobdeck_runs_status ON jobdeck_runs USING btree (status, id)
 CREATE INDEX jobdeck_runs_stopping ON jobdeck_runs USING btree (job, lease_expires_at) WHERE ((status = ANY (ARRAY['partial'::text, 'cancelled'::text])) AND (lease_expires_at IS NOT NULL))
@@ -162,14 +166,15 @@ jobdeck_run_steps FOREIGN KEY (run_id) REFERENCES jobdeck_runs(id) ON DELETE CAS
 jobdeck_run_steps PRIMARY KEY (run_id, name)
 jobdeck_runs CHECK (((status <> 'cancelling'::text) OR (cancel_mode IS NOT NULL)))
 jobdeck_runs CHECK (((status <> 'paused'::text) OR ((worker_id IS NULL) AND (lease_expires_at IS NULL) AND (pause_requested_at IS NOT NULL))))
+jobdeck_runs CHECK (((status <> 'waiting'::text) OR ((worker_id IS NULL) AND (lease_expires_at IS NULL) AND (waiting_for > 0))))
 jobdeck_runs CHECK (((status <> ALL (ARRAY['running'::text, 'cancelling'::text])) OR ((worker_id IS NOT NULL) AND (lease_expires_at IS NOT NULL))))
 jobdeck_runs CHECK (((status = ANY (ARRAY['completed'::text, 'partial'::text, 'failed'::text, 'cancelled'::text])) = (finished_at IS NOT NULL)))
 jobdeck_runs CHECK ((attempt >= 0))
 jobdeck_runs CHECK ((cancel_mode = ANY (ARRAY['graceful'::text, 'force'::text])))
 jobdeck_runs CHECK ((max_attempts >= 1))
 jobdeck_runs CHECK ((retention_ms >= 0))
-jobdeck_runs CHECK ((status = ANY (ARRAY['scheduled'::text, 'pending'::text, 'running'::text, 'cancelling'::text, 'paused'::text, 'completed'::text, 'partial'::text, 'failed'::text, 'cancelled'::text])))
-jobdeck_runs CHECK ((trigger = ANY (ARRAY['api'::text, 'schedule'::text, 'retry'::text, 'manual'::text])))
+jobdeck_runs CHECK ((status = ANY (ARRAY['scheduled'::text, 'pending'::text, 'running'::text, 'cancelling'::text, 'paused'::text, 'waiting'::text, 'completed'::text, 'partial'::text, 'failed'::text, 'cancelled'::text])))
+jobdeck_runs CHECK ((trigger = ANY (ARRAY['api'::text, 'schedule'::text, 'retry'::text, 'manual'::text, 'parent'::text])))
 jobdeck_runs PRIMARY KEY (id)
 
 jobdeck_jobs jobdeck_jobs_updated AFTER INSERT
@@ -178,6 +183,7 @@ jobdeck_run_logs jobdeck_logs_appended AFTER INSERT
 jobdeck_run_steps jobdeck_steps_saved AFTER INSERT
 jobdeck_run_steps jobdeck_steps_saved AFTER UPDATE
 jobdeck_runs jobdeck_runs_changed AFTER UPDATE
+jobdeck_runs jobdeck_runs_child_ended AFTER UPDATE
 jobdeck_runs jobdeck_runs_created AFTER INSERT
 jobdeck_runs jobdeck_runs_transition BEFORE UPDATE
 
@@ -185,5 +191,6 @@ jobdeck_check_transition() trigger volatile
 jobdeck_jobs_events() trigger volatile
 jobdeck_logs_events() trigger volatile
 jobdeck_now_ms(given bigint) bigint stable
+jobdeck_runs_child_ended() trigger volatile
 jobdeck_runs_events() trigger volatile
 jobdeck_steps_events() trigger volatile

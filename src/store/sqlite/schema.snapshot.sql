@@ -40,6 +40,9 @@ WHERE started_at IS NOT NULL;
 -- index jobdeck_runs_lease
 CREATE INDEX jobdeck_runs_lease ON jobdeck_runs (lease_expires_at) WHERE status IN ('running', 'cancelling');
 
+-- index jobdeck_runs_parent
+CREATE INDEX jobdeck_runs_parent ON jobdeck_runs (parent_id, id) WHERE parent_id IS NOT NULL;
+
 -- index jobdeck_runs_status
 CREATE INDEX jobdeck_runs_status ON jobdeck_runs (status, id);
 
@@ -187,7 +190,7 @@ CREATE TABLE "jobdeck_runs" (
   id TEXT PRIMARY KEY,
   job TEXT NOT NULL,
   input TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('scheduled', 'pending', 'running', 'cancelling', 'paused', 'completed', 'partial', 'failed', 'cancelled')),
+  status TEXT NOT NULL CHECK (status IN ('scheduled', 'pending', 'running', 'cancelling', 'paused', 'waiting', 'completed', 'partial', 'failed', 'cancelled')),
   progress TEXT,
   result TEXT,
   error TEXT,
@@ -200,7 +203,7 @@ CREATE TABLE "jobdeck_runs" (
   started_at INTEGER,
   finished_at INTEGER,
   created_by TEXT NOT NULL,
-  trigger TEXT NOT NULL CHECK (trigger IN ('api', 'schedule', 'retry', 'manual')),
+  trigger TEXT NOT NULL CHECK (trigger IN ('api', 'schedule', 'retry', 'manual', 'parent')),
   idempotency_key TEXT,
   worker_id TEXT,
   lease_expires_at INTEGER,
@@ -220,6 +223,12 @@ CREATE TABLE "jobdeck_runs" (
   -- Who asked to pause the run and when; cleared by a resume.
   pause_requested_by TEXT,
   pause_requested_at INTEGER,
+  -- The run whose handler started this one.
+  parent_id TEXT,
+  -- A child its parent waits for: its end counts down the parent's waiting_for.
+  awaited INTEGER NOT NULL DEFAULT 0 CHECK (awaited IN (0, 1)),
+  -- How many awaited children of a waiting run have not ended.
+  waiting_for INTEGER,
   -- Finished exactly when terminal.
   CHECK ((status IN ('completed', 'partial', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),
   -- A held run has a worker and a lease.
@@ -227,7 +236,9 @@ CREATE TABLE "jobdeck_runs" (
   -- A cancelling run has a cancel record.
   CHECK (status <> 'cancelling' OR cancel_mode IS NOT NULL),
   -- A paused run holds no worker, no lease (and so no slot), and has its pause record.
-  CHECK (status <> 'paused' OR (worker_id IS NULL AND lease_expires_at IS NULL AND pause_requested_at IS NOT NULL))
+  CHECK (status <> 'paused' OR (worker_id IS NULL AND lease_expires_at IS NULL AND pause_requested_at IS NOT NULL)),
+  -- A waiting run holds no worker and no lease, and has children to wait for.
+  CHECK (status <> 'waiting' OR (worker_id IS NULL AND lease_expires_at IS NULL AND waiting_for > 0))
 );
 
 -- trigger jobdeck_jobs_created
@@ -262,11 +273,25 @@ BEGIN
     WHEN NEW.status = 'running' THEN 'run.started'
     WHEN NEW.status = 'cancelling' THEN 'run.cancelling'
     WHEN NEW.status = 'paused' THEN 'run.paused'
-    WHEN OLD.status = 'paused' AND NEW.status = 'pending' THEN 'run.resumed'
+    WHEN NEW.status = 'waiting' THEN 'run.waiting'
+    WHEN OLD.status IN ('paused', 'waiting') AND NEW.status = 'pending' THEN 'run.resumed'
     WHEN NEW.status IN ('completed', 'partial', 'failed', 'cancelled') THEN 'run.finished'
     WHEN OLD.status IN ('running', 'cancelling') THEN 'run.retrying'
   END AS name) e
   WHERE e.name IS NOT NULL;
+END;
+
+-- trigger jobdeck_runs_child_ended
+CREATE TRIGGER jobdeck_runs_child_ended AFTER UPDATE OF status ON jobdeck_runs
+WHEN NEW.awaited = 1 AND NEW.parent_id IS NOT NULL
+  AND NEW.status IN ('completed', 'partial', 'failed', 'cancelled')
+  AND OLD.status NOT IN ('completed', 'partial', 'failed', 'cancelled')
+BEGIN
+  UPDATE jobdeck_runs
+  SET waiting_for = waiting_for - 1,
+      status = CASE WHEN waiting_for <= 1 OR NEW.status <> 'completed' THEN 'pending' ELSE status END,
+      run_at = CASE WHEN waiting_for <= 1 OR NEW.status <> 'completed' THEN NEW.finished_at ELSE run_at END
+  WHERE id = NEW.parent_id AND status = 'waiting';
 END;
 
 -- trigger jobdeck_runs_created
@@ -295,12 +320,16 @@ WHEN OLD.status <> NEW.status AND (OLD.status, NEW.status) NOT IN (
       ('running','scheduled'),
       ('running','pending'),
       ('running','paused'),
+      ('running','waiting'),
       ('cancelling','cancelled'),
       ('cancelling','partial'),
       ('cancelling','completed'),
       ('cancelling','failed'),
       ('paused','pending'),
-      ('paused','cancelled')
+      ('paused','cancelled'),
+      ('waiting','pending'),
+      ('waiting','cancelled'),
+      ('waiting','paused')
 )
 BEGIN
   SELECT RAISE(ABORT, 'INVALID_TRANSITION');

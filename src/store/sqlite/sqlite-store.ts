@@ -93,7 +93,7 @@ import type {
   StoreCapabilities,
   StoreNow,
 } from '../store.js';
-import { claimRoom } from '../store.js';
+import { claimRoom, finishOutcome, waitCounts } from '../store.js';
 
 const SQL_DIR = fileURLToPath(new URL('./sql/', import.meta.url));
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -295,6 +295,7 @@ export class SqliteStore implements Store {
         expireAt: params.expireAt?.getTime() ?? null,
         retentionMs: params.retentionMs,
         retryOf: params.retryOf,
+        parentId: params.parentId ?? null,
       })!;
       return { run: runFromRow(row, []), created: true };
     });
@@ -320,6 +321,7 @@ export class SqliteStore implements Store {
         expireAt: run.expireAt?.getTime() ?? null,
         retentionMs: run.retentionMs,
         retryOf: run.retryOf,
+        parentId: run.parentId ?? null,
       })),
     );
     return this.write(() => {
@@ -382,6 +384,7 @@ export class SqliteStore implements Store {
       idPrefix: filter.idPrefix ?? null,
       job: filter.job ?? null,
       createdBy: filter.createdBy ?? null,
+      parentId: filter.parentId ?? null,
       statuses: filter.status?.length ? JSON.stringify(filter.status) : null,
       createdFrom: filter.createdFrom?.getTime() ?? null,
       createdTo: filter.createdTo?.getTime() ?? null,
@@ -557,10 +560,11 @@ export class SqliteStore implements Store {
   }
 
   async runFinishIfAttempt(params: RunFinishParams): Promise<Run> {
-    const { ref, outcome } = params;
+    const { ref } = params;
     const now = params.now.getTime();
     return this.write(() => {
       const current = this.fenced(ref);
+      const outcome = finishOutcome(current, params.outcome);
       const target: RunStatus = outcome.status === 'cancelled' ? 'cancelled' : outcome.status;
       if (!canTransition(current, target)) {
         throw new JobdeckError('INVALID_TRANSITION', `A ${current} run cannot become ${target}.`);
@@ -604,6 +608,15 @@ export class SqliteStore implements Store {
         case 'paused':
           row = this.get('runPauseAttempt', key);
           break;
+        case 'waiting': {
+          const marked = this.all<{ id: string; status: RunStatus; awaited: number }>(
+            'runWaitMark',
+            { id: ref.id, children: JSON.stringify(outcome.children) },
+          );
+          const { unfinished, endedBadly } = waitCounts(outcome.children, marked);
+          row = this.get('runWaitAttempt', { ...key, unfinished, endedBadly: endedBadly ? 1 : 0 });
+          break;
+        }
       }
       if (!row) throw leaseLost(ref);
       return this.toRun(row);
@@ -1152,6 +1165,8 @@ interface ListDriver {
 function listDrivers(filter: RunFilter): ListDriver[] {
   if (filter.ids) return [{ name: 'runIdsInList', params: { ids: JSON.stringify(filter.ids) } }];
   const drivers: ListDriver[] = [];
+  if (filter.parentId !== undefined)
+    drivers.push({ name: 'runIdsOfParent', params: { parentId: filter.parentId } });
   if (filter.job !== undefined) drivers.push({ name: 'runIdsOfJob', params: { job: filter.job } });
   if (filter.createdBy !== undefined)
     drivers.push({ name: 'runIdsOfCreator', params: { createdBy: filter.createdBy } });

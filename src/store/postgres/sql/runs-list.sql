@@ -12,6 +12,7 @@ WHERE (@before::text IS NULL OR id < @before)
   AND (@ids::text[] IS NULL OR id = ANY (@ids::text[]))
   AND (@job::text IS NULL OR job = @job)
   AND (@createdBy::text IS NULL OR created_by = @createdBy)
+  AND (@parentId::text IS NULL OR parent_id = @parentId)
   -- One status as an equality, so its index serves the id order.
   AND (@status::text IS NULL OR status = @status)
   AND (@statuses::text[] IS NULL OR status = ANY (@statuses::text[]))

@@ -10,20 +10,20 @@ WHERE job = @job AND created_by = @createdBy AND idempotency_key = @idempotencyK
 SELECT pg_advisory_xact_lock(hashtext('jobdeck:exclusive:' || @job));
 
 -- name: runCountBlocking
--- A run backing off before a retry (scheduled, already tried) still counts, as does a paused one
--- (it goes on once resumed); a future slot does not.
+-- A run backing off before a retry (scheduled, already tried) still counts, as does a paused or
+-- waiting one (it goes on once resumed); a future slot does not.
 SELECT count(*) AS n FROM jobdeck_runs
 WHERE job = @job
-  AND (status IN ('pending', 'running', 'cancelling', 'paused')
+  AND (status IN ('pending', 'running', 'cancelling', 'paused', 'waiting')
     OR (status = 'scheduled' AND attempt > 0));
 
 -- name: runInsert
 INSERT INTO jobdeck_runs (
   id, job, input, status, attempt, max_attempts, priority, run_at, created_at, created_by,
-  trigger, idempotency_key, expire_at, retention_ms, retry_of
+  trigger, idempotency_key, expire_at, retention_ms, retry_of, parent_id
 ) VALUES (
   @id, @job, @input::jsonb, @status, 0, @maxAttempts, @priority, @runAt, @now, @createdBy,
-  @trigger, @idempotencyKey, @expireAt, @retentionMs, @retryOf
+  @trigger, @idempotencyKey, @expireAt, @retentionMs, @retryOf, @parentId
 )
 ON CONFLICT (job, created_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *;
@@ -35,17 +35,18 @@ RETURNING *;
 -- deadlock); among runs of one key the first given wins.
 INSERT INTO jobdeck_runs (
   id, job, input, status, attempt, max_attempts, priority, run_at, created_at, created_by,
-  trigger, idempotency_key, expire_at, retention_ms, retry_of
+  trigger, idempotency_key, expire_at, retention_ms, retry_of, parent_id
 )
 SELECT id, job, input::jsonb, status, 0, max_attempts, priority, run_at, @now, created_by,
-  trigger, idempotency_key, expire_at, retention_ms, retry_of
+  trigger, idempotency_key, expire_at, retention_ms, retry_of, parent_id
 FROM unnest(
   @ids::text[], @jobs::text[], @inputs::text[], @statuses::text[], @maxAttempts::integer[],
   @priorities::integer[], @runAts::bigint[], @createdBys::text[], @triggers::text[],
-  @idempotencyKeys::text[], @expireAts::bigint[], @retentionMs::bigint[], @retryOfs::text[]
+  @idempotencyKeys::text[], @expireAts::bigint[], @retentionMs::bigint[], @retryOfs::text[],
+  @parentIds::text[]
 ) WITH ORDINALITY AS given (
   id, job, input, status, max_attempts, priority, run_at, created_by, trigger, idempotency_key,
-  expire_at, retention_ms, retry_of, position
+  expire_at, retention_ms, retry_of, parent_id, position
 )
 ORDER BY job, created_by, idempotency_key, position
 ON CONFLICT (job, created_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -219,6 +220,33 @@ WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'ru
   AND pause_requested_at IS NOT NULL
 RETURNING *;
 
+-- name: runWaitMark
+-- The children the attempt's run now waits for are marked awaited, unless already ended; marks of
+-- an earlier wait are cleared. Each listed child comes back as its lock leaves it: a child ending
+-- meanwhile is waited for, then read ended (and not marked).
+UPDATE jobdeck_runs
+SET awaited = (id = ANY (@children::text[])
+  AND status NOT IN ('completed', 'partial', 'failed', 'cancelled'))
+WHERE parent_id = @id AND (awaited OR id = ANY (@children::text[]))
+RETURNING id, status, awaited;
+
+-- name: runWaitAttempt
+-- The handler suspended its run until @unfinished awaited children end (fenced): `waiting`, or due
+-- again at once when none is left or one already ended other than completed (its waitFor throws
+-- on the next attempt); a run asked to pause is paused. No try is used; the attempt joins the
+-- run's history, as a release does.
+UPDATE jobdeck_runs
+SET status = CASE WHEN pause_requested_at IS NOT NULL THEN 'paused'
+      WHEN @unfinished::integer > 0 AND NOT @endedBadly::boolean THEN 'waiting'
+      ELSE 'pending' END,
+    waiting_for = @unfinished::integer, run_at = @now, worker_id = NULL, lease_expires_at = NULL,
+    max_attempts = max_attempts + 1,
+    attempts = attempts || jsonb_build_array(jsonb_build_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now::bigint,
+      'outcome', 'waiting', 'error', NULL))
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
+RETURNING *;
+
 -- name: runRescuePaused
 -- A running run asked to pause whose lease expired is paused, not retried: the lost attempt is
 -- recorded, and no try is used (resuming is the user's call).
@@ -341,7 +369,7 @@ DELETE FROM jobdeck_runs WHERE id IN (SELECT id FROM picked);
 
 -- name: runCountUnfinished
 SELECT status, count(*) AS n FROM jobdeck_runs
-WHERE status IN ('scheduled', 'pending', 'running', 'cancelling', 'paused')
+WHERE status IN ('scheduled', 'pending', 'running', 'cancelling', 'paused', 'waiting')
 GROUP BY status;
 
 -- name: runNotifyAvailable
@@ -395,10 +423,10 @@ SELECT * FROM claimed;
 WITH inserted AS (
   INSERT INTO jobdeck_runs (
     id, job, input, status, attempt, max_attempts, priority, run_at, created_at, created_by,
-    trigger, idempotency_key, expire_at, retention_ms, retry_of
+    trigger, idempotency_key, expire_at, retention_ms, retry_of, parent_id
   ) VALUES (
     @id, @job, @input::jsonb, @status, 0, @maxAttempts, @priority, @runAt, @now, @createdBy,
-    @trigger, @idempotencyKey, @expireAt, @retentionMs, @retryOf
+    @trigger, @idempotencyKey, @expireAt, @retentionMs, @retryOf, @parentId
   )
   ON CONFLICT (job, created_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *

@@ -19,6 +19,11 @@ SELECT rowid AS rid, id FROM jobdeck_runs INDEXED BY jobdeck_runs_created_by
 WHERE created_by = @createdBy AND id < @before AND id >= @idFrom AND id < @idTo
 ORDER BY id DESC LIMIT @limit;
 
+-- name: runIdsOfParent
+SELECT rowid AS rid, id FROM jobdeck_runs INDEXED BY jobdeck_runs_parent
+WHERE parent_id = @parentId AND id < @before AND id >= @idFrom AND id < @idTo
+ORDER BY id DESC LIMIT @limit;
+
 -- name: runIdsInStatus
 SELECT rowid AS rid, id FROM jobdeck_runs INDEXED BY jobdeck_runs_status
 WHERE status = @status AND id < @before AND id >= @idFrom AND id < @idTo
@@ -57,6 +62,7 @@ WHERE rowid IN (SELECT value FROM json_each(@rowids))
   AND (@idPrefix IS NULL OR substr(id, 1, length(@idPrefix)) = @idPrefix)
   AND (@job IS NULL OR job = @job)
   AND (@createdBy IS NULL OR created_by = @createdBy)
+  AND (@parentId IS NULL OR parent_id = @parentId)
   AND (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
   AND (@createdFrom IS NULL OR created_at >= @createdFrom)
   AND (@createdTo IS NULL OR created_at < @createdTo)

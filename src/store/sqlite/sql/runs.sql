@@ -6,20 +6,20 @@ SELECT * FROM jobdeck_runs
 WHERE job = @job AND created_by = @createdBy AND idempotency_key = @idempotencyKey;
 
 -- name: runCountBlocking
--- A run backing off before a retry (scheduled, already tried) still counts, as does a paused one
--- (it goes on once resumed); a future slot does not.
+-- A run backing off before a retry (scheduled, already tried) still counts, as does a paused or
+-- waiting one (it goes on once resumed); a future slot does not.
 SELECT count(*) AS n FROM jobdeck_runs
 WHERE job = @job
-  AND (status IN ('pending', 'running', 'cancelling', 'paused')
+  AND (status IN ('pending', 'running', 'cancelling', 'paused', 'waiting')
     OR (status = 'scheduled' AND attempt > 0));
 
 -- name: runInsert
 INSERT INTO jobdeck_runs (
   id, job, input, status, attempt, max_attempts, priority, run_at, created_at, created_by,
-  trigger, idempotency_key, expire_at, retention_ms, retry_of
+  trigger, idempotency_key, expire_at, retention_ms, retry_of, parent_id
 ) VALUES (
   @id, @job, @input, @status, 0, @maxAttempts, @priority, @runAt, @now, @createdBy,
-  @trigger, @idempotencyKey, @expireAt, @retentionMs, @retryOf
+  @trigger, @idempotencyKey, @expireAt, @retentionMs, @retryOf, @parentId
 )
 RETURNING *;
 
@@ -29,12 +29,12 @@ RETURNING *;
 -- (`WHERE true` lets SQLite tell the upsert's ON from a join's.)
 INSERT INTO jobdeck_runs (
   id, job, input, status, attempt, max_attempts, priority, run_at, created_at, created_by,
-  trigger, idempotency_key, expire_at, retention_ms, retry_of
+  trigger, idempotency_key, expire_at, retention_ms, retry_of, parent_id
 )
 SELECT value ->> 'id', value ->> 'job', value ->> 'input', value ->> 'status', 0,
   value ->> 'maxAttempts', value ->> 'priority', value ->> 'runAt', @now, value ->> 'createdBy',
   value ->> 'trigger', value ->> 'idempotencyKey', value ->> 'expireAt', value ->> 'retentionMs',
-  value ->> 'retryOf'
+  value ->> 'retryOf', value ->> 'parentId'
 FROM json_each(@runs)
 WHERE true
 ORDER BY key
@@ -197,6 +197,32 @@ WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'ru
   AND pause_requested_at IS NOT NULL
 RETURNING *;
 
+-- name: runWaitMark
+-- The children the attempt's run now waits for are marked awaited, unless already ended; marks of
+-- an earlier wait are cleared. Each listed child comes back as the mark left it.
+UPDATE jobdeck_runs
+SET awaited = (id IN (SELECT value FROM json_each(@children))
+  AND status NOT IN ('completed', 'partial', 'failed', 'cancelled'))
+WHERE parent_id = @id AND (awaited = 1 OR id IN (SELECT value FROM json_each(@children)))
+RETURNING id, status, awaited;
+
+-- name: runWaitAttempt
+-- The handler suspended its run until @unfinished awaited children end (fenced): `waiting`, or due
+-- again at once when none is left or one already ended other than completed (its waitFor throws
+-- on the next attempt); a run asked to pause is paused. No try is used; the attempt joins the
+-- run's history, as a release does.
+UPDATE jobdeck_runs
+SET status = CASE WHEN pause_requested_at IS NOT NULL THEN 'paused'
+      WHEN @unfinished > 0 AND NOT @endedBadly THEN 'waiting'
+      ELSE 'pending' END,
+    waiting_for = @unfinished, run_at = @now, worker_id = NULL, lease_expires_at = NULL,
+    max_attempts = max_attempts + 1,
+    attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
+      'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
+      'outcome', 'waiting', 'error', NULL))
+WHERE id = @id AND attempt = @attempt AND worker_id = @workerId AND status = 'running'
+RETURNING *;
+
 -- name: runRescuePaused
 -- A running run asked to pause whose lease expired is paused, not retried: the lost attempt is
 -- recorded, and no try is used (resuming is the user's call).
@@ -302,7 +328,7 @@ WHERE id IN (
 
 -- name: runCountUnfinished
 SELECT status, count(*) AS n FROM jobdeck_runs
-WHERE status IN ('scheduled', 'pending', 'running', 'cancelling', 'paused')
+WHERE status IN ('scheduled', 'pending', 'running', 'cancelling', 'paused', 'waiting')
 GROUP BY status;
 
 -- name: runComplete
