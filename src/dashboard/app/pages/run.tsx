@@ -156,7 +156,12 @@ export function RunPage({ id }: { id: string }) {
       return;
     }
     const changed = eventRun(event);
-    if (changed?.parentId === id) {
+    // A new child by its parentId; one already shown by its id too.
+    if (
+      changed &&
+      changed.id !== id &&
+      (changed.parentId === id || run?.children.some((child) => child.id === changed.id))
+    ) {
       // A child's progress leaves its row as it is (and may carry a status read before its end).
       if (event.name !== 'run.progress') addChild(childOf(changed));
       return;
