@@ -1,7 +1,8 @@
 /**
  * The run page of a parent run in headless Chromium: the Children table follows its children live
  * (their status and end, from the feed alone, while the parent's own status stays the same), a
- * child's page links its Parent, and the stop confirmation says unfinished children stop too.
+ * child's page links its Parent, the stop confirmation says unfinished children stop too, and the
+ * runs page lists a run's children with ?parent=.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -106,6 +107,17 @@ describe.skipIf(!available)('run page: child runs', () => {
     await expect.poll(() => parentLink.textContent(), LIVE).toBe(shortId(id));
     await parentLink.click();
     await page.waitForURL(`**/dashboard/runs/${id}`);
+    await page.getByRole('table', { name: 'Children' }).waitFor(LIVE);
+
+    // The runs page lists them alone with ?parent=, and shows all runs again on request.
+    await page.goto(`${server.url}/dashboard/runs?parent=${id}`);
+    await page.getByText(`Child runs of ${shortId(id)}`).waitFor(LIVE);
+    const rows = page.locator('table.runs tbody tr');
+    await expect.poll(() => rows.count(), LIVE).toBe(2);
+    expect(await rows.nth(0).textContent()).toContain(CHILD);
+    await page.getByRole('button', { name: 'Show all runs' }).click();
+    await expect.poll(() => rows.count(), LIVE).toBe(3);
+    await page.goto(`${server.url}/dashboard/runs/${id}`);
     await page.getByRole('table', { name: 'Children' }).waitFor(LIVE);
 
     gates.get(b.key).release.resolve();
