@@ -116,6 +116,7 @@ export {
   type LogInfo,
   type RunInfo,
   type RunDetailInfo,
+  type RunChildInfo,
   type WorkerInfo,
   type AlertInfo,
   type AlertTestInfo,

@@ -141,7 +141,7 @@ describe('/jobs commands, as text', () => {
   it('/jobs with nothing started: counts and the jobs by category', async () => {
     expect(await say(vera, '/jobs')).toBe(
       [
-        'Jobdeck: nothing running or waiting; 0 failed in the last 24 h',
+        'Jobdeck: nothing running or queued; 0 failed in the last 24 h',
         '4 jobs:',
         '• ops: ops.cleanup',
         '• reports: reports.broken, reports.daily (disabled), reports.slow',
@@ -160,17 +160,17 @@ describe('/jobs commands, as text', () => {
       principal: bob,
     });
     expect((await say(vera, '/jobs')).split('\n')[0]).toBe(
-      'Jobdeck: 1 running, 1 waiting; 1 failed in the last 24 h',
+      'Jobdeck: 1 running, 1 queued; 1 failed in the last 24 h',
     );
     await t.deck.cancels.cancel(run.id, { mode: 'graceful' }, bob);
     // The handler stops at its next checkpoint, within milliseconds: until then it is stopping.
     expect((await say(vera, '/jobs')).split('\n')[0]).toMatch(
-      /^Jobdeck: (1 stopping, )?1 waiting; 1 failed in the last 24 h$/,
+      /^Jobdeck: (1 stopping, )?1 queued; 1 failed in the last 24 h$/,
     );
     await t.waitForStatus(run.id, 'cancelled');
     await t.deck.cancels.cancel(waiting.id, {}, bob);
     expect((await say(vera, '/jobs')).split('\n')[0]).toBe(
-      'Jobdeck: nothing running or waiting; 1 failed in the last 24 h',
+      'Jobdeck: nothing running or queued; 1 failed in the last 24 h',
     );
   });
 

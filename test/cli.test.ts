@@ -651,7 +651,7 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
     const cancel = await jobdeck(['cancel', id]);
     expect(cancel.exit, cancel.stderr).toEqual({ code: 0, signal: null });
     expect(cancel.stdout).toBe(
-      `Cancelled ${id} demo.steps while it waited (paused, or before its next try): no handler was running. Asked by ops, no reason given.\n`,
+      `Cancelled ${id} demo.steps at once: no handler was running (it was paused, waiting for its child runs, or between tries). Asked by ops, no reason given.\n`,
     );
     await waitForStatus(id, 'cancelled');
     // Steps the first attempt completed were not run again after the resume.

@@ -84,6 +84,12 @@ export const runSchema = z
       ),
     expireAt: isoTime.nullable(),
     retryOf: z.string().nullable(),
+    parentId: z
+      .string()
+      .nullable()
+      .describe(
+        'The run whose handler started this one (ctx.spawn); cancelling it cancels this one',
+      ),
     stuckAt: isoTime
       .nullable()
       .describe("When the current attempt was found running past its job's stuckAfter"),
@@ -103,7 +109,7 @@ export const runAttemptSchema = z
       .enum([...ATTEMPT_OUTCOMES, ...TERMINAL_STATUSES])
       .nullable()
       .describe(
-        'failed (a retry followed), lost (its lease expired), released (its worker shut down); for the attempt that ended the run, its final status; null while it runs',
+        'failed (a retry followed), lost (its lease expired), released (its worker shut down), paused (stopped at a checkpoint after a pause), waiting (suspended until its child runs end); for the attempt that ended the run, its final status; null while it runs',
       ),
     error: runError.nullable(),
   })
@@ -123,6 +129,19 @@ export const runStepSchema = z
 /** The steps GET /api/runs/:id shows at most: the newest (a run may have any number). */
 export const RUN_STEPS_SHOWN = 1000;
 
+export const runChildSchema = z
+  .object({
+    id: z.string(),
+    job: z.string(),
+    status: z.enum(RUN_STATUSES),
+    createdAt: isoTime,
+    finishedAt: isoTime.nullable(),
+  })
+  .meta({ id: 'RunChild' });
+
+/** The children GET /api/runs/:id shows at most: the newest (a run may start any number). */
+export const RUN_CHILDREN_SHOWN = 1000;
+
 /** One run with its whole history of attempts: the answer of GET /api/runs/:id only. */
 export const runDetailSchema = runSchema
   .extend({
@@ -138,6 +157,16 @@ export const runDetailSchema = runSchema
       .boolean()
       .describe(
         `True when the run has more than ${RUN_STEPS_SHOWN} steps: the oldest are left out`,
+      ),
+    children: z
+      .array(runChildSchema)
+      .describe(
+        `The runs its handler started (ctx.spawn), oldest first (the newest ${RUN_CHILDREN_SHOWN}); GET /api/runs?parentId= lists them all`,
+      ),
+    earlierChildrenOmitted: z
+      .boolean()
+      .describe(
+        `True when the run has more than ${RUN_CHILDREN_SHOWN} children: the oldest are left out`,
       ),
   })
   .meta({ id: 'RunDetail' });
@@ -174,22 +203,42 @@ export function runDto(run: Run): RunDto {
       : null,
     expireAt: iso(run.expireAt),
     retryOf: run.retryOf,
+    parentId: run.parentId,
     stuckAt: iso(run.stuckAt),
   };
 }
 
-/** `steps`: the newest, one more than RUN_STEPS_SHOWN when there are more (that one is left out). */
-export function runDetailDto(run: Run, steps: RunStep[]): RunDetailDto {
+/**
+ * `steps` and `children`: the newest, oldest first, one more than RUN_STEPS_SHOWN or
+ * RUN_CHILDREN_SHOWN when there are more (that first one is left out).
+ */
+export function runDetailDto(run: Run, steps: RunStep[], children: Run[]): RunDetailDto {
   const earlierStepsOmitted = steps.length > RUN_STEPS_SHOWN;
+  const earlierChildrenOmitted = children.length > RUN_CHILDREN_SHOWN;
   return {
     ...runDto(run),
     earlierStepsOmitted,
+    children: (earlierChildrenOmitted ? children.slice(-RUN_CHILDREN_SHOWN) : children).map(
+      childDto,
+    ),
+    earlierChildrenOmitted,
     attempts: runAttemptHistory(run).map((entry) => ({
       ...entry,
       startedAt: entry.startedAt.toISOString(),
       endedAt: iso(entry.endedAt),
     })),
     steps: (earlierStepsOmitted ? steps.slice(-RUN_STEPS_SHOWN) : steps).map(stepDto),
+  };
+}
+
+/** A child run as its parent's detail lists it. */
+export function childDto(run: Run): z.output<typeof runChildSchema> {
+  return {
+    id: run.id,
+    job: run.job,
+    status: run.status,
+    createdAt: run.createdAt.toISOString(),
+    finishedAt: iso(run.finishedAt),
   };
 }
 
@@ -486,6 +535,7 @@ export const listRunsQuery = z.object({
     .regex(/^[0-9a-fA-F-]{1,36}$/, 'a run id or the start of one: hex digits and dashes')
     .optional()
     .describe('a run id or the start of one'),
+  parentId: runId.optional().describe('only the children of this run (ctx.spawn)'),
   total: z
     .stringbool()
     .default(false)

@@ -145,12 +145,15 @@ class Commands {
     const parts = [
       [counts.running ?? 0, 'running'],
       [counts.cancelling ?? 0, 'stopping'],
-      [(counts.pending ?? 0) + (counts.scheduled ?? 0), 'waiting'],
+      // Not "waiting": that is the status of runs whose handler waits for child runs.
+      [(counts.pending ?? 0) + (counts.scheduled ?? 0), 'queued'],
+      [counts.paused ?? 0, 'paused'],
+      [counts.waiting ?? 0, 'waiting for child runs'],
     ]
       .filter(([n]) => n !== 0)
       .map(([n, what]) => `${n} ${what}`);
     const lines = [
-      `Jobdeck: ${parts.length ? parts.join(', ') : 'nothing running or waiting'}; ${failed.total}${failed.capped ? '+' : ''} failed in the last 24 h`,
+      `Jobdeck: ${parts.length ? parts.join(', ') : 'nothing running or queued'}; ${failed.total}${failed.capped ? '+' : ''} failed in the last 24 h`,
     ];
     const byCategory = new Map<string, string[]>();
     for (const { definition, enabled } of jobs) {
@@ -331,7 +334,7 @@ class Commands {
       'cancel-now':
         run.attempt === 0
           ? `Cancelled ${what}: it had not started.`
-          : `Cancelled ${what} while it waited (paused, or before its next try): no handler was running.`,
+          : `Cancelled ${what} at once: no handler was running (it was paused, waiting for its child runs, or between tries).`,
       force: isTerminal(run.status)
         ? `Cancelled ${what} by force: it was stopped at once.`
         : `Stopping ${what} by force.`,

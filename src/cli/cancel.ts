@@ -16,7 +16,7 @@ export function cancelOutcome(action: string, run: RunInfo): string {
       'cancel-now':
         run.attempt === 0
           ? `Cancelled ${what} before it started.`
-          : `Cancelled ${what} while it waited (paused, or before its next try): no handler was running.`,
+          : `Cancelled ${what} at once: no handler was running (it was paused, waiting for its child runs, or between tries).`,
       request: `Stopping ${what} gracefully: the current step finishes and no new one starts.`,
       force: isTerminal(run.status)
         ? `Stopped ${what} by force: it is ${run.status}; its handler was aborted and its cleanups run.`

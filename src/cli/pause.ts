@@ -7,7 +7,10 @@ export function pauseOutcome(action: string, run: RunInfo): string {
   const what = `${run.id} ${run.job}`;
   return (
     {
-      'hold-now': `Paused ${what} before it started; \`jobdeck resume ${run.id}\` lets it run.`,
+      'hold-now':
+        run.attempt === 0
+          ? `Paused ${what} before it started; \`jobdeck resume ${run.id}\` lets it run.`
+          : `Paused ${what} at once: no handler was running (it was waiting for its child runs, or between tries); \`jobdeck resume ${run.id}\` lets it go on.`,
       request: `Pausing ${what}: the current step finishes, then it waits, holding no worker, until resumed.`,
       unchanged: `${what} is already paused.`,
     }[action] ?? `${what}: ${action}, now ${run.status}.`
@@ -34,7 +37,9 @@ export function pauseCommands(program: Command): void {
     handled(async (id: string, flags: ClientFlags) => {
       const run = await clientFrom(flags).resume(id);
       if (flags.json) return printJson({ run });
-      process.stdout.write(`Resumed ${run.id} ${run.job}: ${run.status}, due now.\n`);
+      process.stdout.write(
+        `Resumed ${run.id} ${run.job}: ${run.status}${run.status === 'pending' ? ', due now' : ''}.\n`,
+      );
     }),
   );
 }

@@ -18,6 +18,7 @@ interface RunsFlags extends ClientFlags {
   from?: string;
   to?: string;
   id?: string;
+  parent?: string;
   total?: boolean;
   limit?: string;
 }
@@ -33,6 +34,7 @@ export function runsCommand(program: Command): void {
       .option('--from <time>', 'created at or after: ISO 8601, or a duration ago (2h, 7d)')
       .option('--to <time>', 'created before: ISO 8601, or a duration ago')
       .option('--id <id>', 'a run id or the start of one')
+      .option('--parent <id>', 'only the child runs of this run')
       .option('--total', 'also count every run that matches (exact up to 10,000)')
       .option('--limit <n>', 'how many', '20'),
   ).action(
@@ -47,6 +49,7 @@ export function runsCommand(program: Command): void {
         ...(flags.from ? { from: timeFlag(flags.from)! } : {}),
         ...(flags.to ? { to: timeFlag(flags.to)! } : {}),
         ...(flags.id ? { q: flags.id } : {}),
+        ...(flags.parent ? { parentId: flags.parent } : {}),
         ...(flags.total ? { total: true } : {}),
         limit: Number(flags.limit ?? 20),
       });
@@ -76,6 +79,7 @@ export function runsCommand(program: Command): void {
       const run = await clientFrom(flags).run(id);
       if (flags.json) return printJson(run);
       process.stdout.write(describeRun(run) + '\n');
+      if (run.parentId) process.stdout.write(`parent: ${run.parentId}\n`);
       if (run.steps.length > 0) process.stdout.write('steps:\n');
       for (const step of run.steps)
         process.stdout.write(
@@ -85,6 +89,15 @@ export function runsCommand(program: Command): void {
       for (const item of run.items)
         process.stdout.write(
           `  ${item.key}: ${item.status}${item.error ? ` (${item.error.message})` : ''}\n`,
+        );
+      if (run.children.length > 0) process.stdout.write('children:\n');
+      if (run.earlierChildrenOmitted)
+        process.stdout.write(
+          `  (earlier children not shown: jobdeck runs --parent ${run.id} lists them all)\n`,
+        );
+      for (const child of run.children)
+        process.stdout.write(
+          `  ${child.id} ${child.job}: ${child.status}${child.finishedAt ? ` (ended ${child.finishedAt})` : ''}\n`,
         );
     }),
   );

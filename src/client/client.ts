@@ -44,8 +44,10 @@ export interface LogInfo {
 
 /** A run as the API answers it (times as ISO strings). */
 export type RunInfo = RunDto;
-/** A run with its items and attempts, as `GET /api/runs/:id` answers it. */
+/** A run with its items, attempts, steps and children, as `GET /api/runs/:id` answers it. */
 export type RunDetailInfo = RunDetailDto;
+/** A child run as its parent's {@link RunDetailInfo} lists it. */
+export type RunChildInfo = RunDetailDto['children'][number];
 /** An instance of the application, as `GET /api/workers` lists it. */
 export type WorkerInfo = WorkerDto;
 /** A recent alert with its deliveries, as `GET /api/alerts` lists it. */
@@ -209,7 +211,8 @@ export class JobdeckClient {
 
   /**
    * A page of runs, newest first. `from`/`to` bound the creation time, `q` is a run id or the
-   * start of one; `total: true` also counts every match (exactly up to 10,000, else capped).
+   * start of one, `parentId` keeps the children of that run (`ctx.spawn`); `total: true` also
+   * counts every match (exactly up to 10,000, else capped).
    */
   runs(
     filter: {
@@ -219,6 +222,7 @@ export class JobdeckClient {
       from?: Date | string;
       to?: Date | string;
       q?: string;
+      parentId?: string;
       total?: boolean;
       limit?: number;
       cursor?: string;
@@ -238,6 +242,7 @@ export class JobdeckClient {
         from: isoOf(filter.from),
         to: isoOf(filter.to),
         q: filter.q,
+        parentId: filter.parentId,
         total: filter.total ? 'true' : undefined,
         limit: filter.limit ? String(filter.limit) : undefined,
         cursor: filter.cursor,
@@ -262,7 +267,7 @@ export class JobdeckClient {
     );
   }
 
-  /** One run with its whole history of attempts. */
+  /** One run with its whole history of attempts, its durable steps and its child runs. */
   async run(id: string): Promise<RunDetailDto> {
     return (await this.request<{ run: RunDetailDto }>('GET', `/api/runs/${encodeURIComponent(id)}`))
       .run;
@@ -298,8 +303,9 @@ export class JobdeckClient {
   }
 
   /**
-   * Pause a run: held at once when it has not started (`hold-now`), else it stops at its
-   * handler's next checkpoint (`request`), its worker's slot freed; `unchanged` when paused.
+   * Pause a run: held at once when no handler runs (not started, or waiting for its child runs:
+   * `hold-now`), else it stops at its handler's next checkpoint (`request`), its worker's slot
+   * freed; `unchanged` when paused.
    */
   pause(id: string): Promise<{ run: RunDto; action: 'hold-now' | 'request' | 'unchanged' }> {
     return this.request('POST', `/api/runs/${encodeURIComponent(id)}/pause`);

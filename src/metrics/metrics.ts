@@ -117,7 +117,7 @@ export class MetricsRegistry {
     );
     new Gauge({
       name: 'jobdeck_runs',
-      help: 'Unfinished runs in the store by status (waiting: scheduled, pending; active: running, cancelling; held: paused); absent while the store does not answer',
+      help: 'Unfinished runs in the store by status (waiting: scheduled, pending; active: running, cancelling; held: paused; suspended until their child runs end: waiting); absent while the store does not answer',
       labelNames: ['status'],
       registers: [registry],
       async collect() {

@@ -462,6 +462,20 @@ export class RunService {
   }
 
   /**
+   * The child runs of a run (`ctx.spawn`), oldest first: the newest `last` of them (default 1,000).
+   * RUN_NOT_FOUND when no run has this id.
+   */
+  async children(id: string, options: { last?: number } = {}): Promise<Run[]> {
+    const { runs } = await this.store.runList({
+      parentId: id,
+      limit: options.last ?? 1000,
+      cursor: null,
+    });
+    if (runs.length === 0) await this.get(id);
+    return runs.reverse();
+  }
+
+  /**
    * Resolve with the run once it has finished (`completed`, `partial`, `failed` or `cancelled`),
    * at once when it already has. Woken by this process's events and by the store's event feed
    * (other processes' workers), with a read every second as the fallback. Rejects with

@@ -2,7 +2,8 @@
  * GET /api/stats and the list filters of GET /api/runs over real HTTP, on a real SQLite file and
  * on PostgreSQL: 10,000 runs of six jobs are driven through the store with chosen times to
  * every outcome (completed, failed, partial, cancelled before or while running, retried, still
- * running, cancelling, pending, scheduled), and every figure the API gives is checked against
+ * running, cancelling, paused, waiting for a child, pending, scheduled), and every figure the API
+ * gives is checked against
  * counts and nearest-rank percentiles worked out here from what was made.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import type { Run } from '../../src/core/run.js';
 import { RUN_STATUSES, type RunStatus, type TerminalStatus } from '../../src/core/status.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { RunFinishOutcome, Store } from '../../src/store/store.js';
+import type { RunFinishOutcome, RunInsertParams, Store } from '../../src/store/store.js';
 import { PG_URL, freshSchema, postgresReachable } from '../helpers/postgres.js';
 import { seeded } from '../helpers/random.js';
 import { TEST_TOKENS, startTestServer, type TestServer } from '../helpers/server.js';
@@ -53,10 +54,11 @@ type Plan =
   | 'running'
   | 'cancelling'
   | 'paused'
+  | 'waiting'
   | 'pending'
   | 'scheduled';
 const PLANS: [Plan, number][] = [
-  ['completed', 0.59],
+  ['completed', 0.58],
   ['failed', 0.1],
   ['partial', 0.06],
   ['cancelledRunning', 0.06],
@@ -65,9 +67,23 @@ const PLANS: [Plan, number][] = [
   ['running', 0.03],
   ['cancelling', 0.02],
   ['paused', 0.01],
+  ['waiting', 0.01],
   ['pending', 0.02],
   ['scheduled', 0.01],
 ];
+
+/** A run to make: what happens to it, and its times. */
+interface Draft {
+  job: string;
+  createdBy: string;
+  plan: Plan;
+  createdAt: number;
+  runAt: number;
+  wait: number;
+  duration: number;
+  backoff: number;
+  secondWait: number;
+}
 
 /**
  * Make the runs through the store, one lane per job (a lane claims only its job, so the run just
@@ -76,12 +92,16 @@ const PLANS: [Plan, number][] = [
 async function makeRuns(store: Store): Promise<Made[]> {
   const random = seeded(20300101);
   const between = (min: number, max: number) => min + Math.floor(random() * (max - min));
-  const drafts = Array.from({ length: RUNS }, (_, i) => {
+  // RUNS in all, a waiting run's child included.
+  const drafts: Draft[] = [];
+  for (let children = 0; drafts.length + children < RUNS; ) {
     let draw = random();
-    const plan = PLANS.find(([, share]) => (draw -= share) < 0)?.[0] ?? 'completed';
-    const createdAt = T0 + Math.floor((i * 10 * HOUR) / RUNS);
+    let plan = PLANS.find(([, share]) => (draw -= share) < 0)?.[0] ?? 'completed';
+    if (plan === 'waiting' && drafts.length + children + 2 > RUNS) plan = 'completed';
+    if (plan === 'waiting') children++;
+    const createdAt = T0 + Math.floor((drafts.length * 10 * HOUR) / RUNS);
     const delayed = random() < 0.1;
-    return {
+    drafts.push({
       job: JOBS[Math.floor(random() * JOBS.length)]!,
       createdBy: random() < 0.7 ? 'alice' : 'bob',
       plan,
@@ -92,49 +112,24 @@ async function makeRuns(store: Store): Promise<Made[]> {
       duration: 1 + Math.floor(random() ** 3 * 30 * MINUTE),
       backoff: between(10 * SECOND, 2 * MINUTE),
       secondWait: between(0, 20 * SECOND),
-    };
-  });
+    });
+  }
   const lanes = JOBS.map(async (job) => {
     const made: Made[] = [];
-    for (const draft of drafts.filter((d) => d.job === job)) made.push(await makeOne(store, draft));
+    for (const draft of drafts.filter((d) => d.job === job))
+      made.push(...(await makeOne(store, draft)));
     return made;
   });
   return (await Promise.all(lanes)).flat();
 }
 
-async function makeOne(
-  store: Store,
-  draft: {
-    job: string;
-    createdBy: string;
-    plan: Plan;
-    createdAt: number;
-    runAt: number;
-    wait: number;
-    duration: number;
-    backoff: number;
-    secondWait: number;
-  },
-): Promise<Made> {
+async function makeOne(store: Store, draft: Draft): Promise<Made[]> {
   const { plan, job } = draft;
   const waits = plan === 'pending' || plan === 'cancelledWaiting' || plan === 'scheduled';
   const runAt = plan === 'scheduled' ? NOW + HOUR : draft.runAt;
-  const { run } = await store.runInsert({
-    id: newRunId(),
-    job,
-    input: {},
-    priority: waits ? 0 : 1,
-    runAt: new Date(runAt),
-    maxAttempts: 3,
-    createdBy: draft.createdBy,
-    trigger: 'api',
-    idempotencyKey: null,
-    expireAt: null,
-    retentionMs: 30 * 24 * HOUR,
-    retryOf: null,
-    now: new Date(draft.createdAt),
-    exclusive: false,
-  });
+  const { run } = await store.runInsert(
+    insertOf(job, draft.createdBy, draft.createdAt, runAt, waits ? 0 : 1),
+  );
   const made: Made = {
     id: run.id,
     job,
@@ -146,13 +141,15 @@ async function makeOne(
     finishedAt: null,
   };
   const due = Math.max(draft.runAt, draft.createdAt);
-  if (plan === 'pending' || plan === 'scheduled') return made;
+  if (plan === 'pending' || plan === 'scheduled') return [made];
   if (plan === 'cancelledWaiting') {
     const at = due + draft.wait;
     await cancel(store, run.id, 'force', at);
-    return { ...made, status: 'cancelled', finishedAt: at };
+    return [{ ...made, status: 'cancelled', finishedAt: at }];
   }
-  let startedAt = due + draft.wait;
+  // A waiting run is claimed when due and waits at once: a wait moves runAt to its own time (due
+  // again from there), so only then does runAt stay the time this attempt's queue wait counts from.
+  let startedAt = plan === 'waiting' ? due : due + draft.wait;
   let held = await claim(store, run, startedAt);
   if (plan === 'retried') {
     const retryAt = startedAt + draft.duration + draft.backoff;
@@ -169,27 +166,49 @@ async function makeOne(
   const endedAt = startedAt + draft.duration;
   switch (plan) {
     case 'running':
-      return { ...made, status: 'running' };
+      return [{ ...made, status: 'running' }];
     case 'cancelling':
       await cancel(store, run.id, 'graceful', startedAt + SECOND);
-      return { ...made, status: 'cancelling' };
+      return [{ ...made, status: 'cancelling' }];
     case 'paused':
       // Stopped at a checkpoint after a pause: started, not finished, holding no worker.
       await store.runPause({ id: run.id, requestedBy: 'alice', now: new Date(startedAt + SECOND) });
       await finish(store, held, endedAt, { status: 'paused' });
-      return { ...made, status: 'paused' };
+      return [{ ...made, status: 'paused' }];
+    case 'waiting': {
+      // Its handler started a child (pending, priority 0: its lane's claims leave it) and waits.
+      const childAt = startedAt;
+      const { run: child } = await store.runInsert({
+        ...insertOf(job, draft.createdBy, childAt, childAt, 0),
+        trigger: 'parent',
+        idempotencyKey: `child:${run.id}:1`,
+        parentId: run.id,
+      });
+      await finish(store, held, startedAt, { status: 'waiting', children: [child.id] });
+      const pending: Made = {
+        id: child.id,
+        job,
+        createdBy: draft.createdBy,
+        status: 'pending',
+        createdAt: childAt,
+        runAt: childAt,
+        startedAt: null,
+        finishedAt: null,
+      };
+      return [{ ...made, status: 'waiting' }, pending];
+    }
     case 'cancelledRunning':
       await cancel(store, run.id, 'force', endedAt);
-      return { ...made, status: 'cancelled', finishedAt: endedAt };
+      return [{ ...made, status: 'cancelled', finishedAt: endedAt }];
     case 'failed':
       await finish(store, held, endedAt, {
         status: 'failed',
         error: { code: 'HANDLER_ERROR', message: 'no' },
       });
-      return { ...made, status: 'failed', finishedAt: endedAt };
+      return [{ ...made, status: 'failed', finishedAt: endedAt }];
     case 'partial':
       await finish(store, held, endedAt, { status: 'partial', result: null });
-      return { ...made, status: 'partial', finishedAt: endedAt };
+      return [{ ...made, status: 'partial', finishedAt: endedAt }];
     default: {
       // The one-statement completion the worker uses for runs without items.
       const ref = { id: held.id, attempt: held.attempt, workerId: held.workerId! };
@@ -198,9 +217,35 @@ async function makeOne(
         runs: [{ ref, result: null }],
       });
       expect(done?.status).toBe('completed');
-      return { ...made, status: 'completed', finishedAt: endedAt };
+      return [{ ...made, status: 'completed', finishedAt: endedAt }];
     }
   }
+}
+
+/** The insert of a run of `job` created at `createdAt`, due at `runAt`. */
+function insertOf(
+  job: string,
+  createdBy: string,
+  createdAt: number,
+  runAt: number,
+  priority: number,
+): RunInsertParams {
+  return {
+    id: newRunId(),
+    job,
+    input: {},
+    priority,
+    runAt: new Date(runAt),
+    maxAttempts: 3,
+    createdBy,
+    trigger: 'api',
+    idempotencyKey: null,
+    expireAt: null,
+    retentionMs: 30 * 24 * HOUR,
+    retryOf: null,
+    now: new Date(createdAt),
+    exclusive: false,
+  };
 }
 
 async function claim(store: Store, run: Run, at: number): Promise<Run> {
@@ -287,7 +332,14 @@ function expectedBuckets(made: Made[], from: number, to: number, bucketMs: numbe
 
 /** The `now` part GET /api/stats should answer. */
 function expectedNow(made: Made[]) {
-  const unfinished = { scheduled: 0, pending: 0, running: 0, cancelling: 0, paused: 0 };
+  const unfinished = {
+    scheduled: 0,
+    pending: 0,
+    running: 0,
+    cancelling: 0,
+    paused: 0,
+    waiting: 0,
+  };
   for (const run of made) if (run.status in unfinished) unfinished[run.status as 'pending']++;
   const waiting = made
     .filter((run) => run.status === 'pending' || run.status === 'scheduled')

@@ -19,6 +19,7 @@ import {
   logDto,
   logSchema,
   logsQuery,
+  RUN_CHILDREN_SHOWN,
   RUN_STEPS_SHOWN,
   runDetailDto,
   runDetailSchema,
@@ -55,7 +56,7 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
       },
     },
     handler: async (request) => {
-      const { status, job, createdBy, from, to, q, total, limit, cursor } = request.query;
+      const { status, job, createdBy, from, to, q, parentId, total, limit, cursor } = request.query;
       let after: string | null = null;
       if (cursor !== undefined) {
         after = decodeCursor(cursor);
@@ -72,6 +73,7 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
         ...(from ? { createdFrom: from } : {}),
         ...(to ? { createdTo: to } : {}),
         ...(q ? { idPrefix: q } : {}),
+        ...(parentId ? { parentId } : {}),
       };
       const page = await deck.runs.list({ ...filter, limit, cursor: after });
       const counted = total ? await deck.runs.count(filter) : null;
@@ -90,14 +92,18 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
     schema: {
       operationId: 'getRun',
       summary: 'One run',
+      description: `The run with every attempt, its durable steps and the child runs its handler started (the newest ${RUN_STEPS_SHOWN} steps and ${RUN_CHILDREN_SHOWN} children; \`earlierStepsOmitted\` and \`earlierChildrenOmitted\` say when older ones are left out).`,
       tags: ['runs'],
       params: runIdParams,
       response: { 200: z.object({ run: runDetailSchema }), 404: RUN_NOT_FOUND },
     },
     handler: async (request) => {
       const run = await deck.runs.get(request.params.id);
-      const steps = await deck.runs.steps(run.id, { last: RUN_STEPS_SHOWN + 1 });
-      return { run: runDetailDto(run, steps) };
+      const [steps, children] = await Promise.all([
+        deck.runs.steps(run.id, { last: RUN_STEPS_SHOWN + 1 }),
+        deck.runs.children(run.id, { last: RUN_CHILDREN_SHOWN + 1 }),
+      ]);
+      return { run: runDetailDto(run, steps, children) };
     },
   });
 
@@ -239,7 +245,7 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
       summary:
         'Pause a run: it finishes its current step and waits, holding no worker, until resumed',
       description:
-        'Operators may pause their own runs, admins any. A scheduled or pending run is paused at once (`hold-now`); a running one keeps running until its handler reaches its next checkpoint or step, which its worker learns with its next heartbeat (`request`; the run shows `pause`). A paused run is `unchanged`.',
+        'Operators may pause their own runs, admins any. A scheduled or pending run, or one waiting for its child runs, is paused at once (`hold-now`; a waiting one waits for them again once resumed); a running one keeps running until its handler reaches its next checkpoint or step, which its worker learns with its next heartbeat (`request`; the run shows `pause`). A paused run is `unchanged`.',
       tags: ['runs'],
       params: runIdParams,
       response: {

@@ -128,6 +128,10 @@ export function StopDialog(props: {
   modes?: readonly StopMode[];
   /** How many runs it stops (the title says so when more than one). */
   count?: number;
+  /** No handler runs (paused, waiting for child runs): the stop cancels at once in either mode. */
+  idle?: boolean;
+  /** More the stop does (it reaches the run's child runs too). */
+  note?: string;
   onConfirm: (options: { mode: StopMode; reason?: string }) => Promise<void>;
   onClose: () => void;
 }) {
@@ -175,10 +179,13 @@ export function StopDialog(props: {
           </fieldset>
         ) : null}
         <p>
-          {mode === 'force'
-            ? 'The handler is aborted now; its cleanups still run.'
-            : 'The handler stops at its next checkpoint; the current step finishes first.'}
+          {props.idle
+            ? 'No handler is running: the run is cancelled at once.'
+            : mode === 'force'
+              ? 'The handler is aborted now; its cleanups still run.'
+              : 'The handler stops at its next checkpoint; the current step finishes first.'}
         </p>
+        {props.note ? <p>{props.note}</p> : null}
         <label for="stop-reason">Reason</label>
         <textarea
           id="stop-reason"

@@ -38,7 +38,7 @@ function stats(buckets: StatsInfo['buckets']): StatsInfo {
     buckets,
     now: {
       at: at(5),
-      unfinished: { scheduled: 0, pending: 0, running: 0, cancelling: 0, paused: 0 },
+      unfinished: { scheduled: 0, pending: 0, running: 0, cancelling: 0, paused: 0, waiting: 0 },
       oldestPending: null,
     },
   };

@@ -52,6 +52,8 @@ export function RunPage({ id }: { id: string }) {
   const logFrame = useRef<number | null>(null);
   const pendingSteps = useRef<StepInfo[]>([]);
   const stepFrame = useRef<number | null>(null);
+  const pendingChildren = useRef<ChildInfo[]>([]);
+  const childFrame = useRef<number | null>(null);
 
   const reload = async () => {
     // Answers can come back out of order: only the latest request's may show.
@@ -116,12 +118,24 @@ export function RunPage({ id }: { id: string }) {
     });
   };
 
+  /** Children's events too: a parent may start thousands of children that end at once. */
+  const addChild = (child: ChildInfo) => {
+    pendingChildren.current.push(child);
+    childFrame.current ??= requestAnimationFrame(() => {
+      childFrame.current = null;
+      const batch = pendingChildren.current;
+      pendingChildren.current = [];
+      setRun((previous) => previous && withChildren(previous, batch));
+    });
+  };
+
   useEffect(() => {
     void reload();
     void loadLogs();
     return () => {
       if (logFrame.current !== null) cancelAnimationFrame(logFrame.current);
       if (stepFrame.current !== null) cancelAnimationFrame(stepFrame.current);
+      if (childFrame.current !== null) cancelAnimationFrame(childFrame.current);
     };
   }, [id]);
 
@@ -142,6 +156,16 @@ export function RunPage({ id }: { id: string }) {
       return;
     }
     const changed = eventRun(event);
+    // A new child by its parentId; one already shown by its id too.
+    if (
+      changed &&
+      changed.id !== id &&
+      (changed.parentId === id || run?.children.some((child) => child.id === changed.id))
+    ) {
+      // A child's progress leaves its row as it is (and may carry a status read before its end).
+      if (event.name !== 'run.progress') addChild(childOf(changed));
+      return;
+    }
     if (!changed || changed.id !== id) return;
     if (event.name === 'run.progress') {
       // A progress event is about progress: the run it carries may have been read before a stop
@@ -216,6 +240,12 @@ export function RunPage({ id }: { id: string }) {
                 preact.ComponentChildren,
               ][])
             : []),
+          ...(run.parentId
+            ? ([['Parent', <Link href={runPath(run.parentId)}>{shortId(run.parentId)}</Link>]] as [
+                string,
+                preact.ComponentChildren,
+              ][])
+            : []),
         ]}
       />
       <h2>Progress</h2>
@@ -255,12 +285,19 @@ export function RunPage({ id }: { id: string }) {
         <Steps steps={run.steps} earlierOmitted={run.earlierStepsOmitted} />
       ) : null}
       {run.items.length ? <Items items={run.items} /> : null}
+      {run.children.length ? (
+        <Children runId={run.id} rows={run.children} earlierOmitted={run.earlierChildrenOmitted} />
+      ) : null}
       <Logs logs={logs} />
       {stopMode ? (
         <StopDialog
           mode={stopMode}
           // A run already cancelling can only be stopped immediately.
           modes={run.status === 'cancelling' ? ['force'] : undefined}
+          idle={run.status === 'waiting' || run.status === 'paused'}
+          {...(run.children.some((child) => isActive(child.status))
+            ? { note: 'Its unfinished child runs are stopped with it, in the same mode.' }
+            : {})}
           onClose={() => setStopMode(null)}
           onConfirm={async (options) => {
             const { run: stopped } = await client.cancel(run.id, options);
@@ -306,7 +343,10 @@ function RunControls(props: {
   };
   // A pause asked of a running run shows until the run stops at its next checkpoint.
   const pausable =
-    (run.status === 'scheduled' || run.status === 'pending' || run.status === 'running') &&
+    (run.status === 'scheduled' ||
+      run.status === 'pending' ||
+      run.status === 'running' ||
+      run.status === 'waiting') &&
     run.pause === null;
   const retry = async () => {
     setBusy(true);
@@ -499,6 +539,80 @@ function Steps({ steps: all, earlierOmitted }: { steps: StepInfo[]; earlierOmitt
                 <td>{formatTime(step.startedAt)}</td>
                 <td>{formatTime(step.endedAt)}</td>
                 <td class="wrap">{errorLine(step.error)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+type ChildInfo = RunDetailInfo['children'][number];
+/** The children the page keeps: the newest, as many as the API shows. */
+const CHILDREN_KEPT = 1000;
+/** The children the table shows: the newest, as for steps. */
+const CHILDREN_SHOWN = 200;
+
+/** A child row from a run an event carries. */
+function childOf(run: RunInfo): ChildInfo {
+  const { id, job, status, createdAt, finishedAt } = run;
+  return { id, job, status, createdAt, finishedAt };
+}
+
+/**
+ * The run with `children` as live events reported them: a new child goes last (ids sort by
+ * creation), an ended one never shows unfinished again, the oldest beyond CHILDREN_KEPT go.
+ */
+function withChildren(run: RunDetailInfo, children: ChildInfo[]): RunDetailInfo {
+  const list = [...run.children];
+  const at = new Map(list.map((child, index) => [child.id, index]));
+  for (const child of children) {
+    const index = at.get(child.id);
+    if (index === undefined) {
+      // One of the earlier children left out: it stays out.
+      if (run.earlierChildrenOmitted && list.length && child.id < list[0]!.id) continue;
+      at.set(child.id, list.length);
+      list.push(child);
+    } else if (isActive(list[index]!.status)) list[index] = child;
+  }
+  const dropped = Math.max(0, list.length - CHILDREN_KEPT);
+  return {
+    ...run,
+    children: dropped ? list.slice(dropped) : list,
+    earlierChildrenOmitted: run.earlierChildrenOmitted || dropped > 0,
+  };
+}
+
+/** The runs this run's handler started, in the order it started them: where each is now. */
+function Children(props: { runId: string; rows: ChildInfo[]; earlierOmitted: boolean }) {
+  const { runId, rows: all, earlierOmitted } = props;
+  const children = all.slice(-CHILDREN_SHOWN);
+  return (
+    <>
+      <h2>Children</h2>
+      {earlierOmitted || all.length > children.length ? (
+        <p class="muted">
+          Earlier children are not shown:{' '}
+          <Link href={`/dashboard/runs?parent=${encodeURIComponent(runId)}`}>all child runs</Link>
+        </p>
+      ) : null}
+      <div class="table-wrap">
+        <table aria-label="Children" class="items">
+          <ColumnHeads names={['Run', 'Job', 'Status', 'Ended']} />
+          <tbody>
+            {children.map((child) => (
+              <tr key={child.id}>
+                <td>
+                  <Link href={runPath(child.id)}>
+                    <code title={child.id}>{shortId(child.id)}</code>
+                  </Link>
+                </td>
+                <td>{child.job}</td>
+                <td>
+                  <StatusBadge status={child.status} />
+                </td>
+                <td>{formatTime(child.finishedAt)}</td>
               </tr>
             ))}
           </tbody>

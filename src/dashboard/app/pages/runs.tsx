@@ -27,6 +27,8 @@ interface Filters {
   createdBy: string;
   q: string;
   range: string;
+  /** Only the children of this run: set by the run page's link, shown above the table. */
+  parent: string;
 }
 
 /** The filters' names on the page, for the API's field errors (`q` is "Search runs"). */
@@ -36,6 +38,7 @@ const FILTER_LABELS: Record<string, string> = {
   createdBy: 'Started by',
   from: 'Created',
   q: 'Search runs',
+  parentId: 'Children of',
 };
 const ERROR_ID = 'runs-error';
 
@@ -45,6 +48,7 @@ const readFilters = (query: URLSearchParams): Filters => ({
   createdBy: query.get('createdBy') ?? '',
   q: query.get('q') ?? '',
   range: query.get('range') ?? '',
+  parent: query.get('parent') ?? '',
 });
 
 /** Whether a run (new, from the live feed) belongs in the table under these filters. */
@@ -53,7 +57,8 @@ function matches(run: RunInfo, f: Filters): boolean {
     (!f.status || run.status === f.status) &&
     (!f.job || run.job === f.job) &&
     (!f.createdBy || run.createdBy === f.createdBy) &&
-    (!f.q || run.id.startsWith(f.q.trim()))
+    (!f.q || run.id.startsWith(f.q.trim())) &&
+    (!f.parent || run.parentId === f.parent)
   );
 }
 
@@ -94,6 +99,7 @@ export function RunsPage() {
         ...(filters.job ? { job: filters.job } : {}),
         ...(filters.createdBy ? { createdBy: filters.createdBy } : {}),
         ...(filters.q.trim() ? { q: filters.q.trim() } : {}),
+        ...(filters.parent ? { parentId: filters.parent } : {}),
         ...(from ? { from: new Date(Date.now() - from).toISOString() } : {}),
         limit: PAGE_SIZE,
         ...(after ? { cursor: after } : {}),
@@ -274,6 +280,14 @@ export function RunsPage() {
           onApply={(value) => setFilter('q', value)}
         />
       </form>
+      {filters.parent ? (
+        <p>
+          Child runs of <Link href={runPath(filters.parent)}>{shortId(filters.parent)}</Link>{' '}
+          <button type="button" onClick={() => setFilter('parent', '')}>
+            Show all runs
+          </button>
+        </p>
+      ) : null}
       <ErrorNote error={error} id={ERROR_ID} />
       <div class="table-bar">
         {canAct ? (
