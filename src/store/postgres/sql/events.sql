@@ -10,7 +10,7 @@ SELECT e.seq AS row_seq, e.seq * 1024 + u.place - 1 AS event_seq, e.at AS event_
   r.id, r.job, r.status, r.progress, r.error, r.last_error, r.attempt, r.max_attempts, r.priority,
   r.run_at, r.created_at, r.started_at, r.finished_at, r.created_by, r.trigger, r.idempotency_key,
   r.worker_id, r.lease_expires_at, r.cancel_mode, r.cancel_reason, r.cancel_requested_by,
-  r.cancel_requested_at, r.expire_at, r.retention_ms, r.retry_of, r.stuck_at, r.stuck_attempt,
+  r.cancel_requested_at, r.expire_at, r.retention_ms, r.retry_of, r.parent_id, r.stuck_at, r.stuck_attempt,
   pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS snapshot_xmin,
   pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS snapshot_xmax,
   (SELECT seq FROM jobdeck_events_pruned) AS pruned_seq

@@ -7,7 +7,7 @@ SELECT e.seq AS event_seq, e.at AS event_at, e.name AS event_name, e.job AS even
   r.id, r.job, r.status, r.progress, r.error, r.last_error, r.attempt, r.max_attempts, r.priority,
   r.run_at, r.created_at, r.started_at, r.finished_at, r.created_by, r.trigger, r.idempotency_key,
   r.worker_id, r.lease_expires_at, r.cancel_mode, r.cancel_reason, r.cancel_requested_by,
-  r.cancel_requested_at, r.expire_at, r.retention_ms, r.retry_of, r.stuck_at, r.stuck_attempt
+  r.cancel_requested_at, r.expire_at, r.retention_ms, r.retry_of, r.parent_id, r.stuck_at, r.stuck_attempt
 FROM jobdeck_events e
 LEFT JOIN jobdeck_runs r ON r.id = e.run_id
 LEFT JOIN jobdeck_run_logs l ON l.run_id = e.run_id AND l.seq = e.log_seq

@@ -210,12 +210,15 @@ RETURNING id, status, awaited;
 -- The handler suspended its run until @unfinished awaited children end (fenced): `waiting`, or due
 -- again at once when none is left or one already ended other than completed (its waitFor throws
 -- on the next attempt); a run asked to pause is paused. No try is used; the attempt joins the
--- run's history, as a release does.
+-- run's history, as a release does. A waiting run keeps its runAt (its queue wait is counted
+-- from its wake-up); one due again is due now.
 UPDATE jobdeck_runs
 SET status = CASE WHEN pause_requested_at IS NOT NULL THEN 'paused'
       WHEN @unfinished > 0 AND NOT @endedBadly THEN 'waiting'
       ELSE 'pending' END,
-    waiting_for = @unfinished, run_at = @now, worker_id = NULL, lease_expires_at = NULL,
+    waiting_for = @unfinished,
+    run_at = CASE WHEN pause_requested_at IS NULL AND @unfinished > 0 AND NOT @endedBadly THEN run_at ELSE @now END,
+    worker_id = NULL, lease_expires_at = NULL,
     max_attempts = max_attempts + 1,
     attempts = json_insert(attempts, '$[#]', json_object('attempt', attempt,
       'workerId', worker_id, 'startedAt', started_at, 'endedAt', @now,
