@@ -213,22 +213,26 @@ export function runDto(run: Run): RunDto {
  * RUN_CHILDREN_SHOWN when there are more (that first one is left out).
  */
 export function runDetailDto(run: Run, steps: RunStep[], children: Run[]): RunDetailDto {
-  const earlierStepsOmitted = steps.length > RUN_STEPS_SHOWN;
-  const earlierChildrenOmitted = children.length > RUN_CHILDREN_SHOWN;
+  const shownSteps = newestShown(steps, RUN_STEPS_SHOWN);
+  const shownChildren = newestShown(children, RUN_CHILDREN_SHOWN);
   return {
     ...runDto(run),
-    earlierStepsOmitted,
-    children: (earlierChildrenOmitted ? children.slice(-RUN_CHILDREN_SHOWN) : children).map(
-      childDto,
-    ),
-    earlierChildrenOmitted,
+    earlierStepsOmitted: shownSteps.omitted,
+    children: shownChildren.shown.map(childDto),
+    earlierChildrenOmitted: shownChildren.omitted,
     attempts: runAttemptHistory(run).map((entry) => ({
       ...entry,
       startedAt: entry.startedAt.toISOString(),
       endedAt: iso(entry.endedAt),
     })),
-    steps: (earlierStepsOmitted ? steps.slice(-RUN_STEPS_SHOWN) : steps).map(stepDto),
+    steps: shownSteps.shown.map(stepDto),
   };
+}
+
+/** The newest `most` of a list read with one more than that (oldest first), and whether one was left out. */
+function newestShown<T>(list: T[], most: number): { shown: T[]; omitted: boolean } {
+  const omitted = list.length > most;
+  return { shown: omitted ? list.slice(-most) : list, omitted };
 }
 
 /** A child run as its parent's detail lists it. */

@@ -10,7 +10,7 @@ import type { EventBus } from '../events/bus.js';
 import { claimConcurrency } from '../jobs/define.js';
 import type { JobRegistry } from '../jobs/registry.js';
 import { parseOrThrow } from '../jobs/validate.js';
-import type { Store } from '../store/store.js';
+import type { RunFinishOutcome, Store } from '../store/store.js';
 import { retryWhileUnavailable } from '../store/unavailable.js';
 import { RunService } from '../runs/service.js';
 import { Attempt, type ChildCreator } from './attempt.js';
@@ -25,6 +25,16 @@ import {
 import { CompletionBatcher } from './completions.js';
 import { waitingReason } from './context.js';
 import { classifyAttemptEnd, suspendedForChildren, type AttemptAbort } from './outcome.js';
+
+/** What this process is told of an attempt's end: by the status stored (a wait may be due at once). */
+function attemptEndEvent(
+  ended: RunFinishOutcome,
+  stored: Run,
+): 'run.finished' | 'run.paused' | 'run.waiting' | 'run.resumed' | 'run.retrying' {
+  if (isTerminal(stored.status)) return 'run.finished';
+  if (stored.status === 'paused' || stored.status === 'waiting') return `run.${stored.status}`;
+  return ended.status === 'waiting' ? 'run.resumed' : 'run.retrying';
+}
 
 /** The longest delay a Node timer takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -753,18 +763,7 @@ export class Worker {
           }),
         { forMs: this.leaseMs, onRetry: (err) => this.onError(err, 'finish') },
       );
-      this.bus.emit(
-        isTerminal(stored.status)
-          ? 'run.finished'
-          : stored.status === 'paused'
-            ? 'run.paused'
-            : stored.status === 'waiting'
-              ? 'run.waiting'
-              : ended.status === 'waiting'
-                ? 'run.resumed'
-                : 'run.retrying',
-        { run: stored },
-      );
+      this.bus.emit(attemptEndEvent(ended, stored), { run: stored });
     } catch (err) {
       if (hasErrorCode(err, 'LEASE_LOST')) return this.releaseLease(attempt);
       if (hasErrorCode(err, 'INVALID_TRANSITION')) {

@@ -955,12 +955,6 @@ export class PostgresStore implements Store {
           break;
         case 'pending':
           row = await this.one('runRelease', key, client);
-          if (row?.status === 'pending')
-            await this.query(
-              'runNotifyAvailable',
-              { channel: this.runChannel, job: row.job },
-              client,
-            );
           break;
         case 'paused':
           row = await this.one('runPauseAttempt', key, client);
@@ -973,16 +967,13 @@ export class PostgresStore implements Store {
           );
           const wait = waitCounts(outcome.children, marked);
           row = await this.one('runWaitAttempt', { ...key, ...wait }, client);
-          if (row?.status === 'pending')
-            await this.query(
-              'runNotifyAvailable',
-              { channel: this.runChannel, job: row.job },
-              client,
-            );
           break;
         }
       }
       if (!row) throw leaseLost(ref);
+      // Given back (a release, a wait already over): due now, so the workers are woken.
+      if (row.status === 'pending')
+        await this.query('runNotifyAvailable', { channel: this.runChannel, job: row.job }, client);
       return this.toRun(row, client);
     });
   }
