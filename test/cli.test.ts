@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ClientEvent, JobdeckClient, LogInfo } from '../src/client/client.js';
 import { printLogs } from '../src/cli/logs.js';
+import { watchRun } from '../src/cli/watch.js';
 import { EXIT_CODES } from '../src/cli/output.js';
 import {
   BIN,
@@ -757,5 +758,110 @@ describe('logs --follow (in process, with a scripted client)', () => {
       'line 2',
       'line 3',
     ]);
+  });
+});
+
+describe('watch (in process, with a scripted client)', () => {
+  const captureStdout = async (work: () => Promise<unknown>): Promise<string> => {
+    let printed = '';
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      printed += String(chunk);
+      return true;
+    });
+    try {
+      await work();
+    } finally {
+      write.mockRestore();
+    }
+    return printed;
+  };
+  const startedAt = new Date().toISOString();
+  const progress = (processed: number) => ({
+    processed,
+    total: 4,
+    percent: processed * 25,
+    message: null,
+  });
+
+  it('a run that started before the stream opened is shown running, from the read the opening starts', async () => {
+    const reads = [
+      { id: 'run-1', job: 'demo.steps', status: 'pending', progress: null, startedAt: null },
+      { id: 'run-1', job: 'demo.steps', status: 'running', progress: progress(1), startedAt },
+      { id: 'run-1', job: 'demo.steps', status: 'completed', progress: progress(4), startedAt },
+    ];
+    const client = {
+      run: async () => reads.shift(),
+      follow: async (
+        _filter: unknown,
+        onEvent: (event: ClientEvent) => void,
+        options: { signal: AbortSignal; onOpen: () => void },
+      ) => {
+        // The run started, and its first step ended, before the stream opened: no event of it.
+        options.onOpen();
+        // One turn of the event loop: the read the opening started has answered and been shown.
+        await new Promise((resolve) => setImmediate(resolve));
+        const run = { id: 'run-1', job: 'demo.steps', progress: progress(2) };
+        onEvent({ id: '7', name: 'run.progress', data: { run } });
+        onEvent({
+          id: '8',
+          name: 'run.finished',
+          data: { run: { ...run, status: 'completed', progress: progress(4), startedAt } },
+        });
+      },
+    } as unknown as JobdeckClient;
+
+    const printed = await captureStdout(() => watchRun(client, 'run-1', false));
+    const changes = lines(printed).slice(0, -1);
+    expect(changes[0]).toBe('pending');
+    expect(changes[1]).toMatch(/^running 25% · 1\/4 · /);
+    expect(changes[2]).toMatch(/^running 50% · 2\/4 · /);
+    expect(changes.at(-1)).toBe('completed 100% · 4/4');
+  });
+
+  it('a read overtaken by an event of the stream does not take the run back to an older status', async () => {
+    const catchUp = deferred<unknown>();
+    let reads = 0;
+    const client = {
+      run: async () => {
+        reads++;
+        if (reads === 1)
+          return { id: 'run-1', job: 'demo.steps', status: 'pending', progress: null };
+        if (reads === 2) return catchUp.promise;
+        return { id: 'run-1', job: 'demo.steps', status: 'completed', progress: progress(4) };
+      },
+      follow: async (
+        _filter: unknown,
+        onEvent: (event: ClientEvent) => void,
+        options: { signal: AbortSignal; onOpen: () => void },
+      ) => {
+        options.onOpen();
+        const run = { id: 'run-1', job: 'demo.steps', startedAt };
+        onEvent({ id: '7', name: 'run.started', data: { run: { ...run, status: 'running' } } });
+        onEvent({
+          id: '8',
+          name: 'run.progress',
+          data: { run: { ...run, progress: progress(3) } },
+        });
+        // The read the opening started answers only now, with what it saw before those events.
+        catchUp.resolve({ id: 'run-1', job: 'demo.steps', status: 'pending', progress: null });
+        // One turn of the event loop: every promise callback of that read has run.
+        await new Promise((resolve) => setImmediate(resolve));
+        onEvent({
+          id: '9',
+          name: 'run.finished',
+          data: { run: { ...run, status: 'completed', progress: progress(4) } },
+        });
+      },
+    } as unknown as JobdeckClient;
+
+    const printed = await captureStdout(() => watchRun(client, 'run-1', false));
+    const changes = lines(printed).slice(0, -1);
+    expect(changes.map((line) => line.split(' ')[0])).toEqual([
+      'pending',
+      'running',
+      'running',
+      'completed',
+    ]);
+    expect(changes[2]).toMatch(/^running 75% · 3\/4 · /);
   });
 });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { RunInfo } from '../client/client.js';
+import type { JobdeckClient, RunInfo } from '../client/client.js';
 import { formatDuration } from '../core/duration.js';
 import { isTerminal } from '../core/status.js';
 import {
@@ -54,78 +54,101 @@ export function watchCommand(program: Command): void {
       ),
   ).action(
     handled(async (id: string, flags: ClientFlags) => {
-      const client = clientFrom(flags);
-      const tty = process.stdout.isTTY && !flags.json;
-      // Loaded only for a terminal: the other commands start faster without it.
-      const progress = tty ? await import('cli-progress') : null;
-      const bar = progress
-        ? new progress.SingleBar(
-            { format: '{bar} | {line}', hideCursor: true },
-            progress.Presets.shades_classic,
-          )
-        : null;
-      const first = await client.run(id);
-      let current: Watched = { ...first, progressAt: Date.now() };
-      let lastLine = '';
-      const show = () => {
-        if (bar) {
-          bar.update(Math.round(current.progress?.percent ?? 0), { line: progressLine(current) });
-          return;
-        }
-        const line = flags.json
-          ? JSON.stringify({ status: current.status, progress: current.progress })
-          : progressLine(current);
-        if (line !== lastLine) process.stdout.write(line + '\n');
-        lastLine = line;
-      };
-      if (!isTerminal(first.status)) {
-        bar?.start(100, 0, { line: progressLine(current) });
-        // The bar's clock: elapsed and ETA move between events too.
-        const tick = bar ? setInterval(show, 1000) : null;
-        // Ctrl-C ends the watch, not the run; the bar gives the cursor back.
-        const interrupted = () => {
-          if (tick) clearInterval(tick);
-          bar?.stop();
-          process.stderr.write(
-            `jobdeck: stopped watching ${id}; the run goes on (jobdeck cancel ${id} stops it)\n`,
-          );
-          process.exit(EXIT_CODES.interrupted.code);
-        };
-        process.once('SIGINT', interrupted);
-        show();
-        const stop = new AbortController();
-        await client.follow(
-          { run: id },
-          (event) => {
-            const data = event.data as { run?: RunInfo };
-            if (!data.run) return;
-            // A progress event carries the progress; the status stays the one last seen.
-            const seen = { progress: data.run.progress, progressAt: Date.now() };
-            current =
-              event.name === 'run.progress'
-                ? { ...current, ...seen }
-                : { status: data.run.status, startedAt: data.run.startedAt, ...seen };
-            show();
-            if (event.name === 'run.finished') stop.abort();
-          },
-          {
-            signal: stop.signal,
-            onOpen: () => {
-              // The run may have finished before the stream opened.
-              void client.run(id).then((run) => {
-                if (isTerminal(run.status)) stop.abort();
-              });
-            },
-          },
-        );
-        if (tick) clearInterval(tick);
-        process.off('SIGINT', interrupted);
-      }
-      const run = isTerminal(first.status) ? first : await client.run(id);
-      bar?.stop();
-      if (flags.json) printJson(run);
-      else process.stdout.write(describeRun(run) + '\n');
+      const run = await watchRun(clientFrom(flags), id, flags.json ?? false);
       process.exitCode = isTerminal(run.status) ? exitCodeOf(run.status) : EXIT_CODES.failed.code;
     }),
   );
+}
+
+/** Print a run's changes until it ends (a bar on a terminal, a line each otherwise), then the run. */
+export async function watchRun(client: JobdeckClient, id: string, json: boolean): Promise<RunInfo> {
+  const tty = process.stdout.isTTY && !json;
+  // Loaded only for a terminal: the other commands start faster without it.
+  const progress = tty ? await import('cli-progress') : null;
+  const bar = progress
+    ? new progress.SingleBar(
+        { format: '{bar} | {line}', hideCursor: true },
+        progress.Presets.shades_classic,
+      )
+    : null;
+  const first = await client.run(id);
+  let current: Watched = { ...first, progressAt: Date.now() };
+  let lastLine = '';
+  const show = () => {
+    if (bar) {
+      bar.update(Math.round(current.progress?.percent ?? 0), { line: progressLine(current) });
+      return;
+    }
+    const line = json
+      ? JSON.stringify({ status: current.status, progress: current.progress })
+      : progressLine(current);
+    if (line !== lastLine) process.stdout.write(line + '\n');
+    lastLine = line;
+  };
+  if (!isTerminal(first.status)) {
+    bar?.start(100, 0, { line: progressLine(current) });
+    // The bar's clock: elapsed and ETA move between events too.
+    const tick = bar ? setInterval(show, 1000) : null;
+    // Ctrl-C ends the watch, not the run; the bar gives the cursor back.
+    const interrupted = () => {
+      if (tick) clearInterval(tick);
+      bar?.stop();
+      process.stderr.write(
+        `jobdeck: stopped watching ${id}; the run goes on (jobdeck cancel ${id} stops it)\n`,
+      );
+      process.exit(EXIT_CODES.interrupted.code);
+    };
+    process.once('SIGINT', interrupted);
+    show();
+    const stop = new AbortController();
+    // How many events of each kind were applied: a read over HTTP that one overtook is older.
+    let statusEvents = 0;
+    let progressEvents = 0;
+    await client.follow(
+      { run: id },
+      (event) => {
+        const data = event.data as { run?: RunInfo };
+        if (!data.run) return;
+        // A progress event carries the progress; the status stays the one last seen.
+        const seen = { progress: data.run.progress, progressAt: Date.now() };
+        if (event.name === 'run.progress') {
+          progressEvents++;
+          current = { ...current, ...seen };
+        } else {
+          statusEvents++;
+          progressEvents++;
+          current = { status: data.run.status, startedAt: data.run.startedAt, ...seen };
+        }
+        show();
+        if (event.name === 'run.finished') stop.abort();
+      },
+      {
+        signal: stop.signal,
+        onOpen: () => {
+          // What changed between the first read and the stream's opening is read once more:
+          // the run may have started, moved or finished meanwhile.
+          const before = { statusEvents, progressEvents };
+          void client.run(id).then(
+            (run) => {
+              if (isTerminal(run.status)) return stop.abort();
+              if (statusEvents === before.statusEvents)
+                current = { ...current, status: run.status, startedAt: run.startedAt };
+              if (progressEvents === before.progressEvents)
+                current = { ...current, progress: run.progress, progressAt: Date.now() };
+              show();
+            },
+            // The stream goes on; its events carry what this read would have shown.
+            () => undefined,
+          );
+        },
+      },
+    );
+    if (tick) clearInterval(tick);
+    process.off('SIGINT', interrupted);
+  }
+  const run = isTerminal(first.status) ? first : await client.run(id);
+  bar?.stop();
+  if (json) printJson(run);
+  else process.stdout.write(describeRun(run) + '\n');
+  return run;
 }
