@@ -94,6 +94,7 @@ const RUN_HERE = [
   'examples/getting-started/postgres.ts',
   'examples/cancellation.ts',
   'examples/durable-steps.ts',
+  'examples/child-runs.ts',
 ];
 
 describe('the code blocks of the guides and the README', () => {
@@ -204,6 +205,14 @@ describe('the examples run as written', () => {
       'step export: completed (attempt 1)',
       'step upload: completed (attempt 2)',
       'step notify: completed (attempt 2)',
+    ]);
+  });
+
+  it('child runs: a parent waits for three children on a worker of one slot, then gathers their results', async () => {
+    const { stdout } = await runExample('examples/child-runs.ts');
+    expect(stdout.trim().split('\n')).toEqual([
+      'completed: {"thumbnails":3,"bytes":21000}',
+      'children (trigger parent): cat.jpg completed, dog.jpg completed, owl.jpg completed',
     ]);
   });
 
