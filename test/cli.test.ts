@@ -30,7 +30,13 @@ import { tempDir } from './helpers/temp.js';
 const OPERATOR_TOKEN = 'cli-operator-token-5f2a9c71';
 const ADMIN_TOKEN = 'cli-admin-token-8d41e7b3';
 const TOKENS_ENV = `ops:operator:${OPERATOR_TOKEN},root:admin:${ADMIN_TOKEN}`;
-const DEMO_JOBS = ['demo.batches', 'demo.cache_warming', 'demo.nodes', 'demo.steps'];
+const DEMO_JOBS = [
+  'demo.batches',
+  'demo.cache_warming',
+  'demo.fanout',
+  'demo.nodes',
+  'demo.steps',
+];
 
 const serverChildren = new Children();
 const children = new Children();
@@ -124,7 +130,7 @@ beforeAll(async () => {
   );
   // --port 0 lets the system pick a free port; the banner names the real one.
   const [, address] = await server.waitForStdout(
-    /Jobdeck is serving 4 jobs on (http:\/\/127\.0\.0\.1:\d+)\n/,
+    /Jobdeck is serving 5 jobs on (http:\/\/127\.0\.0\.1:\d+)\n/,
   );
   url = address!;
   expect(url).not.toMatch(/:0$/);
@@ -143,7 +149,7 @@ let completedId: string | undefined;
 let cancelledId: string | undefined;
 
 describe('jobdeck client commands against `jobdeck serve --demo`', () => {
-  it('jobs lists the four demo jobs', async () => {
+  it('jobs lists the five demo jobs', async () => {
     const result = await jobdeck(['jobs']);
     expect(result.exit, result.stderr).toEqual({ code: 0, signal: null });
     const [header, ...rows] = lines(result.stdout);
@@ -472,7 +478,7 @@ describe('jobdeck client commands against `jobdeck serve --demo`', () => {
       ['worker', '--demo', '--db', join(temp.dir, 'jobdeck.db'), '--concurrency', '3'],
       { env: cleanEnv() },
     );
-    const [, workerId] = await worker.waitForStdout(/^Jobdeck worker (\S+) runs 4 jobs on /m);
+    const [, workerId] = await worker.waitForStdout(/^Jobdeck worker (\S+) runs 5 jobs on /m);
     const table = await jobdeck(['workers']);
     expect(table.exit, table.stderr).toEqual({ code: 0, signal: null });
     const [header, ...rows] = lines(table.stdout);
@@ -704,7 +710,7 @@ describe('jobdeck migrate and worker', () => {
   it('worker starts, and stops on SIGTERM with exit code 0', async () => {
     const db = join(temp.dir, 'worker', 'jobdeck.db');
     const worker = children.start(['worker', '--demo', '--db', db], { env: cleanEnv() });
-    await worker.waitForStdout(/^Jobdeck worker \S+ runs 4 jobs on .*jobdeck\.db$/m);
+    await worker.waitForStdout(/^Jobdeck worker \S+ runs 5 jobs on .*jobdeck\.db$/m);
     expect(await worker.stop('SIGTERM'), worker.output()).toEqual({ code: 0, signal: null });
     expect(worker.stderr).toMatch(/SIGTERM: stopping/);
   });

@@ -7,9 +7,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Children, cleanEnv, freePort, requireBuild, START_SCRIPT } from './helpers/cli-process.js';
+import { EVENT_DEADLINE_MS, pollUntil } from './helpers/poll.js';
 import { tempDir } from './helpers/temp.js';
 
-const DEMO_JOBS = ['demo.batches', 'demo.cache_warming', 'demo.nodes', 'demo.steps'];
+const DEMO_JOBS = ['demo.batches', 'demo.cache_warming', 'demo.fanout', 'demo.nodes', 'demo.steps'];
 
 const children = new Children();
 const cleanups: (() => void)[] = [];
@@ -30,7 +31,7 @@ async function quickStart(env: Record<string, string>, options: { mergeStderr?: 
     env: cleanEnv(env),
     ...options,
   });
-  const [, url] = await child.waitForStdout(/Jobdeck is serving 4 jobs on (http:\/\/\S+)\n/);
+  const [, url] = await child.waitForStdout(/Jobdeck is serving 5 jobs on (http:\/\/\S+)\n/);
   return { dir, child, url: url! };
 }
 
@@ -75,6 +76,32 @@ describe('the quick start (npm start)', () => {
 
     expect(existsSync(join(dir, '.jobdeck', 'jobdeck.db'))).toBe(true);
 
+    // The demo's parent run: two children of demo.steps, then their steps added up.
+    const created = await fetch(`${url}/api/jobs/demo.fanout/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ input: { children: 2, steps: 2, stepMs: 0 } }),
+    });
+    expect(created.status).toBe(202);
+    const { run } = (await created.json()) as { run: { id: string } };
+    const parent = await pollUntil(
+      async () => {
+        const response = await fetch(`${url}/api/runs/${run.id}`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        const body = (await response.json()) as {
+          run: { status: string; result: unknown; children: { job: string; status: string }[] };
+        };
+        return body.run.status === 'completed' && body.run;
+      },
+      { timeoutMs: EVENT_DEADLINE_MS, what: 'the demo.fanout run to complete' },
+    );
+    expect(parent.result).toEqual({ children: 2, steps: 4 });
+    expect(parent.children).toEqual([
+      expect.objectContaining({ job: 'demo.steps', status: 'completed' }),
+      expect.objectContaining({ job: 'demo.steps', status: 'completed' }),
+    ]);
+
     expect(await child.stop('SIGTERM'), child.output()).toEqual({ code: 0, signal: null });
     // Shown once, and in no log line.
     expect(child.output().split(token!)).toHaveLength(2);
@@ -113,7 +140,7 @@ describe('the quick start (npm start)', () => {
       { mergeStderr: true },
     );
     const [banner] = await child.waitForStdout(
-      /^Jobdeck is serving 4 jobs on [\s\S]*?^ {2}export JOBDECK_URL=\S+ JOBDECK_TOKEN=\S+\n/m,
+      /^Jobdeck is serving 5 jobs on [\s\S]*?^ {2}export JOBDECK_URL=\S+ JOBDECK_TOKEN=\S+\n/m,
     );
     expect(banner.split('\n').filter((line) => line.startsWith('{'))).toEqual([]);
     const before = child.stdout.slice(0, child.stdout.indexOf(banner));

@@ -91,6 +91,31 @@ export const demoSteps = defineJob({
   },
 });
 
+/** Chained jobs: a parent fans out to demo.steps child runs and waits for them without a slot. */
+export const demoFanout = defineJob({
+  name: 'demo.fanout',
+  category: 'demo',
+  description:
+    'Starts `children` child runs of demo.steps, waits for them all without holding a worker, then adds up their steps.',
+  input: z
+    .object({
+      children: z.number().int().positive().max(100).default(3),
+      steps: z.number().int().positive().max(10_000).default(3),
+      stepMs: z.number().int().min(0).max(3_600_000).default(1000),
+    })
+    .strict(),
+  maxAttempts: 1,
+  async run(ctx, input) {
+    const parts = [];
+    for (let n = 1; n <= input.children; n++) {
+      const part = { steps: input.steps, stepMs: input.stepMs };
+      parts.push(await ctx.spawn(demoSteps.name, part, { key: `part ${n}` }));
+    }
+    const results = (await ctx.waitForAll(parts)) as { steps: number }[];
+    return { children: results.length, steps: results.reduce((sum, r) => sum + r.steps, 0) };
+  },
+});
+
 /** Seed 003: an hourly cache warm-up reporting progress in percent. */
 export const demoCacheWarming = defineJob({
   name: 'demo.cache_warming',
@@ -115,4 +140,4 @@ export const demoCacheWarming = defineJob({
   },
 });
 
-export const demoJobs = [demoBatches, demoNodes, demoSteps, demoCacheWarming];
+export const demoJobs = [demoBatches, demoNodes, demoSteps, demoFanout, demoCacheWarming];
