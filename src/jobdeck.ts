@@ -174,6 +174,7 @@ export class Jobdeck {
             store: this.store,
             bus: this.events,
             clock: this.clock,
+            cancelUncancelledChildren: () => this.cancels.cancelUncancelledChildren(),
             stuckLimits: () =>
               this.registry
                 .list()

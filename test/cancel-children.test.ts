@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Jobdeck } from '../src/jobdeck.js';
 import { defineJob } from '../src/jobs/define.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { EVENT_DEADLINE_MS, pollUntil } from './helpers/poll.js';
 import { tempDbPath } from './helpers/temp.js';
 
 const owner = { name: 'olga', role: 'operator' as const };
@@ -15,7 +16,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function deckWithoutWorker(): Promise<Jobdeck> {
+async function deckWithoutWorker(
+  maintenance: false | { stuckCheckMs: number } = false,
+): Promise<Jobdeck> {
   const { path, cleanup } = tempDbPath();
   cleanups.push(cleanup);
   const job = defineJob({ name: 'tree', run: async () => null });
@@ -24,7 +27,7 @@ async function deckWithoutWorker(): Promise<Jobdeck> {
     jobs: [job],
     worker: false,
     scheduler: false,
-    maintenance: false,
+    maintenance,
   }).start();
   cleanups.push(() => deck.close());
   return deck;
@@ -75,5 +78,59 @@ describe('cancelling a parent run', () => {
     expect(a).toMatchObject({ parentId: parent.id, trigger: 'parent', createdBy: 'olga' });
     const listed = await deck.runs.list({ parentId: parent.id });
     expect(listed.runs.map((r) => r.id)).toEqual([a.id]);
+  });
+
+  it('a cascade cut short (the instance stopped midway) is finished later, in the mode and by whom the parent was cancelled', async () => {
+    const deck = await deckWithoutWorker();
+    const { run: parent } = await deck.runs.create({ job: 'tree', principal: owner });
+    const child = (key: string, of = parent) =>
+      deck.runs.createChild(of, { job: 'tree', key, input: {} });
+    const first = await child('first');
+    const grandchild = await child('grand', first);
+    // The parent's cancel is stored, and nothing of its cascade.
+    await deck.store.runCancel({
+      id: parent.id,
+      mode: 'force',
+      reason: null,
+      requestedBy: 'olga',
+      now: new Date(),
+    });
+    expect((await deck.runs.get(first.id)).status).toBe('pending');
+
+    expect(await deck.cancels.cancelUncancelledChildren()).toBe(1);
+    for (const run of [first, grandchild]) {
+      const now = await deck.runs.get(run.id);
+      expect(now.status, run.id).toBe('cancelled');
+      expect(now.cancel).toMatchObject({ mode: 'force', requestedBy: 'olga' });
+    }
+    expect((await deck.runs.get(grandchild.id)).cancel!.reason).toBe(
+      `parent run ${first.id} was cancelled`,
+    );
+    expect(await deck.cancels.cancelUncancelledChildren()).toBe(0);
+  });
+
+  it('maintenance finishes a cut-short cascade on its own, as often as it checks for stuck runs', async () => {
+    const deck = await deckWithoutWorker({ stuckCheckMs: 20 });
+    const { run: parent } = await deck.runs.create({ job: 'tree', principal: owner });
+    const orphan = await deck.runs.createChild(parent, { job: 'tree', key: 'orphan', input: {} });
+    await deck.store.runCancel({
+      id: parent.id,
+      mode: 'graceful',
+      reason: null,
+      requestedBy: 'olga',
+      now: new Date(),
+    });
+    const cancelled = await pollUntil(
+      async () => {
+        const run = await deck.runs.get(orphan.id);
+        return run.status === 'cancelled' && run;
+      },
+      { timeoutMs: EVENT_DEADLINE_MS, what: 'the orphaned child to be cancelled' },
+    );
+    expect(cancelled.cancel).toMatchObject({
+      mode: 'graceful',
+      requestedBy: 'olga',
+      reason: `parent run ${parent.id} was cancelled`,
+    });
   });
 });

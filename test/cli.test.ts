@@ -30,13 +30,7 @@ import { tempDir } from './helpers/temp.js';
 const OPERATOR_TOKEN = 'cli-operator-token-5f2a9c71';
 const ADMIN_TOKEN = 'cli-admin-token-8d41e7b3';
 const TOKENS_ENV = `ops:operator:${OPERATOR_TOKEN},root:admin:${ADMIN_TOKEN}`;
-const DEMO_JOBS = [
-  'demo.batches',
-  'demo.cache_warming',
-  'demo.fanout',
-  'demo.nodes',
-  'demo.steps',
-];
+const DEMO_JOBS = ['demo.batches', 'demo.cache_warming', 'demo.fanout', 'demo.nodes', 'demo.steps'];
 
 const serverChildren = new Children();
 const children = new Children();

@@ -89,7 +89,7 @@ export class CancelService {
   /**
    * Cancel the live children of a cancelled run, in its mode, then theirs. Each is its own
    * statement: a child ending meanwhile locks its row, then its parent's, never the other way.
-   * Asked again of a cancelled parent, it cancels what an interrupted first pass left.
+   * What an instance stopping midway leaves, {@link cancelUncancelledChildren} finishes.
    */
   private async cancelDescendants(
     id: string,
@@ -107,25 +107,55 @@ export class CancelService {
           cursor,
         });
         for (const child of page.runs) {
-          const result = await this.store
-            .runCancel({
-              id: child.id,
-              mode,
-              reason: `parent run ${parent} was cancelled`,
-              requestedBy,
-              now: this.clock.now(),
-            })
-            // Ended and deleted since it was listed: nothing left to cancel.
-            .catch((err: unknown) => {
-              if (hasErrorCode(err, 'RUN_NOT_FOUND')) return null;
-              throw err;
-            });
-          if (result) this.announce(result.run, result.action);
+          await this.cancelChild(child.id, parent, mode, requestedBy);
           parents.push(child.id);
         }
         cursor = page.nextCursor;
       } while (cursor);
     }
+  }
+
+  private async cancelChild(
+    id: string,
+    parentId: string,
+    mode: CancelMode,
+    requestedBy: string,
+  ): Promise<void> {
+    const result = await this.store
+      .runCancel({
+        id,
+        mode,
+        reason: `parent run ${parentId} was cancelled`,
+        requestedBy,
+        now: this.clock.now(),
+      })
+      // Ended and deleted since it was listed: nothing left to cancel.
+      .catch((err: unknown) => {
+        if (hasErrorCode(err, 'RUN_NOT_FOUND')) return null;
+        throw err;
+      });
+    if (result) this.announce(result.run, result.action);
+  }
+
+  /**
+   * Finish the cascades no instance finished: the unfinished children of runs asked to cancel
+   * (an instance stopped midway, or a parent cancelling gracefully spawned after its cancel) are
+   * cancelled in their parent's mode, as by the one who cancelled it, and their children with
+   * them. Maintenance calls this; how many children were cancelled.
+   */
+  async cancelUncancelledChildren(): Promise<number> {
+    let cancelled = 0;
+    // Pages of 500, a bounded number per call: the next pass takes what is left.
+    for (let page = 0; page < 20; page++) {
+      const children = await this.store.runListUncancelledChildren({ limit: 500 });
+      for (const child of children) {
+        await this.cancelChild(child.id, child.parentId, child.mode, child.requestedBy);
+        await this.cancelDescendants(child.id, child.mode, child.requestedBy);
+      }
+      cancelled += children.length;
+      if (children.length < 500) break;
+    }
+    return cancelled;
   }
 
   /**

@@ -27,10 +27,18 @@ export interface MaintenanceOptions {
   retentionIntervalMs?: number;
   /** How long events stay in the feed for readers to resume from. Default 24 h. */
   eventRetentionMs?: number;
-  /** How often running attempts are checked for being stuck. Default 60 s, at least 10 ms. */
+  /**
+   * How often running attempts are checked for being stuck, and the children a parent's cancel
+   * missed are cancelled. Default 60 s, at least 10 ms.
+   */
   stuckCheckMs?: number;
   /** When an attempt is stuck, for jobs that do not say. Default 20 min. */
   stuckAfterMs?: number;
+  /**
+   * Cancels the children a parent's cancel has not reached (the cancel service's
+   * `cancelUncancelledChildren`); called as often as the stuck check.
+   */
+  cancelUncancelledChildren?: () => Promise<number>;
   /** The jobs with a stuckAfter of their own (null: never stuck). */
   stuckLimits?: () => { name: string; afterMs: number | null }[];
   onError?: (err: unknown, where: string) => void;
@@ -45,6 +53,7 @@ export class Maintenance {
   private timers: NodeJS.Timeout[] = [];
   private current: Promise<void> | null = null;
   private stuckCheck: Promise<Run[]> | null = null;
+  private cascade: Promise<number> | null = null;
   private readonly intervals: { rescue: number; retention: number; stuck: number };
 
   constructor(private readonly options: MaintenanceOptions) {
@@ -61,7 +70,10 @@ export class Maintenance {
     this.timers.push(
       setInterval(() => void this.runOnce(), this.intervals.rescue),
       setInterval(() => void this.retention(), this.intervals.retention),
-      setInterval(() => void this.markStuck(), this.intervals.stuck),
+      setInterval(() => {
+        void this.markStuck();
+        void this.finishCancelCascades();
+      }, this.intervals.stuck),
     );
     for (const timer of this.timers) timer.unref();
   }
@@ -69,7 +81,7 @@ export class Maintenance {
   async stop(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
-    await Promise.all([this.current, this.stuckCheck]);
+    await Promise.all([this.current, this.stuckCheck, this.cascade]);
   }
 
   /**
@@ -81,6 +93,21 @@ export class Maintenance {
       this.stuckCheck = null;
     });
     return this.stuckCheck;
+  }
+
+  /** Cancel the children of cancelled runs that their cascade missed; how many. */
+  finishCancelCascades(): Promise<number> {
+    const cancelChildren = this.options.cancelUncancelledChildren;
+    if (!cancelChildren) return Promise.resolve(0);
+    this.cascade ??= cancelChildren()
+      .catch((err: unknown) => {
+        this.options.onError?.(err, 'cancel cascade');
+        return 0;
+      })
+      .finally(() => {
+        this.cascade = null;
+      });
+    return this.cascade;
   }
 
   private async stuckPass(): Promise<Run[]> {

@@ -34,6 +34,7 @@ import type {
   RunInsertManyParams,
   RunStatsBucket,
   StoredEvent,
+  UncancelledChild,
 } from './store.js';
 
 /** A runs-table row as both backends return it (times as ms or Date, JSON as text or object). */
@@ -386,6 +387,18 @@ export interface CancelRow {
   cancel_reason: string | null;
   cancel_requested_by: string | null;
   cancel_requested_at: TimeValue | null;
+}
+
+/** A child a parent's cancel has yet to reach, as both backends return it. */
+export interface UncancelledChildRow {
+  id: string;
+  parent_id: string;
+  mode: CancelMode;
+  requested_by: string;
+}
+
+export function uncancelledChild(row: UncancelledChildRow): UncancelledChild {
+  return { id: row.id, parentId: row.parent_id, mode: row.mode, requestedBy: row.requested_by };
 }
 
 /** The pause columns of a run, as the lease renewal returns them. */

@@ -152,6 +152,12 @@ export interface Store {
   /** Delete finished runs older than their retention (with their items and logs). */
   runDeleteFinished(params: { now: StoreNow; limit: number }): Promise<number>;
 
+  /**
+   * Unfinished runs whose parent was asked to cancel and that its cascade has not reached (an
+   * instance stopped in the middle of it, or the parent spawned after it), with the parent's mode:
+   * a child cancelling gracefully under a forced parent is listed too. At most `limit`, by id.
+   */
+  runListUncancelledChildren(params: { limit: number }): Promise<UncancelledChild[]>;
   /** How many runs are in each unfinished status (for metrics and health). */
   runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>>;
   /**
@@ -528,6 +534,14 @@ export interface RunCancelParams {
   reason: string | null;
   requestedBy: string;
   now: Date;
+}
+
+/** A child run a parent's cancel has yet to reach, and how that parent was cancelled. */
+export interface UncancelledChild {
+  id: string;
+  parentId: string;
+  mode: CancelMode;
+  requestedBy: string;
 }
 
 /** What a cancel did (`action`, as the cancellation table says) and the run as it is now. */

@@ -57,6 +57,8 @@ import {
   type LogRow,
   type RunRow,
   type StatsRow,
+  type UncancelledChildRow,
+  uncancelledChild,
   type StepRow,
 } from '../rows.js';
 import type {
@@ -91,6 +93,7 @@ import type {
   StoreCapabilities,
   StoreNotifications,
   StoreNow,
+  UncancelledChild,
 } from '../store.js';
 import { claimIsCapped, claimRoom, finishOutcome, waitCounts } from '../store.js';
 import { PoolGate } from './pool-gate.js';
@@ -1171,6 +1174,11 @@ export class PostgresStore implements Store {
 
   async runDeleteFinished(params: { now: StoreNow; limit: number }): Promise<number> {
     return this.run('runDeleteFinished', { now: databaseTime(params.now), limit: params.limit });
+  }
+
+  async runListUncancelledChildren(params: { limit: number }): Promise<UncancelledChild[]> {
+    const rows = await this.query<UncancelledChildRow>('runListUncancelledChildren', params);
+    return rows.map(uncancelledChild);
   }
 
   async runCountUnfinished(): Promise<Partial<Record<RunStatus, number>>> {

@@ -59,6 +59,8 @@ import {
   type LogRow,
   type RunRow,
   type StatsRow,
+  type UncancelledChildRow,
+  uncancelledChild,
 } from '../rows.js';
 import type {
   AlertDeliveryClaimParams,
@@ -92,6 +94,7 @@ import type {
   Store,
   StoreCapabilities,
   StoreNow,
+  UncancelledChild,
 } from '../store.js';
 import { claimRoom, finishOutcome, waitCounts } from '../store.js';
 
@@ -822,6 +825,12 @@ export class SqliteStore implements Store {
   async runDeleteFinished(params: { now: StoreNow; limit: number }): Promise<number> {
     return this.write(() =>
       this.run('runDeleteFinished', { now: hostMs(params.now), limit: params.limit }),
+    );
+  }
+
+  async runListUncancelledChildren(params: { limit: number }): Promise<UncancelledChild[]> {
+    return this.all<UncancelledChildRow>('runListUncancelledChildren', params).map(
+      uncancelledChild,
     );
   }
 

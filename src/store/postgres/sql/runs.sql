@@ -370,6 +370,16 @@ WITH picked AS MATERIALIZED (
 )
 DELETE FROM jobdeck_runs WHERE id IN (SELECT id FROM picked);
 
+-- name: runListUncancelledChildren
+SELECT c.id AS id, p.id AS parent_id, p.cancel_mode AS mode, p.cancel_requested_by AS requested_by
+FROM jobdeck_runs c
+JOIN jobdeck_runs p ON p.id = c.parent_id
+WHERE c.status IN ('scheduled', 'pending', 'running', 'cancelling', 'paused', 'waiting')
+  AND p.status IN ('cancelling', 'cancelled') AND p.cancel_mode IS NOT NULL
+  AND NOT (c.status = 'cancelling' AND (c.cancel_mode = 'force' OR p.cancel_mode = 'graceful'))
+ORDER BY c.id
+LIMIT @limit;
+
 -- name: runCountUnfinished
 SELECT status, count(*) AS n FROM jobdeck_runs
 WHERE status IN ('scheduled', 'pending', 'running', 'cancelling', 'paused', 'waiting')
