@@ -32,6 +32,13 @@ function open(): void {
     });
   }
   source.addEventListener('reset', () => emit({ name: 'reset' }));
+  // A page read what it shows before the stream first opened: what changed between is read again.
+  // Later openings resume with Last-Event-ID.
+  let opened = false;
+  source.addEventListener('open', () => {
+    if (!opened) emit({ name: 'reset' });
+    opened = true;
+  });
   // The session ended (signed out elsewhere, expired): show the sign-in page.
   source.addEventListener('signed-out', () => location.reload());
 }
