@@ -21,14 +21,14 @@ export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
 /** Statuses in which a worker holds the run. */
 export const ACTIVE_STATUSES = ['running', 'cancelling'] as const;
-/** Statuses in which a run waits to be claimed. */
-export const WAITING_STATUSES = ['scheduled', 'pending'] as const;
+/** Statuses in which a run is queued: due or not yet, for a worker to claim (not `waiting`). */
+export const QUEUED_STATUSES = ['scheduled', 'pending'] as const;
 /**
  * Every status but the terminal ones: due or not yet, active, held by a pause until resumed, and
  * suspended until the child runs it waits for end.
  */
 export const UNFINISHED_STATUSES = [
-  ...WAITING_STATUSES,
+  ...QUEUED_STATUSES,
   ...ACTIVE_STATUSES,
   'paused',
   'waiting',
@@ -84,10 +84,6 @@ export function isRetryable(status: string): boolean {
 
 export function isActive(status: RunStatus): boolean {
   return (ACTIVE_STATUSES as readonly RunStatus[]).includes(status);
-}
-
-export function isWaiting(status: RunStatus): boolean {
-  return (WAITING_STATUSES as readonly RunStatus[]).includes(status);
 }
 
 export function canTransition(from: RunStatus, to: RunStatus): boolean {
