@@ -91,6 +91,21 @@ function lines(text: string): string[] {
   return text.split('\n').filter((line) => line !== '');
 }
 
+/** What `work` wrote to stdout, in this process (the commands driven in process). */
+async function captureStdout(work: () => Promise<unknown>): Promise<string> {
+  let printed = '';
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    printed += String(chunk);
+    return true;
+  });
+  try {
+    await work();
+  } finally {
+    write.mockRestore();
+  }
+  return printed;
+}
+
 const RECORDER = join(ROOT, 'test', 'fixtures', 'record-modules.mjs');
 
 /**
@@ -743,16 +758,7 @@ describe('logs --follow (in process, with a scripted client)', () => {
       },
     } as unknown as JobdeckClient;
 
-    let printed = '';
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      printed += String(chunk);
-      return true;
-    });
-    try {
-      await printLogs(client, 'run-1', true);
-    } finally {
-      write.mockRestore();
-    }
+    const printed = await captureStdout(() => printLogs(client, 'run-1', true));
     expect(lines(printed).map((line) => line.split(/\s+/).slice(2).join(' '))).toEqual([
       'line 1',
       'line 2',
@@ -762,19 +768,6 @@ describe('logs --follow (in process, with a scripted client)', () => {
 });
 
 describe('watch (in process, with a scripted client)', () => {
-  const captureStdout = async (work: () => Promise<unknown>): Promise<string> => {
-    let printed = '';
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      printed += String(chunk);
-      return true;
-    });
-    try {
-      await work();
-    } finally {
-      write.mockRestore();
-    }
-    return printed;
-  };
   const startedAt = new Date().toISOString();
   const progress = (processed: number) => ({
     processed,
