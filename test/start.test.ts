@@ -9,6 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Children, cleanEnv, freePort, requireBuild, START_SCRIPT } from './helpers/cli-process.js';
 import { EVENT_DEADLINE_MS, pollUntil } from './helpers/poll.js';
 import { tempDir } from './helpers/temp.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 
 const DEMO_JOBS = ['demo.batches', 'demo.cache_warming', 'demo.fanout', 'demo.nodes', 'demo.steps'];
 
@@ -146,5 +147,69 @@ describe('the quick start (npm start)', () => {
     const before = child.stdout.slice(0, child.stdout.indexOf(banner));
     expect(before).toMatch(/"msg":"Server listening at http:\/\/127\.0\.0\.1:\d+"/);
     expect(await child.stop('SIGTERM'), child.output()).toEqual({ code: 0, signal: null });
+  });
+
+  it('Ctrl-C (SIGINT to the whole process group, so the server gets it more than once) stops cleanly: a running run is released, not lost', async () => {
+    const port = await freePort();
+    const { dir, child, url } = await quickStart({ JOBDECK_PORT: String(port) });
+    const [, token] = await child.waitForStdout(
+      /^ {2}export JOBDECK_URL=\S+ JOBDECK_TOKEN=(\S+)\n/m,
+    );
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const created = await fetch(`${url}/api/jobs/demo.steps/runs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ input: { steps: 1000, stepMs: 100 } }),
+    });
+    expect(created.status).toBe(202);
+    const { run } = (await created.json()) as { run: { id: string } };
+    await pollUntil(
+      async () => {
+        const response = await fetch(`${url}/api/runs/${run.id}`, { headers });
+        return ((await response.json()) as { run: { status: string } }).run.status === 'running';
+      },
+      { timeoutMs: EVENT_DEADLINE_MS, what: 'the run to start' },
+    );
+
+    child.signalGroup('SIGINT');
+    expect(await child.waitForExit(EVENT_DEADLINE_MS), child.output()).toEqual({
+      code: 0,
+      signal: null,
+    });
+    expect(child.output()).toContain('SIGINT: stopping; runs get 10 s to finish');
+    expect(child.output()).not.toContain('exiting now');
+    // Released for another attempt, as a clean stop does; not left to fail as a lost worker.
+    const store = new SqliteStore({ path: join(dir, '.jobdeck', 'jobdeck.db') });
+    try {
+      const stored = await store.runGet({ id: run.id });
+      expect(stored?.status).toBe('pending');
+      expect(stored?.attempts.map((attempt) => attempt.outcome)).toEqual(['released']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a second signal, not the same one passed on, exits at once with code 1', async () => {
+    const port = await freePort();
+    const { child, url } = await quickStart({ JOBDECK_PORT: String(port) }, { mergeStderr: true });
+    const [, token] = await child.waitForStdout(
+      /^ {2}export JOBDECK_URL=\S+ JOBDECK_TOKEN=(\S+)\n/m,
+    );
+    const created = await fetch(`${url}/api/jobs/demo.steps/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ input: { steps: 1000, stepMs: 100 } }),
+    });
+    expect(created.status).toBe(202);
+    child.child.kill('SIGTERM');
+    await child.waitForStdout(/SIGTERM: stopping/);
+    // What is tested is the window itself: a signal more than a second after the first is a new one.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    child.child.kill('SIGTERM');
+    expect(await child.waitForExit(EVENT_DEADLINE_MS), child.output()).toEqual({
+      code: 1,
+      signal: null,
+    });
+    expect(child.stdout).toContain('SIGTERM again: exiting now');
   });
 });

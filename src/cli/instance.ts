@@ -156,13 +156,28 @@ export async function startInstance(
   return deck.start();
 }
 
-/** Stop cleanly on SIGINT/SIGTERM: runs finish within the grace, the rest are released. */
+/**
+ * One Ctrl-C can arrive more than once: the terminal signals the whole process group, and `npm`
+ * or the start script pass it on too. Signals this close to the first are that same one.
+ */
+const REPEATED_SIGNAL_MS = 1000;
+
+/**
+ * Stop cleanly on SIGINT/SIGTERM: runs finish within the grace, the rest are released. A signal
+ * again (a second Ctrl-C) exits at once; the runs still held are rescued when their lease ends.
+ */
 export function stopOnSignals(deck: Jobdeck, before: () => Promise<void> = async () => {}): void {
-  let stopping = false;
+  let stoppingSince: number | null = null;
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    process.stderr.write(`${signal}: stopping; runs get 10 s to finish, then are released\n`);
+    if (stoppingSince !== null) {
+      if (performance.now() - stoppingSince < REPEATED_SIGNAL_MS) return;
+      process.stderr.write(`${signal} again: exiting now; runs still held are rescued later\n`);
+      process.exit(1);
+    }
+    stoppingSince = performance.now();
+    process.stderr.write(
+      `${signal}: stopping; runs get 10 s to finish, then are released (again to exit now)\n`,
+    );
     void before()
       .then(() => deck.close({ graceMs: 10_000 }))
       .then(() => process.exit(0));

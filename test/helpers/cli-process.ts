@@ -129,6 +129,12 @@ export class CliProcess {
     return this.waitForExit(timeoutMs);
   }
 
+  /** Send `signal` to the whole process group, as a terminal's Ctrl-C does. */
+  signalGroup(signal: NodeJS.Signals): void {
+    if (this.exit || this.child.pid === undefined) return;
+    process.kill(-this.child.pid, signal);
+  }
+
   /** SIGKILL the process group, if anything of it may still run. */
   killGroup(): void {
     if (this.exit || this.child.pid === undefined) return;
