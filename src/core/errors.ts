@@ -45,6 +45,7 @@ export const ERROR_CODES = {
     message: 'A step name was used twice in one attempt; each step of a run needs its own name.',
   },
   WORKER_LOST: { status: 500, message: 'The worker holding the run stopped renewing its lease.' },
+  STEP_INTERRUPTED: { status: 500, message: 'The attempt running the step ended before it did.' },
   CANCELLED: { status: 409, message: 'The run was cancelled.' },
   PAUSED: {
     status: 409,

@@ -46,6 +46,24 @@ export interface RunStep {
   error: RunError | null;
 }
 
+/**
+ * A step as it stands for its run: one still `running` when its attempt is over (stopped by
+ * force, lost with its worker, released) never finished, and is shown failed (`STEP_INTERRUPTED`).
+ */
+export function stepOfRun(step: RunStep, run: Pick<Run, 'status' | 'attempt'>): RunStep {
+  const attemptLive =
+    (run.status === 'running' || run.status === 'cancelling') && step.attempt === run.attempt;
+  if (step.status !== 'running' || attemptLive) return step;
+  return {
+    ...step,
+    status: 'failed',
+    error: {
+      code: 'STEP_INTERRUPTED',
+      message: `Attempt ${step.attempt} ended before this step did.`,
+    },
+  };
+}
+
 /** A step as the store keeps it: with its result (JSON; null unless completed). */
 export interface StoredStep extends RunStep {
   result: unknown;

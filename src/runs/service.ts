@@ -8,7 +8,13 @@ import {
   type FieldIssue,
 } from '../core/errors.js';
 import { newRunId } from '../core/ids.js';
-import type { Run, RunStep, RunTrigger, StoredLogEntry } from '../core/run.js';
+import {
+  stepOfRun,
+  type Run,
+  type RunStep,
+  type RunTrigger,
+  type StoredLogEntry,
+} from '../core/run.js';
 import { isRetryable, isTerminal, type RunStatus } from '../core/status.js';
 import type { EventBus } from '../events/bus.js';
 import type { EventFeed } from '../events/feed.js';
@@ -457,8 +463,9 @@ export class RunService {
    */
   async steps(id: string, options: { last?: number } = {}): Promise<RunStep[]> {
     const steps = await this.store.stepList({ runId: id, ...options });
-    if (steps.length === 0) await this.get(id);
-    return steps.map(({ result: _result, ...step }) => step);
+    // Read after the steps: a step of an attempt newer than the run read would look interrupted.
+    const run = await this.get(id);
+    return steps.map(({ result: _result, ...step }) => stepOfRun(step, run));
   }
 
   /**

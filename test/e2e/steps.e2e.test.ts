@@ -1,12 +1,12 @@
 /**
  * Durable steps over real HTTP: GET /api/runs/:id shows the newest 1,000 steps of a run that has
- * more, and says the earlier ones are left out.
+ * more, and says the earlier ones are left out; a step its attempt never finished shows so.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from '../../src/jobs/define.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createRun, getRun, waitForStatus } from './support.js';
+import { TEST_TOKENS, startTestServer, type TestServer } from '../helpers/server.js';
+import { Gates, createRun, gateJob, getRun, waitForStatus } from './support.js';
 
 const MANY = 'e2e.many-steps';
 const manyStepsJob = defineJob({
@@ -19,11 +19,14 @@ const manyStepsJob = defineJob({
   },
 });
 
+const gates = new Gates();
+const HELD = 'e2e.held-step';
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer([manyStepsJob]);
+  server = await startTestServer([manyStepsJob, gateJob(gates, { name: HELD })]);
 });
 afterAll(async () => {
+  gates.releaseAll();
   await server.close();
 });
 
@@ -47,6 +50,29 @@ describe('the steps of GET /api/runs/:id', () => {
       'step 1',
       'step 2',
       'step 3',
+    ]);
+  });
+
+  it('a step still running when its run is stopped by force shows failed, STEP_INTERRUPTED', async () => {
+    const key = gates.key('held');
+    const { id } = await createRun(server, HELD, { input: { key, steps: 1 } });
+    await gates.get(key).entered.promise;
+    expect((await getRun(server, id)).steps).toEqual([
+      expect.objectContaining({ name: 'step 1', status: 'running', attempt: 1, error: null }),
+    ]);
+    const cancelled = await server.request('POST', `/api/runs/${id}/cancel`, {
+      token: TEST_TOKENS.alice,
+      body: { mode: 'force' },
+    });
+    expect(cancelled.status).toBe(200);
+    await waitForStatus(server, id, 'cancelled');
+    expect((await getRun(server, id)).steps).toEqual([
+      expect.objectContaining({
+        name: 'step 1',
+        status: 'failed',
+        attempt: 1,
+        error: { code: 'STEP_INTERRUPTED', message: 'Attempt 1 ended before this step did.' },
+      }),
     ]);
   });
 });
