@@ -96,7 +96,7 @@ export const demoFanout = defineJob({
   name: 'demo.fanout',
   category: 'demo',
   description:
-    'Starts `children` child runs of demo.steps, waits for them all without holding a worker, then adds up their steps.',
+    'Starts child runs of demo.steps (as many as `children`), waits for them all without holding a worker, then adds up their steps.',
   input: z
     .object({
       children: z.number().int().positive().max(100).default(3),
