@@ -112,6 +112,8 @@ export class Jobdeck {
   readonly publicUrl: string;
   private started = false;
   private clockTimer: NodeJS.Timeout | null = null;
+  /** Cancels of failed runs' children under way. */
+  private readonly cascades = new Set<Promise<void>>();
   /** Whether the worker should run while the instance does ({@link stopWorker} clears it). */
   private workerWanted: boolean;
   /** Starts and stops of the worker, one after the other. */
@@ -196,6 +198,15 @@ export class Jobdeck {
       publicUrl: this.publicUrl,
       instanceId: id,
       onError,
+    });
+    // A parent that failed leaves no child running on; stop() waits for the cascades under way.
+    this.events.on('run.finished', ({ payload: { run } }) => {
+      if (run.status !== 'failed' || !this.started) return;
+      const cascade = this.cancels
+        .cancelChildrenOfFailed(run)
+        .catch((err: unknown) => onError(err, 'cancel cascade'))
+        .finally(() => this.cascades.delete(cascade));
+      this.cascades.add(cascade);
     });
     // The counters of /metrics follow what stuck detection and alert delivery report.
     this.events.on('run.stuck', ({ payload: { run } }) => this.counters.runStuck(run.job));
@@ -286,6 +297,7 @@ export class Jobdeck {
     await this.scheduler?.stop();
     await this.worker?.stop(options);
     await this.maintenance?.stop();
+    await Promise.all(this.cascades);
     await this.alerts.stop();
     await this.feed.stop();
     await this.instances.stop();

@@ -95,6 +95,7 @@ export class CancelService {
     id: string,
     mode: CancelMode,
     requestedBy: string,
+    why: (parentId: string) => string = cancelledParent,
   ): Promise<void> {
     const parents = [id];
     for (let parent = parents.shift(); parent !== undefined; parent = parents.shift()) {
@@ -107,7 +108,9 @@ export class CancelService {
           cursor,
         });
         for (const child of page.runs) {
-          await this.cancelChild(child.id, parent, mode, requestedBy);
+          // Below the first level, each child is cancelled because its parent was.
+          const reason = parent === id ? why(parent) : cancelledParent(parent);
+          await this.cancelChild(child.id, mode, requestedBy, reason);
           parents.push(child.id);
         }
         cursor = page.nextCursor;
@@ -117,18 +120,12 @@ export class CancelService {
 
   private async cancelChild(
     id: string,
-    parentId: string,
     mode: CancelMode,
     requestedBy: string,
+    reason: string,
   ): Promise<void> {
     const result = await this.store
-      .runCancel({
-        id,
-        mode,
-        reason: `parent run ${parentId} was cancelled`,
-        requestedBy,
-        now: this.clock.now(),
-      })
+      .runCancel({ id, mode, reason, requestedBy, now: this.clock.now() })
       // Ended and deleted since it was listed: nothing left to cancel.
       .catch((err: unknown) => {
         if (hasErrorCode(err, 'RUN_NOT_FOUND')) return null;
@@ -138,10 +135,19 @@ export class CancelService {
   }
 
   /**
-   * Finish the cascades no instance finished: the unfinished children of runs asked to cancel
-   * (an instance stopped midway, or a parent cancelling gracefully spawned after its cancel) are
-   * cancelled in their parent's mode, as by the one who cancelled it, and their children with
-   * them. Maintenance calls this; how many children were cancelled.
+   * A run that failed leaves no child running on: its unfinished children (and theirs) are
+   * cancelled gracefully, by the system. One that completed leaves them be.
+   */
+  async cancelChildrenOfFailed(run: Run): Promise<void> {
+    if (run.status !== 'failed') return;
+    await this.cancelDescendants(run.id, 'graceful', SYSTEM_PRINCIPAL.name, failedParent);
+  }
+
+  /**
+   * Finish the cascades no instance finished: the unfinished children of runs asked to cancel, or
+   * failed, that their cascade missed (an instance stopped midway, or a parent still stopping
+   * spawned after it) are cancelled as {@link cancel} or {@link cancelChildrenOfFailed} would have,
+   * and their children with them. Maintenance calls this; how many children were cancelled.
    */
   async cancelUncancelledChildren(): Promise<number> {
     let cancelled = 0;
@@ -149,7 +155,8 @@ export class CancelService {
     for (let page = 0; page < 20; page++) {
       const children = await this.store.runListUncancelledChildren({ limit: 500 });
       for (const child of children) {
-        await this.cancelChild(child.id, child.parentId, child.mode, child.requestedBy);
+        const why = child.parentStatus === 'failed' ? failedParent : cancelledParent;
+        await this.cancelChild(child.id, child.mode, child.requestedBy, why(child.parentId));
         await this.cancelDescendants(child.id, child.mode, child.requestedBy);
       }
       cancelled += children.length;
@@ -229,3 +236,6 @@ export class CancelService {
       this.bus.emit('run.finished', { run });
   }
 }
+
+const cancelledParent = (parentId: string) => `parent run ${parentId} was cancelled`;
+const failedParent = (parentId: string) => `parent run ${parentId} failed`;

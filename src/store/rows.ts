@@ -393,12 +393,19 @@ export interface CancelRow {
 export interface UncancelledChildRow {
   id: string;
   parent_id: string;
+  parent_status: RunStatus;
   mode: CancelMode;
   requested_by: string;
 }
 
 export function uncancelledChild(row: UncancelledChildRow): UncancelledChild {
-  return { id: row.id, parentId: row.parent_id, mode: row.mode, requestedBy: row.requested_by };
+  return {
+    id: row.id,
+    parentId: row.parent_id,
+    parentStatus: row.parent_status,
+    mode: row.mode,
+    requestedBy: row.requested_by,
+  };
 }
 
 /** The pause columns of a run, as the lease renewal returns them. */

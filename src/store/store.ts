@@ -153,9 +153,10 @@ export interface Store {
   runDeleteFinished(params: { now: StoreNow; limit: number }): Promise<number>;
 
   /**
-   * Unfinished runs whose parent was asked to cancel and that its cascade has not reached (an
-   * instance stopped in the middle of it, or the parent spawned after it), with the parent's mode:
-   * a child cancelling gracefully under a forced parent is listed too. At most `limit`, by id.
+   * Unfinished runs whose parent was asked to cancel, or failed, that the parent's cascade has not
+   * reached (an instance stopped in the middle of it, or the parent spawned after it), with the
+   * mode to cancel them in: the parent's (a child cancelling gracefully under a forced parent is
+   * listed too), graceful by `system` under a failed one. At most `limit`, by id.
    */
   runListUncancelledChildren(params: { limit: number }): Promise<UncancelledChild[]>;
   /** How many runs are in each unfinished status (for metrics and health). */
@@ -540,6 +541,7 @@ export interface RunCancelParams {
 export interface UncancelledChild {
   id: string;
   parentId: string;
+  parentStatus: RunStatus;
   mode: CancelMode;
   requestedBy: string;
 }

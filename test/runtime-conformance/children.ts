@@ -95,6 +95,30 @@ export function describeChildren(ctx: RuntimeConformanceContext): void {
         }
       },
     });
+    /** Checks for a stop until stopped, noting that it started. */
+    const patient = defineJob({
+      name: 'patient',
+      maxAttempts: 1,
+      async run(ctx) {
+        count('patient');
+        for (;;) {
+          ctx.checkpoint();
+          await delay(20, undefined, { signal: ctx.signal });
+        }
+      },
+    });
+    /** Waits for a child that fails and one that would run on: it fails, leaving none running. */
+    const mixed = defineJob({
+      name: 'mixed',
+      maxAttempts: 1,
+      async run(ctx) {
+        const children = [
+          await ctx.spawn('patient', {}, { key: 'patient' }),
+          await ctx.spawn('fail', {}, { key: 'fail' }),
+        ];
+        return await ctx.waitForAll(children);
+      },
+    });
     /** What spawn and waitFor refuse, as the handler sees it. */
     const refused = defineJob({
       name: 'refused',
@@ -116,7 +140,7 @@ export function describeChildren(ctx: RuntimeConformanceContext): void {
         };
       },
     });
-    const jobs = [double, hold, fail, parent, forgiving, refused];
+    const jobs = [double, hold, fail, parent, forgiving, refused, patient, mixed];
 
     const childrenOf = async (deck: Jobdeck, id: string): Promise<Run[]> =>
       (await deck.runs.list({ parentId: id, limit: 100 })).runs;
@@ -227,6 +251,30 @@ export function describeChildren(ctx: RuntimeConformanceContext): void {
           error: { code: 'SMTP_REFUSED', message: 'smtp refused' },
         },
       });
+    });
+
+    it('a parent that fails cancels its unfinished children gracefully, by the system', async () => {
+      const deck = await instances().open(jobs, {
+        worker: { pollMs: 20, cancelPollMs: 20, heartbeatMs: 100, leaseMs: 2000, concurrency: 3 },
+      });
+      const { run } = await deck.runs.create({ job: 'mixed', principal: operator });
+      const failed = await instances().waitForStatus(deck, run.id, 'failed', 'completed');
+      expect(failed.error).toMatchObject({ code: 'CHILD_RUN_FAILED' });
+      const byJob = async () =>
+        new Map((await childrenOf(deck, run.id)).map((child) => [child.job, child]));
+      const sibling = await pollUntil(
+        async () => {
+          const child = (await byJob()).get('patient');
+          return child?.status === 'cancelled' ? child : undefined;
+        },
+        { what: "the failed parent's other child to be cancelled", timeoutMs: EVENT_DEADLINE_MS },
+      );
+      expect(sibling.cancel).toMatchObject({
+        mode: 'graceful',
+        requestedBy: 'system',
+        reason: `parent run ${run.id} failed`,
+      });
+      expect((await byJob()).get('fail')?.status).toBe('failed');
     });
 
     it('force-cancelling a waiting parent cancels its live children, aborting the signals of those running', async () => {

@@ -252,17 +252,19 @@ export function describeChildren(ctx: ConformanceContext): void {
       );
     });
 
-    it("lists the unfinished children of runs asked to cancel that no cascade reached, with the parent's mode", async () => {
+    it('lists the unfinished children of runs asked to cancel, or failed, that no cascade reached, with the mode to cancel them in', async () => {
       const cancel = (run: Run, mode: 'graceful' | 'force', ms: number) =>
         store().runCancel({ id: run.id, mode, reason: null, requestedBy: 'carol', now: at(ms) });
       // Parents: running ones stopped by force and gracefully, a pending one, one left alone.
       const forced = await startRun(store());
       const slowing = await startRun(store());
+      const broken = await startRun(store());
       const stopped = await insertRun(store(), { job: 'email' });
       const alone = await insertRun(store(), { job: 'email' });
       const [pendingChild, endedChild] = await insertChildren(store(), stopped, 2);
       const [running, gracefulOnly] = await insertChildren(store(), forced, 2);
       const [reached, unreached] = await insertChildren(store(), slowing, 2);
+      const [ofBroken] = await insertChildren(store(), broken, 1);
       await insertChildren(store(), alone, 1);
       const claimed = await claimChildren(store());
       await endChild(store(), claimed.get(endedChild!.id)!, 'completed', 3);
@@ -271,22 +273,31 @@ export function describeChildren(ctx: ConformanceContext): void {
       expect((await cancel(stopped, 'graceful', 4)).run.status).toBe('cancelled');
       expect((await cancel(forced, 'force', 5)).run.status).toBe('cancelled');
       expect((await cancel(slowing, 'graceful', 5)).run.status).toBe('cancelling');
+      const failed = await store().runFinishIfAttempt({
+        ref: refOf(broken),
+        now: at(5),
+        outcome: { status: 'failed', error: { code: 'HANDLER_ERROR', message: 'boom' } },
+      });
+      expect(failed.status).toBe('failed');
       // Reached gracefully: under a forced parent still listed, to be forced; else not.
       await cancel(gracefulOnly!, 'graceful', 6);
       await cancel(reached!, 'graceful', 6);
       const listed = await store().runListUncancelledChildren({ limit: 100 });
-      const child = (id: string, parentId: string, mode: string) => ({
+      const child = (id: string, parent: Run, mode: string, parentStatus = 'cancelled') => ({
         id,
-        parentId,
+        parentId: parent.id,
+        parentStatus,
         mode,
-        requestedBy: 'carol',
+        requestedBy: parent === broken ? 'system' : 'carol',
       });
       expect(listed).toEqual(
         [
-          child(pendingChild!.id, stopped.id, 'graceful'),
-          child(running!.id, forced.id, 'force'),
-          child(gracefulOnly!.id, forced.id, 'force'),
-          child(unreached!.id, slowing.id, 'graceful'),
+          child(pendingChild!.id, stopped, 'graceful'),
+          child(running!.id, forced, 'force'),
+          child(gracefulOnly!.id, forced, 'force'),
+          child(unreached!.id, slowing, 'graceful', 'cancelling'),
+          // A failed parent's children are cancelled gracefully, by the system.
+          child(ofBroken!.id, broken, 'graceful', 'failed'),
         ].sort((a, b) => (a.id < b.id ? -1 : 1)),
       );
       expect(await store().runListUncancelledChildren({ limit: 1 })).toEqual([listed[0]]);
@@ -296,6 +307,7 @@ export function describeChildren(ctx: ConformanceContext): void {
       await cancel(running!, 'force', 8);
       await cancel(gracefulOnly!, 'force', 9);
       await cancel(unreached!, 'graceful', 9);
+      await cancel(ofBroken!, 'graceful', 9);
       expect(await store().runListUncancelledChildren({ limit: 100 })).toEqual([]);
     });
 

@@ -330,12 +330,17 @@ WHERE id IN (
 );
 
 -- name: runListUncancelledChildren
-SELECT c.id AS id, p.id AS parent_id, p.cancel_mode AS mode, p.cancel_requested_by AS requested_by
+-- A failed parent's children are cancelled gracefully, by the system.
+SELECT c.id AS id, p.id AS parent_id, p.status AS parent_status,
+  COALESCE(p.cancel_mode, 'graceful') AS mode, COALESCE(p.cancel_requested_by, 'system') AS requested_by
 FROM jobdeck_runs c
 JOIN jobdeck_runs p ON p.id = c.parent_id
 WHERE c.status IN ('scheduled', 'pending', 'running', 'cancelling', 'paused', 'waiting')
-  AND p.status IN ('cancelling', 'cancelled') AND p.cancel_mode IS NOT NULL
-  AND NOT (c.status = 'cancelling' AND (c.cancel_mode = 'force' OR p.cancel_mode = 'graceful'))
+  AND (p.status = 'failed' OR (p.status IN ('cancelling', 'cancelled') AND p.cancel_mode IS NOT NULL))
+  AND NOT (
+    c.status = 'cancelling'
+    AND (c.cancel_mode = 'force' OR COALESCE(p.cancel_mode, 'graceful') = 'graceful')
+  )
 ORDER BY c.id
 LIMIT @limit;
 
