@@ -117,6 +117,13 @@ describe.skipIf(!available)('run page: child runs', () => {
     expect(await rows.nth(0).textContent()).toContain(CHILD);
     await page.getByRole('button', { name: 'Show all runs' }).click();
     await expect.poll(() => rows.count(), LIVE).toBe(3);
+    // ?parentId=, as the API names it, does the same.
+    await page.goto(`${server.url}/dashboard/runs?parentId=${id}`);
+    await page.getByText(`Child runs of ${shortId(id)}`).waitFor(LIVE);
+    await expect.poll(() => rows.count(), LIVE).toBe(2);
+    await page.getByRole('button', { name: 'Show all runs' }).click();
+    await expect.poll(() => rows.count(), LIVE).toBe(3);
+    expect(new URL(page.url()).search).toBe('');
     await page.goto(`${server.url}/dashboard/runs/${id}`);
     await page.getByRole('table', { name: 'Children' }).waitFor(LIVE);
 

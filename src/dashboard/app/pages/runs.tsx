@@ -38,7 +38,7 @@ const FILTER_LABELS: Record<string, string> = {
   createdBy: 'Started by',
   from: 'Created',
   q: 'Search runs',
-  parentId: 'Children of',
+  parentId: 'Child runs of',
 };
 const ERROR_ID = 'runs-error';
 
@@ -48,7 +48,8 @@ const readFilters = (query: URLSearchParams): Filters => ({
   createdBy: query.get('createdBy') ?? '',
   q: query.get('q') ?? '',
   range: query.get('range') ?? '',
-  parent: query.get('parent') ?? '',
+  // ?parentId= as the API names it works too.
+  parent: query.get('parent') ?? query.get('parentId') ?? '',
 });
 
 /** Whether a run (new, from the live feed) belongs in the table under these filters. */
@@ -219,6 +220,7 @@ export function RunsPage() {
 
   const setFilter = (name: keyof Filters, value: string) => {
     const next = new URLSearchParams(query);
+    if (name === 'parent') next.delete('parentId');
     if (value) next.set(name, value);
     else next.delete(name);
     const qs = next.toString();
