@@ -28,15 +28,15 @@ export interface MaintenanceOptions {
   /** How long events stay in the feed for readers to resume from. Default 24 h. */
   eventRetentionMs?: number;
   /**
-   * How often running attempts are checked for being stuck, and the children a parent's cancel
-   * missed are cancelled. Default 60 s, at least 10 ms.
+   * How often running attempts are checked for being stuck, and the children that the cascade of
+   * a cancelled or failed parent missed are cancelled. Default 60 s, at least 10 ms.
    */
   stuckCheckMs?: number;
   /** When an attempt is stuck, for jobs that do not say. Default 20 min. */
   stuckAfterMs?: number;
   /**
-   * Cancels the children a parent's cancel has not reached (the cancel service's
-   * `cancelUncancelledChildren`); called as often as the stuck check.
+   * Cancels the children a cancelled or failed parent's cascade has not reached (the cancel
+   * service's `cancelUncancelledChildren`); called as often as the stuck check.
    */
   cancelUncancelledChildren?: () => Promise<number>;
   /** The jobs with a stuckAfter of their own (null: never stuck). */
@@ -95,7 +95,7 @@ export class Maintenance {
     return this.stuckCheck;
   }
 
-  /** Cancel the children of cancelled runs that their cascade missed; how many. */
+  /** Cancel the children of cancelled or failed runs that their cascade missed; how many. */
   finishCancelCascades(): Promise<number> {
     const cancelChildren = this.options.cancelUncancelledChildren;
     if (!cancelChildren) return Promise.resolve(0);
