@@ -91,6 +91,22 @@ function lines(text: string): string[] {
   return text.split('\n').filter((line) => line !== '');
 }
 
+/** A client for the commands driven in process: `follow` plays the stream a test scripts. */
+function scriptedClient(parts: {
+  run: () => Promise<unknown>;
+  logs?: (id: string, after: number) => Promise<LogInfo[]>;
+  follow: (onEvent: (event: ClientEvent) => void, onOpen: () => void) => Promise<void>;
+}): JobdeckClient {
+  return {
+    ...parts,
+    follow: (
+      _filter: unknown,
+      onEvent: (event: ClientEvent) => void,
+      options: { onOpen: () => void },
+    ) => parts.follow(onEvent, options.onOpen),
+  } as unknown as JobdeckClient;
+}
+
 /** What `work` wrote to stdout, in this process (the commands driven in process). */
 async function captureStdout(work: () => Promise<unknown>): Promise<string> {
   let printed = '';
@@ -736,7 +752,7 @@ describe('logs --follow (in process, with a scripted client)', () => {
     // The read the stream's opening starts answers only after line 2 came by the stream.
     const catchUp = deferred<LogInfo[]>();
     const reads: number[] = [];
-    const client = {
+    const client = scriptedClient({
       logs: async (_id: string, after: number) => {
         reads.push(after);
         if (reads.length === 1) return [entry(1)];
@@ -744,19 +760,15 @@ describe('logs --follow (in process, with a scripted client)', () => {
         return [entry(1), entry(2), entry(3)].filter((e) => e.seq > after);
       },
       run: async () => ({ status: 'running' }),
-      follow: async (
-        _filter: unknown,
-        onEvent: (event: ClientEvent) => void,
-        options: { signal: AbortSignal; onOpen: () => void },
-      ) => {
-        options.onOpen();
+      follow: async (onEvent: (event: ClientEvent) => void, onOpen: () => void) => {
+        onOpen();
         onEvent({ id: '1', name: 'run.log', data: { entry: entry(2) } });
         catchUp.resolve([entry(2)]);
         await pollUntil(() => reads.length >= 2 && reads.length);
         onEvent({ id: '2', name: 'run.log', data: { entry: entry(3) } });
         onEvent({ id: '3', name: 'run.finished', data: {} });
       },
-    } as unknown as JobdeckClient;
+    });
 
     const printed = await captureStdout(() => printLogs(client, 'run-1', true));
     expect(lines(printed).map((line) => line.split(/\s+/).slice(2).join(' '))).toEqual([
@@ -782,15 +794,11 @@ describe('watch (in process, with a scripted client)', () => {
       { id: 'run-1', job: 'demo.steps', status: 'running', progress: progress(1), startedAt },
       { id: 'run-1', job: 'demo.steps', status: 'completed', progress: progress(4), startedAt },
     ];
-    const client = {
+    const client = scriptedClient({
       run: async () => reads.shift(),
-      follow: async (
-        _filter: unknown,
-        onEvent: (event: ClientEvent) => void,
-        options: { signal: AbortSignal; onOpen: () => void },
-      ) => {
+      follow: async (onEvent: (event: ClientEvent) => void, onOpen: () => void) => {
         // The run started, and its first step ended, before the stream opened: no event of it.
-        options.onOpen();
+        onOpen();
         // One turn of the event loop: the read the opening started has answered and been shown.
         await new Promise((resolve) => setImmediate(resolve));
         const run = { id: 'run-1', job: 'demo.steps', progress: progress(2) };
@@ -801,7 +809,7 @@ describe('watch (in process, with a scripted client)', () => {
           data: { run: { ...run, status: 'completed', progress: progress(4), startedAt } },
         });
       },
-    } as unknown as JobdeckClient;
+    });
 
     const printed = await captureStdout(() => watchRun(client, 'run-1', false));
     const changes = lines(printed).slice(0, -1);
@@ -814,7 +822,7 @@ describe('watch (in process, with a scripted client)', () => {
   it('a read overtaken by an event of the stream does not take the run back to an older status', async () => {
     const catchUp = deferred<unknown>();
     let reads = 0;
-    const client = {
+    const client = scriptedClient({
       run: async () => {
         reads++;
         if (reads === 1)
@@ -822,12 +830,8 @@ describe('watch (in process, with a scripted client)', () => {
         if (reads === 2) return catchUp.promise;
         return { id: 'run-1', job: 'demo.steps', status: 'completed', progress: progress(4) };
       },
-      follow: async (
-        _filter: unknown,
-        onEvent: (event: ClientEvent) => void,
-        options: { signal: AbortSignal; onOpen: () => void },
-      ) => {
-        options.onOpen();
+      follow: async (onEvent: (event: ClientEvent) => void, onOpen: () => void) => {
+        onOpen();
         const run = { id: 'run-1', job: 'demo.steps', startedAt };
         onEvent({ id: '7', name: 'run.started', data: { run: { ...run, status: 'running' } } });
         onEvent({
@@ -845,7 +849,7 @@ describe('watch (in process, with a scripted client)', () => {
           data: { run: { ...run, status: 'completed', progress: progress(4) } },
         });
       },
-    } as unknown as JobdeckClient;
+    });
 
     const printed = await captureStdout(() => watchRun(client, 'run-1', false));
     const changes = lines(printed).slice(0, -1);
