@@ -62,7 +62,10 @@ export const runSchema = z
     priority: z.number().int(),
     runAt: isoTime,
     createdAt: isoTime,
-    startedAt: isoTime.nullable(),
+    startedAt: isoTime.nullable().describe('when the current (or last) attempt started'),
+    firstStartedAt: isoTime
+      .nullable()
+      .describe('when the first attempt started: the run has been under way since then'),
     finishedAt: isoTime.nullable(),
     createdBy: z.string(),
     trigger: z.enum(RUN_TRIGGERS),
@@ -190,6 +193,7 @@ export function runDto(run: Run): RunDto {
     runAt: run.runAt.toISOString(),
     createdAt: run.createdAt.toISOString(),
     startedAt: iso(run.startedAt),
+    firstStartedAt: iso(run.firstStartedAt),
     finishedAt: iso(run.finishedAt),
     createdBy: run.createdBy,
     trigger: run.trigger,

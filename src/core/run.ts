@@ -137,7 +137,13 @@ export interface Run {
   priority: number;
   runAt: Date;
   createdAt: Date;
+  /** When the current (or last) attempt started. */
   startedAt: Date | null;
+  /**
+   * When the first attempt started: a run that retried, paused or waited for child runs has been
+   * under way since then (its duration counts from here).
+   */
+  firstStartedAt: Date | null;
   finishedAt: Date | null;
   createdBy: string;
   trigger: RunTrigger;

@@ -71,6 +71,8 @@ export interface RunRow {
   parent_id: string | null;
   /** JSON: the recorded attempts, times in ms. */
   attempts: unknown;
+  /** The first attempt's start, where a statement reads it without the attempts (the feed). */
+  first_started_at?: TimeValue | null;
   stuck_at: TimeValue | null;
   stuck_attempt: number | null;
 }
@@ -190,6 +192,8 @@ export function stepParams(ref: AttemptRef, step: StoredStep) {
 }
 
 export function runFromRow(row: RunRow, items: RunItem[]): Run {
+  const attempts = (fromJson<AttemptJson[]>(row.attempts) ?? []).map(attemptFromJson);
+  const firstStart = row.first_started_at ?? null;
   return {
     id: row.id,
     job: row.job,
@@ -206,6 +210,10 @@ export function runFromRow(row: RunRow, items: RunItem[]): Run {
     runAt: toDate(row.run_at),
     createdAt: toDate(row.created_at),
     startedAt: toDateOrNull(row.started_at),
+    // The history holds the attempts that ended; while the first runs, it is the current one.
+    firstStartedAt:
+      attempts[0]?.startedAt ??
+      (firstStart !== null ? toDate(firstStart) : toDateOrNull(row.started_at)),
     finishedAt: toDateOrNull(row.finished_at),
     createdBy: row.created_by,
     trigger: row.trigger as RunTrigger,
@@ -219,7 +227,7 @@ export function runFromRow(row: RunRow, items: RunItem[]): Run {
     retryOf: row.retry_of,
     // Absent from statements that read only some columns.
     parentId: row.parent_id ?? null,
-    attempts: (fromJson<AttemptJson[]>(row.attempts) ?? []).map(attemptFromJson),
+    attempts,
     stuckAt:
       // Absent from statements that read only some columns.
       row.stuck_at !== null &&

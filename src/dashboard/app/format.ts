@@ -27,14 +27,18 @@ export function formatSpan(ms: number): string {
   return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
-/** How long a run ran (or runs so far); '—' before it started. */
+/**
+ * How long a run has been under way, from its first attempt's start to its end (or now): a run
+ * that retried, paused or waited for child runs counts all of it. '—' before it started.
+ */
 export function runDuration(
-  run: { startedAt: string | null; finishedAt: string | null },
+  run: { startedAt: string | null; firstStartedAt?: string | null; finishedAt: string | null },
   now = Date.now(),
 ): string {
-  if (!run.startedAt) return '—';
+  const start = run.firstStartedAt ?? run.startedAt;
+  if (!start) return '—';
   const end = run.finishedAt ? Date.parse(run.finishedAt) : now;
-  return formatSpan(end - Date.parse(run.startedAt));
+  return formatSpan(end - Date.parse(start));
 }
 
 /**

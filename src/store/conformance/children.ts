@@ -242,6 +242,26 @@ export function describeChildren(ctx: ConformanceContext): void {
       expect((await waitFor(store(), pausing, [ofPausing!], 7)).status).toBe('paused');
     });
 
+    it('a run keeps when its first attempt started, across a wait and the next attempt, in the feed too', async () => {
+      const parent = await startRun(store());
+      expect(parent.firstStartedAt).toEqual(parent.startedAt);
+      const [child] = await insertChildren(store(), parent, 1);
+      expect((await getRun(store(), child!.id)).firstStartedAt).toBeNull();
+      await waitFor(store(), parent, [child!]);
+      const claimed = await claimChildren(store());
+      await endChild(store(), claimed.get(child!.id)!, 'completed', 10);
+      const [again] = await store().runClaim(claimParams({ now: at(MINUTE) }));
+      expect(again).toMatchObject({ id: parent.id, attempt: 2, startedAt: at(MINUTE) });
+      expect(again!.firstStartedAt).toEqual(parent.startedAt);
+      expect((await getRun(store(), parent.id)).firstStartedAt).toEqual(parent.startedAt);
+      const events = (await store().eventList({ afterSeq: 0, limit: 1000 })).events.filter(
+        (e) => e.runId === parent.id && 'run' in e,
+      );
+      expect(events.length).toBeGreaterThan(0);
+      for (const event of events)
+        expect('run' in event && event.run?.firstStartedAt, event.name).toEqual(parent.startedAt);
+    });
+
     it('a waiting run blocks an exclusive create of its job, as a paused one does', async () => {
       const parent = await startRun(store());
       const [child] = await insertChildren(store(), parent, 1);

@@ -65,6 +65,7 @@ export function describeInsertMany(ctx: ConformanceContext): void {
         runAt: BASE,
         createdAt: BASE,
         startedAt: null,
+        firstStartedAt: null,
         finishedAt: null,
         createdBy: 'bob',
         trigger: 'manual',

@@ -55,6 +55,7 @@ export function describeRuns(ctx: ConformanceContext): void {
         runAt: BASE,
         createdAt: BASE,
         startedAt: null,
+        firstStartedAt: null,
         finishedAt: null,
         createdBy: 'bob',
         trigger: 'manual',

@@ -200,8 +200,6 @@ export function RunPage({ id }: { id: string }) {
         {error ? <ErrorNote error={error} /> : <p class="muted">Loading…</p>}
       </section>
     );
-  // From its first attempt: a run that waited for children, paused or retried took all that time.
-  const firstStart = run.attempts[0]?.startedAt ?? run.startedAt;
   return (
     <section class="run-page">
       <div class="title-row">
@@ -231,9 +229,9 @@ export function RunPage({ id }: { id: string }) {
           ['Attempt', `${run.attempt}/${run.maxAttempts}`],
           ['Started by', `${run.createdBy} (${run.trigger})`],
           ['Created', formatTime(run.createdAt)],
-          ['Started', formatTime(firstStart)],
+          ['Started', formatTime(run.firstStartedAt ?? run.startedAt)],
           ['Finished', formatTime(run.finishedAt)],
-          ['Duration', runDuration({ startedAt: firstStart, finishedAt: run.finishedAt })],
+          ['Duration', runDuration(run)],
           // In full: ids are UUIDv7, whose start is a time, the same for workers started together.
           ['Worker', run.workerId ? <code>{run.workerId}</code> : '—'],
           ...(run.retryOf

@@ -1,5 +1,6 @@
 -- name: eventList
--- Each event with its run as stored now (input, result and attempts left out) and its log line.
+-- Each event with its run as stored now (input, result and attempts left out, the first attempt's
+-- start kept) and its log line.
 -- A row holds the events of one statement; event number = row seq * 1024 + place. The rows from
 -- the one holding @afterSeq on, with the snapshot's bounds: a missing row seq below xmax may
 -- belong to a transaction still open.
@@ -11,6 +12,7 @@ SELECT e.seq AS row_seq, e.seq * 1024 + u.place - 1 AS event_seq, e.at AS event_
   r.run_at, r.created_at, r.started_at, r.finished_at, r.created_by, r.trigger, r.idempotency_key,
   r.worker_id, r.lease_expires_at, r.cancel_mode, r.cancel_reason, r.cancel_requested_by,
   r.cancel_requested_at, r.expire_at, r.retention_ms, r.retry_of, r.parent_id, r.stuck_at, r.stuck_attempt,
+  (r.attempts->0->>'startedAt')::bigint AS first_started_at,
   pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS snapshot_xmin,
   pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS snapshot_xmax,
   (SELECT seq FROM jobdeck_events_pruned) AS pruned_seq
