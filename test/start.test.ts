@@ -36,11 +36,12 @@ async function quickStart(env: Record<string, string>, options: { mergeStderr?: 
   return { dir, child, url: url! };
 }
 
-/** The answers these tests read: health, a jobs listing, or an error. */
+/** The answers these tests read: health, a jobs listing, a run, or an error. */
 interface Answer {
   status?: string;
   store?: string;
   jobs?: { name: string }[];
+  run?: RunAnswer;
   error?: string;
 }
 
@@ -49,6 +50,36 @@ async function get(url: string, token?: string): Promise<{ status: number; body:
     headers: token ? { authorization: `Bearer ${token}` } : {},
   });
   return { status: response.status, body: (await response.json()) as Answer };
+}
+
+/** A run as GET /api/runs/:id answers it, with what these tests read. */
+interface RunAnswer {
+  id: string;
+  status: string;
+  result: unknown;
+  children: { job: string; status: string }[];
+}
+
+/** Start a run of a demo job over HTTP with the printed token; its id. */
+async function trigger(url: string, token: string, job: string, input: unknown): Promise<string> {
+  const response = await fetch(`${url}/api/jobs/${job}/runs`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ input }),
+  });
+  expect(response.status).toBe(202);
+  return ((await response.json()) as { run: { id: string } }).run.id;
+}
+
+/** The run once it is `status`, read over HTTP until then. */
+function runOnceItIs(url: string, token: string, id: string, status: string): Promise<RunAnswer> {
+  return pollUntil(
+    async () => {
+      const { run } = (await get(`${url}/api/runs/${id}`, token)).body;
+      return run?.status === status && run;
+    },
+    { timeoutMs: EVENT_DEADLINE_MS, what: `run ${id} to be ${status}` },
+  );
 }
 
 describe('the quick start (npm start)', () => {
@@ -78,25 +109,8 @@ describe('the quick start (npm start)', () => {
     expect(existsSync(join(dir, '.jobdeck', 'jobdeck.db'))).toBe(true);
 
     // The demo's parent run: two children of demo.steps, then their steps added up.
-    const created = await fetch(`${url}/api/jobs/demo.fanout/runs`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ input: { children: 2, steps: 2, stepMs: 0 } }),
-    });
-    expect(created.status).toBe(202);
-    const { run } = (await created.json()) as { run: { id: string } };
-    const parent = await pollUntil(
-      async () => {
-        const response = await fetch(`${url}/api/runs/${run.id}`, {
-          headers: { authorization: `Bearer ${token}` },
-        });
-        const body = (await response.json()) as {
-          run: { status: string; result: unknown; children: { job: string; status: string }[] };
-        };
-        return body.run.status === 'completed' && body.run;
-      },
-      { timeoutMs: EVENT_DEADLINE_MS, what: 'the demo.fanout run to complete' },
-    );
+    const id = await trigger(url, token!, 'demo.fanout', { children: 2, steps: 2, stepMs: 0 });
+    const parent = await runOnceItIs(url, token!, id, 'completed');
     expect(parent.result).toEqual({ children: 2, steps: 4 });
     expect(parent.children).toEqual([
       expect.objectContaining({ job: 'demo.steps', status: 'completed' }),
@@ -155,21 +169,8 @@ describe('the quick start (npm start)', () => {
     const [, token] = await child.waitForStdout(
       /^ {2}export JOBDECK_URL=\S+ JOBDECK_TOKEN=(\S+)\n/m,
     );
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const created = await fetch(`${url}/api/jobs/demo.steps/runs`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ input: { steps: 1000, stepMs: 100 } }),
-    });
-    expect(created.status).toBe(202);
-    const { run } = (await created.json()) as { run: { id: string } };
-    await pollUntil(
-      async () => {
-        const response = await fetch(`${url}/api/runs/${run.id}`, { headers });
-        return ((await response.json()) as { run: { status: string } }).run.status === 'running';
-      },
-      { timeoutMs: EVENT_DEADLINE_MS, what: 'the run to start' },
-    );
+    const id = await trigger(url, token!, 'demo.steps', { steps: 1000, stepMs: 100 });
+    await runOnceItIs(url, token!, id, 'running');
 
     child.signalGroup('SIGINT');
     expect(await child.waitForExit(EVENT_DEADLINE_MS), child.output()).toEqual({
@@ -181,7 +182,7 @@ describe('the quick start (npm start)', () => {
     // Released for another attempt, as a clean stop does; not left to fail as a lost worker.
     const store = new SqliteStore({ path: join(dir, '.jobdeck', 'jobdeck.db') });
     try {
-      const stored = await store.runGet({ id: run.id });
+      const stored = await store.runGet({ id });
       expect(stored?.status).toBe('pending');
       expect(stored?.attempts.map((attempt) => attempt.outcome)).toEqual(['released']);
     } finally {
@@ -195,12 +196,7 @@ describe('the quick start (npm start)', () => {
     const [, token] = await child.waitForStdout(
       /^ {2}export JOBDECK_URL=\S+ JOBDECK_TOKEN=(\S+)\n/m,
     );
-    const created = await fetch(`${url}/api/jobs/demo.steps/runs`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ input: { steps: 1000, stepMs: 100 } }),
-    });
-    expect(created.status).toBe(202);
+    await trigger(url, token!, 'demo.steps', { steps: 1000, stepMs: 100 });
     child.child.kill('SIGTERM');
     await child.waitForStdout(/SIGTERM: stopping/);
     // What is tested is the window itself: a signal more than a second after the first is a new one.

@@ -462,10 +462,7 @@ export class RunService {
    * that many.
    */
   async steps(id: string, options: { last?: number } = {}): Promise<RunStep[]> {
-    const steps = await this.store.stepList({ runId: id, ...options });
-    // Read after the steps: a step of an attempt newer than the run read would look interrupted.
-    const run = await this.get(id);
-    return steps.map(({ result: _result, ...step }) => stepOfRun(step, run));
+    return (await this.detail(id, { steps: options.last })).steps;
   }
 
   /**
@@ -473,12 +470,32 @@ export class RunService {
    * RUN_NOT_FOUND when no run has this id.
    */
   async children(id: string, options: { last?: number } = {}): Promise<Run[]> {
-    const { runs } = await this.store.runList({
-      parentId: id,
-      limit: options.last ?? 1000,
-      cursor: null,
-    });
+    const runs = await this.newestChildren(id, options.last ?? 1000);
     if (runs.length === 0) await this.get(id);
+    return runs;
+  }
+
+  /**
+   * A run with its newest `steps` steps (all without a number) and, when asked, its newest
+   * `children`, as GET /api/runs/:id shows them. RUN_NOT_FOUND when no run has this id.
+   */
+  async detail(
+    id: string,
+    limits: { steps?: number; children?: number },
+  ): Promise<{ run: Run; steps: RunStep[]; children: Run[] }> {
+    const [stored, children] = await Promise.all([
+      this.store.stepList({ runId: id, ...(limits.steps ? { last: limits.steps } : {}) }),
+      limits.children ? this.newestChildren(id, limits.children) : [],
+    ]);
+    // Read after the steps: a step of an attempt newer than the run read would look interrupted.
+    const run = await this.get(id);
+    const steps = stored.map(({ result: _result, ...step }) => stepOfRun(step, run));
+    return { run, steps, children };
+  }
+
+  /** The newest `last` children of a run, oldest first. */
+  private async newestChildren(id: string, last: number): Promise<Run[]> {
+    const { runs } = await this.store.runList({ parentId: id, limit: last, cursor: null });
     return runs.reverse();
   }
 

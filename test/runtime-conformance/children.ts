@@ -159,10 +159,14 @@ export function describeChildren(ctx: RuntimeConformanceContext): void {
       );
     };
 
-    it('a parent waiting for 10 children holds no slot: they run on its worker of concurrency 1, then it resumes with their results', async () => {
-      const deck = await instances().open(jobs, {
-        worker: { pollMs: 20, cancelPollMs: 20, heartbeatMs: 100, leaseMs: 2000, concurrency: 1 },
+    /** An instance whose worker has `concurrency` slots and notices changes fast. */
+    const openDeck = (concurrency: number) =>
+      instances().open(jobs, {
+        worker: { pollMs: 20, cancelPollMs: 20, heartbeatMs: 100, leaseMs: 2000, concurrency },
       });
+
+    it('a parent waiting for 10 children holds no slot: they run on its worker of concurrency 1, then it resumes with their results', async () => {
+      const deck = await openDeck(1);
       const { run } = await deck.runs.create({
         job: 'parent',
         input: { job: 'double', count: 10 },
@@ -216,9 +220,7 @@ export function describeChildren(ctx: RuntimeConformanceContext): void {
     });
 
     it('a child that fails fails its waiting parent without a retry; a parent that catches it completes', async () => {
-      const deck = await instances().open(jobs, {
-        worker: { pollMs: 20, cancelPollMs: 20, heartbeatMs: 100, leaseMs: 2000, concurrency: 1 },
-      });
+      const deck = await openDeck(1);
       const { run } = await deck.runs.create({
         job: 'parent',
         input: { job: 'fail', count: 1 },
@@ -254,9 +256,7 @@ export function describeChildren(ctx: RuntimeConformanceContext): void {
     });
 
     it('a parent that fails cancels its unfinished children gracefully, by the system', async () => {
-      const deck = await instances().open(jobs, {
-        worker: { pollMs: 20, cancelPollMs: 20, heartbeatMs: 100, leaseMs: 2000, concurrency: 3 },
-      });
+      const deck = await openDeck(3);
       const { run } = await deck.runs.create({ job: 'mixed', principal: operator });
       const failed = await instances().waitForStatus(deck, run.id, 'failed', 'completed');
       expect(failed.error).toMatchObject({ code: 'CHILD_RUN_FAILED' });
@@ -278,9 +278,7 @@ export function describeChildren(ctx: RuntimeConformanceContext): void {
     });
 
     it('force-cancelling a waiting parent cancels its live children, aborting the signals of those running', async () => {
-      const deck = await instances().open(jobs, {
-        worker: { pollMs: 20, cancelPollMs: 20, heartbeatMs: 100, leaseMs: 2000, concurrency: 3 },
-      });
+      const deck = await openDeck(3);
       const { run } = await deck.runs.create({
         job: 'parent',
         input: { job: 'hold', count: 4 },

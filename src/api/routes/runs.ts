@@ -98,11 +98,10 @@ export function runRoutes(app: App, { deck }: ApiContext): void {
       response: { 200: z.object({ run: runDetailSchema }), 404: RUN_NOT_FOUND },
     },
     handler: async (request) => {
-      const run = await deck.runs.get(request.params.id);
-      const [steps, children] = await Promise.all([
-        deck.runs.steps(run.id, { last: RUN_STEPS_SHOWN + 1 }),
-        deck.runs.children(run.id, { last: RUN_CHILDREN_SHOWN + 1 }),
-      ]);
+      const { run, steps, children } = await deck.runs.detail(request.params.id, {
+        steps: RUN_STEPS_SHOWN + 1,
+        children: RUN_CHILDREN_SHOWN + 1,
+      });
       return { run: runDetailDto(run, steps, children) };
     },
   });
